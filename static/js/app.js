@@ -1,0 +1,30 @@
+// Switchboard's small amount of JavaScript: notices from HX-Trigger and htmx error feedback.
+// No inline scripts anywhere (the Content-Security-Policy forbids them).
+(function () {
+  "use strict";
+
+  function showNotice(message, level) {
+    var region = document.getElementById("notices");
+    if (!region || !message) return;
+    var p = document.createElement("p");
+    p.className = "notice notice-" + (level || "info");
+    p.textContent = message; // text, never HTML
+    region.appendChild(p);
+    setTimeout(function () { p.remove(); }, level === "error" ? 10000 : 5000);
+  }
+
+  document.addEventListener("notice", function (event) {
+    var detail = event.detail || {};
+    showNotice(detail.message, detail.level);
+  });
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.getResponseHeader("HX-Trigger")) return; // the server already sent a notice
+    showNotice("The request failed (" + xhr.status + "). Nothing was changed.", "error");
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showNotice("Switchboard could not be reached. Check your connection and try again.", "error");
+  });
+})();

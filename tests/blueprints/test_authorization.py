@@ -1,0 +1,137 @@
+"""Every route in ``app.url_map``, as anonymous, member and admin.
+
+A route added later is covered automatically: its access level comes from ``ACCESS`` or its
+URL prefix, and a route that fits neither fails this test until someone classifies it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from werkzeug.routing import Rule
+
+from tests import factories
+from tests.conftest import login
+
+PUBLIC, LOGIN, ORG_ADMIN, ADMIN, TOKEN = "public", "login", "org_admin", "admin", "token"
+
+# Explicit levels; anything under /admin/ is ADMIN and under /v1/ is TOKEN unless listed.
+ACCESS: dict[str, str] = {
+    "static": PUBLIC,
+    "auth.login": PUBLIC,
+    "health.healthz": PUBLIC,
+    "auth.logout": LOGIN,
+    "main.home": LOGIN,
+}
+
+
+def access_level(rule: Rule) -> str:
+    if rule.endpoint in ACCESS:
+        return ACCESS[rule.endpoint]
+    if rule.rule.startswith("/admin/"):
+        return ADMIN
+    if rule.rule.startswith("/v1/"):
+        return TOKEN
+    pytest.fail(f"route {rule.rule} ({rule.endpoint}) has no access level: add it to ACCESS")
+
+
+def sample_args(app: Flask) -> dict[str, Callable[[], object]]:
+    """Values for URL arguments, by name: real ids of seeded or created records."""
+    return {
+        "filename": lambda: "css/app.css",
+        "provider_id": lambda: factories.provider("openai").id,
+        "model_id": lambda: factories.model("openai/gpt-5.4-mini").id,
+    }
+
+
+def build(app: Flask, rule: Rule) -> str:
+    samples = sample_args(app)
+    values = {}
+    for arg in rule.arguments:
+        if arg not in samples:
+            pytest.fail(f"route {rule.rule}: no sample value for <{arg}>; add one to sample_args")
+        values[arg] = samples[arg]()
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **values)
+
+
+def routes(app: Flask, method: str) -> list[Rule]:
+    return [r for r in app.url_map.iter_rules() if method in (r.methods or set())]
+
+
+def test_every_route_has_an_access_level(app):
+    for rule in app.url_map.iter_rules():
+        access_level(rule)
+
+
+def _denied_anonymously(response) -> bool:  # type: ignore[no-untyped-def]
+    if response.status_code == 401:
+        return True
+    return response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_anonymous_is_sent_to_sign_in(app, client, method):
+    for rule in routes(app, method):
+        level = access_level(rule)
+        if level == PUBLIC:
+            continue
+        response = client.open(build(app, rule), method=method)
+        assert _denied_anonymously(response), f"{method} {rule.rule}: {response.status_code}"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_member_is_forbidden_on_admin_routes(app, member_client, method):
+    for rule in routes(app, method):
+        if access_level(rule) not in (ADMIN, ORG_ADMIN):
+            continue
+        response = member_client.open(build(app, rule), method=method)
+        assert response.status_code == 403, f"{method} {rule.rule}: {response.status_code}"
+
+
+def test_admin_can_open_every_page(app, admin_client):
+    for rule in routes(app, "GET"):
+        if access_level(rule) in (PUBLIC, TOKEN) or rule.endpoint == "static":
+            continue
+        response = admin_client.get(build(app, rule))
+        assert response.status_code == 200, f"GET {rule.rule}: {response.status_code}"
+
+
+def test_member_can_open_every_member_page(app, member_client):
+    for rule in routes(app, "GET"):
+        if access_level(rule) != LOGIN:
+            continue
+        response = member_client.get(build(app, rule))
+        assert response.status_code == 200, f"GET {rule.rule}: {response.status_code}"
+
+
+def test_org_admin_reaches_only_org_admin_routes(app, member):
+    org = factories.make_org("acme")
+    factories.add_member(org, member, "org_admin")
+    client = login(app.test_client(), member.email)
+    for rule in routes(app, "GET"):
+        level = access_level(rule)
+        if level not in (ADMIN, ORG_ADMIN):
+            continue
+        status = client.get(build(app, rule)).status_code
+        expected = 200 if level == ORG_ADMIN else 403
+        assert status == expected, f"GET {rule.rule} as org admin: {status}"
+
+
+def test_admin_state_changes_never_500_on_empty_input(app, admin_client):
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        for rule in routes(app, method):
+            if access_level(rule) == PUBLIC or rule.endpoint == "auth.logout":
+                continue
+            response = admin_client.open(build(app, rule), method=method, data={})
+            assert response.status_code < 500, f"{method} {rule.rule}: {response.status_code}"
+
+
+def test_static_files_are_public(client):
+    assert client.get("/static/css/app.css").status_code == 200
+    assert re.search(r"htmx", client.get("/static/vendor/README.md").get_data(as_text=True))

@@ -1,0 +1,183 @@
+"""Fixtures: one database per test session (SQLite file, or a PostgreSQL schema when
+``TEST_DATABASE_URL`` is set), built by the real migrations; every test starts from a freshly
+seeded catalog and ends by emptying every table."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+
+from tests import factories
+
+# The SDKs read these on their own; tests must never pick up a real key or endpoint.
+for _name in list(os.environ):
+    if _name.startswith(("OPENAI_", "ANTHROPIC_")):
+        del os.environ[_name]
+
+TEST_PASSWORD = factories.PASSWORD
+
+
+def _postgres_url(base: str, schema: str) -> str:
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private database for this run: a fresh PostgreSQL schema, or a SQLite file."""
+    base = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    from webapp.config import normalize_database_url
+
+    base = normalize_database_url(base)
+    schema = f"sbtest_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _postgres_url(base, schema)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests get their own app context, ``g`` and session, as in
+    production, although the test itself holds an app context open."""
+
+    def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        def run():  # type: ignore[no-untyped-def]
+            _cv_app.set(None)  # type: ignore[arg-type]
+            return FlaskClient.open(self, *args, **kwargs)
+
+        return contextvars.copy_context().run(run)
+
+
+def make_app(database_url: str, instance_path: Path, **overrides: Any) -> Flask:
+    """An app for tests: fixed secrets, cheap password hashes, no seeding on start."""
+    os.environ["SWITCHBOARD_INSTANCE_PATH"] = str(instance_path)
+    from webapp import create_app
+
+    config = {
+        "TESTING": True,
+        "SWITCHBOARD_ENV": "testing",
+        "SECRET_KEY": "test-secret-key-0123456789abcdef",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SEED_ON_START": False,
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    return app
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def _migrated(database_url: str, instance_path: Path) -> None:
+    """Build the schema once with the real migrations (``flask db upgrade``)."""
+    from flask_migrate import upgrade
+
+    app = make_app(database_url, instance_path)
+    with app.app_context():
+        upgrade()
+        from webapp.extensions import db
+
+        db.engine.dispose()
+
+
+def _empty_all_tables(app: Flask) -> None:
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        tables = [t for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(
+    database_url: str, instance_path: Path, _migrated: None, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    """A seeded app. ``@pytest.mark.app_config(KEY=value)`` overrides config for one test."""
+    marker = request.node.get_closest_marker("app_config")
+    overrides = dict(marker.kwargs) if marker else {}
+    application = make_app(database_url, instance_path, **overrides)
+    from webapp.services.seed import seed_all
+
+    with application.app_context():
+        seed_all()
+    ctx = application.app_context()
+    ctx.push()
+    try:
+        yield application
+    finally:
+        ctx.pop()
+        _empty_all_tables(application)
+        with application.app_context():
+            from webapp.extensions import db
+
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+def login(client: FlaskClient, email: str, password: str = TEST_PASSWORD) -> FlaskClient:
+    """Sign ``client`` in through the real sign-in form."""
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 303, f"sign-in failed for {email}: {response.status_code}"
+    return client
+
+
+@pytest.fixture
+def admin(app: Flask):  # type: ignore[no-untyped-def]
+    return factories.make_user("admin@example.com", role="admin")
+
+
+@pytest.fixture
+def member(app: Flask):  # type: ignore[no-untyped-def]
+    return factories.make_user("member@example.com")
+
+
+@pytest.fixture
+def admin_client(app: Flask, admin) -> FlaskClient:  # type: ignore[no-untyped-def]
+    return login(app.test_client(), admin.email)
+
+
+@pytest.fixture
+def member_client(app: Flask, member) -> FlaskClient:  # type: ignore[no-untyped-def]
+    return login(app.test_client(), member.email)

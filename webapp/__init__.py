@@ -1,0 +1,147 @@
+"""Switchboard: a self-hosted control plane for LLM providers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.config import ConfigError, load_config
+from webapp.extensions import csrf, db, htmx_ext, limiter, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the application: config, extensions, blueprints, error pages, CLI, seed."""
+    instance_path = Path(os.environ.get("SWITCHBOARD_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(load_config(instance_path, overrides))
+    _configure_logging(app)
+    if proxies := int(os.environ.get("SWITCHBOARD_TRUSTED_PROXIES", "0") or 0):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_request_hooks(app)
+
+    from webapp.cli import register_cli
+    from webapp.errors import register_error_handlers
+    from webapp.navigation import init_navigation
+    from webapp.template_filters import init_filters
+
+    register_error_handlers(app)
+    register_cli(app)
+    init_navigation(app)
+    init_filters(app)
+    if app.config["SEED_ON_START"]:
+        _seed_on_start(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    app.logger.setLevel(logging.INFO)
+
+
+def _init_extensions(app: Flask) -> None:
+    from webapp import models  # noqa: F401 - register every table on the metadata
+    from webapp.services.users import load_session_user
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    htmx_ext.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.user_loader(load_session_user)
+
+    from webapp.blueprints.auth.routes import unauthorized
+
+    login_manager.unauthorized_handler(unauthorized)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.blueprints.auth import bp as auth_bp
+    from webapp.blueprints.health import bp as health_bp
+    from webapp.blueprints.main import bp as main_bp
+    from webapp.blueprints.models import bp as models_bp
+    from webapp.blueprints.providers import bp as providers_bp
+
+    for bp in (auth_bp, health_bp, main_bp, providers_bp, models_bp):
+        app.register_blueprint(bp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def remember_client_ip() -> None:
+        g.client_ip = request.remote_addr
+
+    @app.after_request
+    def security_headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+def _running_migrations() -> bool:
+    """True under ``flask db …``: the schema is being changed, so do not touch it yet."""
+    return "db" in sys.argv[1:4]
+
+
+def _seed_on_start(app: Flask) -> None:
+    """Seed presets and make sure an admin exists, once the schema is up to date."""
+    from webapp.services.errors import ValidationError
+    from webapp.services.schema import schema_status
+    from webapp.services.seed import seed_all
+    from webapp.services.users import ensure_admin
+
+    if _running_migrations():
+        return
+    with app.app_context():
+        status = schema_status()
+        if status != "current":
+            log.warning("database schema is %s: run `flask --app wsgi db upgrade`", status)
+            return
+        seed_all()
+        try:
+            user, password = ensure_admin(
+                app.config["SWITCHBOARD_ADMIN_EMAIL"], app.config["SWITCHBOARD_ADMIN_PASSWORD"]
+            )
+        except ValidationError as exc:
+            raise ConfigError(f"SWITCHBOARD_ADMIN_EMAIL / _PASSWORD: {exc.message}") from None
+        if user is not None and password is not None:
+            click.echo(
+                f"\n  Created admin {user.email} with password: {password}\n"
+                "  (shown once; choose your own with SWITCHBOARD_ADMIN_EMAIL and\n"
+                "  SWITCHBOARD_ADMIN_PASSWORD)\n",
+                err=True,
+            )
+        elif user is not None:
+            log.info("created admin %s from SWITCHBOARD_ADMIN_EMAIL", user.email)

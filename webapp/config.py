@@ -1,0 +1,108 @@
+"""Configuration: defaults in code, overrides from the environment.
+
+Development starts with nothing set (SQLite under ``instance/``, a generated secret key with a
+warning). Production (``SWITCHBOARD_ENV=production``) refuses to start without the secrets it
+needs, because a generated key would silently change on every deploy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(instance_path: Path, env: str) -> str:
+    """SECRET_KEY from the environment, else one generated once into ``instance/``."""
+    value = os.environ.get("SECRET_KEY", "").strip()
+    if value:
+        if len(value) < 16:
+            raise ConfigError("SECRET_KEY is too short: use at least 32 random characters.")
+        return value
+    if env == "production":
+        raise ConfigError(
+            "SECRET_KEY is not set. Production needs a fixed secret key: "
+            "set SECRET_KEY to the output of "
+            '`python -c "import secrets; print(secrets.token_hex(32))"`.'
+        )
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    log.warning("SECRET_KEY is not set: generated one into %s. Set SECRET_KEY in production.", path)
+    return value
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping; ``overrides`` (tests) win over the environment."""
+    overrides = dict(overrides or {})
+    env = overrides.get("SWITCHBOARD_ENV") or os.environ.get("SWITCHBOARD_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"SWITCHBOARD_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
+    production = env == "production"
+    default_db = f"sqlite:///{instance_path / 'switchboard.db'}"
+    redis_url = os.environ.get("REDIS_URL", "").strip() or None
+
+    config: dict[str, Any] = {
+        "SWITCHBOARD_ENV": env,
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(
+            os.environ.get("DATABASE_URL", "").strip() or default_db
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        # Sessions: HttpOnly, SameSite=Lax, Secure behind HTTPS in production.
+        "SESSION_COOKIE_NAME": "switchboard_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=14),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        # The CSRF token is bound to the session, which already expires; Flask-WTF's default
+        # one-hour limit would break admin tabs left open over lunch.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "switchboard",
+        "LOGIN_RATE_LIMIT": os.environ.get("SWITCHBOARD_LOGIN_RATE_LIMIT", "10 per minute"),
+        "SEED_ON_START": _bool("SWITCHBOARD_SEED_ON_START", True),
+        "SWITCHBOARD_ADMIN_EMAIL": os.environ.get("SWITCHBOARD_ADMIN_EMAIL", "").strip() or None,
+        "SWITCHBOARD_ADMIN_PASSWORD": os.environ.get("SWITCHBOARD_ADMIN_PASSWORD") or None,
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        "PASSWORD_HASH_METHOD": "scrypt",
+    }
+    config.update(overrides)
+    if "SECRET_KEY" not in config:
+        config["SECRET_KEY"] = _secret_key(instance_path, env)
+    return config

@@ -1,0 +1,53 @@
+"""All tables, imported here so Alembic and ``db.create_all`` see the whole model."""
+
+from webapp.models.audit import AuditEvent
+from webapp.models.billing import (
+    Budget,
+    BudgetPeriod,
+    BudgetUnit,
+    CreditAccount,
+    CreditEntry,
+    EntryKind,
+)
+from webapp.models.catalog import CatalogModel, Category, Protocol, Provider
+from webapp.models.credential import Credential, Scope, TestStatus
+from webapp.models.settings import Feature, LogLevel, ParameterSet, Profile, SettingsScope
+from webapp.models.system import AllowedHost, AppCounter, SeedRecord
+from webapp.models.token import AccessToken
+from webapp.models.usage import CallStatus, KeySource, UsageRecord
+from webapp.models.user import Membership, Mode, Organization, OrgRole, Role, User
+
+__all__ = [
+    "AccessToken",
+    "AllowedHost",
+    "AppCounter",
+    "AuditEvent",
+    "Budget",
+    "BudgetPeriod",
+    "BudgetUnit",
+    "CallStatus",
+    "CatalogModel",
+    "Category",
+    "Credential",
+    "CreditAccount",
+    "CreditEntry",
+    "EntryKind",
+    "Feature",
+    "KeySource",
+    "LogLevel",
+    "Membership",
+    "Mode",
+    "OrgRole",
+    "Organization",
+    "ParameterSet",
+    "Profile",
+    "Protocol",
+    "Provider",
+    "Role",
+    "Scope",
+    "SeedRecord",
+    "SettingsScope",
+    "TestStatus",
+    "UsageRecord",
+    "User",
+]

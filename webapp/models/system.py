@@ -1,0 +1,47 @@
+"""Small system tables: counters shared by processes, seed bookkeeping, allowed hosts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.base import UTCDateTime, utcnow
+
+
+class AppCounter(db.Model):
+    """A named counter, e.g. ``settings_version``: bumped on every settings write so every
+    app process drops its cached settings within a second."""
+
+    __tablename__ = "app_counters"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+
+
+class SeedRecord(db.Model):
+    """Every preset the seed has ever inserted. The seed inserts only what it never inserted
+    before, so an admin's edits are kept and deleted presets stay deleted."""
+
+    __tablename__ = "seed_records"
+
+    kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    seeded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class AllowedHost(db.Model):
+    """A host an admin allowed as a base URL although it is private or loopback
+    (e.g. a local Ollama server)."""
+
+    __tablename__ = "allowed_hosts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(sa.String(255), nullable=False, unique=True)
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

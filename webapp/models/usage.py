@@ -1,0 +1,91 @@
+"""One usage record for every call through the LLM call service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.base import BigId, UTCDateTime, choice_check, utcnow
+
+
+class CallStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+
+
+class KeySource(StrEnum):
+    """Where the key that served a call came from (never the key itself)."""
+
+    USER = "user"
+    ORG = "org"
+    GLOBAL = "global"
+    ENVIRONMENT = "environment"
+    REQUEST = "request"  # gateway BYOK header, used once and never stored
+    NONE = "none"  # local servers that need no key
+
+
+class UsageRecord(db.Model):
+    """Metering for one call. Names are copied so records outlive deleted catalog rows."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        choice_check("status", tuple(CallStatus)),
+        sa.Index("ix_usage_records_user_time", "user_id", "created_at"),
+        sa.Index("ix_usage_records_org_time", "org_id", "created_at"),
+        sa.Index("ix_usage_records_model_time", "model_id", "created_at"),
+        sa.Index("ix_usage_records_provider_time", "provider_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, index=True
+    )
+    request_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    caller: Mapped[str] = mapped_column(sa.String(32), nullable=False, default="api")
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    org_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    feature_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("features.id", ondelete="SET NULL")
+    )
+    provider_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("providers.id", ondelete="SET NULL")
+    )
+    model_id: Mapped[int | None] = mapped_column(sa.ForeignKey("models.id", ondelete="SET NULL"))
+    credential_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("credentials.id", ondelete="SET NULL")
+    )
+    access_token_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("access_tokens.id", ondelete="SET NULL")
+    )
+    provider_slug: Mapped[str | None] = mapped_column(sa.String(64))
+    model_name: Mapped[str | None] = mapped_column(sa.String(200))
+    requested_model: Mapped[str | None] = mapped_column(sa.String(300))
+    operation: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="chat")
+    mode: Mapped[str | None] = mapped_column(sa.String(16))
+    key_source: Mapped[str | None] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    error_type: Mapped[str | None] = mapped_column(sa.String(32))
+    error_message: Mapped[str | None] = mapped_column(sa.String(1000))
+    stream: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    input_tokens: Mapped[int | None] = mapped_column(sa.Integer)
+    output_tokens: Mapped[int | None] = mapped_column(sa.Integer)
+    cached_tokens: Mapped[int | None] = mapped_column(sa.Integer)
+    # NULL with unpriced=True when the catalog has no price: never zero, never invented.
+    cost_usd: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 8))
+    unpriced: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    credits: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 8))
+    latency_ms: Mapped[int | None] = mapped_column(sa.Integer)
+    ttft_ms: Mapped[int | None] = mapped_column(sa.Integer)
+    attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
+    dropped_params: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    stop_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    request_body: Mapped[Any | None] = mapped_column(sa.JSON)
+    response_body: Mapped[Any | None] = mapped_column(sa.JSON)
