@@ -8,14 +8,16 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import (
+    AllowedHost,
     CatalogModel,
+    Credential,
     Membership,
     Organization,
     OrgRole,
     Provider,
     User,
 )
-from webapp.services import users
+from webapp.services import allowed_hosts, credentials, users
 
 PASSWORD = "correct horse battery"
 
@@ -57,3 +59,51 @@ def model(global_id: str) -> CatalogModel:
     )
     assert found is not None, f"no model {global_id}"
     return found
+
+
+def _admin_actor() -> User:
+    admin = db.session.scalar(sa.select(User).where(User.role == "admin").order_by(User.id))
+    return admin or make_user("factory-admin@example.com", role="admin")
+
+
+def global_key(slug: str, secret: str = "sk-global-test-key-0001", **fields: Any) -> Credential:
+    """A global key for provider ``slug`` (memoised per provider and label)."""
+    label = fields.pop("label", "default")
+    existing = db.session.scalar(
+        sa.select(Credential).where(
+            Credential.owner_key == "global",
+            Credential.label == label,
+            Credential.provider_id == provider(slug).id,
+        )
+    )
+    if existing:
+        return existing
+    return credentials.create_credential(
+        _admin_actor(),
+        credentials.GLOBAL,
+        provider(slug).id,
+        credentials.CredentialInput(label=label, secret=secret, **fields),
+    )
+
+
+def org_key(org: Organization, slug: str, secret: str, **fields: Any) -> Credential:
+    return credentials.create_credential(
+        _admin_actor(),
+        credentials.org_owner(org.id),
+        provider(slug).id,
+        credentials.CredentialInput(secret=secret, **fields),
+    )
+
+
+def user_key(user: User, slug: str, secret: str, **fields: Any) -> Credential:
+    return credentials.create_credential(
+        user,
+        credentials.user_owner(user.id),
+        provider(slug).id,
+        credentials.CredentialInput(secret=secret, **fields),
+    )
+
+
+def allowed_host(host: str) -> AllowedHost:
+    existing = db.session.scalar(sa.select(AllowedHost).where(AllowedHost.host == host))
+    return existing or allowed_hosts.add_allowed_host(_admin_actor(), host)

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import ConfigError, load_config
 from webapp.extensions import csrf, db, htmx_ext, limiter, login_manager, migrate
+from webapp.services.crypto import init_crypto
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
     _init_extensions(app)
+    init_crypto(app)
     _register_blueprints(app)
     _register_request_hooks(app)
 
@@ -88,11 +90,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from webapp.blueprints.auth import bp as auth_bp
     from webapp.blueprints.health import bp as health_bp
+    from webapp.blueprints.keys import bp as keys_bp
     from webapp.blueprints.main import bp as main_bp
     from webapp.blueprints.models import bp as models_bp
     from webapp.blueprints.providers import bp as providers_bp
+    from webapp.blueprints.settings import bp as settings_bp
 
-    for bp in (auth_bp, health_bp, main_bp, providers_bp, models_bp):
+    for bp in (auth_bp, health_bp, main_bp, providers_bp, models_bp, keys_bp, settings_bp):
         app.register_blueprint(bp)
 
 

@@ -1,11 +1,13 @@
-"""Jinja filters for numbers and times."""
+"""Jinja filters, globals and the small context every page needs."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from flask import Flask
+from flask import Flask, current_app
+
+from webapp.models.base import utcnow
 
 
 def price(value: Decimal | float | None) -> str:
@@ -22,6 +24,15 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
+def _banner() -> dict[str, bool]:
+    """Admins see a warning while the encryption key is a generated development key."""
+    ring = current_app.extensions.get("switchboard.keyring")
+    return {"encryption_key_generated": bool(ring and ring.generated)}
+
+
 def init_filters(app: Flask) -> None:
     app.add_template_filter(price, "price")
     app.add_template_filter(when, "when")
+    app.add_template_global(timedelta, "timedelta")
+    app.add_template_global(utcnow, "now")
+    app.context_processor(_banner)

@@ -18,7 +18,10 @@ from tests.conftest import login
 
 PUBLIC, LOGIN, ORG_ADMIN, ADMIN, TOKEN = "public", "login", "org_admin", "admin", "token"
 
-# Explicit levels; anything under /admin/ is ADMIN and under /v1/ is TOKEN unless listed.
+# Member pages: any signed-in user, each seeing only their own data.
+MEMBER_PREFIXES = ("/settings", "/usage", "/tokens")
+
+# Explicit levels; anything under /admin/ is ADMIN, under /v1/ TOKEN, unless listed.
 ACCESS: dict[str, str] = {
     "static": PUBLIC,
     "auth.login": PUBLIC,
@@ -35,6 +38,8 @@ def access_level(rule: Rule) -> str:
         return ADMIN
     if rule.rule.startswith("/v1/"):
         return TOKEN
+    if rule.rule.startswith(MEMBER_PREFIXES):
+        return LOGIN
     pytest.fail(f"route {rule.rule} ({rule.endpoint}) has no access level: add it to ACCESS")
 
 
@@ -44,6 +49,8 @@ def sample_args(app: Flask) -> dict[str, Callable[[], object]]:
         "filename": lambda: "css/app.css",
         "provider_id": lambda: factories.provider("openai").id,
         "model_id": lambda: factories.model("openai/gpt-5.4-mini").id,
+        "credential_id": lambda: factories.global_key("openai").id,
+        "host_id": lambda: factories.allowed_host("localhost:11434").id,
     }
 
 

@@ -10,7 +10,7 @@ from webapp.models.billing import (
     EntryKind,
 )
 from webapp.models.catalog import CatalogModel, Category, Protocol, Provider
-from webapp.models.credential import Credential, Scope, TestStatus
+from webapp.models.credential import Credential, LastTestStatus, Scope
 from webapp.models.settings import Feature, LogLevel, ParameterSet, Profile, SettingsScope
 from webapp.models.system import AllowedHost, AppCounter, SeedRecord
 from webapp.models.token import AccessToken
@@ -34,6 +34,7 @@ __all__ = [
     "EntryKind",
     "Feature",
     "KeySource",
+    "LastTestStatus",
     "LogLevel",
     "Membership",
     "Mode",
@@ -47,7 +48,6 @@ __all__ = [
     "Scope",
     "SeedRecord",
     "SettingsScope",
-    "TestStatus",
     "UsageRecord",
     "User",
 ]

@@ -21,7 +21,7 @@ class Scope(StrEnum):
     USER = "user"
 
 
-class TestStatus(StrEnum):
+class LastTestStatus(StrEnum):
     """Outcome of the last connection test."""
 
     OK = "ok"
@@ -44,7 +44,7 @@ class Credential(TimestampMixin, VersionedMixin, db.Model):
     __tablename__ = "credentials"
     __table_args__ = (
         choice_check("scope", tuple(Scope)),
-        choice_check("last_test_status", tuple(TestStatus)),
+        choice_check("last_test_status", tuple(LastTestStatus)),
         sa.CheckConstraint(
             "(scope = 'global' AND org_id IS NULL AND user_id IS NULL)"
             " OR (scope = 'org' AND org_id IS NOT NULL AND user_id IS NULL)"
@@ -76,7 +76,7 @@ class Credential(TimestampMixin, VersionedMixin, db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_test_status: Mapped[str] = mapped_column(
-        sa.String(16), nullable=False, default=TestStatus.UNKNOWN
+        sa.String(16), nullable=False, default=LastTestStatus.UNKNOWN
     )
     last_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_test_message: Mapped[str | None] = mapped_column(sa.String(500))

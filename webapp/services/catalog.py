@@ -36,6 +36,15 @@ def list_providers() -> list[tuple[Provider, int]]:
     return [(provider, count) for provider, count in rows]
 
 
+def enabled_providers() -> list[Provider]:
+    """Providers offered to users, by name: the registry drives every per-provider list."""
+    return list(
+        db.session.scalars(
+            sa.select(Provider).where(Provider.enabled.is_(True)).order_by(Provider.display_name)
+        )
+    )
+
+
 def list_models(filters: ModelFilter) -> list[CatalogModel]:
     """Catalog rows matching ``filters``, grouped by provider."""
     query = (

@@ -11,7 +11,7 @@ from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
-from webapp.models import Role, User
+from webapp.models import Mode, Role, User
 from webapp.models.base import utcnow
 from webapp.services import audit
 from webapp.services.errors import ValidationError
@@ -126,3 +126,22 @@ def ensure_admin(email: str | None, password: str | None) -> tuple[User | None, 
         generated = password = secrets.token_urlsafe(15)
     user = create_user(email or DEFAULT_ADMIN_EMAIL, password, role=Role.ADMIN, actor=None)
     return user, generated
+
+
+def set_mode(user: User, mode: str, *, actor: User) -> None:
+    """Switch between managed and bring-your-own-key mode (audited)."""
+    if mode not in tuple(Mode):
+        raise ValidationError({"mode": "Choose managed or bring-your-own-key."})
+    if user.mode == mode:
+        return
+    before = user.mode
+    user.mode = mode
+    audit.record(
+        "update",
+        "user",
+        actor=actor,
+        target_id=user.id,
+        target_label=user.email,
+        changes={"mode": {"before": before, "after": mode}},
+    )
+    db.session.commit()

@@ -1,0 +1,131 @@
+"""Global keys (one panel per provider) and the allowed-hosts list."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, url_for
+from flask_login import current_user
+
+from webapp.blueprints.keys import bp
+from webapp.blueprints.keys.forms import AllowedHostForm
+from webapp.blueprints.keys.panels import (
+    Area,
+    Endpoints,
+    Panel,
+    create_key,
+    delete_key,
+    show_panel,
+    update_key,
+)
+from webapp.htmx import add_notice, is_partial_request, render
+from webapp.permissions import admin_required
+from webapp.services import allowed_hosts, catalog, crypto
+from webapp.services.credentials import GLOBAL
+from webapp.services.errors import ValidationError
+
+ENDPOINTS = Endpoints(
+    page="keys.index",
+    panel="keys.panel",
+    create="keys.create",
+    update="keys.update",
+    delete="keys.delete",
+)
+
+
+def _page(
+    status: int = 200, replace: Panel | None = None, host_form: AllowedHostForm | None = None
+) -> Response:
+    panels = [
+        replace
+        if replace is not None and replace.provider.id == provider.id
+        else AREA.panel(provider)
+        for provider, _ in catalog.list_providers()
+    ]
+    ring = crypto.keyring()
+    return render(
+        "keys/index.html",
+        "keys/index.html",
+        status,
+        panels=panels,
+        ring=ring,
+        hosts=allowed_hosts.list_allowed_hosts(),
+        host_form=host_form or AllowedHostForm(formdata=None),
+    )
+
+
+AREA = Area(owner=GLOBAL, endpoints=ENDPOINTS, base_url_for_all=True, page=_page)
+
+
+@bp.route("")
+@admin_required
+def index() -> Response:
+    return _page()
+
+
+@bp.route("/providers/<int:provider_id>")
+@admin_required
+def panel(provider_id: int) -> Response:
+    return show_panel(AREA, provider_id)
+
+
+@bp.route("/providers/<int:provider_id>/keys", methods=["POST"])
+@admin_required
+def create(provider_id: int) -> Response:
+    return create_key(AREA, provider_id)
+
+
+@bp.route("/<int:credential_id>", methods=["POST"])
+@admin_required
+def update(credential_id: int) -> Response:
+    return update_key(AREA, credential_id)
+
+
+@bp.route("/<int:credential_id>/delete", methods=["POST"])
+@admin_required
+def delete(credential_id: int) -> Response:
+    return delete_key(AREA, credential_id)
+
+
+def _hosts_response(
+    form: AllowedHostForm, status: int = 200, notice: str | None = None
+) -> Response:
+    if is_partial_request():
+        response = render(
+            "keys/_allowed_hosts.html",
+            "keys/_allowed_hosts.html",
+            status,
+            hosts=allowed_hosts.list_allowed_hosts(),
+            host_form=form,
+        )
+        return add_notice(response, notice) if notice else response
+    if status >= 400:
+        return _page(status, host_form=form)
+    flash(notice or "Saved.", "success")
+    return redirect(url_for("keys.index"), 303)
+
+
+@bp.route("/allowed-hosts", methods=["POST"])
+@admin_required
+def add_host() -> Response:
+    form = AllowedHostForm()
+    if form.validate_on_submit():
+        try:
+            entry = allowed_hosts.add_allowed_host(
+                current_user, form.host.data or "", form.note.data
+            )
+        except ValidationError as exc:
+            form.host.errors.append(exc.errors.get("host", exc.message))
+        else:
+            return _hosts_response(
+                AllowedHostForm(formdata=None),
+                notice=f"{entry.host} may now be used as a base URL.",
+            )
+    return _hosts_response(form, 422)
+
+
+@bp.route("/allowed-hosts/<int:host_id>/delete", methods=["POST"])
+@admin_required
+def remove_host(host_id: int) -> Response:
+    allowed_hosts.remove_allowed_host(current_user, host_id)
+    return _hosts_response(
+        AllowedHostForm(formdata=None), notice="Host removed from the allowed list."
+    )

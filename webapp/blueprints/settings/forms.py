@@ -1,0 +1,21 @@
+"""The call-mode form."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField
+from wtforms.validators import InputRequired
+
+from webapp.forms import choices
+from webapp.models import Mode
+
+MODE_CHOICES = [
+    (Mode.MANAGED.value, "Managed — my organization's keys serve my calls; credits are charged."),
+    (Mode.BYOK.value, "Bring your own key — only my personal keys serve my calls; no credits."),
+]
+
+
+class ModeForm(FlaskForm):
+    mode = RadioField(
+        "How your calls are paid for", choices=choices(MODE_CHOICES), validators=[InputRequired()]
+    )

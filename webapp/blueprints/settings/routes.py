@@ -1,0 +1,106 @@
+"""A member's settings: managed or BYOK mode, and a key panel for every enabled provider."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, url_for
+from flask_login import current_user, login_required
+
+from webapp.blueprints.keys.panels import (
+    Area,
+    Endpoints,
+    Panel,
+    create_key,
+    delete_key,
+    show_panel,
+    update_key,
+)
+from webapp.blueprints.settings import bp
+from webapp.blueprints.settings.forms import ModeForm
+from webapp.htmx import add_notice, is_partial_request, render
+from webapp.services import catalog, users
+from webapp.services.credentials import user_owner
+from webapp.services.errors import ValidationError
+
+ENDPOINTS = Endpoints(
+    page="settings.index",
+    panel="settings.panel",
+    create="settings.create",
+    update="settings.update",
+    delete="settings.delete",
+)
+
+
+def _area() -> Area:
+    return Area(
+        owner=user_owner(current_user.id), endpoints=ENDPOINTS, base_url_for_all=False, page=_page
+    )
+
+
+def _page(
+    status: int = 200, replace: Panel | None = None, mode_form: ModeForm | None = None
+) -> Response:
+    area = _area()
+    panels = [
+        replace
+        if replace is not None and replace.provider.id == provider.id
+        else area.panel(provider)
+        for provider in catalog.enabled_providers()
+    ]
+    return render(
+        "settings/index.html",
+        "settings/index.html",
+        status,
+        panels=panels,
+        mode_form=mode_form or ModeForm(formdata=None, mode=current_user.mode),
+    )
+
+
+@bp.route("")
+@login_required
+def index() -> Response:
+    return _page()
+
+
+@bp.route("/mode", methods=["POST"])
+@login_required
+def mode() -> Response:
+    form = ModeForm()
+    if form.validate_on_submit():
+        try:
+            users.set_mode(current_user, form.mode.data or "", actor=current_user)
+        except ValidationError as exc:
+            form.mode.errors.append(exc.message)
+        else:
+            label = "bring-your-own-key" if current_user.mode == "byok" else "managed"
+            if not is_partial_request():
+                flash(f"Your calls now run in {label} mode.", "success")
+                return redirect(url_for("settings.index"), 303)
+            response = render("settings/_mode.html", "settings/_mode.html", mode_form=form)
+            return add_notice(response, f"Your calls now run in {label} mode.")
+    if not is_partial_request():
+        return _page(422, mode_form=form)
+    return render("settings/_mode.html", "settings/_mode.html", 422, mode_form=form)
+
+
+@bp.route("/providers/<int:provider_id>")
+@login_required
+def panel(provider_id: int) -> Response:
+    return show_panel(_area(), provider_id)
+
+
+@bp.route("/providers/<int:provider_id>/keys", methods=["POST"])
+@login_required
+def create(provider_id: int) -> Response:
+    return create_key(_area(), provider_id)
+
+
+@bp.route("/keys/<int:credential_id>", methods=["POST"])
+@login_required
+def update(credential_id: int) -> Response:
+    return update_key(_area(), credential_id)
+
+
+@bp.route("/keys/<int:credential_id>/delete", methods=["POST"])
+@login_required
+def delete(credential_id: int) -> Response:
+    return delete_key(_area(), credential_id)
