@@ -18,6 +18,7 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 
 from tests import factories
+from tests.fake_upstream import FakeUpstream, _fake_upstream_server, fake_upstream  # noqa: F401
 
 # The SDKs read these on their own; tests must never pick up a real key or endpoint.
 for _name in list(os.environ):
@@ -181,3 +182,39 @@ def admin_client(app: Flask, admin) -> FlaskClient:  # type: ignore[no-untyped-d
 @pytest.fixture
 def member_client(app: Flask, member) -> FlaskClient:  # type: ignore[no-untyped-def]
     return login(app.test_client(), member.email)
+
+
+GLOBAL_OPENAI_KEY = "sk-wired-global-openai-0001"
+GLOBAL_ANTHROPIC_KEY = "sk-ant-wired-global-0002"
+GLOBAL_COMPAT_KEY = "sk-wired-global-compat-0003"
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:  # type: ignore[no-untyped-def]
+    """Retry waits are recorded instead of slept, so retry tests take no time."""
+    from webapp.services.llm import retry
+
+    waited: list[float] = []
+    monkeypatch.setattr(retry, "sleep", waited.append)
+    return waited
+
+
+@pytest.fixture
+def wired(app, fake_upstream: FakeUpstream, sleeps):  # type: ignore[no-untyped-def]  # noqa: F811
+    """Every provider points at the fake upstream and has a global key."""
+    from webapp.extensions import db
+    from webapp.models import Provider
+    from webapp.services.settings_cache import settings_cache
+
+    for provider in db.session.scalars(sa.select(Provider)):
+        anthropic = provider.protocol == "anthropic"
+        provider.base_url = (
+            fake_upstream.anthropic_base_url if anthropic else fake_upstream.openai_base_url
+        )
+    db.session.commit()
+    factories.global_key("openai", GLOBAL_OPENAI_KEY)
+    factories.global_key("anthropic", GLOBAL_ANTHROPIC_KEY)
+    for slug in ("gemini", "github", "mistral", "xai", "deepseek", "openrouter"):
+        factories.global_key(slug, GLOBAL_COMPAT_KEY)
+    settings_cache().clear()
+    return fake_upstream

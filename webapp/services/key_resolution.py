@@ -42,6 +42,7 @@ class ResolvedKey:
     credential_id: int | None = None
     label: str | None = None
     base_url: str | None = None
+    custom_base_url: bool = False  # typed by a person: checked against SSRF at call time
 
 
 def _usable(owner: Owner, provider: Provider, now: datetime) -> tuple[Credential | None, bool]:
@@ -56,6 +57,11 @@ def _usable(owner: Owner, provider: Provider, now: datetime) -> tuple[Credential
     live = [c for c in candidates if c.expires_at is None or c.expires_at > now]
     live.sort(key=lambda c: c.last_test_status == LastTestStatus.INVALID)
     return (live[0] if live else None), bool(candidates) and not live
+
+
+def key_from_credential(credential: Credential) -> ResolvedKey:
+    """A specific stored key (for "Test my key"), decrypted for this one call."""
+    return _resolved(credential.scope, credential.provider, credential)
 
 
 def _resolved(source: str, provider: Provider, credential: Credential) -> ResolvedKey:
@@ -73,6 +79,7 @@ def _resolved(source: str, provider: Provider, credential: Credential) -> Resolv
         credential_id=credential.id,
         label=credential.label,
         base_url=credential.base_url or provider.base_url,
+        custom_base_url=bool(credential.base_url),
     )
 
 

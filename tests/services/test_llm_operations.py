@@ -1,0 +1,108 @@
+"""Embeddings, live model lists and connection tests, metered like every call."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from tests import factories
+from tests.fake_upstream import Reply
+from webapp.extensions import db
+from webapp.models import UsageRecord
+from webapp.services import llm
+from webapp.services.llm import errors
+
+
+def records() -> list[UsageRecord]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(UsageRecord).order_by(UsageRecord.id)))
+
+
+def test_embed_with_the_default_embedding_model(wired, member):
+    result = llm.embed(["one", "two"], context=llm.CallContext(user=member))
+    assert len(result.vectors) == 2 and len(result.vectors[0]) == 8
+    assert result.model == "openai/text-embedding-3-small"
+    (request,) = wired.requests_to("openai.embeddings")
+    assert (
+        request.body["input"] == ["one", "two"]
+        and request.body["model"] == "text-embedding-3-small"
+    )
+    (record,) = records()
+    assert record.operation == "embed" and record.status == "ok" and record.input_tokens > 0
+    assert record.cost_usd == (Decimal(record.input_tokens) * Decimal("0.02") / 10**6).quantize(
+        Decimal("0.00000001")
+    )
+
+
+def test_embed_refuses_bad_input_and_anthropic(wired, member):
+    with pytest.raises(Exception, match="string"):
+        llm.embed([1, 2], context=llm.CallContext(user=member))  # type: ignore[list-item]
+    with pytest.raises(errors.BadRequest, match="no embeddings API"):
+        llm.embed("x", context=llm.CallContext(user=member), model="anthropic/claude-haiku-4-5")
+    assert [r.error_type for r in records()] == ["bad_request", "bad_request"]
+
+
+@pytest.mark.parametrize("slug", ["openai", "anthropic"])
+def test_connection_test_lists_live_models(wired, admin, slug):
+    wired.models = ["model-x", "model-y", "model-z"]
+    result = llm.test_connection(factories.provider(slug), context=llm.CallContext(user=admin))
+    assert result.ok and [m.id for m in result.models] == ["model-x", "model-y", "model-z"]
+    assert result.key_source == "global" and result.latency_ms >= 0
+    (record,) = records()
+    assert record.operation == "models" and record.status == "ok" and record.caller == "api"
+    key = factories.global_key(slug)
+    db.session.refresh(key)
+    assert key.last_test_status == "ok" and key.last_used_at is not None
+
+
+def test_a_rejected_key_is_marked_invalid(wired, member):
+    key = factories.user_key(member, "openai", "sk-member-test-1234")
+    wired.script("openai.models", Reply.error(401, "Invalid key", echo_auth=True))
+    result = llm.test_connection(
+        factories.provider("openai"), context=llm.CallContext(user=member), credential=key
+    )
+    assert not result.ok and result.error_type == "auth"
+    assert "sk-member-test-1234" not in result.message
+    assert (
+        wired.requests_to("openai.models")[0].headers["authorization"]
+        == "Bearer sk-member-test-1234"
+    )
+    db.session.refresh(key)
+    assert key.last_test_status == "invalid" and "sk-member" not in key.last_test_message
+
+
+def test_a_connection_test_without_any_key_says_what_to_do(app, admin, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = llm.test_connection(factories.provider("openai"), context=llm.CallContext(user=admin))
+    assert not result.ok and result.error_type == "not_configured"
+    assert "OPENAI_API_KEY" in result.message
+    assert records()[0].error_type == "not_configured"
+
+
+def test_a_typed_base_url_is_checked_again_at_call_time(wired, member):
+    host = wired.base_url.removeprefix("http://")
+    factories.allowed_host(host)
+    key = factories.user_key(member, "gemini", "sk-member-gemini-1", base_url=wired.openai_base_url)
+    member.mode = "byok"
+    db.session.commit()
+    assert (
+        llm.complete(
+            [{"role": "user", "content": "x"}],
+            context=llm.CallContext(user=member),
+            model="gemini/gemini-3.8-flash",
+        ).key_source
+        == "user"
+    )
+    from webapp.models import AllowedHost
+
+    db.session.execute(sa.delete(AllowedHost))
+    db.session.commit()
+    with pytest.raises(errors.NotConfigured, match="loopback"):
+        llm.complete(
+            [{"role": "user", "content": "x"}],
+            context=llm.CallContext(user=member),
+            model="gemini/gemini-3.8-flash",
+        )
+    assert key.id

@@ -1,0 +1,205 @@
+"""What every call shares: the context, settings, key and client for each candidate model,
+and the metering that runs whether the call succeeds or fails."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from webapp.extensions import db
+from webapp.models import Mode, Organization, Provider, UsageRecord, User
+from webapp.services import credentials, effective_settings
+from webapp.services.catalog_snapshot import ModelInfo
+from webapp.services.errors import ServiceError, ValidationError
+from webapp.services.key_resolution import KeyNotConfigured, ResolvedKey, resolve_key
+from webapp.services.llm import clients
+from webapp.services.llm.adapters import adapter_for
+from webapp.services.llm.adapters.base import NEVER
+from webapp.services.llm.errors import BadRequest, LLMError, NotConfigured
+from webapp.services.llm.retry import Attempts
+from webapp.services.url_guard import check_base_url
+from webapp.services.usage import CallRecord, write
+
+CALL_PARAMS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "stop",
+    "seed",
+)
+LOGGING_FIELDS = ("logging_enabled", "logging_level", "log_request_bodies", "log_response_bodies")
+
+
+@dataclass
+class CallContext:
+    """Who is calling, for whom, and from where."""
+
+    user: User | None = None
+    org: Organization | None = None
+    feature: str | None = None
+    caller: str = "api"  # api | playground | test | gateway
+    mode: str | None = None  # defaults to the user's mode
+    access_token_id: int | None = None
+
+    @property
+    def effective_mode(self) -> str:
+        return self.mode or (self.user.mode if self.user else Mode.MANAGED)
+
+
+@dataclass
+class Target:
+    """One candidate model with the key and client that would serve it."""
+
+    model: ModelInfo
+    key: ResolvedKey
+    client: Any
+
+    @property
+    def adapter(self) -> Any:
+        return adapter_for(self.model.protocol)
+
+
+@dataclass
+class Call:
+    """A call in progress: its record is written exactly once, by ``metered``."""
+
+    context: CallContext
+    record: CallRecord
+    settings: effective_settings.EffectiveSettings | None = None
+    attempts: Attempts = field(default_factory=Attempts)
+    started: float = field(default_factory=time.perf_counter)
+    usage_record: UsageRecord | None = None
+
+    def priced(self, completion: Any) -> Any:
+        """Copy cost and credits from the written usage record onto the result."""
+        if self.usage_record is not None:
+            completion.cost_usd = self.usage_record.cost_usd
+            completion.credits = self.usage_record.credits
+        return completion
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+    def serve(self, target: Target) -> None:
+        self.record.model = target.model
+        self.record.key_source = target.key.source
+        self.record.credential_id = target.key.credential_id
+        self.record.secrets = (target.key.secret,)
+
+
+def new_call(
+    context: CallContext, operation: str, requested_model: str | None, stream: bool = False
+) -> Call:
+    record = CallRecord(
+        request_id=uuid.uuid4().hex,
+        caller=context.caller,
+        operation=operation,
+        user_id=context.user.id if context.user else None,
+        org_id=context.org.id if context.org else None,
+        access_token_id=context.access_token_id,
+        requested_model=requested_model,
+        mode=context.effective_mode,
+        stream=stream,
+    )
+    return Call(context, record)
+
+
+def resolve_settings(call: Call, overrides: dict[str, Any]) -> effective_settings.EffectiveSettings:
+    ctx = call.context
+    try:
+        settings = effective_settings.resolve(
+            user_id=ctx.user.id if ctx.user else None,
+            org_id=ctx.org.id if ctx.org else None,
+            feature=ctx.feature,
+            overrides=overrides,
+        )
+    except ServiceError as exc:
+        raise NotConfigured(exc.message) from None
+    call.settings = settings
+    call.record.feature_id = settings.feature_id
+    call.record.logging = {name: settings.values[name] for name in LOGGING_FIELDS}
+    call.record.model = settings.model
+    return settings
+
+
+def target_for(call: Call, model: ModelInfo) -> Target:
+    """The key and pooled client for ``model``; NotConfigured when no key may serve it."""
+    ctx = call.context
+    provider = db.session.get(Provider, model.provider_id)
+    if provider is None:
+        raise NotConfigured(f"{model.provider_name} no longer exists.")
+    try:
+        key = resolve_key(ctx.user, ctx.org, provider, mode=ctx.effective_mode)
+    except KeyNotConfigured as exc:
+        raise NotConfigured(exc.message) from None
+    return target_with_key(model, key, provider)
+
+
+def target_with_key(model: ModelInfo, key: ResolvedKey, provider: Provider) -> Target:
+    """Re-check a typed base URL now (DNS may have changed since it was saved)."""
+    if key.custom_base_url and key.base_url:
+        try:
+            check_base_url(key.base_url)
+        except ValidationError as exc:
+            raise NotConfigured(exc.message) from None
+    client = clients.client_for(model.protocol, key.base_url, key.secret, provider.extra_headers)
+    return Target(model, key, client)
+
+
+def call_params(
+    settings: effective_settings.EffectiveSettings, model: ModelInfo
+) -> tuple[dict[str, Any], list[str]]:
+    """The parameters this model accepts, and the names dropped because it rejects them."""
+    rejected = model.unsupported_params | NEVER.get(model.protocol, frozenset())
+    params, dropped = {}, []
+    for name in CALL_PARAMS:
+        value = settings.values.get(name)
+        if value is None:
+            continue
+        if name in rejected:
+            dropped.append(name)
+            continue
+        params[name] = value
+    if model.max_output_tokens and params.get("max_tokens", 0) > model.max_output_tokens:
+        params["max_tokens"] = model.max_output_tokens
+    return params, dropped
+
+
+def candidates(settings: effective_settings.EffectiveSettings) -> list[ModelInfo]:
+    seen, models = set(), []
+    for model in [settings.model, *settings.fallbacks]:
+        if model.id not in seen:
+            seen.add(model.id)
+            models.append(model)
+    return models
+
+
+@contextmanager
+def metered(call: Call) -> Iterator[Call]:
+    """Run the body, then write the one usage record — on success and on any failure."""
+    try:
+        yield call
+    except LLMError as exc:
+        call.record.error = exc
+        raise
+    except ValidationError as exc:
+        call.record.error = BadRequest(exc.message)
+        raise
+    except ServiceError as exc:
+        call.record.error = NotConfigured(exc.message)
+        raise
+    except BaseException as exc:
+        call.record.error = LLMError(f"The call did not complete ({type(exc).__name__}).")
+        raise
+    finally:
+        call.record.latency_ms = call.record.latency_ms or call.elapsed_ms()
+        call.record.attempts = call.attempts.entries
+        if call.record.credential_id:
+            credentials.mark_used(call.record.credential_id)
+        call.usage_record = write(call.record)

@@ -1,0 +1,226 @@
+"""Chat completions, streaming or not: settings → candidates → retries → fallbacks → metering."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from webapp.services.llm import retry
+from webapp.services.llm.calls import (
+    Call,
+    CallContext,
+    Target,
+    call_params,
+    candidates,
+    metered,
+    new_call,
+    resolve_settings,
+    target_for,
+)
+from webapp.services.llm.errors import Cancelled, LLMError, NotConfigured, classify
+from webapp.services.llm.types import (
+    ChatRequest,
+    ChatResult,
+    Completion,
+    Delta,
+    Message,
+    StreamEvent,
+    Tool,
+    ToolCall,
+    Usage,
+    to_messages,
+    to_tools,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _request(call: Call, target: Target, messages: list[Message], tools: list[Tool]) -> ChatRequest:
+    settings = call.settings
+    assert settings is not None
+    params, dropped = call_params(settings, target.model)
+    call.record.dropped_params = dropped
+    call.record.request_body = {
+        "model": target.model.global_id,
+        "messages": [m.to_dict() for m in messages],
+        "params": params,
+        "tools": [t.name for t in tools] or None,
+    }
+    return ChatRequest(
+        model=target.model.model_id,
+        messages=messages,
+        params=params,
+        tools=tools,
+        extra_body=settings.values["extra_options"],
+        timeout_s=settings.values["request_timeout_ms"] / 1000,
+    )
+
+
+def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) -> tuple[Target, Any]:
+    """Try the primary model, then each fallback, each with retries; return the winner."""
+    settings = call.settings
+    assert settings is not None
+    last: LLMError | None = None
+    for index, model in enumerate(candidates(settings)):
+        try:
+            target = target_for(call, model)
+        except NotConfigured as exc:
+            if index == 0:
+                raise
+            call.attempts.entries.append(
+                {
+                    "model": model.global_id,
+                    "attempt": 0,
+                    "status": "skipped",
+                    "error_type": exc.error_type,
+                }
+            )
+            continue
+        request = _request(call, target, messages, tools)
+        call.serve(target)
+        try:
+            result = retry.with_retries(
+                lambda t=target, r=request: getattr(t.adapter, action)(t.client, r),
+                model=model.global_id,
+                provider=model.provider_name,
+                secrets=(target.key.secret,),
+                max_retries=settings.values["max_retries"],
+                backoff_ms=settings.values["retry_backoff_ms"],
+                timeout_s=request.timeout_s,
+                attempts=call.attempts,
+            )
+        except LLMError as exc:
+            last = exc
+            if not exc.fallback:
+                raise
+            continue
+        return target, result
+    assert last is not None
+    raise last
+
+
+def _completion(
+    call: Call, target: Target, result: ChatResult, ttft_ms: int | None = None
+) -> Completion:
+    record = call.record
+    record.usage, record.stop_reason, record.ttft_ms = result.usage, result.stop_reason, ttft_ms
+    record.response_body = {
+        "text": result.text,
+        "tool_calls": [c.to_dict() for c in result.tool_calls],
+        "stop_reason": result.stop_reason,
+    }
+    return Completion(
+        text=result.text,
+        tool_calls=result.tool_calls,
+        stop_reason=result.stop_reason,
+        usage=result.usage,
+        model=target.model.global_id,
+        request_id=record.request_id,
+        key_source=target.key.source,
+        cost_usd=None,
+        credits=None,
+        latency_ms=call.elapsed_ms(),
+        ttft_ms=ttft_ms,
+        attempts=call.attempts.entries,
+        dropped_params=record.dropped_params,
+    )
+
+
+def complete(
+    messages: list[Any],
+    *,
+    context: CallContext,
+    model: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    tools: list[Any] | None = None,
+) -> Completion:
+    """One chat completion. Raises an LLMError subclass; always writes one usage record."""
+    call = new_call(context, "chat", model)
+    with metered(call):
+        normalized, tool_list = to_messages(messages), to_tools(tools)
+        resolve_settings(call, {**(overrides or {}), **({"model": model} if model else {})})
+        target, result = _run(call, normalized, tool_list, "chat")
+        completion = _completion(call, target, result)
+    return call.priced(completion)
+
+
+class CompletionStream:
+    """Iterate for ``StreamEvent``s. The upstream stream is already open (errors before the
+    first byte were raised by ``stream``); the usage record is written when it ends, fails
+    or is closed early."""
+
+    def __init__(self, call: Call, target: Target, deltas: Iterator[Delta]) -> None:
+        self.call, self.target, self._deltas = call, target, deltas
+        self.request_id = call.record.request_id
+        self.completion: Completion | None = None
+        self._started = False
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        self._started = True
+        call, target = self.call, self.target
+        text: list[str] = []
+        calls: list[ToolCall] = []
+        usage, stop, ttft = Usage(), None, None
+        with metered(call):
+            try:
+                for delta in self._deltas:
+                    if delta.usage is not None:
+                        usage = delta.usage
+                        call.record.usage = usage
+                    if delta.stop_reason:
+                        stop = delta.stop_reason
+                    if delta.text or delta.tool_call:
+                        if ttft is None:
+                            ttft = call.elapsed_ms()
+                            call.record.ttft_ms = ttft
+                        if delta.text:
+                            text.append(delta.text)
+                            yield StreamEvent("text", text=delta.text)
+                        else:
+                            calls.append(delta.tool_call)  # type: ignore[arg-type]
+                            yield StreamEvent("tool_call", tool_call=delta.tool_call)
+            except GeneratorExit:
+                call.record.error = Cancelled("The caller stopped reading the stream.")
+                call.record.response_body = {"text": "".join(text), "partial": True}
+                return
+            except Exception as exc:
+                call.record.response_body = {"text": "".join(text), "partial": True}
+                raise classify(exc, target.model.provider_name, (target.key.secret,)) from None
+            self.completion = _completion(
+                call, target, ChatResult("".join(text), calls, stop, usage), ttft
+            )
+        call.priced(self.completion)
+        yield StreamEvent("done", completion=self.completion)
+
+    def close(self) -> None:
+        """Give up on a stream that was never read: close it and record the cancellation."""
+        if self._started:
+            return
+        self._started = True
+        closer = getattr(self._deltas, "close", None)
+        if closer:
+            closer()
+        self.call.record.error = Cancelled("The stream was closed before it was read.")
+        with metered(self.call):
+            pass
+
+
+def stream(
+    messages: list[Any],
+    *,
+    context: CallContext,
+    model: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    tools: list[Any] | None = None,
+) -> CompletionStream:
+    """Open a streamed completion; retries and fallbacks apply until the first byte."""
+    call = new_call(context, "chat", model, stream=True)
+    try:
+        normalized, tool_list = to_messages(messages), to_tools(tools)
+        resolve_settings(call, {**(overrides or {}), **({"model": model} if model else {})})
+        target, deltas = _run(call, normalized, tool_list, "open_stream")
+    except BaseException:
+        with metered(call):  # record the failure once, then let it propagate
+            raise
+    return CompletionStream(call, target, deltas)

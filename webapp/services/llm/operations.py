@@ -1,0 +1,161 @@
+"""Embeddings, live model lists and connection tests: the other operations of the service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from webapp.models import Credential, LastTestStatus, Provider
+from webapp.services import catalog_snapshot, credentials
+from webapp.services.catalog_snapshot import ModelInfo
+from webapp.services.errors import ValidationError
+from webapp.services.key_resolution import KeyNotConfigured, key_from_credential, resolve_key
+from webapp.services.llm import retry
+from webapp.services.llm.adapters import adapter_for
+from webapp.services.llm.calls import (
+    CallContext,
+    metered,
+    new_call,
+    resolve_settings,
+    target_for,
+    target_with_key,
+)
+from webapp.services.llm.errors import LLMError, NotConfigured
+from webapp.services.llm.types import EmbeddingResult, LiveModel, Usage
+
+LIST_TIMEOUT_S = 15.0
+
+
+def embed(
+    inputs: list[str] | str, *, context: CallContext, model: str | None = None
+) -> EmbeddingResult:
+    """Embed text with ``model`` or the catalog's default embedding model."""
+    call = new_call(context, "embed", model)
+    with metered(call):
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise ValidationError({"input": "Send a string or a list of strings to embed."})
+        info = (
+            catalog_snapshot.require_model(model)
+            if model
+            else catalog_snapshot.default_model("embedding")
+        )
+        if info is None:
+            raise NotConfigured("No embedding model is set as the default in the catalog.")
+        settings = resolve_settings(call, {"model": info.global_id})
+        target = target_for(call, info)
+        call.serve(target)
+        timeout_s = settings.values["request_timeout_ms"] / 1000
+        vectors, usage = retry.with_retries(
+            lambda: target.adapter.embed(target.client, info.model_id, texts, timeout_s),
+            model=info.global_id,
+            provider=info.provider_name,
+            secrets=(target.key.secret,),
+            max_retries=settings.values["max_retries"],
+            backoff_ms=settings.values["retry_backoff_ms"],
+            timeout_s=timeout_s,
+            attempts=call.attempts,
+        )
+        call.record.usage = usage
+        call.record.request_body = {"model": info.global_id, "input": texts}
+        call.record.response_body = {
+            "vectors": len(vectors),
+            "dimensions": len(vectors[0]) if vectors else 0,
+        }
+    result = EmbeddingResult(vectors, usage, info.global_id, call.record.request_id, None, None)
+    return call.priced(result)
+
+
+@dataclass
+class ConnectionResult:
+    ok: bool
+    latency_ms: int
+    request_id: str
+    models: list[LiveModel]
+    error_type: str | None = None
+    message: str | None = None
+    key_source: str | None = None
+
+
+def _probe_model(provider: Provider) -> ModelInfo:
+    """A stand-in catalog entry so a test of a provider with no models is still metered."""
+    models = [m for m in provider.models if m.enabled] or list(provider.models)
+    if models:
+        info = catalog_snapshot.model_by_id(models[0].id)
+        if info is not None:
+            return info
+    return ModelInfo(
+        0,
+        "(models)",
+        "(models)",
+        "specialized",
+        True,
+        frozenset(),
+        False,
+        None,
+        None,
+        None,
+        None,
+        provider.id,
+        provider.slug,
+        provider.display_name,
+        provider.enabled,
+        provider.protocol,
+        provider.credit_multiplier,
+    )
+
+
+def list_models(
+    provider: Provider, *, context: CallContext, credential: Credential | None = None
+) -> ConnectionResult:
+    """The provider's live model list through the SDK; also the connection test."""
+    call = new_call(context, "models", None)
+    result = ConnectionResult(False, 0, call.record.request_id, [])
+    try:
+        with metered(call):
+            try:
+                key = (
+                    key_from_credential(credential)
+                    if credential is not None
+                    else resolve_key(
+                        context.user, context.org, provider, mode=context.effective_mode
+                    )
+                )
+            except KeyNotConfigured as exc:
+                raise NotConfigured(exc.message) from None
+            probe = _probe_model(provider)
+            target = target_with_key(probe, key, provider)
+            call.serve(target)
+            call.record.model = probe if probe.id else None
+            result.key_source = key.source
+            models = retry.with_retries(
+                lambda: adapter_for(provider.protocol).list_models(target.client, LIST_TIMEOUT_S),
+                model=f"{provider.slug}/(models)",
+                provider=provider.display_name,
+                secrets=(key.secret,),
+                max_retries=1,
+                backoff_ms=300,
+                timeout_s=LIST_TIMEOUT_S,
+                attempts=call.attempts,
+            )
+            call.record.usage = Usage(0, 0, 0)
+            call.record.response_body = {"models": len(models)}
+        result.ok, result.models = True, models
+    except LLMError as exc:
+        result.error_type, result.message = exc.error_type, exc.message
+    result.latency_ms = call.record.latency_ms or 0
+    status = (
+        LastTestStatus.OK
+        if result.ok
+        else (LastTestStatus.INVALID if result.error_type == "auth" else None)
+    )
+    credential_id = credential.id if credential is not None else call.record.credential_id
+    if credential_id and status:
+        credentials.record_test(credential_id, status, None if result.ok else result.message)
+    return result
+
+
+def test_connection(
+    provider: Provider, *, context: CallContext, credential: Credential | None = None
+) -> ConnectionResult:
+    """List the models with the key that would serve ``context`` (or ``credential``)."""
+    return list_models(provider, context=context, credential=credential)
