@@ -5,7 +5,9 @@ seeded catalog and ends by emptying every table."""
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,41 @@ for _name in list(os.environ):
         del os.environ[_name]
 
 TEST_PASSWORD = factories.PASSWORD
+LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
+
+
+def _local(host: object) -> bool:
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return str(host).lower() in LOCAL_NAMES
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet() -> Iterator[None]:
+    """Tests never leave loopback: outbound connections and DNS lookups are refused."""
+    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if isinstance(address, tuple) and not _local(address[0]):
+            raise ConnectionRefusedError(f"tests may not connect to {address[0]}")
+        return real_connect(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        try:  # numeric addresses in any legacy form resolve without DNS
+            socket.inet_aton(str(host))
+            numeric = True
+        except OSError:
+            numeric = ":" in str(host)
+        if host is not None and not numeric and not _local(host):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
+    yield
+    socket.socket.connect = real_connect  # type: ignore[method-assign]
+    socket.getaddrinfo = real_getaddrinfo
 
 
 def _postgres_url(base: str, schema: str) -> str:
@@ -62,7 +99,8 @@ class IsolatedClient(FlaskClient):
     def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
         def run():  # type: ignore[no-untyped-def]
             _cv_app.set(None)  # type: ignore[arg-type]
-            return FlaskClient.open(self, *args, **kwargs)
+            # Streamed bodies are read here, inside the request's own context.
+            return FlaskClient.open(self, *args, buffered=True, **kwargs)
 
         return contextvars.copy_context().run(run)
 

@@ -93,10 +93,20 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.blueprints.keys import bp as keys_bp
     from webapp.blueprints.main import bp as main_bp
     from webapp.blueprints.models import bp as models_bp
+    from webapp.blueprints.playground import bp as playground_bp
     from webapp.blueprints.providers import bp as providers_bp
     from webapp.blueprints.settings import bp as settings_bp
 
-    for bp in (auth_bp, health_bp, main_bp, providers_bp, models_bp, keys_bp, settings_bp):
+    for bp in (
+        auth_bp,
+        health_bp,
+        main_bp,
+        providers_bp,
+        models_bp,
+        keys_bp,
+        settings_bp,
+        playground_bp,
+    ):
         app.register_blueprint(bp)
 
 

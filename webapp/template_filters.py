@@ -8,6 +8,7 @@ from decimal import Decimal
 from flask import Flask, current_app
 
 from webapp.models.base import utcnow
+from webapp.services.settings_fields import FIELDS
 
 
 def price(value: Decimal | float | None) -> str:
@@ -35,4 +36,5 @@ def init_filters(app: Flask) -> None:
     app.add_template_filter(when, "when")
     app.add_template_global(timedelta, "timedelta")
     app.add_template_global(utcnow, "now")
+    app.add_template_global(FIELDS, "setting_fields")
     app.context_processor(_banner)

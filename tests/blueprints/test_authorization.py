@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from werkzeug.routing import Rule
 
@@ -51,6 +52,7 @@ def sample_args(app: Flask) -> dict[str, Callable[[], object]]:
         "model_id": lambda: factories.model("openai/gpt-5.4-mini").id,
         "credential_id": lambda: factories.global_key("openai").id,
         "host_id": lambda: factories.allowed_host("localhost:11434").id,
+        "request_id": lambda: _usage_record().request_id,
     }
 
 
@@ -142,3 +144,15 @@ def test_admin_state_changes_never_500_on_empty_input(app, admin_client):
 def test_static_files_are_public(client):
     assert client.get("/static/css/app.css").status_code == 200
     assert re.search(r"htmx", client.get("/static/vendor/README.md").get_data(as_text=True))
+
+
+def _usage_record():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import UsageRecord
+
+    record = db.session.scalar(sa.select(UsageRecord))
+    if record is None:
+        record = UsageRecord(request_id="sample-request", status="ok", caller="api")
+        db.session.add(record)
+        db.session.commit()
+    return record

@@ -18,7 +18,7 @@ from webapp.blueprints.keys.forms import CredentialForm
 from webapp.extensions import db
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models import Credential, Protocol, Provider
-from webapp.services import credentials
+from webapp.services import credentials, llm
 from webapp.services.credentials import CredentialInput, Owner
 from webapp.services.errors import Conflict, NotFound, ValidationError
 
@@ -32,6 +32,7 @@ class Endpoints:
     create: str
     update: str
     delete: str
+    test: str
     args: dict[str, Any] = field(default_factory=dict)
 
     def url(self, name: str, **values: Any) -> str:
@@ -48,6 +49,7 @@ class Panel:
     edit_form: CredentialForm | None = None
     show_base_url: bool = True
     add_open: bool = False
+    test_label: str = "Test key"
 
     @property
     def dom_id(self) -> str:
@@ -112,19 +114,27 @@ class Area:
     endpoints: Endpoints
     base_url_for_all: bool
     page: Callable[..., Response]  # renders the full page with one panel replaced
+    test_label: str = "Test key"
 
-    def respond(self, panel: Panel, status: int = 200, notice: str | None = None) -> Response:
+    def respond(
+        self, panel: Panel, status: int = 200, notice: str | None = None, level: str = "success"
+    ) -> Response:
         if is_partial_request():
             response = render("keys/_panel.html", "keys/_panel.html", status, panel=panel)
-            return add_notice(response, notice) if notice else response
+            return add_notice(response, notice, level) if notice else response
         if status >= 400 or request.method == "GET":
             return self.page(status=status, replace=panel)
-        flash(notice or "Saved.", "success")
+        flash(notice or "Saved.", level)
         return redirect(self.endpoints.url("page"), 303)
 
     def panel(self, provider: Provider, **extra: Any) -> Panel:
         return build_panel(
-            self.owner, provider, self.endpoints, base_url_for_all=self.base_url_for_all, **extra
+            self.owner,
+            provider,
+            self.endpoints,
+            base_url_for_all=self.base_url_for_all,
+            test_label=self.test_label,
+            **extra,
         )
 
 
@@ -186,3 +196,20 @@ def delete_key(area: Area, credential_id: int) -> Response:
     provider, label = credential.provider, credential.label
     credentials.delete_credential(current_user, credential)
     return area.respond(area.panel(provider), notice=f"Key “{label}” removed.")
+
+
+def test_key(area: Area, credential_id: int) -> Response:
+    """List the provider's models with exactly this key; the panel shows the new status."""
+    credential = credentials.get_credential(current_user, area.owner, credential_id)
+    provider, label = credential.provider, credential.label
+    result = llm.test_connection(
+        provider, credential=credential, context=llm.CallContext(user=current_user, caller="test")
+    )
+    db.session.expire_all()
+    panel = area.panel(db.session.get(Provider, provider.id))
+    if result.ok:
+        return area.respond(
+            panel,
+            notice=f"Key “{label}” works: {result.latency_ms} ms, {len(result.models)} models.",
+        )
+    return area.respond(panel, notice=f"Key “{label}” failed: {result.message}", level="error")

@@ -14,6 +14,7 @@ from webapp.blueprints.keys.panels import (
     create_key,
     delete_key,
     show_panel,
+    test_key,
     update_key,
 )
 from webapp.htmx import add_notice, is_partial_request, render
@@ -28,6 +29,7 @@ ENDPOINTS = Endpoints(
     create="keys.create",
     update="keys.update",
     delete="keys.delete",
+    test="keys.test",
 )
 
 
@@ -129,3 +131,9 @@ def remove_host(host_id: int) -> Response:
     return _hosts_response(
         AllowedHostForm(formdata=None), notice="Host removed from the allowed list."
     )
+
+
+@bp.route("/<int:credential_id>/test", methods=["POST"])
+@admin_required
+def test(credential_id: int) -> Response:
+    return test_key(AREA, credential_id)

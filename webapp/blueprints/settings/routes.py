@@ -12,6 +12,7 @@ from webapp.blueprints.keys.panels import (
     create_key,
     delete_key,
     show_panel,
+    test_key,
     update_key,
 )
 from webapp.blueprints.settings import bp
@@ -27,12 +28,17 @@ ENDPOINTS = Endpoints(
     create="settings.create",
     update="settings.update",
     delete="settings.delete",
+    test="settings.test",
 )
 
 
 def _area() -> Area:
     return Area(
-        owner=user_owner(current_user.id), endpoints=ENDPOINTS, base_url_for_all=False, page=_page
+        test_label="Test my key",
+        owner=user_owner(current_user.id),
+        endpoints=ENDPOINTS,
+        base_url_for_all=False,
+        page=_page,
     )
 
 
@@ -104,3 +110,9 @@ def update(credential_id: int) -> Response:
 @login_required
 def delete(credential_id: int) -> Response:
     return delete_key(_area(), credential_id)
+
+
+@bp.route("/keys/<int:credential_id>/test", methods=["POST"])
+@login_required
+def test(credential_id: int) -> Response:
+    return test_key(_area(), credential_id)

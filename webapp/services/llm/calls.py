@@ -182,20 +182,23 @@ def candidates(settings: effective_settings.EffectiveSettings) -> list[ModelInfo
 
 @contextmanager
 def metered(call: Call) -> Iterator[Call]:
-    """Run the body, then write the one usage record — on success and on any failure."""
+    """Run the body, then write the one usage record — on success and on any failure.
+
+    A raised error carries ``request_id`` so callers can point at the usage record.
+    """
     try:
         yield call
-    except LLMError as exc:
-        call.record.error = exc
-        raise
-    except ValidationError as exc:
-        call.record.error = BadRequest(exc.message)
-        raise
-    except ServiceError as exc:
-        call.record.error = NotConfigured(exc.message)
-        raise
     except BaseException as exc:
-        call.record.error = LLMError(f"The call did not complete ({type(exc).__name__}).")
+        if isinstance(exc, LLMError):
+            call.record.error = exc
+        elif isinstance(exc, ValidationError):
+            call.record.error = BadRequest(exc.message)
+        elif isinstance(exc, ServiceError):
+            call.record.error = NotConfigured(exc.message)
+        else:
+            call.record.error = LLMError(f"The call did not complete ({type(exc).__name__}).")
+        if isinstance(exc, Exception):
+            exc.request_id = call.record.request_id  # type: ignore[attr-defined]
         raise
     finally:
         call.record.latency_ms = call.record.latency_ms or call.elapsed_ms()

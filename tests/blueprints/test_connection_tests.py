@@ -1,0 +1,78 @@
+"""Test connection / Fetch models on providers, and Test my key on every key panel."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tests import factories
+from tests.fake_upstream import Reply
+from webapp.extensions import db
+from webapp.models import UsageRecord
+
+HX = {"HX-Request": "true"}
+
+
+def test_provider_test_connection_shows_latency_and_model_count(wired, admin_client):
+    wired.models = ["a", "b", "c"]
+    openai = factories.provider("openai")
+    response = admin_client.post(f"/admin/providers/{openai.id}/test", headers=HX)
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<span id="provider-openai-test"')
+    assert "connected" in body and "3 models" in body and " ms" in body
+    assert "connected in" in response.headers["HX-Trigger"]
+    record = db.session.scalar(sa.select(UsageRecord))
+    assert record.caller == "test" and record.operation == "models"
+
+
+def test_provider_test_connection_shows_the_classified_error(wired, admin_client):
+    wired.script("anthropic.models", Reply.error(401, "invalid x-api-key", echo_auth=True))
+    anthropic = factories.provider("anthropic")
+    response = admin_client.post(f"/admin/providers/{anthropic.id}/test", headers=HX)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "badge-error" in body and "auth" in body
+    assert "rejected the key" in body and "sk-ant-wired" not in body
+    assert '"level": "error"' in response.headers["HX-Trigger"]
+
+
+def test_provider_test_without_javascript_renders_the_page_with_the_result(wired, admin_client):
+    openai = factories.provider("openai")
+    body = admin_client.post(f"/admin/providers/{openai.id}/test").get_data(as_text=True)
+    assert "<html" in body and "connected" in body
+
+
+def test_fetch_models_lists_live_models_and_marks_catalog_ones(wired, admin_client):
+    wired.models = ["gpt-5.4-mini", "brand-new-model"]
+    openai = factories.provider("openai")
+    response = admin_client.post(f"/admin/providers/{openai.id}/live-models", headers=HX)
+    body = response.get_data(as_text=True)
+    assert "brand-new-model" in body and "2 live models" in body
+    assert "1 of them are in the catalog" in body
+
+
+def test_test_my_key_updates_the_status_in_the_panel(wired, member_client, member):
+    key = factories.user_key(member, "openai", "sk-member-testable-1")
+    response = member_client.post(f"/settings/keys/{key.id}/test", headers=HX)
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="keys-openai"') and "badge-ok" in body
+    assert "works" in response.headers["HX-Trigger"]
+    assert (
+        wired.requests_to("openai.models")[0].headers["authorization"]
+        == "Bearer sk-member-testable-1"
+    )
+    wired.script("openai.models", Reply.error(401, "revoked"))
+    response = member_client.post(f"/settings/keys/{key.id}/test", headers=HX)
+    assert "invalid" in response.get_data(as_text=True)
+    assert '"level": "error"' in response.headers["HX-Trigger"]
+
+
+def test_test_my_key_for_someone_elses_key_is_404(wired, member_client):
+    other = factories.make_user("other@example.com")
+    key = factories.user_key(other, "openai", "sk-other-user-key-9")
+    assert member_client.post(f"/settings/keys/{key.id}/test", headers=HX).status_code == 404
+    assert wired.requests == []
+
+
+def test_admin_tests_a_global_key(wired, admin_client):
+    key = factories.global_key("openai")
+    response = admin_client.post(f"/admin/keys/{key.id}/test", headers=HX)
+    assert response.status_code == 200 and "badge-ok" in response.get_data(as_text=True)

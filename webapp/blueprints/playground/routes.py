@@ -1,0 +1,132 @@
+"""The playground: preview the effective settings, send, watch the reply stream in, and read
+the usage record it wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request, stream_with_context
+from flask_login import current_user
+
+from webapp.blueprints.playground import bp
+from webapp.blueprints.playground.forms import PlaygroundForm
+from webapp.htmx import render
+from webapp.permissions import admin_required
+from webapp.services import llm, playground
+from webapp.services.errors import ServiceError
+
+
+def _form(formdata: Any = None) -> PlaygroundForm:
+    form = PlaygroundForm(formdata=formdata) if formdata is not None else PlaygroundForm()
+    form.fill_choices()
+    if formdata is None and not form.is_submitted():
+        form.user_id.data = current_user.id
+    return form
+
+
+def _preview(form: PlaygroundForm) -> tuple[Any, str | None]:
+    try:
+        return playground.preview(form.data), None
+    except ServiceError as exc:
+        return None, exc.message
+
+
+def _page(form: PlaygroundForm, status: int = 200, **extra: Any) -> Response:
+    effective, problem = _preview(form) if form.user_id.data else (None, None)
+    return render(
+        "playground/index.html",
+        "playground/_result.html",
+        status,
+        form=form,
+        effective=effective,
+        problem=problem,
+        **extra,
+    )
+
+
+@bp.route("")
+@admin_required
+def index() -> Response:
+    return _page(_form())
+
+
+@bp.route("/effective")
+@admin_required
+def effective() -> Response:
+    """The settings the call would use, refreshed whenever the context changes."""
+    form = _form(request.args)
+    effective_settings, problem = _preview(form)
+    return render(
+        "playground/index.html",
+        "playground/_effective.html",
+        form=form,
+        effective=effective_settings,
+        problem=problem,
+    )
+
+
+@bp.route("", methods=["POST"])
+@admin_required
+def run() -> Response:
+    """Send without streaming (plain form posts and htmx)."""
+    form = _form()
+    if not form.validate_on_submit():
+        return _page(form, 422)
+    call = playground.build_call(form.data)
+    try:
+        completion = llm.complete(
+            call.messages, context=call.context, model=call.model, overrides=call.overrides
+        )
+    except ServiceError as exc:
+        record_id = getattr(exc, "request_id", None)
+        record = playground.usage_record(record_id) if record_id else None
+        return _page(form, 200, error=exc.message, record=record)
+    return _page(
+        form, 200, completion=completion, record=playground.usage_record(completion.request_id)
+    )
+
+
+@bp.route("/stream", methods=["POST"])
+@admin_required
+def stream() -> Response:
+    """Stream the reply as plain text; the usage record id is in ``X-Request-Id``."""
+    form = _form()
+    if not form.validate_on_submit():
+        errors = "; ".join(
+            f"{form[name].label.text}: {' '.join(msgs)}" for name, msgs in form.errors.items()
+        )
+        return Response(errors, 422, mimetype="text/plain")
+    call = playground.build_call(form.data)
+    try:
+        reply = llm.stream(
+            call.messages, context=call.context, model=call.model, overrides=call.overrides
+        )
+    except ServiceError as exc:
+        headers = {"X-Request-Id": getattr(exc, "request_id", "")}
+        return Response(exc.message, exc.status_code, headers=headers, mimetype="text/plain")
+
+    def chunks() -> Iterator[str]:
+        try:
+            for event in reply:
+                if event.type == "text":
+                    yield event.text
+        except llm.LLMError as exc:
+            yield f"\n\n[stream failed: {exc.message}]"
+
+    response = Response(stream_with_context(chunks()), mimetype="text/plain")
+    response.headers.update(
+        {"X-Request-Id": reply.request_id, "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+    return response
+
+
+@bp.route("/records/<request_id>")
+@admin_required
+def record(request_id: str) -> Response:
+    return render(
+        "playground/index.html",
+        "playground/_record.html",
+        record=playground.usage_record(request_id),
+        form=_form(),
+    )
