@@ -19,6 +19,25 @@ from webapp.services.crypto import init_crypto
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 
+# One package per area under webapp/blueprints/, registered in this order.
+BLUEPRINTS = (
+    "auth",
+    "health",
+    "main",
+    "settings",
+    "providers",
+    "models",
+    "keys",
+    "defaults",
+    "orgs",
+    "features",
+    "effective",
+    "users",
+    "audit",
+    "config",
+    "playground",
+)
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
@@ -88,26 +107,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp.blueprints.auth import bp as auth_bp
-    from webapp.blueprints.health import bp as health_bp
-    from webapp.blueprints.keys import bp as keys_bp
-    from webapp.blueprints.main import bp as main_bp
-    from webapp.blueprints.models import bp as models_bp
-    from webapp.blueprints.playground import bp as playground_bp
-    from webapp.blueprints.providers import bp as providers_bp
-    from webapp.blueprints.settings import bp as settings_bp
+    from importlib import import_module
 
-    for bp in (
-        auth_bp,
-        health_bp,
-        main_bp,
-        providers_bp,
-        models_bp,
-        keys_bp,
-        settings_bp,
-        playground_bp,
-    ):
-        app.register_blueprint(bp)
+    for area in BLUEPRINTS:
+        app.register_blueprint(import_module(f"webapp.blueprints.{area}").bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

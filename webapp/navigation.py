@@ -20,6 +20,7 @@ ADMIN_NAV = [
     ("Users", "users.index"),
     ("Usage", "usage_admin.index"),
     ("Audit log", "audit.index"),
+    ("Config", "config.index"),
     ("Playground", "playground.index"),
 ]
 ORG_ADMIN_NAV = [("Organizations", "orgs.index"), ("Features", "features.index")]

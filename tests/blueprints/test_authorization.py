@@ -53,6 +53,15 @@ def sample_args(app: Flask) -> dict[str, Callable[[], object]]:
         "credential_id": lambda: factories.global_key("openai").id,
         "host_id": lambda: factories.allowed_host("localhost:11434").id,
         "request_id": lambda: _usage_record().request_id,
+        "user_id": lambda: (
+            factories.make_user("sample-user@example.com").id
+            if not _find_user("sample-user@example.com")
+            else _find_user("sample-user@example.com").id
+        ),
+        "event_id": lambda: _audit_event().id,
+        "org_id": lambda: _sample_org().id,
+        "feature_id": lambda: _sample_feature().id,
+        "profile_id": lambda: _sample_profile().id,
     }
 
 
@@ -156,3 +165,52 @@ def _usage_record():  # type: ignore[no-untyped-def]
         db.session.add(record)
         db.session.commit()
     return record
+
+
+def _find_user(email: str):  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import User
+
+    return db.session.scalar(sa.select(User).where(User.email == email))
+
+
+def _audit_event():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import AuditEvent
+
+    event = db.session.scalar(sa.select(AuditEvent))
+    if event is None:
+        event = AuditEvent(action="create", target_type="sample", actor_label="system")
+        db.session.add(event)
+        db.session.commit()
+    return event
+
+
+def _sample_org():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import Organization
+
+    return db.session.scalar(sa.select(Organization).where(Organization.slug == "sample-org")) or (
+        factories.make_org("sample-org")
+    )
+
+
+def _sample_feature():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import Feature
+
+    feature = db.session.scalar(sa.select(Feature).where(Feature.slug == "sample-feature"))
+    if feature is None:
+        feature = Feature(slug="sample-feature", name="Sample feature")
+        db.session.add(feature)
+        db.session.commit()
+    return feature
+
+
+def _sample_profile():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import Profile
+
+    return db.session.scalar(
+        sa.select(Profile).where(Profile.name == "fast", Profile.org_id.is_(None))
+    )
