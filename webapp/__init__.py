@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import ConfigError, load_config
@@ -117,6 +117,13 @@ def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def remember_client_ip() -> None:
         g.client_ip = request.remote_addr
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        """PostgreSQL cannot store NUL in text; no field has a use for it. 400, not a 500."""
+        sources = [request.args, request.form] if request.form else [request.args]
+        if any("\x00" in v for source in sources for vs in source.listvalues() for v in vs):
+            abort(400, "Text cannot contain NUL (\\0) characters.")
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

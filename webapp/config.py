@@ -100,6 +100,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "SWITCHBOARD_ADMIN_EMAIL": os.environ.get("SWITCHBOARD_ADMIN_EMAIL", "").strip() or None,
         "SWITCHBOARD_ADMIN_PASSWORD": os.environ.get("SWITCHBOARD_ADMIN_PASSWORD") or None,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # Pasted configuration documents (up to 2 MB) arrive as a form field.
+        "MAX_FORM_MEMORY_SIZE": 3 * 1024 * 1024,
         "PASSWORD_HASH_METHOD": "scrypt",
     }
     config.update(overrides)

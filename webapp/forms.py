@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from wtforms.fields.choices import SelectChoice
 
@@ -10,3 +11,15 @@ from wtforms.fields.choices import SelectChoice
 def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
     """``[(value, label), …]`` as WTForms select choices."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def int_or_none(value: Any) -> int | None:
+    """A hidden version field's value, or None when missing or tampered with."""
+    return int(value) if str(value or "").isdigit() else None
+
+
+def attach_errors(form: Any, errors: dict[str, str]) -> None:
+    """Put a service's field errors on the form's fields (unknown fields: form-level)."""
+    for name, message in errors.items():
+        field = form._fields.get(name)
+        (field.errors if field is not None else form.form_errors).append(message)

@@ -33,3 +33,12 @@ def trigger(response: Response, event: str, detail: Any = None) -> Response:
 def add_notice(response: Response, message: str, level: str = "success") -> Response:
     """Ask the page to show a notice (handled in static/js/app.js)."""
     return trigger(response, "notice", {"level": level, "message": message})
+
+
+def redirect_to(url: str) -> Response:
+    """After a delete from a page that no longer exists: a full navigation, htmx or not."""
+    if is_partial_request() or getattr(request, "htmx", False):
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return make_response("", 303, {"Location": url})

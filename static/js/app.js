@@ -24,6 +24,18 @@
     showNotice("The request failed (" + xhr.status + "). Nothing was changed.", "error");
   });
 
+  // Sliders mirror their number input (the number input is the one that is submitted).
+  document.addEventListener("input", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches("input[type=range][data-sync]")) {
+      var number = document.getElementById(el.dataset.sync);
+      if (number) number.value = el.value;
+    } else if (el.matches && el.matches("input[type=number]")) {
+      var slider = document.querySelector('input[type=range][data-sync="' + el.id + '"]');
+      if (slider && el.value !== "") slider.value = el.value;
+    }
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showNotice("Switchboard could not be reached. Check your connection and try again.", "error");
   });

@@ -19,6 +19,18 @@ from tests.conftest import login
 
 PUBLIC, LOGIN, ORG_ADMIN, ADMIN, TOKEN = "public", "login", "org_admin", "admin", "token"
 
+# Org admins manage their own orgs' pages (other orgs are 404 for them).
+ORG_ADMIN_PREFIXES = ("/admin/orgs", "/admin/features")
+# ... except these, which only site admins may use.
+ADMIN_ONLY = {
+    "orgs.create",
+    "orgs.archive",
+    "features.create_profile",
+    "features.profile",
+    "features.save_profile",
+    "features.delete_profile",
+}
+
 # Member pages: any signed-in user, each seeing only their own data.
 MEMBER_PREFIXES = ("/settings", "/usage", "/tokens")
 
@@ -35,6 +47,10 @@ ACCESS: dict[str, str] = {
 def access_level(rule: Rule) -> str:
     if rule.endpoint in ACCESS:
         return ACCESS[rule.endpoint]
+    if rule.endpoint in ADMIN_ONLY:
+        return ADMIN
+    if rule.rule.startswith(ORG_ADMIN_PREFIXES):
+        return ORG_ADMIN
     if rule.rule.startswith("/admin/"):
         return ADMIN
     if rule.rule.startswith("/v1/"):
@@ -44,8 +60,12 @@ def access_level(rule: Rule) -> str:
     pytest.fail(f"route {rule.rule} ({rule.endpoint}) has no access level: add it to ACCESS")
 
 
-def sample_args(app: Flask) -> dict[str, Callable[[], object]]:
-    """Values for URL arguments, by name: real ids of seeded or created records."""
+def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], object]]:
+    """Values for URL arguments, by name: real ids of seeded or created records.
+
+    Org pages get records of the sample org (which the org admin of these tests runs).
+    """
+    in_org = rule is not None and rule.rule.startswith("/admin/orgs")
     return {
         "filename": lambda: "css/app.css",
         "provider_id": lambda: factories.provider("openai").id,
@@ -61,12 +81,13 @@ def sample_args(app: Flask) -> dict[str, Callable[[], object]]:
         "event_id": lambda: _audit_event().id,
         "org_id": lambda: _sample_org().id,
         "feature_id": lambda: _sample_feature().id,
-        "profile_id": lambda: _sample_profile().id,
+        "profile_id": lambda: (_sample_org_profile() if in_org else _sample_profile()).id,
+        "membership_id": lambda: _sample_membership().id,
     }
 
 
 def build(app: Flask, rule: Rule) -> str:
-    samples = sample_args(app)
+    samples = sample_args(app, rule)
     values = {}
     for arg in rule.arguments:
         if arg not in samples:
@@ -129,8 +150,7 @@ def test_member_can_open_every_member_page(app, member_client):
 
 
 def test_org_admin_reaches_only_org_admin_routes(app, member):
-    org = factories.make_org("acme")
-    factories.add_member(org, member, "org_admin")
+    factories.add_member(_sample_org(), member, "org_admin")
     client = login(app.test_client(), member.email)
     for rule in routes(app, "GET"):
         level = access_level(rule)
@@ -201,7 +221,7 @@ def _sample_feature():  # type: ignore[no-untyped-def]
 
     feature = db.session.scalar(sa.select(Feature).where(Feature.slug == "sample-feature"))
     if feature is None:
-        feature = Feature(slug="sample-feature", name="Sample feature")
+        feature = Feature(slug="sample-feature", name="Sample feature", org_id=_sample_org().id)
         db.session.add(feature)
         db.session.commit()
     return feature
@@ -214,3 +234,31 @@ def _sample_profile():  # type: ignore[no-untyped-def]
     return db.session.scalar(
         sa.select(Profile).where(Profile.name == "fast", Profile.org_id.is_(None))
     )
+
+
+def _sample_org_profile():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import ParameterSet, Profile
+
+    org = _sample_org()
+    profile = db.session.scalar(sa.select(Profile).where(Profile.org_id == org.id))
+    if profile is None:
+        profile = Profile(name="fast", org_id=org.id)
+        profile.settings = ParameterSet(scope="profile")
+        db.session.add(profile)
+        db.session.commit()
+    return profile
+
+
+def _sample_membership():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import Membership
+
+    org = _sample_org()
+    membership = db.session.scalar(sa.select(Membership).where(Membership.org_id == org.id))
+    if membership is None:
+        user = _find_user("sample-user@example.com") or factories.make_user(
+            "sample-user@example.com"
+        )
+        membership = factories.add_member(org, user)
+    return membership

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.extensions import db
 from webapp.models.base import TimestampMixin, VersionedMixin, choice_check
 from webapp.models.catalog import CatalogModel
+from webapp.models.user import Organization
 
 
 class SettingsScope(StrEnum):
@@ -148,6 +149,11 @@ class Profile(TimestampMixin, VersionedMixin, db.Model):
         passive_deletes=True,
         uselist=False,
     )
+    organization: Mapped[Organization | None] = relationship()
+
+    @property
+    def organization_name(self) -> str | None:
+        return self.organization.name if self.organization else None
 
 
 class Feature(TimestampMixin, VersionedMixin, db.Model):
@@ -185,3 +191,4 @@ class Feature(TimestampMixin, VersionedMixin, db.Model):
         passive_deletes=True,
         uselist=False,
     )
+    organization: Mapped[Organization | None] = relationship()

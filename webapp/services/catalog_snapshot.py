@@ -101,3 +101,11 @@ def require_model(global_id: str, field: str = "model") -> ModelInfo:
     if info is None:
         raise ValidationError({field: f"{global_id!r} is not in the model catalog."})
     return info
+
+
+def usable_models(*, embedding: bool = False) -> list[ModelInfo]:
+    """Enabled models of enabled providers, chat (or embedding) only, by global id."""
+    models = [
+        m for m in _catalog()[0].values() if m.usable and (m.category == "embedding") == embedding
+    ]
+    return sorted(models, key=lambda m: m.global_id)

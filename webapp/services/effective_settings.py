@@ -7,6 +7,7 @@ merging them is a few dictionary lookups.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ class Source:
     record_type: str | None = None
     record_id: int | None = None
     label: str = ""
+    org_id: int | None = None  # the org whose page edits this record, if any
+    user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,13 @@ def _org_layer(org_id: int) -> tuple[Layer, OrgPolicy | None]:
         org.name, org.archived, list(org.allowed_models) if org.allowed_models else None
     )
     return Layer(
-        Source("org", "parameter_set", pset.id if pset else None, f"Organization {org.name}"),
+        Source(
+            "org",
+            "parameter_set",
+            pset.id if pset else None,
+            f"Organization {org.name}",
+            org_id=org_id,
+        ),
         _values_of(pset),
     ), policy
 
@@ -118,7 +127,9 @@ def _profile_layer(org_id: int | None, name: str) -> Layer | None:
         return None
     owner = "org" if profile.org_id else "global"
     return Layer(
-        Source("profile", "profile", profile.id, f"Profile {name} ({owner})"),
+        Source(
+            "profile", "profile", profile.id, f"Profile {name} ({owner})", org_id=profile.org_id
+        ),
         _values_of(profile.settings),
     )
 
@@ -133,7 +144,7 @@ def _feature_layers(org_id: int | None, slug: str) -> tuple[int, bool, Layer | N
         raise SettingsError(f"There is no feature {slug!r}.")
     profile = _profile_layer(org_id, feature.profile_name) if feature.profile_name else None
     layer = Layer(
-        Source("feature", "feature", feature.id, f"Feature {feature.name}"),
+        Source("feature", "feature", feature.id, f"Feature {feature.name}", org_id=feature.org_id),
         _values_of(feature.settings),
     )
     return feature.id, feature.enabled, profile, layer
@@ -142,7 +153,9 @@ def _feature_layers(org_id: int | None, slug: str) -> tuple[int, bool, Layer | N
 def _user_layer(user_id: int) -> Layer:
     pset = _pset(user_id=user_id)
     return Layer(
-        Source("user", "parameter_set", pset.id if pset else None, "User preference"),
+        Source(
+            "user", "parameter_set", pset.id if pset else None, "User preference", user_id=user_id
+        ),
         _values_of(pset),
     )
 
@@ -166,7 +179,11 @@ def clamp_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str
         if value is None:
             continue
         if spec.kind in ("float", "int"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
                 raise ValidationError({name: f"{spec.label} must be a number."})
             if spec.kind == "int" and float(value) != int(value):
                 raise ValidationError({name: f"{spec.label} must be a whole number."})
@@ -217,10 +234,25 @@ def resolve(
     org_id: int | None = None,
     feature: str | None = None,
     overrides: dict[str, Any] | None = None,
+    unsaved: dict[str, Any] | None = None,
 ) -> EffectiveSettings:
-    """Merge every layer for this user × org × feature, then apply the call's overrides."""
+    """Merge every layer for this user × org × feature, then apply the call's overrides.
+
+    ``unsaved`` replaces the global layer's values with a form's, to preview a change.
+    """
     cache = settings_cache()
-    layers = [cache.get(("defaults",), _defaults_layer), cache.get(("global",), _global_layer)]
+    global_layer = cache.get(("global",), _global_layer)
+    if unsaved is not None:
+        global_layer = Layer(
+            Source(
+                "global",
+                global_layer.source.record_type,
+                global_layer.source.record_id,
+                "Global defaults (not saved)",
+            ),
+            {k: v for k, v in unsaved.items() if v is not None},
+        )
+    layers = [cache.get(("defaults",), _defaults_layer), global_layer]
     allowed = None
     if org_id is not None:
         org_layer, policy = cache.get(("org", org_id), lambda: _org_layer(org_id))

@@ -4,6 +4,7 @@ every process through the settings version counter."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +28,7 @@ OWNER_COLUMNS = {
 
 
 def _number(spec: FieldSpec, value: Any) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValidationError({spec.name: f"{spec.label} must be a number."})
     if spec.kind == "int" and float(value) != int(value):
         raise ValidationError({spec.name: f"{spec.label} must be a whole number."})
@@ -112,12 +113,20 @@ def clean(values: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def parameter_set_for(scope: str, owner_id: int | None = None) -> ParameterSet:
-    """The layer's parameter set, created empty (all inherit) on first use."""
+def parameter_set_for(
+    scope: str, owner_id: int | None = None, *, create: bool = True
+) -> ParameterSet:
+    """The layer's parameter set, created empty (all inherit) on first use.
+
+    ``create=False`` (pages that only display) returns an unsaved empty set instead, so a
+    GET never writes.
+    """
     query = sa.select(ParameterSet).where(ParameterSet.scope == scope)
     if scope != SettingsScope.GLOBAL:
         query = query.where(getattr(ParameterSet, OWNER_COLUMNS[scope]) == owner_id)
     pset = db.session.scalar(query)
+    if pset is None and not create:
+        return ParameterSet(scope=scope, version=1)
     if pset is None:
         pset = ParameterSet(scope=scope)
         if scope != SettingsScope.GLOBAL:

@@ -63,7 +63,7 @@ def check_base_url(
     *,
     field: str = "base_url",
     allowed: set[str] | None = None,
-    resolver: Resolver = system_resolver,
+    resolver: Resolver | None = None,
 ) -> str:
     """Return the normalized URL, or raise ValidationError on ``field`` saying why not."""
     url = raw.strip()
@@ -87,7 +87,7 @@ def check_base_url(
     if host in allowed or f"{host}:{port}" in allowed:
         return normalized
     try:
-        addresses = [ipaddress.ip_address(a) for a in resolver(host, port)]
+        addresses = [ipaddress.ip_address(a) for a in (resolver or system_resolver)(host, port)]
     except (OSError, UnicodeError, ValueError):
         raise ValidationError(
             {field: f"The host {host!r} could not be resolved. Check the spelling."}

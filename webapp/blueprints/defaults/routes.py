@@ -1,5 +1,82 @@
-"""Routes of the defaults area."""
+"""The global defaults: the settings every call starts from, with a preview before saving."""
 
 from __future__ import annotations
 
-from webapp.blueprints.defaults import bp  # noqa: F401
+from typing import Any
+
+from flask import Response, flash, redirect, request, url_for
+from flask_login import current_user
+
+from webapp import settings_editor
+from webapp.blueprints.defaults import bp
+from webapp.htmx import add_notice, is_partial_request, render
+from webapp.permissions import admin_required
+from webapp.services import settings as settings_service
+from webapp.services.effective_settings import SettingsError, resolve
+from webapp.services.errors import ValidationError
+
+LABEL = "Global defaults"
+
+
+def _page(form: Any, status: int = 200, **extra: Any) -> Response:
+    extra.setdefault("effective", _safe_resolve())
+    extra.setdefault("previewing", False)
+    extra.setdefault("problem", None)
+    return render("defaults/index.html", "defaults/_editor.html", status, form=form, **extra)
+
+
+def _safe_resolve(**kwargs: Any) -> Any:
+    try:
+        return resolve(**kwargs)
+    except SettingsError:
+        return None
+
+
+@bp.route("")
+@admin_required
+def index() -> Response:
+    return _page(
+        settings_editor.form_for(settings_service.parameter_set_for("global", create=False))
+    )
+
+
+@bp.route("", methods=["POST"])
+@admin_required
+def save() -> Response:
+    pset = settings_service.parameter_set_for("global")
+    form = settings_editor.form_for(pset, formdata=request.form)
+    status, notice, form = settings_editor.save(pset, form, current_user, LABEL)
+    if status == 200 and not is_partial_request():
+        flash(notice or "Saved.", "success")
+        return redirect(url_for("defaults.index"), 303)
+    response = _page(form, status)
+    return add_notice(response, notice) if notice else response
+
+
+@bp.route("/preview", methods=["POST"])
+@admin_required
+def preview() -> Response:
+    """The effective settings this form would produce for a call with no org or feature."""
+    form = settings_editor.form_for(
+        settings_service.parameter_set_for("global", create=False), formdata=request.form
+    )
+    problem, effective = None, None
+    if form.validate():
+        try:
+            effective = resolve(unsaved=settings_editor.preview_values(form))
+        except (ValidationError, SettingsError) as exc:
+            problem = exc.message
+    else:
+        problem = "Fix the highlighted fields first."
+    status = 422 if problem else 200
+    if is_partial_request():
+        return render(
+            "defaults/index.html",
+            "defaults/_preview.html",
+            status,
+            effective=effective,
+            problem=problem,
+            form=form,
+            previewing=True,
+        )
+    return _page(form, status, effective=effective, problem=problem, previewing=True)

@@ -1,5 +1,210 @@
-"""Routes of the features area."""
+"""Features (global and per org) with their profile and overrides, and the global profiles."""
 
 from __future__ import annotations
 
-from webapp.blueprints.features import bp  # noqa: F401
+from typing import Any
+
+from flask import Response, flash, redirect, request, url_for
+from flask_login import current_user
+
+from webapp import settings_editor
+from webapp.blueprints.features import bp
+from webapp.blueprints.features.forms import FeatureForm, ProfileForm
+from webapp.extensions import db
+from webapp.forms import attach_errors, int_or_none
+from webapp.htmx import add_notice, is_partial_request, redirect_to, render
+from webapp.models import Feature, ParameterSet
+from webapp.permissions import admin_required, org_admin_required
+from webapp.profile_editor import profile_page, save_profile_settings
+from webapp.services import features, orgs, profiles
+from webapp.services import settings as settings_service
+from webapp.services.errors import Conflict, ValidationError
+
+
+def _owners() -> list[tuple[str, str]]:
+    owners = [("", "Global (every organization)")] if current_user.is_admin else []
+    return owners + [(str(o.id), o.name) for o in orgs.visible_orgs(current_user) if not o.archived]
+
+
+def _names() -> list[str]:
+    names = set(profiles.profile_names(None))
+    for org in orgs.visible_orgs(current_user):
+        names |= {p.name for p in profiles.list_profiles(org.id)}
+    return sorted(names)
+
+
+def _form(**data: Any) -> FeatureForm:
+    form = FeatureForm(**data) if data else FeatureForm()
+    return form.fill_choices(_owners(), _names())
+
+
+def _list(
+    form: FeatureForm | None = None, profile_form: ProfileForm | None = None, status: int = 200
+) -> Response:
+    return render(
+        "features/index.html",
+        "features/_list.html",
+        status,
+        features=features.visible_features(current_user),
+        may_edit=lambda f: features.may_edit(current_user, f),
+        form=form or _form(formdata=None),
+        profiles=profiles.list_profiles(None),
+        profile_form=profile_form or ProfileForm(formdata=None),
+        suggested_profiles=profiles.SUGGESTED,
+    )
+
+
+@bp.route("")
+@org_admin_required
+def index() -> Response:
+    return _list()
+
+
+@bp.route("", methods=["POST"])
+@org_admin_required
+def create() -> Response:
+    form = _form()
+    if form.validate_on_submit():
+        owner = orgs.get_org(current_user, int(form.owner.data)) if form.owner.data else None
+        try:
+            feature = features.create_feature(
+                current_user,
+                owner,
+                form.slug.data or "",
+                form.name.data or "",
+                description=form.description.data,
+                profile_name=form.profile_name.data,
+                enabled=bool(form.enabled.data),
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc.errors)
+        else:
+            if is_partial_request():
+                return add_notice(_list(), f"Feature {feature.slug} created.")
+            flash(f"Feature {feature.slug} created.", "success")
+            return redirect(url_for("features.show", feature_id=feature.id), 303)
+    return _list(form, status=422)
+
+
+def _pset(feature: Feature, create: bool = True) -> ParameterSet:
+    return settings_service.parameter_set_for("feature", feature.id, create=create)
+
+
+def _page(feature: Feature, status: int = 200, **extra: Any) -> Response:
+    extra.setdefault("form", _form(formdata=None, obj=feature, version=str(feature.version)))
+    extra.setdefault(
+        "settings_form", settings_editor.form_for(_pset(feature, create=False), prefix="feature")
+    )
+    return render(
+        "features/show.html",
+        extra.pop("partial", "features/show.html"),
+        status,
+        feature=feature,
+        **extra,
+    )
+
+
+@bp.route("/<int:feature_id>")
+@org_admin_required
+def show(feature_id: int) -> Response:
+    return _page(features.get_feature(current_user, feature_id))
+
+
+@bp.route("/<int:feature_id>", methods=["POST"])
+@org_admin_required
+def update(feature_id: int) -> Response:
+    feature = features.get_feature(current_user, feature_id)
+    form = _form()
+    status, notice, error = 422, None, None
+    if form.validate_on_submit():
+        try:
+            features.update_feature(
+                current_user,
+                feature,
+                name=form.name.data or "",
+                description=form.description.data,
+                profile_name=form.profile_name.data,
+                enabled=bool(form.enabled.data),
+                expected_version=int_or_none(form.version.data),
+            )
+            status, notice, form = 200, f"Feature {feature.slug} saved.", None
+        except ValidationError as exc:
+            attach_errors(form, exc.errors)
+        except Conflict as exc:
+            db.session.rollback()
+            db.session.refresh(feature)
+            status, error, form = 409, exc.message + " The form now shows the saved values.", None
+    if status == 200 and not is_partial_request():
+        flash(notice or "Saved.", "success")
+        return redirect(url_for("features.show", feature_id=feature.id), 303)
+    extra = {"form": form} if form else {}
+    response = _page(
+        feature, status, partial="features/_details.html", details_error=error, **extra
+    )
+    return add_notice(response, notice) if notice else response
+
+
+@bp.route("/<int:feature_id>/settings", methods=["POST"])
+@org_admin_required
+def save_settings(feature_id: int) -> Response:
+    feature = features.get_feature(current_user, feature_id)
+    pset = _pset(feature)
+    form = settings_editor.form_for(pset, prefix="feature", formdata=request.form)
+    status, notice, form = settings_editor.save(
+        pset, form, current_user, f"Overrides of feature {feature.slug}"
+    )
+    if status == 200 and not is_partial_request():
+        flash(notice or "Saved.", "success")
+        return redirect(url_for("features.show", feature_id=feature.id), 303)
+    response = _page(feature, status, partial="features/_settings.html", settings_form=form)
+    return add_notice(response, notice) if notice else response
+
+
+@bp.route("/<int:feature_id>/delete", methods=["POST"])
+@org_admin_required
+def delete(feature_id: int) -> Response:
+    feature = features.get_feature(current_user, feature_id)
+    slug = feature.slug
+    features.delete_feature(current_user, feature)
+    flash(f"Feature {slug} deleted.", "success")
+    return redirect_to(url_for("features.index"))
+
+
+@bp.route("/profiles", methods=["POST"])
+@admin_required
+def create_profile() -> Response:
+    form = ProfileForm()
+    if form.validate_on_submit():
+        try:
+            profile = profiles.create_profile(
+                current_user, None, form.name.data or "", form.description.data
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc.errors)
+        else:
+            if is_partial_request():
+                return add_notice(_list(), f"Profile {profile.name} created.")
+            return redirect(url_for("features.profile", profile_id=profile.id), 303)
+    return _list(profile_form=form, status=422)
+
+
+@bp.route("/profiles/<int:profile_id>")
+@admin_required
+def profile(profile_id: int) -> Response:
+    return profile_page(profiles.get_profile(current_user, profile_id, None))
+
+
+@bp.route("/profiles/<int:profile_id>", methods=["POST"])
+@admin_required
+def save_profile(profile_id: int) -> Response:
+    return save_profile_settings(profiles.get_profile(current_user, profile_id, None))
+
+
+@bp.route("/profiles/<int:profile_id>/delete", methods=["POST"])
+@admin_required
+def delete_profile(profile_id: int) -> Response:
+    item = profiles.get_profile(current_user, profile_id, None)
+    name = item.name
+    profiles.delete_profile(current_user, item)
+    flash(f"Profile {name} deleted.", "success")
+    return redirect_to(url_for("features.index"))

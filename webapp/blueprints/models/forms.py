@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SearchField, SelectField
-from wtforms.validators import Length, Optional
+from wtforms import BooleanField, HiddenField, IntegerField, SearchField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.forms import choices
 from webapp.models import Category
@@ -33,3 +33,27 @@ class ModelFilterForm(FlaskForm):
         default="",
     )
     status = SelectField("Status", choices=choices(STATUS_CHOICES), default="")
+
+
+class ModelForm(FlaskForm):
+    """Edit one catalog model. Empty prices mean unpriced, not free."""
+
+    display_name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    category = SelectField("Category", choices=choices((c.value, c.value) for c in Category))
+    context_window = IntegerField("Context window", validators=[Optional()])
+    max_output_tokens = IntegerField("Max output tokens", validators=[Optional()])
+    input_price = StringField("Input $/M", validators=[Optional(), Length(max=20)])
+    output_price = StringField("Output $/M", validators=[Optional(), Length(max=20)])
+    cached_input_price = StringField("Cached input $/M", validators=[Optional(), Length(max=20)])
+    unsupported_params = StringField(
+        "Parameters it rejects",
+        validators=[Optional(), Length(max=300)],
+        description="Comma-separated, e.g. temperature, top_p: never sent to this model.",
+    )
+    supports_vision = BooleanField("Vision")
+    supports_tools = BooleanField("Tools")
+    supports_json = BooleanField("JSON mode")
+    supports_streaming = BooleanField("Streaming")
+    enabled = BooleanField("Enabled")
+    deprecated = BooleanField("Deprecated")
+    version = HiddenField()

@@ -1,5 +1,101 @@
-"""Routes of the orgs area."""
+"""Organizations: list and create; one page per org with details, members, keys, settings
+and profiles. Org admins reach only their own orgs (others are 404)."""
 
 from __future__ import annotations
 
-from webapp.blueprints.orgs import bp  # noqa: F401
+from flask import Response, flash, redirect, url_for
+from flask_login import current_user
+
+from webapp.blueprints.orgs import bp
+from webapp.blueprints.orgs.forms import OrgCreateForm, OrgForm
+from webapp.blueprints.orgs.page import org_page, respond
+from webapp.extensions import db
+from webapp.forms import attach_errors, int_or_none
+from webapp.htmx import add_notice, is_partial_request, render
+from webapp.permissions import admin_required, org_admin_required
+from webapp.services import orgs
+from webapp.services.errors import Conflict, ValidationError
+
+
+def _list(form: OrgCreateForm | None = None, status: int = 200) -> Response:
+    return render(
+        "orgs/index.html",
+        "orgs/_list.html",
+        status,
+        orgs=orgs.visible_orgs(current_user),
+        form=form or OrgCreateForm(formdata=None),
+    )
+
+
+@bp.route("")
+@org_admin_required
+def index() -> Response:
+    return _list()
+
+
+@bp.route("", methods=["POST"])
+@admin_required
+def create() -> Response:
+    form = OrgCreateForm()
+    if form.validate_on_submit():
+        try:
+            org = orgs.create_org(
+                current_user, form.slug.data or "", form.name.data or "", form.description.data
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc.errors)
+        else:
+            if is_partial_request():
+                return add_notice(_list(), f"Organization {org.name} created.")
+            flash(f"Organization {org.name} created.", "success")
+            return redirect(url_for("orgs.show", org_id=org.id), 303)
+    return _list(form, 422)
+
+
+@bp.route("/<int:org_id>")
+@org_admin_required
+def show(org_id: int) -> Response:
+    return org_page(orgs.get_org(current_user, org_id))
+
+
+@bp.route("/<int:org_id>", methods=["POST"])
+@org_admin_required
+def update(org_id: int) -> Response:
+    org = orgs.get_org(current_user, org_id)
+    form = OrgForm().fill_choices()
+    if not form.validate_on_submit():
+        return respond(org, "orgs/_details.html", 422, details_form=form)
+    try:
+        orgs.update_org(
+            current_user,
+            org,
+            name=form.name.data or "",
+            description=form.description.data,
+            allowed_models=form.allowed_models.data,
+            expected_version=int_or_none(form.version.data),
+        )
+    except ValidationError as exc:
+        attach_errors(form, exc.errors)
+        return respond(org, "orgs/_details.html", 422, details_form=form)
+    except Conflict as exc:
+        db.session.rollback()
+        db.session.refresh(org)
+        return respond(
+            org,
+            "orgs/_details.html",
+            409,
+            details_error=exc.message + " The form now shows the saved values.",
+        )
+    return respond(org, "orgs/_details.html", notice="Organization saved.")
+
+
+@bp.route("/<int:org_id>/archive", methods=["POST"])
+@admin_required
+def archive(org_id: int) -> Response:
+    org = orgs.get_org(current_user, org_id)
+    orgs.set_archived(current_user, org, not org.archived)
+    state = "archived: its members can no longer make calls" if org.archived else "restored"
+    return respond(org, "orgs/_details.html", notice=f"{org.name} {state}.")
+
+
+from webapp.blueprints.orgs import members, org_keys, org_settings  # noqa: E402,F401

@@ -1,23 +1,193 @@
-"""Provider list with an inline connection test and the provider's live model list."""
+"""Providers: list, create, inline edit, enable toggle, delete with a confirmation that says
+what goes with the provider; connection test and the live model list."""
 
 from __future__ import annotations
 
-from flask import Response
+import json
+from typing import Any
+
+from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 
-from webapp.blueprints.keys.panels import provider_or_404
 from webapp.blueprints.providers import bp
-from webapp.htmx import add_notice, render
+from webapp.blueprints.providers.forms import ProviderForm
+from webapp.extensions import db
+from webapp.forms import attach_errors, int_or_none
+from webapp.htmx import add_notice, is_partial_request, render
+from webapp.models import Provider
 from webapp.permissions import admin_required
-from webapp.services import catalog, llm
+from webapp.services import catalog, credentials, llm, models_admin, providers
+from webapp.services.errors import Conflict, ValidationError
+
+ROW = "providers/_row.html"
+
+
+def _keys_by_provider() -> dict[int, list[Any]]:
+    keys: dict[int, list[Any]] = {}
+    for key in credentials.list_credentials(credentials.GLOBAL):
+        keys.setdefault(key.provider_id, []).append(key)
+    return keys
+
+
+def _page(status: int = 200, **extra: Any) -> Response:
+    extra.setdefault("create_form", ProviderForm(formdata=None))
+    return render(
+        "providers/index.html",
+        "providers/_table.html",
+        status,
+        providers=catalog.list_providers(),
+        keys=_keys_by_provider(),
+        **extra,
+    )
+
+
+def _row(
+    provider: Provider,
+    status: int = 200,
+    notice: str | None = None,
+    level: str = "success",
+    **extra: Any,
+) -> Response:
+    """The provider's rows for htmx; the whole page otherwise (errors) or a redirect (success)."""
+    if is_partial_request():
+        count = len(provider.models) if provider in db.session else 0
+        response = render(
+            ROW,
+            ROW,
+            status,
+            provider=provider,
+            model_count=count,
+            keys=_keys_by_provider(),
+            **extra,
+        )
+        return add_notice(response, notice, level) if notice else response
+    if status >= 400 or request.method == "GET":
+        return _page(status, focus=provider.id, **extra)
+    flash(notice or "Saved.", level)
+    return redirect(url_for("providers.index") + f"#provider-{provider.slug}", 303)
+
+
+def _input(form: ProviderForm) -> providers.ProviderInput:
+    return providers.ProviderInput(
+        slug=form.slug.data or "",
+        display_name=form.display_name.data or "",
+        description=form.description.data,
+        protocol=form.protocol.data or "",
+        base_url=form.base_url.data,
+        api_key_env=form.api_key_env.data,
+        credit_multiplier=form.credit_multiplier.data or "1",
+        enabled=bool(form.enabled.data),
+        extra_headers=form.extra_headers.data,
+    )
 
 
 @bp.route("")
 @admin_required
 def index() -> Response:
-    return render(
-        "providers/index.html", "providers/_table.html", providers=catalog.list_providers()
+    return _page()
+
+
+@bp.route("", methods=["POST"])
+@admin_required
+def create() -> Response:
+    form = ProviderForm()
+    if form.validate_on_submit():
+        try:
+            provider = providers.create_provider(current_user, _input(form))
+        except ValidationError as exc:
+            attach_errors(form, exc.errors)
+        else:
+            notice = f"{provider.display_name} added. Add a key and test the connection."
+            if is_partial_request():
+                return add_notice(_page(), notice)
+            flash(notice, "success")
+            return redirect(url_for("providers.index") + f"#provider-{provider.slug}", 303)
+    return _page(422, create_form=form, create_open=True)
+
+
+def edit_form(provider: Provider) -> ProviderForm:
+    headers = json.dumps(provider.extra_headers) if provider.extra_headers else ""
+    return ProviderForm(
+        formdata=None,
+        obj=provider,
+        extra_headers=headers,
+        credit_multiplier=str(provider.credit_multiplier.normalize()),
+        version=str(provider.version),
     )
+
+
+@bp.route("/<int:provider_id>/edit")
+@admin_required
+def edit(provider_id: int) -> Response:
+    provider = providers.get_provider(provider_id)
+    return _row(provider, mode="edit", form=edit_form(provider))
+
+
+@bp.route("/<int:provider_id>/row")
+@admin_required
+def row(provider_id: int) -> Response:
+    return _row(providers.get_provider(provider_id))
+
+
+@bp.route("/<int:provider_id>", methods=["POST"])
+@admin_required
+def update(provider_id: int) -> Response:
+    provider = providers.get_provider(provider_id)
+    form = ProviderForm()
+    if form.validate_on_submit():
+        try:
+            providers.update_provider(
+                current_user, provider, _input(form), int_or_none(form.version.data)
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc.errors)
+        except Conflict as exc:
+            db.session.rollback()
+            db.session.refresh(provider)
+            form = edit_form(provider)
+            form.form_errors.append(exc.message + " The form now shows the saved values.")
+            return _row(provider, 409, mode="edit", form=form)
+        else:
+            return _row(provider, notice=f"{provider.display_name} saved.")
+    return _row(provider, 422, mode="edit", form=form)
+
+
+@bp.route("/<int:provider_id>/enabled", methods=["POST"])
+@admin_required
+def toggle(provider_id: int) -> Response:
+    provider = providers.get_provider(provider_id)
+    enabled = request.form.get("enabled") in ("y", "on", "true", "1")
+    providers.set_enabled(current_user, provider, enabled)
+    state = "enabled: offered to users and callable" if enabled else "disabled: hidden from users"
+    return _row(provider, notice=f"{provider.display_name} {state}.")
+
+
+@bp.route("/<int:provider_id>/delete")
+@admin_required
+def confirm_delete(provider_id: int) -> Response:
+    provider = providers.get_provider(provider_id)
+    return _row(provider, mode="delete", impact=providers.delete_impact(provider))
+
+
+@bp.route("/<int:provider_id>/delete", methods=["POST"])
+@admin_required
+def delete(provider_id: int) -> Response:
+    provider = providers.get_provider(provider_id)
+    name = provider.display_name
+    try:
+        providers.delete_provider(current_user, provider)
+    except ValidationError as exc:
+        return _row(
+            provider,
+            422,
+            mode="delete",
+            impact=providers.delete_impact(provider),
+            delete_error=exc.message,
+        )
+    if is_partial_request():
+        return add_notice(Response("", 200), f"{name} deleted. Its usage history is kept.")
+    flash(f"{name} deleted. Its usage history is kept.", "success")
+    return redirect(url_for("providers.index"), 303)
 
 
 def _context() -> llm.CallContext:
@@ -28,12 +198,14 @@ def _context() -> llm.CallContext:
 @bp.route("/<int:provider_id>/test", methods=["POST"])
 @admin_required
 def test(provider_id: int) -> Response:
-    provider = provider_or_404(provider_id)
+    provider = providers.get_provider(provider_id)
     result = llm.test_connection(provider, context=_context())
     response = render(
         "providers/index.html",
         "providers/_test_result.html",
         providers=catalog.list_providers(),
+        keys=_keys_by_provider(),
+        create_form=ProviderForm(formdata=None),
         provider=provider,
         result=result,
         tests={provider.id: result},
@@ -50,15 +222,36 @@ def test(provider_id: int) -> Response:
 @bp.route("/<int:provider_id>/live-models", methods=["POST"])
 @admin_required
 def live_models(provider_id: int) -> Response:
-    provider = provider_or_404(provider_id)
+    provider = providers.get_provider(provider_id)
     result = llm.list_models(provider, context=_context())
     known = {m.model_id for m in provider.models}
     return render(
         "providers/index.html",
         "providers/_live_models.html",
         providers=catalog.list_providers(),
+        keys=_keys_by_provider(),
+        create_form=ProviderForm(formdata=None),
         provider=provider,
         result=result,
         known=known,
         live={provider.id: result},
     )
+
+
+@bp.route("/<int:provider_id>/live-models/add", methods=["POST"])
+@admin_required
+def add_live_models(provider_id: int) -> Response:
+    provider = providers.get_provider(provider_id)
+    picked = request.form.getlist("model")
+    if not picked:
+        return add_notice(
+            _row(provider, 422, live_error="Tick at least one model to add."),
+            "Tick at least one model to add.",
+            "error",
+        )
+    try:
+        added = models_admin.add_live_models(current_user, provider, picked)
+    except ValidationError as exc:
+        return _row(provider, 422, live_error=exc.message)
+    names = ", ".join(m.model_id for m in added) or "nothing new"
+    return _row(provider, notice=f"Added to the catalog: {names}.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField
+from wtforms import RadioField, SelectField
 from wtforms.validators import InputRequired
 
 from webapp.forms import choices
@@ -18,4 +18,12 @@ MODE_CHOICES = [
 class ModeForm(FlaskForm):
     mode = RadioField(
         "How your calls are paid for", choices=choices(MODE_CHOICES), validators=[InputRequired()]
+    )
+
+
+class PreferenceForm(FlaskForm):
+    model = SelectField(
+        "Preferred model",
+        default="",
+        description="Used for your calls unless a feature or the call says otherwise.",
     )

@@ -16,9 +16,10 @@ from webapp.blueprints.keys.panels import (
     update_key,
 )
 from webapp.blueprints.settings import bp
-from webapp.blueprints.settings.forms import ModeForm
+from webapp.blueprints.settings.forms import ModeForm, PreferenceForm
+from webapp.forms import choices
 from webapp.htmx import add_notice, is_partial_request, render
-from webapp.services import catalog, users
+from webapp.services import catalog, preferences, users
 from webapp.services.credentials import user_owner
 from webapp.services.errors import ValidationError
 
@@ -43,7 +44,10 @@ def _area() -> Area:
 
 
 def _page(
-    status: int = 200, replace: Panel | None = None, mode_form: ModeForm | None = None
+    status: int = 200,
+    replace: Panel | None = None,
+    mode_form: ModeForm | None = None,
+    preference_form: PreferenceForm | None = None,
 ) -> Response:
     area = _area()
     panels = [
@@ -58,6 +62,45 @@ def _page(
         status,
         panels=panels,
         mode_form=mode_form or ModeForm(formdata=None, mode=current_user.mode),
+        preference_form=preference_form or _preference_form(formdata=None),
+    )
+
+
+def _preference_form(**kwargs: object) -> PreferenceForm:
+    form = PreferenceForm(**kwargs)
+    if kwargs.get("formdata", True) is None:
+        form.model.data = preferences.preferred_model(current_user) or ""
+    form.model.choices = choices(
+        [("", "No preference")]
+        + [(m.global_id, m.global_id) for m in preferences.allowed_models(current_user)]
+    )
+    return form
+
+
+@bp.route("/preference", methods=["POST"])
+@login_required
+def preference() -> Response:
+    form = _preference_form()
+    if form.validate_on_submit():
+        try:
+            preferences.set_preferred_model(current_user, form.model.data or None)
+        except ValidationError as exc:
+            form.model.errors.append(exc.message)
+        else:
+            notice = f"Preferred model: {form.model.data or 'none'}."
+            if not is_partial_request():
+                flash(notice, "success")
+                return redirect(url_for("settings.index"), 303)
+            return add_notice(
+                render(
+                    "settings/_preference.html", "settings/_preference.html", preference_form=form
+                ),
+                notice,
+            )
+    if not is_partial_request():
+        return _page(422, preference_form=form)
+    return render(
+        "settings/_preference.html", "settings/_preference.html", 422, preference_form=form
     )
 
 

@@ -1,0 +1,225 @@
+"""/admin/audit: events newest first, filters, readable diffs, and never a secret."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests import factories
+from webapp.extensions import db
+from webapp.models import AuditEvent
+from webapp.services import audit, audit_log, credentials, users
+
+HX = {"HX-Request": "true"}
+SECRET = "sk-audit-SECRET-value-7Qx1"
+
+
+def _event(
+    when: datetime | None = None,
+    *,
+    action: str = "update",
+    target_type: str = "provider",
+    actor: str = "someone@example.com",
+    label: str | None = "OpenAI",
+    target_id: str | None = "1",
+    diff: Any = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        created_at=when or datetime(2026, 3, 10, 12, 0, tzinfo=UTC),
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=label,
+        actor_label=actor,
+        diff=diff,
+    )
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def _rows(body: str) -> list[str]:
+    """The event rows of a page or partial, in order (each holds a nested diff table)."""
+    rows = []
+    for part in body.split('<tr id="event-')[1:]:
+        depth = 1
+        for tag in re.finditer(r"<tr[\s>]|</tr>", part):
+            depth += -1 if tag.group() == "</tr>" else 1
+            if depth == 0:
+                rows.append(part[: tag.start()])
+                break
+    return rows
+
+
+def test_page_shows_events_newest_first_with_a_diff_table(admin_client):
+    _event(datetime(2026, 1, 1, tzinfo=UTC), label="Oldest")
+    _event(
+        datetime(2026, 1, 2, tzinfo=UTC),
+        label="Newest",
+        diff={
+            "enabled": {"before": True, "after": False},
+            "base_url": {"before": None, "after": "https://x.example/v1"},
+        },
+    )
+    response = admin_client.get("/admin/audit?target_type=provider")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+    newest, oldest = _rows(body)
+    assert "Newest" in newest and "2026-01-02 00:00 UTC" in newest and "Oldest" in oldest
+    assert "someone@example.com" in newest and "update" in newest
+    assert '<th scope="row">enabled</th><td><code>yes</code></td><td><code>no</code></td>' in newest
+    assert "https://x.example/v1" in newest
+
+
+def test_partial_for_htmx(admin_client, admin):
+    response = admin_client.get("/admin/audit", headers=HX)
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="audit-table"') and "<html" not in body
+    assert "admin@example.com" in body  # the admin's own "create user" event
+
+
+def test_secret_markers_are_badges_and_the_secret_never_appears(admin_client, admin):
+    key = factories.global_key("openai", SECRET)
+    credentials.update_credential(
+        admin, key, credentials.CredentialInput(label="default", secret=SECRET + "-new"), None
+    )
+    credentials.delete_credential(admin, key)
+    body = admin_client.get("/admin/audit?target_type=credential").get_data(as_text=True)
+    assert SECRET not in body and "7Qx1" not in body
+    for marker in ("[set]", "[changed]", "[removed]"):
+        assert f'<span class="badge badge-warn">{marker}</span>' in body
+
+
+def test_user_creation_shows_the_password_only_as_set(admin_client, admin):
+    users.create_user("new@example.com", "a long enough password", actor=admin)
+    body = admin_client.get("/admin/audit?target=new@example.com", headers=HX).get_data(
+        as_text=True
+    )
+    (row,) = _rows(body)
+    assert '<th scope="row">email</th>' in row and "<code>new@example.com</code>" in row
+    assert '<th scope="row">password</th>' in row and "[set]" in row
+    assert "a long enough password" not in body
+
+
+def test_a_secret_stored_by_mistake_is_hidden(admin_client):
+    _event(diff={"password_hash": "pbkdf2:sha256:leak", "extra": {"api_key": "sk-leak-1234"}})
+    _event(diff={"secret": {"before": "sk-old-leak", "after": "sk-new-leak"}})
+    body = admin_client.get("/admin/audit").get_data(as_text=True)
+    assert "leak" not in body and body.count("[hidden]") == 4
+
+
+def test_labels_and_values_are_escaped(admin_client):
+    _event(label="<script>alert(1)</script>", diff={"name": "<b>bold</b>"})
+    body = admin_client.get("/admin/audit").get_data(as_text=True)
+    assert "<script>alert" not in body and "&lt;script&gt;" in body
+    assert "<b>bold" not in body and "&lt;b&gt;bold" in body
+
+
+def test_filter_by_actor_email(admin_client, admin, member):
+    users.set_mode(member, "byok", actor=member)
+    body = admin_client.get("/admin/audit?actor=MEMBER@", headers=HX).get_data(as_text=True)
+    (row,) = _rows(body)
+    assert "member@example.com" in row and "byok" in row
+
+
+def test_filter_by_target_type_action_and_target(admin_client, member):
+    _event(target_type="model", action="create", label="gpt-x", target_id="77")
+    _event(target_type="model", action="update", label="gpt-y", target_id="78")
+    body = admin_client.get("/admin/audit?target_type=model", headers=HX).get_data(as_text=True)
+    assert len(_rows(body)) == 2
+    body = admin_client.get("/admin/audit?target_type=model&action=create", headers=HX)
+    assert [("gpt-x" in r) for r in _rows(body.get_data(as_text=True))] == [True]
+    by_id = admin_client.get("/admin/audit?target=78", headers=HX).get_data(as_text=True)
+    assert [("gpt-y" in r) for r in _rows(by_id)] == [True]
+    by_label = admin_client.get("/admin/audit?target=GPT-", headers=HX).get_data(as_text=True)
+    assert len(_rows(by_label)) == 2
+
+
+def test_target_type_choices_are_the_types_present(admin_client, admin):
+    _event(target_type="feature")
+    body = admin_client.get("/admin/audit").get_data(as_text=True)
+    select = body.split('name="target_type"')[1].split("</select>")[0]
+    assert '<option value="feature">' in select and '<option value="user">' in select
+    assert 'value="credential"' not in select
+
+
+def test_dates_are_inclusive_days_in_utc(admin_client):
+    _event(datetime(2026, 3, 9, 23, 59, 59, tzinfo=UTC), label="before")
+    _event(datetime(2026, 3, 10, 0, 0, tzinfo=UTC), label="first-second")
+    _event(datetime(2026, 3, 11, 23, 59, 59, tzinfo=UTC), label="last-second")
+    _event(datetime(2026, 3, 12, 0, 0, tzinfo=UTC), label="after")
+    body = admin_client.get(
+        "/admin/audit?target_type=provider&since=2026-03-10&until=2026-03-11", headers=HX
+    ).get_data(as_text=True)
+    assert [r.split('<span class="badge">provider</span>')[1].split()[0] for r in _rows(body)] == [
+        "last-second",
+        "first-second",
+    ]
+    only_since = admin_client.get("/admin/audit?target_type=provider&since=2026-03-12")
+    assert len(_rows(only_since.get_data(as_text=True))) == 1
+    far = admin_client.get("/admin/audit?target_type=provider&until=9999-12-31")
+    assert far.status_code == 200 and len(_rows(far.get_data(as_text=True))) == 4
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("since=yesterday", "since", "Not a valid date value"),
+        ("until=2026-02-30", "until", "Not a valid date value"),
+        ("since=2026-03-10&until=2026-03-01", "until", "The end date is before the start date."),
+        ("target_type=nonsense", "target_type", "Not a valid choice"),
+        ("action=explode", "action", "Not a valid choice"),
+        ("page=0", "page", "Number must be at least 1"),
+        ("page=x", "page", "Not a valid integer value"),
+        ("actor=a%01b", "actor", "Remove the control characters."),
+        ("target=%01", "target", "Remove the control characters."),
+    ],
+)
+def test_bad_filters_are_422_at_the_field(admin_client, admin, query, field, message):
+    response = admin_client.get(f"/admin/audit?{query}")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and message in body
+    if field != "page":  # the page number is not a visible field
+        assert f'id="{field}-error" class="field-error">{message}' in body
+    partial = admin_client.get(f"/admin/audit?{query}", headers=HX)
+    assert partial.status_code == 422 and message in partial.get_data(as_text=True)
+
+
+def test_pages_of_fifty_newest_first(admin_client):
+    for n in range(55):
+        _event(datetime(2026, 1, 1, 0, n, tzinfo=UTC), label=f"event-{n:02d}")
+    body = admin_client.get("/admin/audit?target_type=provider").get_data(as_text=True)
+    assert len(_rows(body)) == 50 and "event-54" in _rows(body)[0] and "Page 1 of 2" in body
+    assert 'href="/admin/audit?page=2&amp;target_type=provider"' in body
+    body = admin_client.get("/admin/audit?target_type=provider&page=2").get_data(as_text=True)
+    assert len(_rows(body)) == 5 and "event-00" in _rows(body)[-1]
+
+
+def test_one_event_page(admin_client):
+    event = _event(diff={"secret": audit.CHANGED}, label="OpenAI key")
+    body = admin_client.get(f"/admin/audit/{event.id}").get_data(as_text=True)
+    assert "OpenAI key" in body and "[changed]" in body and "someone@example.com" in body
+    assert admin_client.get("/admin/audit/999999").status_code == 404
+
+
+def test_members_get_403(member_client):
+    event = _event()
+    for url in ("/admin/audit", f"/admin/audit/{event.id}", "/admin/audit?since=x"):
+        assert member_client.get(url).status_code == 403
+        assert member_client.get(url, headers=HX).status_code == 403
+
+
+def test_describe_diff_handles_every_shape():
+    rows = audit_log.describe_diff(
+        {"role": {"before": "member", "after": "admin"}, "secret": "[removed]", "tags": ["a", 1]}
+    )
+    assert [(r.field, r.before.text, r.after.text, r.after.marker) for r in rows] == [
+        ("role", "member", "admin", False),
+        ("secret", "", "[removed]", True),
+        ("tags", "", '["a", 1]', False),
+    ]
+    assert audit_log.describe_diff(None) == []
+    assert [r.after.text for r in audit_log.describe_diff(["odd"])] == ['["odd"]']

@@ -1,0 +1,137 @@
+"""/admin/defaults: the global settings form, validation, conflicts and the preview."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factories
+from webapp.extensions import db
+from webapp.models import AuditEvent
+from webapp.services import settings as settings_service
+from webapp.services.effective_settings import resolve
+
+HX = {"HX-Request": "true"}
+
+
+def data(version: int | str = 1, **values: str) -> dict[str, str]:
+    base = {"settings-version": str(version)}
+    return {**base, **{f"settings-{k}": v for k, v in values.items()}}
+
+
+def _version() -> int:
+    return settings_service.parameter_set_for("global").version
+
+
+def test_page_shows_the_editor_with_ranges_and_the_effective_settings(admin_client):
+    body = admin_client.get("/admin/defaults").get_data(as_text=True)
+    assert 'id="defaults-editor"' in body and 'id="settings-preview"' in body
+    assert 'type="range"' in body and 'max="2"' in body  # temperature slider 0–2
+    assert "Fallback 1" in body and "Logging level" in body
+
+
+def test_save_applies_to_every_call_and_is_audited(admin_client):
+    response = admin_client.post(
+        "/admin/defaults",
+        headers=HX,
+        data=data(
+            _version(),
+            temperature="0.4",
+            max_tokens="2048",
+            logging_level="full",
+            log_request_bodies="true",
+            fallback_1="anthropic/claude-haiku-4-5",
+            fallback_2="mistral/mistral-small-2603",
+            stop="END\nSTOP",
+            extra_options='{"user": "x"}',
+        ),
+    )
+    assert response.status_code == 200
+    assert "Global defaults saved" in response.headers["HX-Trigger"]
+    effective = resolve()
+    assert effective.values["temperature"] == 0.4 and effective.values["max_tokens"] == 2048
+    assert effective.values["fallback_models"] == [
+        "anthropic/claude-haiku-4-5",
+        "mistral/mistral-small-2603",
+    ]
+    assert effective.values["stop"] == ["END", "STOP"] and effective.values["log_request_bodies"]
+    assert effective.sources["temperature"].layer == "global"
+    event = db.session.query(AuditEvent).filter_by(target_type="settings").one()
+    assert event.diff["temperature"] == {"before": None, "after": 0.4}
+
+
+def test_empty_fields_inherit(admin_client):
+    admin_client.post("/admin/defaults", headers=HX, data=data(_version(), temperature="0.4"))
+    admin_client.post("/admin/defaults", headers=HX, data=data(_version(), temperature=""))
+    assert resolve().values["temperature"] is None
+    assert resolve().sources["temperature"].layer == "default"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"temperature": "2.5"}, "between 0 and 2"),
+        ({"max_tokens": "0"}, "between 1 and 200000"),
+        ({"top_p": "abc"}, "Not a valid float"),
+        ({"extra_options": "{nope"}, "Not valid JSON"),
+        ({"extra_options": '{"model": "x"}'}, "cannot set model"),
+        ({"model": "openai/does-not-exist"}, "Not a valid choice"),
+        ({"request_timeout_ms": "50"}, "between 1000 and 300000"),
+    ],
+)
+def test_bad_input_is_422_at_the_field_and_saves_nothing(admin_client, values, message):
+    before = _version()
+    response = admin_client.post("/admin/defaults", headers=HX, data=data(before, **values))
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert _version() == before
+
+
+def test_a_stale_form_gets_a_conflict_with_the_current_values(admin_client):
+    stale = _version()
+    settings_service.update_settings(
+        None, settings_service.parameter_set_for("global"), {"temperature": 1.1}
+    )
+    response = admin_client.post("/admin/defaults", headers=HX, data=data(stale, temperature="0.2"))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Someone else changed" in body
+    assert 'value="1.1"' in body  # the other admin's value is shown
+    assert resolve().values["temperature"] == 1.1
+
+
+def test_preview_shows_what_the_change_would_produce_without_saving(admin_client):
+    response = admin_client.post(
+        "/admin/defaults/preview",
+        headers=HX,
+        data=data(_version(), temperature="1.7", model="anthropic/claude-haiku-4-5"),
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and body.lstrip().startswith(
+        '<section id="settings-preview"'
+    )
+    assert "1.7" in body and "anthropic/claude-haiku-4-5" in body and "not saved" in body
+    assert resolve().values["temperature"] is None
+
+
+def test_preview_of_bad_input_is_422(admin_client):
+    response = admin_client.post(
+        "/admin/defaults/preview", headers=HX, data=data(_version(), temperature="9")
+    )
+    assert response.status_code == 422 and "Fix the highlighted fields" in response.get_data(
+        as_text=True
+    )
+
+
+def test_without_javascript_save_redirects(admin_client):
+    response = admin_client.post("/admin/defaults", data=data(_version(), seed="5"))
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/defaults"
+    assert resolve().values["seed"] == 5
+
+
+def test_disabled_models_are_not_offered(admin_client):
+    factories.model("openai/gpt-5.5").enabled = False
+    db.session.commit()
+    from webapp.services.settings_cache import settings_cache
+
+    settings_cache().clear()
+    body = admin_client.get("/admin/defaults").get_data(as_text=True)
+    assert 'value="openai/gpt-5.5"' not in body and 'value="openai/gpt-5.4-mini"' in body

@@ -1,0 +1,74 @@
+"""/admin/effective: every field's value and source with a link to edit it, and the key source."""
+
+from __future__ import annotations
+
+from tests import factories
+from webapp.extensions import db
+from webapp.models import Feature
+from webapp.services import settings as settings_service
+
+HX = {"HX-Request": "true"}
+
+
+def test_explainer_shows_each_value_with_its_layer_and_edit_link(admin_client, member, monkeypatch):
+    org = factories.make_org("acme", "Acme")
+    factories.add_member(org, member)
+    settings_service.update_settings(
+        None, settings_service.parameter_set_for("global"), {"max_retries": 4}
+    )
+    settings_service.update_settings(
+        None, settings_service.parameter_set_for("org", org.id), {"temperature": 0.2}
+    )
+    item = Feature(slug="summarize", name="Summarize", profile_name="balanced")
+    db.session.add(item)
+    db.session.commit()
+    settings_service.update_settings(
+        None, settings_service.parameter_set_for("feature", item.id), {"max_tokens": 777}
+    )
+    settings_service.update_settings(
+        member, settings_service.parameter_set_for("user", member.id), {"seed": 9}
+    )
+    factories.org_key(org, "anthropic", "sk-ant-acme-SECRET-1")
+    body = admin_client.get(
+        f"/admin/effective?user_id={member.id}&org_id={org.id}&feature=summarize"
+    ).get_data(as_text=True)
+    rows = {
+        name: body.split(f'id="effective-{name}"')[1].split("</tr>")[0]
+        for name in ("model", "temperature", "max_tokens", "max_retries", "seed", "top_p")
+    }
+    assert "anthropic/claude-sonnet-5-5" in rows["model"] and "profile" in rows["model"]
+    assert "/admin/features/profiles/" in rows["model"]
+    assert (
+        "0.2" in rows["temperature"] and f"/admin/orgs/{org.id}#org-settings" in rows["temperature"]
+    )
+    assert "777" in rows["max_tokens"] and f"/admin/features/{item.id}" in rows["max_tokens"]
+    assert "4" in rows["max_retries"] and "/admin/defaults" in rows["max_retries"]
+    assert "9" in rows["seed"] and "user" in rows["seed"]
+    assert "built-in" in rows["top_p"]
+    keys = body.split('id="explainer-keys"')[1]
+    assert "org" in keys and "“default”" in keys
+    assert "sk-ant-acme" not in body and "SECRET" not in body
+
+
+def test_explainer_says_why_a_call_would_fail(admin_client, member):
+    factories.provider("openai").enabled = False
+    db.session.commit()
+    from webapp.services.settings_cache import settings_cache
+
+    settings_cache().clear()
+    body = admin_client.get(f"/admin/effective?user_id={member.id}").get_data(as_text=True)
+    assert "would fail" in body and "OpenAI is disabled" in body
+
+
+def test_explainer_reports_a_missing_key(admin_client, member, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    body = admin_client.get(f"/admin/effective?user_id={member.id}", headers=HX).get_data(
+        as_text=True
+    )
+    assert body.lstrip().startswith('<section id="explainer-result"')
+    assert "not configured" in body and "OPENAI_API_KEY" in body
+
+
+def test_bad_explainer_input_is_422(admin_client):
+    assert admin_client.get("/admin/effective?user_id=999999").status_code == 422
+    assert admin_client.get("/admin/effective?feature=nope").status_code == 422

@@ -1,0 +1,238 @@
+"""/admin/orgs: organizations, members, org keys, settings and profiles; org admins only
+ever reach their own organization."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests import factories
+from tests.conftest import login
+from webapp.extensions import db
+from webapp.models import AuditEvent, Organization, Profile
+from webapp.services import credentials
+from webapp.services import settings as settings_service
+from webapp.services.effective_settings import SettingsError, resolve
+from webapp.services.key_resolution import resolve_key
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def acme(app):  # type: ignore[no-untyped-def]
+    return factories.make_org("acme", "Acme")
+
+
+@pytest.fixture
+def org_admin_client(app, acme, member):  # type: ignore[no-untyped-def]
+    factories.add_member(acme, member, "org_admin")
+    return login(app.test_client(), member.email)
+
+
+def test_admin_creates_an_organization(admin_client):
+    response = admin_client.post(
+        "/admin/orgs", headers=HX, data={"slug": "globex", "name": "Globex", "description": "d"}
+    )
+    assert response.status_code == 200 and "Globex" in response.get_data(as_text=True)
+    org = db.session.scalar(sa.select(Organization).where(Organization.slug == "globex"))
+    assert org.name == "Globex"
+    assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.target_type == "organization"))
+
+
+@pytest.mark.parametrize(
+    ("slug", "message"), [("Bad Slug", "Lowercase letters"), ("acme", "exists already")]
+)
+def test_bad_or_duplicate_slug_is_422(admin_client, acme, slug, message):
+    response = admin_client.post("/admin/orgs", headers=HX, data={"slug": slug, "name": "X"})
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+
+
+def test_org_admins_cannot_create_organizations(org_admin_client):
+    assert (
+        org_admin_client.post("/admin/orgs", data={"slug": "mine", "name": "Mine"}).status_code
+        == 403
+    )
+
+
+def test_org_page_has_every_section(admin_client, acme):
+    body = admin_client.get(f"/admin/orgs/{acme.id}").get_data(as_text=True)
+    for section in ("org-details", "org-members", "org-keys", "org-settings", "org-profiles"):
+        assert f'id="{section}"' in body
+    assert 'id="keys-openai"' in body
+
+
+def test_details_and_allowed_models_and_conflict(admin_client, acme):
+    data = {
+        "name": "Acme Corp",
+        "description": "Widgets",
+        "version": acme.version,
+        "allowed_models": ["openai/gpt-5.4-mini", "anthropic/claude-haiku-4-5"],
+    }
+    response = admin_client.post(f"/admin/orgs/{acme.id}", headers=HX, data=data)
+    assert response.status_code == 200 and "Organization saved" in response.headers["HX-Trigger"]
+    db.session.refresh(acme)
+    assert acme.name == "Acme Corp"
+    assert acme.allowed_models == ["anthropic/claude-haiku-4-5", "openai/gpt-5.4-mini"]
+    stale = admin_client.post(f"/admin/orgs/{acme.id}", headers=HX, data={**data, "name": "Old"})
+    assert stale.status_code == 409 and "Someone else changed" in stale.get_data(as_text=True)
+    db.session.refresh(acme)
+    assert acme.name == "Acme Corp"
+
+
+def test_org_admins_edit_details_but_not_the_allowed_models(org_admin_client, acme):
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}",
+        headers=HX,
+        data={"name": "Acme 2", "version": acme.version, "allowed_models": ["openai/gpt-5.4-mini"]},
+    )
+    assert response.status_code == 200
+    db.session.refresh(acme)
+    assert acme.name == "Acme 2" and acme.allowed_models is None
+
+
+def test_archiving_stops_calls_in_the_org(admin_client, acme):
+    response = admin_client.post(f"/admin/orgs/{acme.id}/archive", headers=HX)
+    assert response.status_code == 200 and "archived" in response.headers["HX-Trigger"]
+    db.session.rollback()  # the request committed in its own session; start afresh
+    with pytest.raises(SettingsError, match="archived"):
+        resolve(org_id=acme.id)
+    admin_client.post(f"/admin/orgs/{acme.id}/archive", headers=HX)
+    db.session.rollback()
+    assert resolve(org_id=acme.id).org_id == acme.id
+
+
+def test_members_are_added_promoted_and_removed(org_admin_client, acme, member):
+    other = factories.make_user("colleague@example.com")
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/members",
+        headers=HX,
+        data={"email": "colleague@example.com", "org_role": "member"},
+    )
+    assert response.status_code == 200 and "colleague@example.com" in response.get_data(
+        as_text=True
+    )
+    membership = next(m for m in acme.memberships if m.user_id == other.id)
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/members/{membership.id}", headers=HX, data={"org_role": "org_admin"}
+    )
+    assert "now an org admin" in response.headers["HX-Trigger"]
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/members/{membership.id}/delete", headers=HX
+    )
+    assert response.status_code == 200
+    assert other.org_role(acme.id) is None
+
+
+def test_bad_member_input_is_422(org_admin_client, acme, member):
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/members",
+        headers=HX,
+        data={"email": "nobody@example.com", "org_role": "member"},
+    )
+    assert response.status_code == 422 and "No user has this email" in response.get_data(
+        as_text=True
+    )
+    own = next(m for m in acme.memberships if m.user_id == member.id)
+    response = org_admin_client.post(f"/admin/orgs/{acme.id}/members/{own.id}/delete", headers=HX)
+    assert response.status_code == 422 and "cannot remove yourself" in response.get_data(
+        as_text=True
+    )
+
+
+def test_org_keys_serve_the_orgs_managed_calls(org_admin_client, acme, member):
+    openai = factories.provider("openai")
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/keys/providers/{openai.id}/keys",
+        headers=HX,
+        data={f"add-{openai.id}-secret": "sk-acme-org-key-ABCD", f"add-{openai.id}-label": "acme"},
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "•••• set (…ABCD)" in body and "sk-acme-org" not in body
+    key = resolve_key(member, acme, openai)
+    assert key.source == "org" and key.secret == "sk-acme-org-key-ABCD"
+
+
+def test_org_settings_override_the_global_ones(org_admin_client, acme):
+    pset = settings_service.parameter_set_for("org", acme.id, create=False)
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/settings",
+        headers=HX,
+        data={"org-settings-version": pset.version, "org-settings-temperature": "0.15"},
+    )
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).lstrip().startswith('<section id="org-settings"')
+    effective = resolve(org_id=acme.id)
+    assert (
+        effective.values["temperature"] == 0.15 and effective.sources["temperature"].layer == "org"
+    )
+
+
+def test_an_org_profile_shadows_the_global_one(org_admin_client, acme):
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/profiles",
+        headers=HX,
+        data={"name": "fast", "description": "Our fast tier"},
+    )
+    assert response.status_code == 200
+    profile = db.session.scalar(sa.select(Profile).where(Profile.org_id == acme.id))
+    page = org_admin_client.get(f"/admin/orgs/{acme.id}/profiles/{profile.id}")
+    assert page.status_code == 200 and "Profile fast" in page.get_data(as_text=True)
+    pset = settings_service.parameter_set_for("profile", profile.id, create=False)
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/profiles/{profile.id}",
+        headers=HX,
+        data={"profile-version": pset.version, "profile-model": "anthropic/claude-haiku-4-5"},
+    )
+    assert response.status_code == 200
+    from webapp.services import features
+
+    features.create_feature(_admin(), None, "summarize", "Summarize", profile_name="fast")
+    assert (
+        resolve(org_id=acme.id, feature="summarize").model.global_id == "anthropic/claude-haiku-4-5"
+    )
+    assert resolve(feature="summarize").model.global_id == "openai/gpt-5.4-mini"
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/profiles/{profile.id}/delete", headers=HX
+    )
+    assert response.headers["HX-Redirect"].startswith(f"/admin/orgs/{acme.id}")
+    assert resolve(org_id=acme.id, feature="summarize").model.global_id == "openai/gpt-5.4-mini"
+
+
+def test_duplicate_profile_name_is_422(org_admin_client, acme):
+    org_admin_client.post(f"/admin/orgs/{acme.id}/profiles", headers=HX, data={"name": "fast"})
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/profiles", headers=HX, data={"name": "fast"}
+    )
+    assert response.status_code == 422 and "already a profile" in response.get_data(as_text=True)
+
+
+def test_an_org_admin_never_reaches_another_org(org_admin_client, acme):
+    globex = factories.make_org("globex", "Globex")
+    key = factories.org_key(globex, "openai", "sk-globex-secret-1")
+    profile = Profile(name="fast", org_id=globex.id)
+    db.session.add(profile)
+    db.session.commit()
+    listing = org_admin_client.get("/admin/orgs").get_data(as_text=True)
+    assert "Acme" in listing and "Globex" not in listing
+    openai = factories.provider("openai")
+    for method, url in [
+        ("GET", f"/admin/orgs/{globex.id}"),
+        ("POST", f"/admin/orgs/{globex.id}"),
+        ("POST", f"/admin/orgs/{globex.id}/members"),
+        ("POST", f"/admin/orgs/{globex.id}/settings"),
+        ("POST", f"/admin/orgs/{globex.id}/profiles"),
+        ("GET", f"/admin/orgs/{globex.id}/profiles/{profile.id}"),
+        ("GET", f"/admin/orgs/{globex.id}/keys/providers/{openai.id}"),
+        ("POST", f"/admin/orgs/{globex.id}/keys/{key.id}/delete"),
+        ("POST", f"/admin/orgs/{acme.id}/keys/{key.id}/delete"),  # right org, wrong key
+        ("GET", f"/admin/orgs/{acme.id}/profiles/{profile.id}"),
+    ]:
+        response = org_admin_client.open(
+            url, method=method, data={"name": "x", "email": "x@example.com"}
+        )
+        assert response.status_code == 404, (method, url, response.status_code)
+    assert credentials.decrypt_secret(key) == "sk-globex-secret-1"
+
+
+def _admin():  # type: ignore[no-untyped-def]
+    return factories.make_user("boss@example.com", role="admin")

@@ -1,0 +1,41 @@
+"""Feature forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from webapp.forms import choices
+
+
+class FeatureForm(FlaskForm):
+    """Create (with owner and slug) or edit (name, description, profile, enabled)."""
+
+    owner = SelectField("Owner", default="")
+    slug = StringField(
+        "Slug",
+        validators=[Optional(), Length(max=64)],
+        render_kw={"placeholder": "summarize", "autocomplete": "off"},
+    )
+    name = StringField("Name", validators=[InputRequired(), Length(max=120)])
+    description = TextAreaField(
+        "Description", validators=[Optional(), Length(max=2000)], render_kw={"rows": 2}
+    )
+    profile_name = SelectField("Profile", default="")
+    enabled = BooleanField("Enabled (calls may use this feature)", default=True)
+    version = HiddenField()
+
+    def fill_choices(self, owners: list[tuple[str, str]], profile_names: list[str]) -> FeatureForm:
+        self.owner.choices = choices(owners)
+        self.profile_name.choices = choices([("", "No profile")] + [(n, n) for n in profile_names])
+        return self
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[InputRequired(), Length(max=64)],
+        render_kw={"list": "profile-suggestions", "placeholder": "fast"},
+    )
+    description = StringField("Description", validators=[Optional(), Length(max=300)])

@@ -1,0 +1,69 @@
+"""Organization forms: create, details, members, profiles."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, Optional
+
+from webapp.forms import choices
+from webapp.services import catalog_snapshot
+
+ORG_ROLES = [("member", "Member"), ("org_admin", "Org admin")]
+
+
+class OrgCreateForm(FlaskForm):
+    slug = StringField(
+        "Slug",
+        validators=[InputRequired(), Length(max=64)],
+        render_kw={"placeholder": "acme", "autocomplete": "off"},
+    )
+    name = StringField("Name", validators=[InputRequired(), Length(max=120)])
+    description = TextAreaField(
+        "Description", validators=[Optional(), Length(max=2000)], render_kw={"rows": 2}
+    )
+
+
+class OrgForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=120)])
+    description = TextAreaField(
+        "Description", validators=[Optional(), Length(max=2000)], render_kw={"rows": 2}
+    )
+    allowed_models = SelectMultipleField(
+        "Models members may use",
+        validators=[Optional()],
+        description="None selected: every enabled model. Admins only.",
+        render_kw={"size": 8},
+    )
+    version = HiddenField()
+
+    def fill_choices(self) -> OrgForm:
+        self.allowed_models.choices = choices(
+            (m.global_id, m.global_id) for m in catalog_snapshot.usable_models()
+        )
+        return self
+
+
+class MemberAddForm(FlaskForm):
+    email = EmailField("User email", validators=[InputRequired(), Length(max=254)])
+    org_role = SelectField("Role", choices=choices(ORG_ROLES), default="member")
+
+
+class MemberRoleForm(FlaskForm):
+    org_role = SelectField("Role", choices=choices(ORG_ROLES))
+
+
+class ProfileCreateForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[InputRequired(), Length(max=64)],
+        render_kw={"list": "profile-suggestions", "placeholder": "fast"},
+    )
+    description = StringField("Description", validators=[Optional(), Length(max=300)])

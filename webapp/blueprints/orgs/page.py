@@ -1,0 +1,95 @@
+"""The organization page: every section built from one context, so any section can be
+re-rendered alone (an htmx swap) or as part of the whole page (plain posts, errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, redirect, url_for
+
+from webapp import settings_editor
+from webapp.blueprints.keys.panels import Area, Endpoints, Panel
+from webapp.blueprints.orgs.forms import MemberAddForm, OrgForm, ProfileCreateForm
+from webapp.htmx import add_notice, is_partial_request, render
+from webapp.models import Organization
+from webapp.services import catalog, profiles
+from webapp.services import settings as settings_service
+from webapp.services.credentials import org_owner
+
+
+def key_area(org: Organization) -> Area:
+    endpoints = Endpoints(
+        page="orgs.show",
+        panel="orgs.key_panel",
+        create="orgs.key_create",
+        update="orgs.key_update",
+        delete="orgs.key_delete",
+        test="orgs.key_test",
+        args={"org_id": org.id},
+    )
+    return Area(
+        owner=org_owner(org.id),
+        endpoints=endpoints,
+        base_url_for_all=True,
+        page=lambda status=200, replace=None: org_page(org, status, replace=replace),
+    )
+
+
+def details_form(org: Organization) -> OrgForm:
+    form = OrgForm(
+        formdata=None,
+        name=org.name,
+        description=org.description,
+        allowed_models=org.allowed_models or [],
+        version=str(org.version),
+    )
+    return form.fill_choices()
+
+
+def context(org: Organization, **overrides: Any) -> dict[str, Any]:
+    """Everything the page shows; ``overrides`` replace a section's form or panel."""
+    area = key_area(org)
+    replace: Panel | None = overrides.pop("replace", None)
+    panels = [
+        replace
+        if replace is not None and replace.provider.id == provider.id
+        else area.panel(provider)
+        for provider in catalog.enabled_providers()
+    ]
+    ctx: dict[str, Any] = {
+        "org": org,
+        "details_form": details_form(org),
+        "details_error": None,
+        "member_form": MemberAddForm(formdata=None),
+        "panels": panels,
+        "settings_form": settings_editor.form_for(
+            settings_service.parameter_set_for("org", org.id, create=False), prefix="org-settings"
+        ),
+        "profiles": profiles.list_profiles(org.id),
+        "profile_form": ProfileCreateForm(formdata=None),
+        "suggested_profiles": profiles.SUGGESTED,
+    }
+    ctx.update({k: v for k, v in overrides.items() if v is not None})
+    return ctx
+
+
+def org_page(org: Organization, status: int = 200, **overrides: Any) -> Response:
+    return render("orgs/show.html", "orgs/show.html", status, **context(org, **overrides))
+
+
+def respond(
+    org: Organization,
+    partial: str,
+    status: int = 200,
+    notice: str | None = None,
+    level: str = "success",
+    **overrides: Any,
+) -> Response:
+    """The section partial for htmx, the page with errors, or a redirect after success."""
+    if is_partial_request():
+        response = render(partial, partial, status, **context(org, **overrides))
+        return add_notice(response, notice, level) if notice else response
+    if status >= 400:
+        return org_page(org, status, **overrides)
+    flash(notice or "Saved.", level)
+    return redirect(url_for("orgs.show", org_id=org.id), 303)
