@@ -11,6 +11,7 @@ from typing import Any
 import click
 from flask import Flask, abort, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from webapp.config import ConfigError, load_config
 from webapp.extensions import csrf, db, htmx_ext, limiter, login_manager, migrate
@@ -55,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.from_mapping(load_config(instance_path, overrides))
+    app.url_map.converters["int"] = BoundedIntConverter
     _configure_logging(app)
     if proxies := int(os.environ.get("SWITCHBOARD_TRUSTED_PROXIES", "0") or 0):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
@@ -76,6 +78,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if app.config["SEED_ON_START"]:
         _seed_on_start(app)
     return app
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` ids the database can hold: a 30-digit id is a 404, not an overflow."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _configure_logging(app: Flask) -> None:
@@ -122,7 +132,9 @@ def _register_request_hooks(app: Flask) -> None:
     def refuse_nul_characters() -> None:
         """PostgreSQL cannot store NUL in text; no field has a use for it. 400, not a 500."""
         sources = [request.args, request.form] if request.form else [request.args]
-        if any("\x00" in v for source in sources for vs in source.listvalues() for v in vs):
+        values = [v for source in sources for vs in source.listvalues() for v in vs]
+        values += [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+        if any("\x00" in v for v in values):
             abort(400, "Text cannot contain NUL (\\0) characters.")
 
     @app.after_request

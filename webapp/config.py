@@ -41,8 +41,7 @@ def _secret_key(instance_path: Path, env: str) -> str:
     if env == "production":
         raise ConfigError(
             "SECRET_KEY is not set. Production needs a fixed secret key: "
-            "set SECRET_KEY to the output of "
-            '`python -c "import secrets; print(secrets.token_hex(32))"`.'
+            "set SECRET_KEY to 64 random hex characters, e.g. the output of `openssl rand -hex 32`."
         )
     path = instance_path / "secret_key"
     if path.exists():

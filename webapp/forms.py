@@ -23,3 +23,12 @@ def attach_errors(form: Any, errors: dict[str, str]) -> None:
     for name, message in errors.items():
         field = form._fields.get(name)
         (field.errors if field is not None else form.form_errors).append(message)
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit in every table people can address by URL
+
+
+def bounded_id(value: Any) -> int | None:
+    """A record id from a query string, or None: never an integer the database cannot hold."""
+    text = str(value or "")
+    return int(text) if text.isdigit() and int(text) <= MAX_ID else None

@@ -37,7 +37,7 @@ def add_notice(response: Response, message: str, level: str = "success") -> Resp
 
 def redirect_to(url: str) -> Response:
     """After a delete from a page that no longer exists: a full navigation, htmx or not."""
-    if is_partial_request() or getattr(request, "htmx", False):
+    if getattr(request, "htmx", False):
         response = make_response("", 200)
         response.headers["HX-Redirect"] = url
         return response

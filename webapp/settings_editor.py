@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from wtforms import FloatField, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import NumberRange, Optional, ValidationError
@@ -173,7 +174,10 @@ def save(pset: ParameterSet, form: Any, actor: Any, label: str) -> tuple[int, st
         return 422, None, form
     except Conflict as exc:
         db.session.rollback()
-        db.session.refresh(pset)
+        if sa.inspect(pset).persistent:
+            db.session.refresh(pset)
+        else:  # created by this request and rolled back: nothing is saved for this layer
+            pset = ParameterSet(scope=pset.scope, version=1)
         current = form_for(pset, prefix=form._prefix.rstrip("-"))
         current.form_errors.append(exc.message + " The form now shows the saved values.")
         return 409, None, current

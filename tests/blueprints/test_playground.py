@@ -106,3 +106,14 @@ def test_bad_input_is_422_and_nothing_is_called(wired, admin_client, admin):
 
 def test_unknown_record_is_404(admin_client):
     assert admin_client.get("/admin/playground/records/nope").status_code == 404
+
+
+def test_the_playground_never_spends_another_users_personal_key(wired, admin_client, member):
+    factories.user_key(member, "openai", "sk-member-own-money-1")
+    member.mode = "byok"
+    db.session.commit()
+    response = admin_client.post("/admin/playground", data=form(member))
+    assert response.status_code == 422 and "will not spend them" in response.get_data(as_text=True)
+    response = admin_client.post("/admin/playground/stream", data=form(member))
+    assert response.status_code == 422
+    assert wired.requests == []

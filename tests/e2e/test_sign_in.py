@@ -7,7 +7,8 @@ import pytest
 from tests import factories
 from tests.e2e.conftest import screenshot
 
-pytestmark = pytest.mark.e2e
+# Real browsers send real CSRF tokens: keep the protection on.
+pytestmark = [pytest.mark.e2e, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
 
 
 def test_admin_signs_in_and_opens_providers_and_models(live_server, page, admin):

@@ -116,6 +116,8 @@ def test_call_overrides_are_clamped_to_spec_ranges(app):
         {"nonsense": 1},
         {"max_tokens": 1.5},
         {"max_tokens": float("inf")},
+        {"extra_options": {"model": "gpt-unlisted-expensive", "n": 8}},
+        {"stop": ["a", "b", "c", "d", "e"]},
         {"temperature": float("nan")},
         {"seed": float("-inf")},
         {"model": "nope/nothing"},
@@ -219,3 +221,40 @@ def test_another_process_sees_a_settings_change_within_one_second(app, database_
         assert time.monotonic() - started < 1.0, "the change was not seen within one second"
         time.sleep(0.02)
     assert time.monotonic() - started < 1.0
+
+
+def test_huge_integers_are_clamped_or_refused_never_a_crash(app):
+    assert resolve(overrides={"seed": 10**400}).values["seed"] == 2**63 - 1
+    pset = settings_service.parameter_set_for("global")
+    with pytest.raises(ValidationError, match="between"):
+        settings_service.update_settings(None, pset, {"max_tokens": 10**400})
+
+
+def test_a_preference_the_org_no_longer_allows_falls_back(app, member):
+    org = factories.make_org("acme")
+    set_layer("user", member.id, model="anthropic/claude-haiku-4-5")
+    org.allowed_models = ["openai/gpt-5.4-mini"]
+    db.session.commit()
+    settings_cache().clear()
+    effective = resolve(user_id=member.id, org_id=org.id)
+    assert effective.model.global_id == "openai/gpt-5.4-mini"
+    assert effective.sources["model"].layer == "default"
+    assert resolve(user_id=member.id).model.global_id == "anthropic/claude-haiku-4-5"
+
+
+def test_org_settings_may_only_name_allowed_models(app):
+    org = factories.make_org("acme")
+    org.allowed_models = ["openai/gpt-5.4-mini", "anthropic/claude-haiku-4-5"]
+    db.session.commit()
+    with pytest.raises(ValidationError, match=r"does not allow openai/gpt-5\.5"):
+        set_layer("org", org.id, model="openai/gpt-5.5")
+    with pytest.raises(ValidationError, match="does not allow mistral"):
+        set_layer("org", org.id, fallback_models=["mistral/mistral-small-2603"])
+    item = feature("summarize", org=org)
+    with pytest.raises(ValidationError):
+        settings_service.update_settings(
+            None,
+            settings_service.parameter_set_for("feature", item.id),
+            {"model": "openai/gpt-5.5"},
+        )
+    set_layer("org", org.id, model="anthropic/claude-haiku-4-5")

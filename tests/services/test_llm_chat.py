@@ -313,3 +313,39 @@ def test_bad_messages_are_refused_and_recorded(wired, member):
         llm.complete([{"role": "wizard", "content": "x"}], context=ctx(member))
     (record,) = records()
     assert record.error_type == "bad_request" and wired.requests == []
+
+
+def test_odd_upstream_values_never_lose_the_usage_record(wired, member):
+    wired.script("openai.chat", Reply.ok(stop_reason="x" * 50))
+    reply = llm.complete(HI, context=ctx(member))
+    assert reply.stop_reason == "x" * 50
+    (record,) = records()
+    assert record.stop_reason == "x" * 32
+    with pytest.raises(Exception, match="not in the model catalog"):
+        llm.complete(HI, context=ctx(member), model="openai/" + "m" * 400)
+    assert len(records()) == 2 and len(records()[1].requested_model) == 300
+
+
+def test_a_key_echoed_at_the_cut_of_a_long_message_is_still_redacted(wired, member):
+    wired.script("openai.chat", Reply.error(400, "x" * 265 + " got " + GLOBAL_OPENAI_KEY))
+    with pytest.raises(errors.BadRequest) as excinfo:
+        llm.complete(HI, context=ctx(member))
+    message = excinfo.value.message
+    assert GLOBAL_OPENAI_KEY[:12] not in message and "[redacted]" in message
+    assert GLOBAL_OPENAI_KEY[:12] not in (records()[0].error_message or "")
+
+
+def test_programming_errors_are_not_retried_or_hidden_by_fallbacks(wired, member, monkeypatch):
+    from webapp.services.llm.adapters.openai_adapter import OpenAIAdapter
+
+    set_global(fallback_models=["anthropic/claude-haiku-4-5"])
+
+    def broken(self, client, request):  # type: ignore[no-untyped-def]
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(OpenAIAdapter, "chat", broken)
+    with pytest.raises(errors.LLMError, match="failed unexpectedly"):
+        llm.complete(HI, context=ctx(member))
+    assert wired.requests_to("anthropic.messages") == []
+    (record,) = records()
+    assert len(record.attempts) == 1

@@ -106,3 +106,39 @@ def test_a_typed_base_url_is_checked_again_at_call_time(wired, member):
             model="gemini/gemini-3.8-flash",
         )
     assert key.id
+
+
+def test_redirects_are_never_followed_past_the_ssrf_guard(wired, member):
+    """An allowed host that redirects elsewhere must not lead the SDK to the other host."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    target = wired.openai_base_url  # loopback, not allowed for user base URLs
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", target + "/models")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        factories.allowed_host(f"127.0.0.1:{server.server_port}")
+        key = factories.user_key(
+            member,
+            "gemini",
+            "sk-member-redirect-1",
+            base_url=f"http://127.0.0.1:{server.server_port}/v1",
+        )
+        result = llm.test_connection(
+            factories.provider("gemini"), credential=key, context=llm.CallContext(user=member)
+        )
+    finally:
+        server.shutdown()
+    assert not result.ok and "307" in result.message
+    assert wired.requests_to("openai.models") == []

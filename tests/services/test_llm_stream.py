@@ -106,3 +106,31 @@ def test_a_stream_never_read_is_closed_and_recorded(wired, member):
     stream = llm.stream(HI, context=llm.CallContext(user=member))
     stream.close()
     assert records()[0].error_type == "cancelled"
+
+
+def test_a_stream_partly_read_then_closed_is_recorded_once(wired, member):
+    stream = llm.stream(HI, context=llm.CallContext(user=member))
+    iterator = iter(stream)
+    next(iterator)
+    stream.close()
+    stream.close()  # idempotent
+    (record,) = records()
+    assert record.error_type == "cancelled"
+
+
+def test_iterating_twice_is_refused_and_records_once(wired, member):
+    stream = llm.stream(HI, context=llm.CallContext(user=member))
+    list(stream)
+    with pytest.raises(RuntimeError, match="only once"):
+        list(stream)
+    stream.close()
+    (record,) = records()
+    assert record.status == "ok"
+
+
+def test_an_iterator_created_but_never_started_is_recorded_on_close(wired, member):
+    stream = llm.stream(HI, context=llm.CallContext(user=member))
+    iter(stream)
+    stream.close()
+    (record,) = records()
+    assert record.error_type == "cancelled"

@@ -42,6 +42,8 @@ FAKE_DNS = dns(
         ("http://127.1/", "loopback"),  # short form
         ("http://[::1]:8080/", "loopback"),
         ("http://[::ffff:127.0.0.1]/", "loopback"),  # IPv4-mapped IPv6
+        ("http://[2002:7f00:1::]/", "loopback"),  # 6to4 wrapping 127.0.0.1
+        ("http://[2002:a9fe:a9fe::]/", "metadata"),  # 6to4 wrapping 169.254.169.254
         ("http://10.0.0.8/", "private"),
         ("http://172.16.5.4/", "private"),
         ("http://192.168.1.20/v1", "private"),

@@ -39,17 +39,6 @@ def snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
     return {name: jsonable(getattr(obj, name)) for name in fields}
 
 
-def secret_marker(before: str | None, after: str | None) -> str | None:
-    """How a secret change appears in a diff: ``[set]``, ``[changed]``, ``[removed]``."""
-    if before == after:
-        return None
-    if not before:
-        return SET
-    if not after:
-        return REMOVED
-    return CHANGED
-
-
 def diff(
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
@@ -57,7 +46,7 @@ def diff(
 ) -> dict[str, Any]:
     """Field-by-field ``{"field": {"before": x, "after": y}}`` of what changed.
 
-    ``secrets`` maps a secret field to its marker (see ``secret_marker``); the values
+    ``secrets`` maps a secret field to its marker (``SET``, ``CHANGED``, ``REMOVED``); the values
     themselves are never passed in, so they cannot leak into the log.
     """
     before, after = dict(before or {}), dict(after or {})

@@ -28,7 +28,6 @@ from webapp.services.audit import jsonable
 from webapp.services.config_io import (
     FORMAT_KEY,
     FORMAT_VERSION,
-    SECRET_HEADERS,
     choice,
     decimal,
     dump_document,
@@ -39,6 +38,7 @@ from webapp.services.config_io import (
     text,
     whole,
 )
+from webapp.services.provider_rules import secret_looking_header
 from webapp.services.settings import as_form_values
 from webapp.services.settings_fields import NAMES
 
@@ -176,7 +176,7 @@ def provider_record(provider: Provider) -> dict[str, Any]:
     headers = {
         name: value
         for name, value in sorted((provider.extra_headers or {}).items())
-        if name.lower() not in SECRET_HEADERS  # a key put there by hand is still a secret
+        if not secret_looking_header(name)  # a key put there by hand is still a secret
     }
     record["extra_headers"] = headers or None
     return record

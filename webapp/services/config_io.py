@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import yaml
 from webapp.services.audit import jsonable
 from webapp.services.errors import ValidationError
 from webapp.services.orgs import SLUG_RE
-from webapp.services.providers import ENV_RE, FORBIDDEN_HEADERS
+from webapp.services.provider_rules import ENV_HELP, check_headers, key_env_name_ok
 
 FORMAT_KEY, FORMAT_VERSION = "switchboard_config", 1
 FORMATS = ("yaml", "json")
@@ -210,9 +209,7 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 # Headers that carry credentials: keys belong in encrypted credentials, never in a document.
-SECRET_HEADERS = FORBIDDEN_HEADERS
 
 
 def slug(value: Any) -> str:
@@ -315,25 +312,14 @@ def env_name(value: Any) -> str | None:
     """The name (never the value) of the environment variable holding a fallback key."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not ENV_RE.match(value):
-        raise ValueError("must be an environment variable name such as ACME_API_KEY")
+    if not isinstance(value, str) or not key_env_name_ok(value):
+        raise ValueError(ENV_HELP[0].lower() + ENV_HELP[1:])
     return value
 
 
 def headers(value: Any) -> dict[str, str] | None:
     """Plain HTTP headers: no line breaks (no injection) and no credentials."""
-    if value is None or value == {}:
-        return None
-    if not isinstance(value, dict) or len(value) > 20:
-        raise ValueError("must be a mapping of at most 20 header names to values")
-    for name, item in value.items():
-        if not HEADER_RE.match(name) or not isinstance(item, str) or len(item) > 1000:
-            raise ValueError(f"header {name!r} needs a plain name and a text value")
-        if "\r" in item or "\n" in item:
-            raise ValueError(f"header {name!r} cannot contain line breaks")
-        if name.lower() in SECRET_HEADERS:
-            raise ValueError(f"{name} would hold a key: store keys as encrypted keys instead")
-    return dict(value)
+    return check_headers(value)
 
 
 class Reader:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -214,7 +215,16 @@ def create_credential(
         created_by_id=actor.id,
     )
     db.session.add(credential)
-    db.session.flush()  # the id is part of the associated data
+    try:
+        db.session.flush()  # the id is part of the associated data
+    except IntegrityError:  # the same label saved at the same moment elsewhere
+        db.session.rollback()
+        raise ValidationError(
+            {
+                "label": f"There is already a {provider.display_name} key "
+                f"labelled “{label}”. Choose another label."
+            }
+        ) from None
     credential.secret_ciphertext = crypto.keyring().encrypt(secret, credential_aad(credential))
     _audit(
         "create", credential, actor, audit.diff(None, _snapshot(credential), {"secret": audit.SET})

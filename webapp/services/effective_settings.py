@@ -7,7 +7,6 @@ merging them is a few dictionary lookups.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.models import Feature, Organization, ParameterSet, Profile
 from webapp.services import catalog_snapshot
+from webapp.services import settings as settings_service
 from webapp.services.catalog_snapshot import ModelInfo
 from webapp.services.errors import ServiceError, ValidationError
 from webapp.services.settings_cache import settings_cache
@@ -169,7 +169,8 @@ def _defaults_layer() -> Layer:
 
 
 def clamp_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Per-call overrides, checked for type and clamped into SPEC's ranges."""
+    """Per-call overrides: numbers clamped into SPEC's ranges, then every field validated by
+    the same rules as stored settings (reserved extra options, list limits, usable models)."""
     clean: dict[str, Any] = {}
     clamped: list[str] = []
     for name, value in overrides.items():
@@ -179,36 +180,17 @@ def clamp_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str
         if value is None:
             continue
         if spec.kind in ("float", "int"):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-            ):
-                raise ValidationError({name: f"{spec.label} must be a number."})
-            if spec.kind == "int" and float(value) != int(value):
-                raise ValidationError({name: f"{spec.label} must be a whole number."})
-            bounded = min(max(value, spec.low), spec.high)
-            if bounded != value:
+            number = settings_service.check_number(spec, value)
+            value = min(max(number, spec.low), spec.high)
+            if value != number:
                 clamped.append(name)
-            value = int(bounded) if spec.kind == "int" else float(bounded)
-        elif spec.kind == "strings":
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValidationError({name: "Stop sequences must be a list of strings."})
-        elif spec.kind == "models":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValidationError(
-                    {name: "Fallback models must be a list of provider/model ids."}
-                )
-        elif spec.kind == "json" and not isinstance(value, dict):
-            raise ValidationError({name: "Extra options must be a JSON object."})
-        elif spec.kind == "model":
-            if not isinstance(value, str):
-                raise ValidationError({name: "The model must be a provider/model id."})
-            value = catalog_snapshot.require_model(value).id
-        clean[name] = value
+        clean[name] = settings_service.clean_value(name, value)
     return clean, clamped
+
+
+def _allowed(model_id: int, allowed: list[str] | None) -> bool:
+    info = catalog_snapshot.model_by_id(model_id)
+    return allowed is None or (info is not None and info.global_id in allowed)
 
 
 def _check_model(info: ModelInfo | None, source: Source, allowed: list[str] | None) -> ModelInfo:
@@ -281,6 +263,8 @@ def resolve(
     sources: dict[str, Source] = {}
     for layer in layers:
         for name, value in layer.values.items():
+            if name == "model" and layer.source.layer == "user" and not _allowed(value, allowed):
+                continue  # a preference the org no longer allows: the org's choice applies
             values[name] = value
             sources[name] = layer.source
     for spec in FIELDS:

@@ -9,15 +9,11 @@ from webapp.models import Feature, Organization, ParameterSet, SettingsScope, Us
 from webapp.services import audit
 from webapp.services.changes import commit_change
 from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from webapp.services.orgs import check_slug, may_manage
+from webapp.services.orgs import check_slug, may_manage_scope
 from webapp.services.profiles import profile_names
 from webapp.services.settings_cache import bump_settings_version
 
 FIELDS = ("slug", "name", "description", "profile_name", "enabled")
-
-
-def _may_manage(actor: User, org_id: int | None) -> bool:
-    return actor.is_admin if org_id is None else may_manage(actor, org_id)
 
 
 def visible_features(actor: User) -> list[Feature]:
@@ -33,12 +29,12 @@ def visible_features(actor: User) -> list[Feature]:
 
 
 def may_edit(actor: User, feature: Feature) -> bool:
-    return _may_manage(actor, feature.org_id)
+    return may_manage_scope(actor, feature.org_id)
 
 
 def get_feature(actor: User, feature_id: int) -> Feature:
     feature = db.session.get(Feature, feature_id)
-    if feature is None or not _may_manage(actor, feature.org_id):
+    if feature is None or not may_manage_scope(actor, feature.org_id):
         raise NotFound("That feature does not exist.")
     return feature
 
@@ -64,7 +60,7 @@ def create_feature(
     enabled: bool = True,
 ) -> Feature:
     org_id = org.id if org else None
-    if not _may_manage(actor, org_id):
+    if not may_manage_scope(actor, org_id):
         raise PermissionDenied("Only admins can create global features.")
     slug = check_slug(slug)
     name, profile = _clean(org_id, name, profile_name)

@@ -30,6 +30,11 @@ def may_manage(actor: User, org_id: int) -> bool:
     return actor.is_admin or actor.org_role(org_id) == OrgRole.ORG_ADMIN
 
 
+def may_manage_scope(actor: User, org_id: int | None) -> bool:
+    """Global records (org_id None) are for admins; an org's records for its org admins too."""
+    return actor.is_admin if org_id is None else may_manage(actor, org_id)
+
+
 def visible_orgs(actor: User) -> list[Organization]:
     """Every org for admins; the orgs they administer for org admins."""
     query = (
@@ -77,16 +82,17 @@ def create_org(actor: User, slug: str, name: str, description: str | None = None
     org = Organization(slug=slug, name=name, description=(description or "").strip() or None)
     db.session.add(org)
     db.session.flush()
-    audit.record(
-        "create",
-        "organization",
-        actor=actor,
+    # The bump also clears a cached "no such organization" for this id.
+    commit_change(
+        actor,
+        action="create",
+        target_type="organization",
         target_id=org.id,
         target_label=name,
-        changes=audit.diff(None, _snapshot(org)),
+        before=None,
+        after=_snapshot(org),
         org_id=org.id,
     )
-    db.session.commit()
     return org
 
 

@@ -48,11 +48,22 @@ class PlaygroundCall:
     overrides: dict[str, Any]
 
 
-def build_call(data: dict[str, Any]) -> PlaygroundCall:
-    """Turn validated form data into the call's context, messages and overrides."""
+def build_call(data: dict[str, Any], actor: User | None = None) -> PlaygroundCall:
+    """Turn validated form data into the call's context, messages and overrides.
+
+    An admin may call as anyone, but not on someone else's personal (BYOK) key: that would
+    spend their money without asking.
+    """
     user = db.session.get(User, data["user_id"]) if data.get("user_id") else None
     if user is None:
         raise ValidationError({"user_id": "Choose a user."})
+    if actor is not None and user.mode == "byok" and user.id != actor.id:
+        raise ValidationError(
+            {
+                "user_id": f"{user.email} uses their own keys (BYOK): the "
+                "playground will not spend them."
+            }
+        )
     org = db.session.get(Organization, data["org_id"]) if data.get("org_id") else None
     messages = [{"role": "system", "content": data["system"]}] if data.get("system") else []
     messages.append({"role": "user", "content": data["prompt"]})

@@ -8,7 +8,7 @@ from webapp.extensions import db
 from webapp.models import Organization, ParameterSet, Profile, SettingsScope, User
 from webapp.services import audit
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
-from webapp.services.orgs import check_slug, may_manage
+from webapp.services.orgs import check_slug, may_manage_scope
 from webapp.services.settings_cache import bump_settings_version
 
 SUGGESTED = ("fast", "balanced", "powerful")
@@ -30,14 +30,10 @@ def profile_names(org_id: int | None) -> list[str]:
     return sorted(names)
 
 
-def _may_manage(actor: User, org_id: int | None) -> bool:
-    return actor.is_admin if org_id is None else may_manage(actor, org_id)
-
-
 def get_profile(actor: User, profile_id: int, org_id: int | None) -> Profile:
     """The profile of that org (None = global) if the actor may manage it; 404 otherwise."""
     profile = db.session.get(Profile, profile_id)
-    if profile is None or profile.org_id != org_id or not _may_manage(actor, org_id):
+    if profile is None or profile.org_id != org_id or not may_manage_scope(actor, org_id):
         raise NotFound("That profile does not exist.")
     return profile
 
@@ -46,7 +42,7 @@ def create_profile(
     actor: User, org: Organization | None, name: str, description: str | None = None
 ) -> Profile:
     org_id = org.id if org else None
-    if not _may_manage(actor, org_id):
+    if not may_manage_scope(actor, org_id):
         raise PermissionDenied("You cannot create profiles here.")
     name = check_slug(name, "name")
     if any(p.name == name for p in list_profiles(org_id)):

@@ -4,7 +4,6 @@ needs no code change: everything about it is data."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,11 +16,10 @@ from webapp.services import audit
 from webapp.services.changes import commit_change
 from webapp.services.errors import Conflict, NotFound, ValidationError
 from webapp.services.orgs import check_slug
+from webapp.services.provider_rules import ENV_HELP, check_headers, key_env_name_ok
 from webapp.services.settings_cache import bump_settings_version
 from webapp.services.url_guard import check_base_url
 
-ENV_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,99}$")
-FORBIDDEN_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
 FIELDS = (
     "slug",
     "display_name",
@@ -60,22 +58,9 @@ def _headers(raw: str | dict[str, str] | None) -> dict[str, str] | None:
         return None
     try:
         value = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        raise ValidationError({"extra_headers": "Extra headers must be a JSON object."}) from None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ValidationError(
-            {"extra_headers": 'Give a JSON object of strings, like {"X-Title": "…"}.'}
-        )
-    if FORBIDDEN_HEADERS & {k.lower() for k in value}:
-        raise ValidationError(
-            {
-                "extra_headers": "Keys do not belong in headers: store them as keys, "
-                "where they are encrypted and masked."
-            }
-        )
-    return value
+        return check_headers(value)
+    except ValueError as exc:
+        raise ValidationError({"extra_headers": f"Extra headers: {exc}."}) from None
 
 
 def _clean(data: ProviderInput, current: Provider | None) -> dict[str, Any]:
@@ -104,8 +89,8 @@ def _clean(data: ProviderInput, current: Provider | None) -> dict[str, Any]:
     if data.protocol == Protocol.OPENAI_COMPATIBLE and not base_url:
         errors["base_url"] = "An OpenAI-compatible provider needs a base URL."
     env = (data.api_key_env or "").strip() or None
-    if env and not ENV_RE.match(env):
-        errors["api_key_env"] = "Use an environment variable name such as ACME_API_KEY."
+    if env and not key_env_name_ok(env):
+        errors["api_key_env"] = ENV_HELP
     values["api_key_env"] = env
     try:
         multiplier = Decimal(str(data.credit_multiplier).strip() or "1")

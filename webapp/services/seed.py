@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.models import CatalogModel, ParameterSet, Profile, Provider, SeedRecord, SettingsScope
 from webapp.services.prices import lookup_price
 from webapp.services.seed_data import MODELS, PROVIDERS, ModelPreset
+from webapp.services.settings_cache import bump_settings_version
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,9 @@ def _find_model(global_id: str) -> CatalogModel | None:
     )
 
 
-def _seed_defaults() -> None:
+def _seed_defaults() -> bool:
     """Pick the preset defaults only when no default of that kind exists yet."""
+    changed = False
     for flag, preset_flag in (
         ("is_default_chat", "default_chat"),
         ("is_default_embedding", "default_embedding"),
@@ -146,7 +148,9 @@ def _seed_defaults() -> None:
         model = preset and _find_model(f"{preset.provider}/{preset.model_id}")
         if model is not None:
             setattr(model, flag, True)
+            changed = True
     db.session.flush()
+    return changed
 
 
 def _seed_settings(report: SeedReport) -> None:
@@ -179,8 +183,10 @@ def seed_all() -> SeedReport:
     try:
         providers = _seed_providers(report)
         _seed_models(report, providers)
-        _seed_defaults()
+        defaults_changed = _seed_defaults()
         _seed_settings(report)
+        if report.providers or report.models or report.profiles or defaults_changed:
+            bump_settings_version()  # running processes pick the new presets up too
         db.session.commit()
     except IntegrityError:
         # Another process seeded at the same moment; its rows are as good as ours.

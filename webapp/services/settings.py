@@ -8,10 +8,11 @@ import math
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.extensions import db
-from webapp.models import ParameterSet, SettingsScope, User
+from webapp.models import Feature, Organization, ParameterSet, Profile, SettingsScope, User
 from webapp.services import audit, catalog_snapshot
 from webapp.services.errors import Conflict, ValidationError
 from webapp.services.settings_cache import bump_settings_version
@@ -27,11 +28,21 @@ OWNER_COLUMNS = {
 }
 
 
-def _number(spec: FieldSpec, value: Any) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def check_number(spec: FieldSpec, value: Any) -> float | int:
+    """A finite number of the field's kind (no range check). Huge ints never reach floats."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError({spec.name: f"{spec.label} must be a number."})
-    if spec.kind == "int" and float(value) != int(value):
-        raise ValidationError({spec.name: f"{spec.label} must be a whole number."})
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError({spec.name: f"{spec.label} must be a number."})
+    if spec.kind == "int" and isinstance(value, float):
+        if not value.is_integer():
+            raise ValidationError({spec.name: f"{spec.label} must be a whole number."})
+        value = int(value)
+    return value
+
+
+def _number(spec: FieldSpec, value: Any) -> float | int:
+    value = check_number(spec, value)
     if not spec.low <= value <= spec.high:  # type: ignore[operator]
         raise ValidationError(
             {spec.name: f"{spec.label} must be between {spec.low:g} and {spec.high:g}."}
@@ -132,7 +143,11 @@ def parameter_set_for(
         if scope != SettingsScope.GLOBAL:
             setattr(pset, OWNER_COLUMNS[scope], owner_id)
         db.session.add(pset)
-        db.session.flush()
+        try:
+            db.session.flush()
+        except IntegrityError:  # another request created it a moment ago: use that one
+            db.session.rollback()
+            pset = db.session.scalar(query)
     return pset
 
 
@@ -146,6 +161,33 @@ def as_form_values(pset: ParameterSet) -> dict[str, Any]:
             value = info.global_id if info else None
         values[spec.name] = value
     return values
+
+
+def _owning_org(pset: ParameterSet) -> Organization | None:
+    """The organization whose policy applies to this layer (org, org profile, org feature)."""
+    org_id = pset.org_id
+    if pset.profile_id:
+        org_id = db.session.scalar(sa.select(Profile.org_id).where(Profile.id == pset.profile_id))
+    elif pset.feature_id:
+        org_id = db.session.scalar(sa.select(Feature.org_id).where(Feature.id == pset.feature_id))
+    return db.session.get(Organization, org_id) if org_id else None
+
+
+def _check_org_allows(pset: ParameterSet, cleaned: dict[str, Any]) -> None:
+    """An org's own settings may only name models the org allows."""
+    org = _owning_org(pset)
+    allowed = org.allowed_models if org else None
+    if not allowed:
+        return
+    model = cleaned.get("model")
+    info = catalog_snapshot.model_by_id(model) if model else None
+    if info is not None and info.global_id not in allowed:
+        raise ValidationError({"model": f"{org.name} does not allow {info.global_id}."})
+    outside = [m for m in cleaned.get("fallback_models") or [] if m not in allowed]
+    if outside:
+        raise ValidationError(
+            {"fallback_models": f"{org.name} does not allow {', '.join(outside)}."}
+        )
 
 
 def update_settings(
@@ -163,6 +205,7 @@ def update_settings(
             "Review the current values and save again."
         )
     cleaned = clean(values)
+    _check_org_allows(pset, cleaned)
     before = as_form_values(pset)
     for name, value in cleaned.items():
         setattr(pset, COLUMN.get(name, name), value)

@@ -34,8 +34,11 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 def why_refused(address: IPAddress) -> str | None:
     """The reason an address may not be called, or None when it is public."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return why_refused(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        # IPv4 wrapped in IPv6 (mapped, 6to4, Teredo) is judged by the IPv4 inside.
+        inner = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if inner is not None:
+            return why_refused(inner)
     if address in METADATA:
         return "a cloud metadata address"
     checks = [

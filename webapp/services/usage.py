@@ -35,6 +35,11 @@ def compute_cost(model: ModelInfo | None, usage: Usage | None) -> Decimal | None
     return cost.quantize(Decimal("0.00000001"))
 
 
+def _clip(value: str | None, size: int) -> str | None:
+    """Upstream-controlled text, cut to its column so metering never fails on length."""
+    return value[:size] if value else value
+
+
 def bodies_to_keep(logging_settings: dict[str, Any], failed: bool) -> tuple[bool, bool]:
     """(keep request body, keep response body) under the effective logging settings.
 
@@ -107,7 +112,7 @@ def write(call: CallRecord) -> UsageRecord:
         model_id=call.model.id if call.model else None,
         provider_slug=call.model.provider_slug if call.model else None,
         model_name=call.model.model_id if call.model else None,
-        requested_model=call.requested_model,
+        requested_model=_clip(call.requested_model, 300),
         mode=call.mode,
         key_source=call.key_source,
         credential_id=call.credential_id,
@@ -125,7 +130,7 @@ def write(call: CallRecord) -> UsageRecord:
         ttft_ms=call.ttft_ms,
         attempts=call.attempts or None,
         dropped_params=call.dropped_params or None,
-        stop_reason=call.stop_reason,
+        stop_reason=_clip(call.stop_reason, 32),
         request_body=call.request_body if keep_request else None,
         response_body=call.response_body if keep_response else None,
     )

@@ -154,7 +154,13 @@ def set_mode(user: User, mode: str, *, actor: User) -> None:
         target_label=user.email,
         changes={"mode": {"before": before, "after": mode}},
     )
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(
+            "Your account was changed at the same moment. Reload and try again."
+        ) from None
 
 
 # --- Administration: the /admin/users page -------------------------------------------------

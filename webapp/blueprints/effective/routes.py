@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from flask import Response, request, url_for
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
@@ -71,7 +70,7 @@ def index() -> Response:
             explanation=None,
             edit_link=edit_link,
         )
-    user = db.session.get(User, form.user_id.data) if form.user_id.data else current_user
+    user = db.session.get(User, form.user_id.data) if form.user_id.data else None
     org = db.session.get(Organization, form.org_id.data) if form.org_id.data else None
     explanation = explainer.explain(user, org, form.feature.data or None)
     return render(

@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from webapp.blueprints.keys.forms import CredentialForm
 from webapp.extensions import db
+from webapp.forms import bounded_id
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models import Credential, Protocol, Provider
 from webapp.services import credentials, llm
@@ -147,9 +148,13 @@ def provider_or_404(provider_id: int) -> Provider:
 
 def show_panel(area: Area, provider_id: int) -> Response:
     provider = provider_or_404(provider_id)
-    edit = request.args.get("edit", type=int)
+    edit = bounded_id(request.args.get("edit"))
+    if request.args.get("edit") and edit is None:
+        raise NotFound("That key does not exist.")
     if edit is not None:
-        credentials.get_credential(current_user, area.owner, edit)  # 404 unless the owner's
+        credential = credentials.get_credential(current_user, area.owner, edit)  # owner's only
+        if credential.provider_id != provider.id:
+            raise NotFound("That key does not belong to this provider.")
     return area.respond(area.panel(provider, editing_id=edit))
 
 

@@ -11,10 +11,11 @@ from flask_login import current_user
 
 from webapp.blueprints.playground import bp
 from webapp.blueprints.playground.forms import PlaygroundForm
+from webapp.forms import attach_errors
 from webapp.htmx import render
 from webapp.permissions import admin_required
 from webapp.services import llm, playground
-from webapp.services.errors import ServiceError
+from webapp.services.errors import ServiceError, ValidationError
 
 
 def _form(formdata: Any = None) -> PlaygroundForm:
@@ -55,7 +56,19 @@ def index() -> Response:
 @admin_required
 def effective() -> Response:
     """The settings the call would use, refreshed whenever the context changes."""
-    form = _form(request.args)
+    args = request.args.copy()
+    args.setdefault("user_id", str(current_user.id))  # as on the page: the signed-in admin
+    form = PlaygroundForm(formdata=args, meta={"csrf": False}).fill_choices()
+    form.prompt.validators = []  # the preview needs only the context fields
+    if not form.validate():
+        return render(
+            "playground/index.html",
+            "playground/_effective.html",
+            422,
+            form=form,
+            effective=None,
+            problem="Choose a user, organization, feature and model from the lists.",
+        )
     effective_settings, problem = _preview(form)
     return render(
         "playground/index.html",
@@ -73,7 +86,11 @@ def run() -> Response:
     form = _form()
     if not form.validate_on_submit():
         return _page(form, 422)
-    call = playground.build_call(form.data)
+    try:
+        call = playground.build_call(form.data, actor=current_user)
+    except ValidationError as exc:
+        attach_errors(form, exc.errors)
+        return _page(form, 422)
     try:
         completion = llm.complete(
             call.messages, context=call.context, model=call.model, overrides=call.overrides
@@ -97,7 +114,10 @@ def stream() -> Response:
             f"{form[name].label.text}: {' '.join(msgs)}" for name, msgs in form.errors.items()
         )
         return Response(errors, 422, mimetype="text/plain")
-    call = playground.build_call(form.data)
+    try:
+        call = playground.build_call(form.data, actor=current_user)
+    except ValidationError as exc:
+        return Response(exc.message, 422, mimetype="text/plain")
     try:
         reply = llm.stream(
             call.messages, context=call.context, model=call.model, overrides=call.overrides
@@ -115,6 +135,7 @@ def stream() -> Response:
             yield f"\n\n[stream failed: {exc.message}]"
 
     response = Response(stream_with_context(chunks()), mimetype="text/plain")
+    response.call_on_close(reply.close)  # a reader gone before the first chunk is recorded too
     response.headers.update(
         {"X-Request-Id": reply.request_id, "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )

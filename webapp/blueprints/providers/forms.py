@@ -49,11 +49,3 @@ class ProviderForm(FlaskForm):
         render_kw={"rows": 2, "placeholder": '{"X-Title": "Switchboard"}'},
     )
     version = HiddenField()
-
-
-class ToggleForm(FlaskForm):
-    enabled = BooleanField("Enabled")
-
-
-class LiveModelsForm(FlaskForm):
-    """The model ids ticked in a provider's live list."""

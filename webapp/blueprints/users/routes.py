@@ -16,6 +16,7 @@ from webapp.blueprints.users.forms import (
     edit_form_for,
     edit_prefix,
 )
+from webapp.forms import bounded_id
 from webapp.htmx import add_notice, is_partial_request, render, trigger
 from webapp.models import User
 from webapp.permissions import admin_required
@@ -123,7 +124,7 @@ def _row(user: User, form: UserEditForm | None = None, status: int = 200) -> Res
 @admin_required
 def show(user_id: int) -> Response:
     user = users.get_user(user_id)
-    return _row(user, edit_form_for(user) if request.args.get("edit", type=int) else None)
+    return _row(user, edit_form_for(user) if bounded_id(request.args.get("edit")) else None)
 
 
 @bp.route("/<int:user_id>", methods=["POST"])

@@ -146,18 +146,27 @@ def complete(
 
 
 class CompletionStream:
-    """Iterate for ``StreamEvent``s. The upstream stream is already open (errors before the
-    first byte were raised by ``stream``); the usage record is written when it ends, fails
-    or is closed early."""
+    """Iterate (once) for ``StreamEvent``s. The upstream stream is already open (errors
+    before the first byte were raised by ``stream``); the usage record is written exactly
+    once: when the stream ends, fails, or is closed early — call ``close()`` when the reader
+    goes away (web views register it with ``response.call_on_close``)."""
 
     def __init__(self, call: Call, target: Target, deltas: Iterator[Delta]) -> None:
         self.call, self.target, self._deltas = call, target, deltas
         self.request_id = call.record.request_id
         self.completion: Completion | None = None
-        self._started = False
+        self._events: Iterator[StreamEvent] | None = None
+        self._running = False  # the events generator has started (it owns the record)
+        self._finished = False
 
     def __iter__(self) -> Iterator[StreamEvent]:
-        self._started = True
+        if self._events is not None or self._finished:
+            raise RuntimeError("A completion stream can be read only once.")
+        self._events = self._generate()
+        return self._events
+
+    def _generate(self) -> Iterator[StreamEvent]:
+        self._running = True
         call, target = self.call, self.target
         text: list[str] = []
         calls: list[ToolCall] = []
@@ -166,14 +175,11 @@ class CompletionStream:
             try:
                 for delta in self._deltas:
                     if delta.usage is not None:
-                        usage = delta.usage
-                        call.record.usage = usage
-                    if delta.stop_reason:
-                        stop = delta.stop_reason
+                        usage = call.record.usage = delta.usage
+                    stop = delta.stop_reason or stop
                     if delta.text or delta.tool_call:
                         if ttft is None:
-                            ttft = call.elapsed_ms()
-                            call.record.ttft_ms = ttft
+                            ttft = call.record.ttft_ms = call.elapsed_ms()
                         if delta.text:
                             text.append(delta.text)
                             yield StreamEvent("text", text=delta.text)
@@ -181,26 +187,37 @@ class CompletionStream:
                             calls.append(delta.tool_call)  # type: ignore[arg-type]
                             yield StreamEvent("tool_call", tool_call=delta.tool_call)
             except GeneratorExit:
+                self._close_upstream()
                 call.record.error = Cancelled("The caller stopped reading the stream.")
                 call.record.response_body = {"text": "".join(text), "partial": True}
                 return
             except Exception as exc:
                 call.record.response_body = {"text": "".join(text), "partial": True}
                 raise classify(exc, target.model.provider_name, (target.key.secret,)) from None
+            finally:
+                self._finished = True
             self.completion = _completion(
                 call, target, ChatResult("".join(text), calls, stop, usage), ttft
             )
         call.priced(self.completion)
         yield StreamEvent("done", completion=self.completion)
 
-    def close(self) -> None:
-        """Give up on a stream that was never read: close it and record the cancellation."""
-        if self._started:
-            return
-        self._started = True
+    def _close_upstream(self) -> None:
         closer = getattr(self._deltas, "close", None)
         if closer:
             closer()
+
+    def close(self) -> None:
+        """The reader is gone: stop the upstream stream and record the cancellation (a
+        finished stream is left as it is)."""
+        if self._running:
+            if self._events is not None:
+                self._events.close()  # GeneratorExit inside writes the record
+            return
+        if self._finished:
+            return
+        self._finished = True
+        self._close_upstream()
         self.call.record.error = Cancelled("The stream was closed before it was read.")
         with metered(self.call):
             pass

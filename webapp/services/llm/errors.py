@@ -7,6 +7,7 @@ that echoes the request's key back in its error body never gets the key into our
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -15,6 +16,8 @@ import httpx2
 import openai
 
 from webapp.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
 
 _SECRET_PATTERNS = [
     re.compile(r"(?i)bearer\s+[^\s\"',;]+"),
@@ -81,10 +84,6 @@ class Cancelled(LLMError):
     error_type, status_code = "cancelled", 499
 
 
-class BudgetExceeded(LLMError):
-    error_type, status_code = "budget_exceeded", 402
-
-
 def _retry_after(exc: Any) -> float | None:
     response = getattr(exc, "response", None)
     value = response.headers.get("retry-after") if response is not None else None
@@ -94,15 +93,16 @@ def _retry_after(exc: Any) -> float | None:
         return None
 
 
-def _upstream_message(exc: Any) -> str:
+def _upstream_message(exc: Any, secrets: tuple[str, ...]) -> str:
+    """The provider's own words, redacted first and only then shortened (a key cut in half
+    by the shortening would no longer match the redaction)."""
     body = getattr(exc, "body", None)
+    text = str(getattr(exc, "message", "") or exc)
     if isinstance(body, dict):
         error = body.get("error", body)
         message = error.get("message") if isinstance(error, dict) else None
-        if message:
-            return str(message)
-        return json.dumps(body)[:300]
-    return str(getattr(exc, "message", "") or exc)[:300]
+        text = str(message) if message else json.dumps(body)
+    return redact(redact(text, secrets)[:300], secrets)
 
 
 TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError)
@@ -134,7 +134,7 @@ def classify(
         )
     if isinstance(exc, STATUS_ERRORS):
         status = exc.status_code
-        detail = redact(_upstream_message(exc), secrets)
+        detail = _upstream_message(exc, secrets)
         if status in (401, 403):
             return AuthError(
                 f"{provider} rejected the key ({status}): {detail} Check or replace the key.",
@@ -157,4 +157,8 @@ def classify(
         return BadRequest(
             f"{provider} refused the request ({status}): {detail}", http_status=status
         )
-    return Unavailable(f"Calling {provider} failed unexpectedly ({type(exc).__name__}).")
+    # Anything else is a bug on our side: not retried, not hidden behind a fallback.
+    log.exception("unexpected error calling %s", provider)
+    return LLMError(
+        f"Calling {provider} failed unexpectedly ({type(exc).__name__}). The error was logged."
+    )

@@ -17,7 +17,8 @@ sleep = time.sleep  # replaced in tests
 
 
 def backoff_s(attempt: int, base_ms: int, retry_after: float | None) -> float:
-    """``base × 2^attempt`` with full jitter in [½, 1], never shorter than Retry-After."""
+    """``base × 2^attempt`` times a random factor in [½, 1] ("equal jitter"), never shorter
+    than Retry-After, at most a minute."""
     delay = base_ms / 1000 * (2**attempt) * random.uniform(0.5, 1.0)
     if retry_after is not None:
         delay = max(delay, retry_after)

@@ -77,7 +77,9 @@ class AnthropicAdapter:
     def make_client(
         self, base_url: str | None, api_key: str, headers: dict[str, str] | None
     ) -> anthropic.Anthropic:
+        # Redirects are never followed: the SSRF guard checked this URL, not where it points.
         return anthropic.Anthropic(
+            http_client=anthropic.DefaultHttpxClient(follow_redirects=False),
             api_key=api_key,
             base_url=base_url or DEFAULT_BASE_URL,
             max_retries=0,

@@ -62,7 +62,9 @@ class OpenAIAdapter:
     def make_client(
         self, base_url: str | None, api_key: str, headers: dict[str, str] | None
     ) -> openai.OpenAI:
+        # Redirects are never followed: the SSRF guard checked this URL, not where it points.
         client = openai.OpenAI(
+            http_client=openai.DefaultHttpxClient(follow_redirects=False),
             api_key=api_key,
             base_url=base_url or DEFAULT_BASE_URL,
             max_retries=0,
