@@ -146,6 +146,15 @@ def _commit(actor: User, model: CatalogModel, before: dict[str, Any]) -> None:
 
 
 def _check_default_rules(model: CatalogModel) -> None:
+    """Refuse (and forget) a change that would leave a default disabled or of the wrong kind."""
+    try:
+        _default_rules(model)
+    except ValidationError:
+        db.session.rollback()  # the model goes back to what is stored
+        raise
+
+
+def _default_rules(model: CatalogModel) -> None:
     if (model.is_default_chat or model.is_default_embedding) and not model.enabled:
         raise ValidationError(
             {"enabled": "A default model must stay enabled; choose another default first."}

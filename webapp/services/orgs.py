@@ -111,10 +111,10 @@ def update_org(
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ValidationError({"name": "Give the organization a name (at most 120 characters)."})
+    allowed = _clean_allowed(allowed_models) if actor.is_admin else org.allowed_models
     before = _snapshot(org)
     org.name, org.description = name, (description or "").strip() or None
-    if actor.is_admin:
-        org.allowed_models = _clean_allowed(allowed_models)
+    org.allowed_models = allowed
     return _commit(actor, org, before)
 
 

@@ -10,7 +10,6 @@ from flask_login import current_user
 from webapp import settings_editor
 from webapp.blueprints.features import bp
 from webapp.blueprints.features.forms import FeatureForm, ProfileForm
-from webapp.extensions import db
 from webapp.forms import attach_errors, int_or_none
 from webapp.htmx import add_notice, is_partial_request, redirect_to, render
 from webapp.models import Feature, ParameterSet
@@ -131,8 +130,6 @@ def update(feature_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            db.session.rollback()
-            db.session.refresh(feature)
             status, error, form = 409, exc.message + " The form now shows the saved values.", None
     if status == 200 and not is_partial_request():
         flash(notice or "Saved.", "success")

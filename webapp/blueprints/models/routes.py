@@ -10,7 +10,6 @@ from flask_login import current_user
 
 from webapp.blueprints.models import bp
 from webapp.blueprints.models.forms import ModelFilterForm, ModelForm
-from webapp.extensions import db
 from webapp.forms import attach_errors, choices, int_or_none
 from webapp.htmx import add_notice, is_partial_request, render, trigger
 from webapp.models import CatalogModel
@@ -111,12 +110,9 @@ def update(model_id: int) -> Response:
         try:
             models_admin.update_model(current_user, model, data, int_or_none(form.version.data))
         except ValidationError as exc:
-            db.session.rollback()
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            db.session.rollback()
-            db.session.refresh(model)
-            form = edit_form(model)
+            form = edit_form(model)  # the model as stored now
             form.form_errors.append(exc.message + " The form now shows the saved values.")
             return _row(model, 409, mode="edit", form=form)
         else:
@@ -132,8 +128,6 @@ def toggle(model_id: int) -> Response:
     try:
         models_admin.set_enabled(current_user, model, enabled)
     except ValidationError as exc:
-        db.session.rollback()
-        db.session.refresh(model)
         return add_notice(_row(model, 422, row_error=exc.message), exc.message, "error")
     return _row(model, notice=f"{model.global_id} {'enabled' if enabled else 'disabled'}.")
 
@@ -146,7 +140,6 @@ def make_default(model_id: int) -> Response:
     try:
         models_admin.set_default(current_user, model, kind)
     except ValidationError as exc:
-        db.session.rollback()
         return add_notice(_row(model, 422, row_error=exc.message), exc.message, "error")
     response = _row(model, notice=f"{model.global_id} is now the default {kind} model.")
     return trigger(response, "models-changed") if is_partial_request() else response

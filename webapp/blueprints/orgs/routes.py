@@ -9,7 +9,6 @@ from flask_login import current_user
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.forms import OrgCreateForm, OrgForm
 from webapp.blueprints.orgs.page import org_page, respond
-from webapp.extensions import db
 from webapp.forms import attach_errors, int_or_none
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.permissions import admin_required, org_admin_required
@@ -78,8 +77,6 @@ def update(org_id: int) -> Response:
         attach_errors(form, exc.errors)
         return respond(org, "orgs/_details.html", 422, details_form=form)
     except Conflict as exc:
-        db.session.rollback()
-        db.session.refresh(org)
         return respond(
             org,
             "orgs/_details.html",

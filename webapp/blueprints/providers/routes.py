@@ -142,8 +142,6 @@ def update(provider_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            db.session.rollback()
-            db.session.refresh(provider)
             form = edit_form(provider)
             form.form_errors.append(exc.message + " The form now shows the saved values.")
             return _row(provider, 409, mode="edit", form=form)
