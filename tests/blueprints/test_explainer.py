@@ -72,3 +72,13 @@ def test_explainer_reports_a_missing_key(admin_client, member, monkeypatch):
 def test_bad_explainer_input_is_422(admin_client):
     assert admin_client.get("/admin/effective?user_id=999999").status_code == 422
     assert admin_client.get("/admin/effective?feature=nope").status_code == 422
+
+
+def test_explainer_says_which_settings_the_model_will_not_receive(admin_client, member):
+    settings_service.update_settings(None, settings_service.parameter_set_for("global"),
+                                     {"temperature": 0.4, "model": "anthropic/claude-haiku-4-5"})
+    body = admin_client.get(f"/admin/effective?user_id={member.id}").get_data(as_text=True)
+    row = body.split('id="effective-temperature"')[1].split("</tr>")[0]
+    assert "0.4" in row and "not sent to this model" in row
+    max_tokens = body.split('id="effective-max_tokens"')[1].split("</tr>")[0]
+    assert "not sent" not in max_tokens

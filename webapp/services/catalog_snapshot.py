@@ -12,6 +12,21 @@ from webapp.models import CatalogModel, Provider
 from webapp.services.errors import ValidationError
 from webapp.services.settings_cache import settings_cache
 
+# Parameters a protocol never accepts, whatever the catalog says about the model.
+PROTOCOL_REJECTS: dict[str, frozenset[str]] = {
+    "anthropic": frozenset({"frequency_penalty", "presence_penalty", "seed"}),
+}
+# The call parameters a model may accept or reject (the rest is Switchboard's own business).
+CALL_PARAMS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "stop",
+    "seed",
+)
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -42,6 +57,11 @@ class ModelInfo:
     @property
     def usable(self) -> bool:
         return self.enabled and self.provider_enabled
+
+    @property
+    def rejected_params(self) -> frozenset[str]:
+        """What is never sent to this model: the catalog's list plus its protocol's."""
+        return self.unsupported_params | PROTOCOL_REJECTS.get(self.protocol, frozenset())
 
 
 def _load_all() -> tuple[dict[int, ModelInfo], dict[str, ModelInfo], dict[str, int | None]]:

@@ -62,6 +62,16 @@ class EffectiveSettings:
     def get(self, name: str) -> Any:
         return self.values[name]
 
+    @property
+    def dropped(self) -> list[str]:
+        """Settings with a value that the effective model rejects: they are not sent."""
+        rejected = self.model.rejected_params
+        return [
+            n
+            for n in catalog_snapshot.CALL_PARAMS
+            if self.values.get(n) is not None and n in rejected
+        ]
+
 
 def _values_of(pset: ParameterSet | None) -> dict[str, Any]:
     if pset is None:

@@ -13,26 +13,16 @@ from typing import Any
 from webapp.extensions import db
 from webapp.models import Mode, Organization, Provider, UsageRecord, User
 from webapp.services import credentials, effective_settings
-from webapp.services.catalog_snapshot import ModelInfo
+from webapp.services.catalog_snapshot import CALL_PARAMS, ModelInfo
 from webapp.services.errors import ServiceError, ValidationError
 from webapp.services.key_resolution import KeyNotConfigured, ResolvedKey, resolve_key
 from webapp.services.llm import clients
 from webapp.services.llm.adapters import adapter_for
-from webapp.services.llm.adapters.base import NEVER
 from webapp.services.llm.errors import BadRequest, LLMError, NotConfigured
 from webapp.services.llm.retry import Attempts
 from webapp.services.url_guard import check_base_url
 from webapp.services.usage import CallRecord, write
 
-CALL_PARAMS = (
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "frequency_penalty",
-    "presence_penalty",
-    "stop",
-    "seed",
-)
 LOGGING_FIELDS = ("logging_enabled", "logging_level", "log_request_bodies", "log_response_bodies")
 
 
@@ -156,7 +146,7 @@ def call_params(
     settings: effective_settings.EffectiveSettings, model: ModelInfo
 ) -> tuple[dict[str, Any], list[str]]:
     """The parameters this model accepts, and the names dropped because it rejects them."""
-    rejected = model.unsupported_params | NEVER.get(model.protocol, frozenset())
+    rejected = model.rejected_params
     params, dropped = {}, []
     for name in CALL_PARAMS:
         value = settings.values.get(name)

@@ -7,11 +7,6 @@ from typing import Any, Protocol
 
 from webapp.services.llm.types import ChatRequest, ChatResult, Delta, LiveModel, Usage
 
-# Parameters a protocol never accepts, whatever the catalog says.
-NEVER: dict[str, frozenset[str]] = {
-    "anthropic": frozenset({"frequency_penalty", "presence_penalty", "seed"}),
-}
-
 
 class Adapter(Protocol):
     def make_client(
