@@ -75,8 +75,11 @@ def test_bad_explainer_input_is_422(admin_client):
 
 
 def test_explainer_says_which_settings_the_model_will_not_receive(admin_client, member):
-    settings_service.update_settings(None, settings_service.parameter_set_for("global"),
-                                     {"temperature": 0.4, "model": "anthropic/claude-haiku-4-5"})
+    settings_service.update_settings(
+        None,
+        settings_service.parameter_set_for("global"),
+        {"temperature": 0.4, "model": "anthropic/claude-haiku-4-5"},
+    )
     body = admin_client.get(f"/admin/effective?user_id={member.id}").get_data(as_text=True)
     row = body.split('id="effective-temperature"')[1].split("</tr>")[0]
     assert "0.4" in row and "not sent to this model" in row

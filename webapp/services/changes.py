@@ -46,3 +46,27 @@ def commit_change(
             f"Someone else saved this {target_type} at the same moment. Reload and try again."
         ) from None
     return changes
+
+
+def delete_record(
+    actor: User | None,
+    record: Any,
+    *,
+    target_type: str,
+    target_label: str,
+    changes: dict[str, Any],
+    org_id: int | None = None,
+) -> None:
+    """Audit the deletion, remove the record, tell every process, commit."""
+    audit.record(
+        "delete",
+        target_type,
+        actor=actor,
+        target_id=record.id,
+        target_label=target_label,
+        changes=changes,
+        org_id=org_id,
+    )
+    db.session.delete(record)
+    bump_settings_version()
+    db.session.commit()

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.models import Feature, Organization, ParameterSet, SettingsScope, User
 from webapp.services import audit
-from webapp.services.changes import commit_change
+from webapp.services.changes import commit_change, delete_record
 from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from webapp.services.orgs import check_slug, may_manage_scope
 from webapp.services.profiles import profile_names
@@ -123,15 +123,11 @@ def update_feature(
 
 
 def delete_feature(actor: User, feature: Feature) -> None:
-    audit.record(
-        "delete",
-        "feature",
-        actor=actor,
-        target_id=feature.id,
+    delete_record(
+        actor,
+        feature,
+        target_type="feature",
         target_label=feature.slug,
         changes=audit.diff(audit.snapshot(feature, FIELDS), None),
         org_id=feature.org_id,
     )
-    db.session.delete(feature)
-    bump_settings_version()
-    db.session.commit()

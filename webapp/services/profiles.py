@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.models import Organization, ParameterSet, Profile, SettingsScope, User
 from webapp.services import audit
+from webapp.services.changes import delete_record
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
 from webapp.services.orgs import check_slug, may_manage_scope
 from webapp.services.settings_cache import bump_settings_version
@@ -67,15 +68,11 @@ def create_profile(
 
 def delete_profile(actor: User, profile: Profile) -> None:
     """Features pointing at this name fall back to the global profile of that name, if any."""
-    audit.record(
-        "delete",
-        "profile",
-        actor=actor,
-        target_id=profile.id,
+    delete_record(
+        actor,
+        profile,
+        target_type="profile",
         target_label=profile.name,
         changes={"name": profile.name},
         org_id=profile.org_id,
     )
-    db.session.delete(profile)
-    bump_settings_version()
-    db.session.commit()

@@ -13,11 +13,10 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.models import CatalogModel, Credential, Protocol, Provider, UsageRecord, User
 from webapp.services import audit
-from webapp.services.changes import commit_change
+from webapp.services.changes import commit_change, delete_record
 from webapp.services.errors import Conflict, NotFound, ValidationError
 from webapp.services.orgs import check_slug
 from webapp.services.provider_rules import ENV_HELP, check_headers, key_env_name_ok
-from webapp.services.settings_cache import bump_settings_version
 from webapp.services.url_guard import check_base_url
 
 FIELDS = (
@@ -195,17 +194,13 @@ def delete_provider(actor: User, provider: Provider) -> None:
                 "another default on the Models page first."
             }
         )
-    audit.record(
-        "delete",
-        "provider",
-        actor=actor,
-        target_id=provider.id,
+    delete_record(
+        actor,
+        provider,
+        target_type="provider",
         target_label=provider.slug,
         changes={
             **audit.diff(_snapshot(provider), None),
             "removed": {"models": impact.models, "keys": impact.keys},
         },
     )
-    db.session.delete(provider)
-    bump_settings_version()
-    db.session.commit()

@@ -39,6 +39,12 @@ class Endpoints:
     def url(self, name: str, **values: Any) -> str:
         return url_for(getattr(self, name), **self.args, **values)
 
+    @classmethod
+    def named(cls, page: str, prefix: str, **args: Any) -> Endpoints:
+        """The key routes of an area, named ``<prefix>panel``, ``<prefix>create`` …"""
+        names = ("panel", "create", "update", "delete", "test")
+        return cls(page, *(f"{prefix}{n}" for n in names), args=args)
+
 
 @dataclass
 class Panel:

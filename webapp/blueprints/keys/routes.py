@@ -23,14 +23,7 @@ from webapp.services import allowed_hosts, catalog, crypto
 from webapp.services.credentials import GLOBAL
 from webapp.services.errors import ValidationError
 
-ENDPOINTS = Endpoints(
-    page="keys.index",
-    panel="keys.panel",
-    create="keys.create",
-    update="keys.update",
-    delete="keys.delete",
-    test="keys.test",
-)
+ENDPOINTS = Endpoints.named("keys.index", "keys.")
 
 
 def _page(

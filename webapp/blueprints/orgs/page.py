@@ -18,15 +18,7 @@ from webapp.services.credentials import org_owner
 
 
 def key_area(org: Organization) -> Area:
-    endpoints = Endpoints(
-        page="orgs.show",
-        panel="orgs.key_panel",
-        create="orgs.key_create",
-        update="orgs.key_update",
-        delete="orgs.key_delete",
-        test="orgs.key_test",
-        args={"org_id": org.id},
-    )
+    endpoints = Endpoints.named("orgs.show", "orgs.key_", org_id=org.id)
     return Area(
         owner=org_owner(org.id),
         endpoints=endpoints,

@@ -23,14 +23,7 @@ from webapp.services import catalog, preferences, users
 from webapp.services.credentials import user_owner
 from webapp.services.errors import ValidationError
 
-ENDPOINTS = Endpoints(
-    page="settings.index",
-    panel="settings.panel",
-    create="settings.create",
-    update="settings.update",
-    delete="settings.delete",
-    test="settings.test",
-)
+ENDPOINTS = Endpoints.named("settings.index", "settings.")
 
 
 def _area() -> Area:
