@@ -26,7 +26,7 @@ def bench_app(engine: str, **config: object) -> Iterator[Flask]:
     """A fresh app on ``sqlite`` or ``postgresql``, migrated and seeded; removed afterwards."""
     from flask_migrate import upgrade
 
-    from webapp.services.seed import seed_all
+    from webapp.services.catalog.seed import seed_all
 
     with tempfile.TemporaryDirectory() as tmp:
         schema = None

@@ -20,8 +20,9 @@ from bench._support import bench_app
 from webapp.extensions import db
 from webapp.models import Credential, Provider, User
 from webapp.models.base import utcnow
-from webapp.services import crypto, key_rotation
-from webapp.services.credentials import aad_for
+from webapp.services.credentials import crypto
+from webapp.services.credentials import rotation as key_rotation
+from webapp.services.credentials.storage import aad_for
 
 SECRET = "sk-proj-" + "A1b2C3d4" * 8
 

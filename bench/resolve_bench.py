@@ -24,9 +24,9 @@ from bench._support import bench_app
 from webapp.extensions import db
 from webapp.models import Feature, Membership, Organization, ParameterSet, User
 from webapp.models.base import utcnow
-from webapp.services.effective_settings import resolve
-from webapp.services.settings import parameter_set_for, update_settings
-from webapp.services.settings_cache import settings_cache
+from webapp.services.settings.cache import settings_cache
+from webapp.services.settings.layers import parameter_set_for, update_settings
+from webapp.services.settings.resolution import resolve
 
 USERS, ORGS, FEATURES = 10_000, 500, 2_000
 

@@ -23,7 +23,8 @@ from bench._support import bench_app
 from tests.fake_upstream import FakeUpstream
 from webapp.extensions import db
 from webapp.models import Provider, UsageRecord, User
-from webapp.services import credentials, llm
+from webapp.services import llm
+from webapp.services.credentials import storage as credentials
 
 KEY = "sk-bench-key-0000000001"
 MESSAGES = [{"role": "user", "content": "Hello"}]

@@ -168,7 +168,7 @@ def app(
     marker = request.node.get_closest_marker("app_config")
     overrides = dict(marker.kwargs) if marker else {}
     application = make_app(database_url, instance_path, **overrides)
-    from webapp.services.seed import seed_all
+    from webapp.services.catalog.seed import seed_all
 
     with application.app_context():
         seed_all()
@@ -242,7 +242,7 @@ def wired(app, fake_upstream: FakeUpstream, sleeps):  # type: ignore[no-untyped-
     """Every provider points at the fake upstream and has a global key."""
     from webapp.extensions import db
     from webapp.models import Provider
-    from webapp.services.settings_cache import settings_cache
+    from webapp.services.settings.cache import settings_cache
 
     for provider in db.session.scalars(sa.select(Provider)):
         anthropic = provider.protocol == "anthropic"

@@ -17,7 +17,9 @@ from webapp.models import (
     Provider,
     User,
 )
-from webapp.services import allowed_hosts, credentials, users
+from webapp.services.accounts import users
+from webapp.services.credentials import allowed_hosts
+from webapp.services.credentials import storage as credentials
 
 PASSWORD = "correct horse battery"
 

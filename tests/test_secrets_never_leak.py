@@ -73,7 +73,7 @@ def test_no_key_in_any_get_response_or_log(app, stocked, caplog):
 
 
 def _own_keys(user):  # type: ignore[no-untyped-def]
-    from webapp.services import credentials
+    from webapp.services.credentials import storage as credentials
 
     return credentials.list_credentials(credentials.user_owner(user.id))
 
@@ -85,7 +85,7 @@ def test_no_key_in_error_responses_or_audit_diffs(app, stocked, caplog):
     openai = factories.provider("openai")
     # A valid key with an invalid label: the 422 must not echo the key back.
     response = client.post(
-        f"/settings/providers/{openai.id}/keys",
+        f"/account/providers/{openai.id}/keys",
         headers={"HX-Request": "true"},
         data={
             f"add-{openai.id}-secret": SECRETS["member"] + "x",
@@ -96,7 +96,7 @@ def test_no_key_in_error_responses_or_audit_diffs(app, stocked, caplog):
     _assert_clean(response.get_data(as_text=True), "a 422 response")
     # A key with a space: the error explains without quoting it.
     response = client.post(
-        f"/settings/providers/{openai.id}/keys",
+        f"/account/providers/{openai.id}/keys",
         data={f"add-{openai.id}-secret": "sk-MEMBER distinctive-c04f5d"},
     )
     assert response.status_code == 422 and "distinctive" not in response.get_data(as_text=True)
@@ -107,6 +107,6 @@ def test_no_key_in_error_responses_or_audit_diffs(app, stocked, caplog):
 
 
 def test_keys_check_output_has_no_key(runner, stocked):
-    result = runner.invoke(args=["keys", "check"])
+    result = runner.invoke(args=["encryption-keys", "check"])
     assert result.exit_code == 0
-    _assert_clean(result.output, "keys check")
+    _assert_clean(result.output, "encryption-keys check")

@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 
 from webapp.config import ConfigError, load_config
 from webapp.extensions import csrf, db, htmx_ext, limiter, login_manager, migrate
-from webapp.services.crypto import init_crypto
+from webapp.services.credentials.crypto import init_crypto
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -25,14 +25,14 @@ BLUEPRINTS = (
     "auth",
     "health",
     "main",
-    "settings",
+    "account",
     "providers",
-    "models",
-    "keys",
+    "catalog",
+    "credentials",
     "defaults",
     "orgs",
     "features",
-    "effective",
+    "explainer",
     "users",
     "audit",
     "config",
@@ -98,7 +98,7 @@ def _configure_logging(app: Flask) -> None:
 
 def _init_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401 - register every table on the metadata
-    from webapp.services.users import load_session_user
+    from webapp.services.accounts.users import load_session_user
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -153,10 +153,10 @@ def _running_migrations() -> bool:
 
 def _seed_on_start(app: Flask) -> None:
     """Seed presets and make sure an admin exists, once the schema is up to date."""
+    from webapp.services.accounts.users import ensure_admin
+    from webapp.services.catalog.seed import seed_all
     from webapp.services.errors import ValidationError
-    from webapp.services.schema import schema_status
-    from webapp.services.seed import seed_all
-    from webapp.services.users import ensure_admin
+    from webapp.services.system.schema import schema_status
 
     if _running_migrations():
         return

@@ -11,12 +11,12 @@ from flask_login import current_user
 ADMIN_NAV = [
     ("Overview", "main.home"),
     ("Providers", "providers.index"),
-    ("Models", "models.index"),
-    ("Keys", "keys.index"),
+    ("Models", "catalog.index"),
+    ("Keys", "credentials.index"),
     ("Defaults", "defaults.index"),
     ("Organizations", "orgs.index"),
     ("Features", "features.index"),
-    ("Explainer", "effective.index"),
+    ("Explainer", "explainer.index"),
     ("Users", "users.index"),
     ("Usage", "usage_admin.index"),
     ("Audit log", "audit.index"),
@@ -26,7 +26,7 @@ ADMIN_NAV = [
 ORG_ADMIN_NAV = [("Organizations", "orgs.index"), ("Features", "features.index")]
 MEMBER_NAV = [
     ("Home", "main.home"),
-    ("Settings", "settings.index"),
+    ("Account", "account.index"),
     ("My usage", "usage.index"),
     ("Access tokens", "tokens.index"),
 ]

@@ -8,7 +8,7 @@ from decimal import Decimal
 from flask import Flask, current_app
 
 from webapp.models.base import utcnow
-from webapp.services.settings_fields import FIELDS
+from webapp.services.settings.fields import FIELDS
 
 
 def price(value: Decimal | float | None) -> str:

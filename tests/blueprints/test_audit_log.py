@@ -11,7 +11,10 @@ import pytest
 from tests import factories
 from webapp.extensions import db
 from webapp.models import AuditEvent
-from webapp.services import audit, audit_log, credentials, users
+from webapp.services.accounts import users
+from webapp.services.audit import events as audit
+from webapp.services.audit import log as audit_log
+from webapp.services.credentials import storage as credentials
 
 HX = {"HX-Request": "true"}
 SECRET = "sk-audit-SECRET-value-7Qx1"

@@ -32,7 +32,10 @@ ADMIN_ONLY = {
 }
 
 # Member pages: any signed-in user, each seeing only their own data.
-MEMBER_PREFIXES = ("/settings", "/usage", "/tokens")
+MEMBER_PREFIXES = ("/account", "/settings", "/usage", "/tokens")
+
+# Old URLs kept as redirects to their new home.
+REDIRECTS = {"main.legacy_settings"}
 
 # Explicit levels; anything under /admin/ is ADMIN, under /v1/ TOKEN, unless listed.
 ACCESS: dict[str, str] = {
@@ -68,6 +71,7 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
     in_org = rule is not None and rule.rule.startswith("/admin/orgs")
     return {
         "filename": lambda: "css/app.css",
+        "rest": lambda: "",
         "provider_id": lambda: factories.provider("openai").id,
         "model_id": lambda: factories.model("openai/gpt-5.4-mini").id,
         "credential_id": lambda: factories.global_key("openai").id,
@@ -138,7 +142,8 @@ def test_admin_can_open_every_page(app, admin_client):
         if access_level(rule) in (PUBLIC, TOKEN) or rule.endpoint == "static":
             continue
         response = admin_client.get(build(app, rule))
-        assert response.status_code == 200, f"GET {rule.rule}: {response.status_code}"
+        expected = 308 if rule.endpoint in REDIRECTS else 200
+        assert response.status_code == expected, f"GET {rule.rule}: {response.status_code}"
 
 
 def test_member_can_open_every_member_page(app, member_client):
@@ -146,7 +151,8 @@ def test_member_can_open_every_member_page(app, member_client):
         if access_level(rule) != LOGIN:
             continue
         response = member_client.get(build(app, rule))
-        assert response.status_code == 200, f"GET {rule.rule}: {response.status_code}"
+        expected = 308 if rule.endpoint in REDIRECTS else 200
+        assert response.status_code == expected, f"GET {rule.rule}: {response.status_code}"
 
 
 def test_org_admin_reaches_only_org_admin_routes(app, member):

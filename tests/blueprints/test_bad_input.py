@@ -79,5 +79,5 @@ def test_garbage_query_strings_never_make_a_500(app, admin_client):
 def test_nul_characters_are_refused_before_they_reach_the_database(admin_client, member_client):
     response = admin_client.get("/admin/models?q=a%00b")
     assert response.status_code == 400 and "NUL" in response.get_data(as_text=True)
-    response = member_client.post("/settings/mode", data={"mode": "byok\x00"})
+    response = member_client.post("/account/mode", data={"mode": "byok\x00"})
     assert response.status_code == 400

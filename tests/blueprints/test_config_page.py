@@ -11,7 +11,8 @@ import yaml
 from tests import factories
 from webapp.extensions import db
 from webapp.models import AuditEvent, Organization
-from webapp.services import config_export, config_io
+from webapp.services.config import document as config_io
+from webapp.services.config import export as config_export
 
 HX = {"HX-Request": "true"}
 URL = "/admin/config/import"

@@ -51,7 +51,7 @@ def test_fetch_models_lists_live_models_and_marks_catalog_ones(wired, admin_clie
 
 def test_test_my_key_updates_the_status_in_the_panel(wired, member_client, member):
     key = factories.user_key(member, "openai", "sk-member-testable-1")
-    response = member_client.post(f"/settings/keys/{key.id}/test", headers=HX)
+    response = member_client.post(f"/account/keys/{key.id}/test", headers=HX)
     body = response.get_data(as_text=True)
     assert body.lstrip().startswith('<section id="keys-openai"') and "badge-ok" in body
     assert "works" in response.headers["HX-Trigger"]
@@ -60,7 +60,7 @@ def test_test_my_key_updates_the_status_in_the_panel(wired, member_client, membe
         == "Bearer sk-member-testable-1"
     )
     wired.script("openai.models", Reply.error(401, "revoked"))
-    response = member_client.post(f"/settings/keys/{key.id}/test", headers=HX)
+    response = member_client.post(f"/account/keys/{key.id}/test", headers=HX)
     assert "invalid" in response.get_data(as_text=True)
     assert '"level": "error"' in response.headers["HX-Trigger"]
 
@@ -68,7 +68,7 @@ def test_test_my_key_updates_the_status_in_the_panel(wired, member_client, membe
 def test_test_my_key_for_someone_elses_key_is_404(wired, member_client):
     other = factories.make_user("other@example.com")
     key = factories.user_key(other, "openai", "sk-other-user-key-9")
-    assert member_client.post(f"/settings/keys/{key.id}/test", headers=HX).status_code == 404
+    assert member_client.post(f"/account/keys/{key.id}/test", headers=HX).status_code == 404
     assert wired.requests == []
 
 

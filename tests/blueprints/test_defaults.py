@@ -7,8 +7,8 @@ import pytest
 from tests import factories
 from webapp.extensions import db
 from webapp.models import AuditEvent
-from webapp.services import settings as settings_service
-from webapp.services.effective_settings import resolve
+from webapp.services.settings import layers as settings_service
+from webapp.services.settings.resolution import resolve
 
 HX = {"HX-Request": "true"}
 
@@ -130,7 +130,7 @@ def test_without_javascript_save_redirects(admin_client):
 def test_disabled_models_are_not_offered(admin_client):
     factories.model("openai/gpt-5.5").enabled = False
     db.session.commit()
-    from webapp.services.settings_cache import settings_cache
+    from webapp.services.settings.cache import settings_cache
 
     settings_cache().clear()
     body = admin_client.get("/admin/defaults").get_data(as_text=True)

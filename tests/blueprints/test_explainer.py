@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests import factories
 from webapp.extensions import db
 from webapp.models import Feature
-from webapp.services import settings as settings_service
+from webapp.services.settings import layers as settings_service
 
 HX = {"HX-Request": "true"}
 
@@ -53,7 +53,7 @@ def test_explainer_shows_each_value_with_its_layer_and_edit_link(admin_client, m
 def test_explainer_says_why_a_call_would_fail(admin_client, member):
     factories.provider("openai").enabled = False
     db.session.commit()
-    from webapp.services.settings_cache import settings_cache
+    from webapp.services.settings.cache import settings_cache
 
     settings_cache().clear()
     body = admin_client.get(f"/admin/effective?user_id={member.id}").get_data(as_text=True)

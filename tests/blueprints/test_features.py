@@ -9,8 +9,8 @@ from tests import factories
 from tests.conftest import login
 from webapp.extensions import db
 from webapp.models import Feature, Profile
-from webapp.services import settings as settings_service
-from webapp.services.effective_settings import SettingsError, resolve
+from webapp.services.settings import layers as settings_service
+from webapp.services.settings.resolution import SettingsError, resolve
 
 HX = {"HX-Request": "true"}
 

@@ -10,10 +10,10 @@ from tests import factories
 from tests.conftest import login
 from webapp.extensions import db
 from webapp.models import AuditEvent, Organization, Profile
-from webapp.services import credentials
-from webapp.services import settings as settings_service
-from webapp.services.effective_settings import SettingsError, resolve
-from webapp.services.key_resolution import resolve_key
+from webapp.services.credentials import storage as credentials
+from webapp.services.credentials.resolution import resolve_key
+from webapp.services.settings import layers as settings_service
+from webapp.services.settings.resolution import SettingsError, resolve
 
 HX = {"HX-Request": "true"}
 
@@ -184,7 +184,7 @@ def test_an_org_profile_shadows_the_global_one(org_admin_client, acme):
         data={"profile-version": pset.version, "profile-model": "anthropic/claude-haiku-4-5"},
     )
     assert response.status_code == 200
-    from webapp.services import features
+    from webapp.services.settings import features
 
     features.create_feature(_admin(), None, "summarize", "Summarize", profile_name="fast")
     assert (

@@ -44,7 +44,7 @@ def test_preview_follows_the_chosen_context(wired, admin_client, member):
 def test_preview_explains_why_a_call_cannot_run(wired, admin_client, member):
     factories.provider("openai").enabled = False
     db.session.commit()
-    from webapp.services.settings_cache import settings_cache
+    from webapp.services.settings.cache import settings_cache
 
     settings_cache().clear()
     body = admin_client.get(
@@ -85,7 +85,7 @@ def test_stream_sends_text_as_it_arrives(wired, admin_client, admin):
 
 
 def test_stream_errors_before_the_first_byte_keep_their_status(wired, admin_client, admin):
-    from webapp.services import settings as settings_service
+    from webapp.services.settings import layers as settings_service
 
     settings_service.update_settings(
         None, settings_service.parameter_set_for("global"), {"max_retries": 0}

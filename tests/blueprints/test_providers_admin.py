@@ -28,7 +28,7 @@ NEW = {
 @pytest.fixture
 def public_dns(monkeypatch):  # type: ignore[no-untyped-def]
     """Pretend example hosts resolve to a public address (tests never use real DNS)."""
-    from webapp.services import url_guard
+    from webapp.services.credentials import url_guard
 
     real = url_guard.system_resolver
 
@@ -111,9 +111,9 @@ def test_enable_toggle_changes_what_users_are_offered(admin_client, member_clien
     mistral = provider("mistral")
     response = admin_client.post(f"/admin/providers/{mistral.id}/enabled", headers=HX, data={})
     assert response.status_code == 200 and "disabled" in response.headers["HX-Trigger"]
-    assert 'id="keys-mistral"' not in member_client.get("/settings").get_data(as_text=True)
+    assert 'id="keys-mistral"' not in member_client.get("/account").get_data(as_text=True)
     admin_client.post(f"/admin/providers/{mistral.id}/enabled", headers=HX, data={"enabled": "on"})
-    assert 'id="keys-mistral"' in member_client.get("/settings").get_data(as_text=True)
+    assert 'id="keys-mistral"' in member_client.get("/account").get_data(as_text=True)
 
 
 def test_delete_asks_first_and_says_what_goes(admin_client, member):

@@ -11,7 +11,7 @@ from tests import factories
 from tests.conftest import login
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
-from webapp.services import users
+from webapp.services.accounts import users
 
 HX = {"HX-Request": "true"}
 NEW_PASSWORD = "a fresh password 42"
@@ -304,11 +304,11 @@ def test_bad_edit_values_are_422(admin_client, member):
 
 def test_deactivation_ends_the_users_sessions(app, admin_client, member):
     member_client = login(app.test_client(), member.email)
-    assert member_client.get("/settings").status_code == 200
+    assert member_client.get("/account").status_code == 200
     _edit(admin_client, member, active="deactivated")
-    response = member_client.get("/settings")
+    response = member_client.get("/account")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    response = member_client.get("/settings", headers=HX)
+    response = member_client.get("/account", headers=HX)
     assert response.status_code == 401 and "/login" in response.headers["HX-Redirect"]
     refused = app.test_client().post(
         "/login", data={"email": member.email, "password": factories.PASSWORD}

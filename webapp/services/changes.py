@@ -9,9 +9,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.extensions import db
 from webapp.models import User
-from webapp.services import audit
+from webapp.services.audit import events as audit
 from webapp.services.errors import Conflict
-from webapp.services.settings_cache import bump_settings_version
+from webapp.services.settings.cache import bump_settings_version
 
 
 def commit_change(

@@ -8,7 +8,7 @@ from webapp.blueprints.audit import bp
 from webapp.blueprints.audit.forms import AuditFilterForm
 from webapp.htmx import render
 from webapp.permissions import admin_required
-from webapp.services import audit_log
+from webapp.services.audit import log as audit_log
 
 
 def _filters(form: AuditFilterForm) -> audit_log.AuditFilter:

@@ -20,7 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm
 from webapp.extensions import limiter
-from webapp.services import users
+from webapp.services.accounts import users
 
 
 def _safe_next(target: str | None) -> str:

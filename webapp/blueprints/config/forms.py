@@ -8,7 +8,7 @@ from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import Optional
 
 from webapp.forms import choices
-from webapp.services.config_io import MAX_DOCUMENT_BYTES
+from webapp.services.config.document import MAX_DOCUMENT_BYTES
 
 FORMAT_CHOICES = [("auto", "Detect"), ("yaml", "YAML"), ("json", "JSON")]
 

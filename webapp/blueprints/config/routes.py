@@ -12,8 +12,11 @@ from webapp.blueprints.config.forms import ImportForm
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models.base import utcnow
 from webapp.permissions import admin_required
-from webapp.services import config_apply, config_export, config_import, config_io
-from webapp.services.config_io import ImportPlan
+from webapp.services.config import apply as config_apply
+from webapp.services.config import document as config_io
+from webapp.services.config import export as config_export
+from webapp.services.config import importing as config_import
+from webapp.services.config.document import ImportPlan
 
 
 def _page(form: ImportForm, status: int = 200, plan: ImportPlan | None = None) -> Response:

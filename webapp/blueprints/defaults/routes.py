@@ -7,13 +7,13 @@ from typing import Any
 from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 
-from webapp import settings_editor
 from webapp.blueprints.defaults import bp
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.permissions import admin_required
-from webapp.services import settings as settings_service
-from webapp.services.effective_settings import SettingsError, resolve
 from webapp.services.errors import ValidationError
+from webapp.services.settings import layers as settings_service
+from webapp.services.settings.resolution import SettingsError, resolve
+from webapp.views import settings_editor
 
 LABEL = "Global defaults"
 

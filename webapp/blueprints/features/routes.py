@@ -7,17 +7,18 @@ from typing import Any
 from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 
-from webapp import settings_editor
 from webapp.blueprints.features import bp
 from webapp.blueprints.features.forms import FeatureForm, ProfileForm
 from webapp.forms import attach_errors, int_or_none
 from webapp.htmx import add_notice, is_partial_request, redirect_to, render
 from webapp.models import Feature, ParameterSet
 from webapp.permissions import admin_required, org_admin_required
-from webapp.profile_editor import profile_page, save_profile_settings
-from webapp.services import features, orgs, profiles
-from webapp.services import settings as settings_service
+from webapp.services.accounts import orgs
 from webapp.services.errors import Conflict, ValidationError
+from webapp.services.settings import features, profiles
+from webapp.services.settings import layers as settings_service
+from webapp.views import settings_editor
+from webapp.views.profile_editor import profile_page, save_profile_settings
 
 
 def _owners() -> list[tuple[str, str]]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import Response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.blueprints.main import bp
-from webapp.services import catalog
+from webapp.services.catalog import listing as catalog
 
 
 @bp.route("/")
@@ -17,3 +17,14 @@ def home() -> str:
             "main/home.html", counts=catalog.catalog_counts(), defaults=catalog.default_models()
         )
     return render_template("main/home.html", counts=None, defaults=catalog.default_models())
+
+
+@bp.route("/settings", defaults={"rest": ""}, methods=["GET", "POST"])
+@bp.route("/settings/<path:rest>", methods=["GET", "POST"])
+@login_required
+def legacy_settings(rest: str) -> Response:
+    """``/settings`` became ``/account``: 308 keeps the method, so old forms still land."""
+    target = url_for("account.index").rstrip("/") + (f"/{rest}" if rest else "")
+    if request.query_string:
+        target += "?" + request.query_string.decode("latin-1")
+    return redirect(target, 308)

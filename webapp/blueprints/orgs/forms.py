@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.forms import choices
-from webapp.services import catalog_snapshot
+from webapp.services.catalog import snapshot as catalog_snapshot
 
 ORG_ROLES = [("member", "Member"), ("org_admin", "Org admin")]
 

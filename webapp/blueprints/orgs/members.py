@@ -10,7 +10,7 @@ from webapp.blueprints.orgs.forms import MemberAddForm, MemberRoleForm
 from webapp.blueprints.orgs.page import respond
 from webapp.forms import attach_errors
 from webapp.permissions import org_admin_required
-from webapp.services import orgs
+from webapp.services.accounts import orgs
 from webapp.services.errors import ValidationError
 
 PARTIAL = "orgs/_members.html"

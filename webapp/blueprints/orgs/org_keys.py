@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Response
 from flask_login import current_user
 
-from webapp.blueprints.keys import panels
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.page import key_area
 from webapp.permissions import org_admin_required
-from webapp.services import orgs
+from webapp.services.accounts import orgs
+from webapp.views import credential_panels as panels
 
 
 @bp.route("/<int:org_id>/keys/providers/<int:provider_id>")

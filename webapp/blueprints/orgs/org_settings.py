@@ -5,17 +5,18 @@ from __future__ import annotations
 from flask import Response, flash, request, url_for
 from flask_login import current_user
 
-from webapp import settings_editor
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.forms import ProfileCreateForm
 from webapp.blueprints.orgs.page import respond
 from webapp.forms import attach_errors
 from webapp.htmx import redirect_to
 from webapp.permissions import org_admin_required
-from webapp.profile_editor import profile_page, save_profile_settings
-from webapp.services import orgs, profiles
-from webapp.services import settings as settings_service
+from webapp.services.accounts import orgs
 from webapp.services.errors import ValidationError
+from webapp.services.settings import layers as settings_service
+from webapp.services.settings import profiles
+from webapp.views import settings_editor
+from webapp.views.profile_editor import profile_page, save_profile_settings
 
 
 @bp.route("/<int:org_id>/settings", methods=["POST"])

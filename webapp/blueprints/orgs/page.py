@@ -7,14 +7,15 @@ from typing import Any
 
 from flask import Response, flash, redirect, url_for
 
-from webapp import settings_editor
-from webapp.blueprints.keys.panels import Area, Endpoints, Panel
 from webapp.blueprints.orgs.forms import MemberAddForm, OrgForm, ProfileCreateForm
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models import Organization
-from webapp.services import catalog, profiles
-from webapp.services import settings as settings_service
-from webapp.services.credentials import org_owner
+from webapp.services.catalog import listing as catalog
+from webapp.services.credentials.storage import org_owner
+from webapp.services.settings import layers as settings_service
+from webapp.services.settings import profiles
+from webapp.views import settings_editor
+from webapp.views.credential_panels import Area, Endpoints, Panel
 
 
 def key_area(org: Organization) -> Area:

@@ -12,7 +12,7 @@ from webapp.blueprints.orgs.page import org_page, respond
 from webapp.forms import attach_errors, int_or_none
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.permissions import admin_required, org_admin_required
-from webapp.services import orgs
+from webapp.services.accounts import orgs
 from webapp.services.errors import Conflict, ValidationError
 
 

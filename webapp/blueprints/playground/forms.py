@@ -7,7 +7,7 @@ from wtforms import FloatField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from webapp.forms import choices
-from webapp.services import playground
+from webapp.services.llm import playground
 
 
 class PlaygroundForm(FlaskForm):

@@ -14,8 +14,9 @@ from webapp.blueprints.playground.forms import PlaygroundForm
 from webapp.forms import attach_errors
 from webapp.htmx import render
 from webapp.permissions import admin_required
-from webapp.services import llm, playground
+from webapp.services import llm
 from webapp.services.errors import ServiceError, ValidationError
+from webapp.services.llm import playground
 
 
 def _form(formdata: Any = None) -> PlaygroundForm:

@@ -16,7 +16,11 @@ from webapp.forms import attach_errors, int_or_none
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models import Provider
 from webapp.permissions import admin_required
-from webapp.services import catalog, credentials, llm, models_admin, providers
+from webapp.services import llm
+from webapp.services.catalog import editing as models_admin
+from webapp.services.catalog import listing as catalog
+from webapp.services.catalog import providers
+from webapp.services.credentials import storage as credentials
 from webapp.services.errors import Conflict, ValidationError
 
 ROW = "providers/_row.html"

@@ -19,7 +19,7 @@ from wtforms.widgets import HiddenInput
 
 from webapp.forms import choices
 from webapp.models import Mode, Role, User
-from webapp.services.users import MIN_PASSWORD_LENGTH
+from webapp.services.accounts.users import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [(Role.ADMIN.value, "Admin"), (Role.MEMBER.value, "Member")]
 MODE_CHOICES = [(Mode.MANAGED.value, "Managed"), (Mode.BYOK.value, "Bring your own key")]

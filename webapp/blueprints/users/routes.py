@@ -20,7 +20,7 @@ from webapp.forms import bounded_id
 from webapp.htmx import add_notice, is_partial_request, render, trigger
 from webapp.models import User
 from webapp.permissions import admin_required
-from webapp.services import users
+from webapp.services.accounts import users
 from webapp.services.errors import Conflict, ValidationError
 
 CREATE_PREFIX = "new"  # keeps its field ids apart from the filter form's

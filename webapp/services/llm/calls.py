@@ -12,16 +12,17 @@ from typing import Any
 
 from webapp.extensions import db
 from webapp.models import Mode, Organization, Provider, UsageRecord, User
-from webapp.services import credentials, effective_settings
-from webapp.services.catalog_snapshot import CALL_PARAMS, ModelInfo
+from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
+from webapp.services.credentials import storage as credentials
+from webapp.services.credentials.resolution import KeyNotConfigured, ResolvedKey, resolve_key
+from webapp.services.credentials.url_guard import check_base_url
 from webapp.services.errors import ServiceError, ValidationError
-from webapp.services.key_resolution import KeyNotConfigured, ResolvedKey, resolve_key
 from webapp.services.llm import clients
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.errors import BadRequest, LLMError, NotConfigured
+from webapp.services.llm.metering import CallRecord, write
 from webapp.services.llm.retry import Attempts
-from webapp.services.url_guard import check_base_url
-from webapp.services.usage import CallRecord, write
+from webapp.services.settings import resolution as effective_settings
 
 LOGGING_FIELDS = ("logging_enabled", "logging_level", "log_request_bodies", "log_response_bodies")
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from webapp.models import Credential, LastTestStatus, Provider
-from webapp.services import catalog_snapshot, credentials
-from webapp.services.catalog_snapshot import ModelInfo
+from webapp.services.catalog import snapshot as catalog_snapshot
+from webapp.services.catalog.snapshot import ModelInfo
+from webapp.services.credentials import storage as credentials
+from webapp.services.credentials.resolution import (
+    KeyNotConfigured,
+    key_from_credential,
+    resolve_key,
+)
 from webapp.services.errors import ValidationError
-from webapp.services.key_resolution import KeyNotConfigured, key_from_credential, resolve_key
 from webapp.services.llm import retry
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.calls import (

@@ -1,0 +1,133 @@
+"""Global keys (one panel per provider) and the allowed-hosts list."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, url_for
+from flask_login import current_user
+
+from webapp.blueprints.credentials import bp
+from webapp.blueprints.credentials.forms import AllowedHostForm
+from webapp.htmx import add_notice, is_partial_request, render
+from webapp.permissions import admin_required
+from webapp.services.catalog import listing as catalog
+from webapp.services.credentials import allowed_hosts, crypto
+from webapp.services.credentials.storage import GLOBAL
+from webapp.services.errors import ValidationError
+from webapp.views.credential_panels import (
+    Area,
+    Endpoints,
+    Panel,
+    create_key,
+    delete_key,
+    show_panel,
+    test_key,
+    update_key,
+)
+
+ENDPOINTS = Endpoints.named("credentials.index", "credentials.")
+
+
+def _page(
+    status: int = 200, replace: Panel | None = None, host_form: AllowedHostForm | None = None
+) -> Response:
+    panels = [
+        replace
+        if replace is not None and replace.provider.id == provider.id
+        else AREA.panel(provider)
+        for provider, _ in catalog.list_providers()
+    ]
+    ring = crypto.keyring()
+    return render(
+        "credentials/index.html",
+        "credentials/index.html",
+        status,
+        panels=panels,
+        ring=ring,
+        hosts=allowed_hosts.list_allowed_hosts(),
+        host_form=host_form or AllowedHostForm(formdata=None),
+    )
+
+
+AREA = Area(owner=GLOBAL, endpoints=ENDPOINTS, base_url_for_all=True, page=_page)
+
+
+@bp.route("")
+@admin_required
+def index() -> Response:
+    return _page()
+
+
+@bp.route("/providers/<int:provider_id>")
+@admin_required
+def panel(provider_id: int) -> Response:
+    return show_panel(AREA, provider_id)
+
+
+@bp.route("/providers/<int:provider_id>/keys", methods=["POST"])
+@admin_required
+def create(provider_id: int) -> Response:
+    return create_key(AREA, provider_id)
+
+
+@bp.route("/<int:credential_id>", methods=["POST"])
+@admin_required
+def update(credential_id: int) -> Response:
+    return update_key(AREA, credential_id)
+
+
+@bp.route("/<int:credential_id>/delete", methods=["POST"])
+@admin_required
+def delete(credential_id: int) -> Response:
+    return delete_key(AREA, credential_id)
+
+
+def _hosts_response(
+    form: AllowedHostForm, status: int = 200, notice: str | None = None
+) -> Response:
+    if is_partial_request():
+        response = render(
+            "credentials/_allowed_hosts.html",
+            "credentials/_allowed_hosts.html",
+            status,
+            hosts=allowed_hosts.list_allowed_hosts(),
+            host_form=form,
+        )
+        return add_notice(response, notice) if notice else response
+    if status >= 400:
+        return _page(status, host_form=form)
+    flash(notice or "Saved.", "success")
+    return redirect(url_for("credentials.index"), 303)
+
+
+@bp.route("/allowed-hosts", methods=["POST"])
+@admin_required
+def add_host() -> Response:
+    form = AllowedHostForm()
+    if form.validate_on_submit():
+        try:
+            entry = allowed_hosts.add_allowed_host(
+                current_user, form.host.data or "", form.note.data
+            )
+        except ValidationError as exc:
+            form.host.errors.append(exc.errors.get("host", exc.message))
+        else:
+            return _hosts_response(
+                AllowedHostForm(formdata=None),
+                notice=f"{entry.host} may now be used as a base URL.",
+            )
+    return _hosts_response(form, 422)
+
+
+@bp.route("/allowed-hosts/<int:host_id>/delete", methods=["POST"])
+@admin_required
+def remove_host(host_id: int) -> Response:
+    allowed_hosts.remove_allowed_host(current_user, host_id)
+    return _hosts_response(
+        AllowedHostForm(formdata=None), notice="Host removed from the allowed list."
+    )
+
+
+@bp.route("/<int:credential_id>/test", methods=["POST"])
+@admin_required
+def test(credential_id: int) -> Response:
+    return test_key(AREA, credential_id)

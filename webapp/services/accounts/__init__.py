@@ -1,0 +1,2 @@
+"""People and organizations: users, passwords, sessions, organizations and
+memberships."""

@@ -1,0 +1,214 @@
+"""Organizations and their members. Admins manage every org; org admins only their own."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from webapp.extensions import db
+from webapp.models import Membership, Organization, OrgRole, User
+from webapp.models.base import utcnow
+from webapp.services.accounts.users import find_by_email
+from webapp.services.audit import events as audit
+from webapp.services.catalog import snapshot as catalog_snapshot
+from webapp.services.changes import commit_change
+from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SLUG_HELP = "Lowercase letters, digits, '-' and '_', starting with a letter or digit (max 64)."
+
+
+def check_slug(value: str, field: str = "slug") -> str:
+    slug = (value or "").strip()
+    if not SLUG_RE.match(slug):
+        raise ValidationError({field: SLUG_HELP})
+    return slug
+
+
+def may_manage(actor: User, org_id: int) -> bool:
+    return actor.is_admin or actor.org_role(org_id) == OrgRole.ORG_ADMIN
+
+
+def may_manage_scope(actor: User, org_id: int | None) -> bool:
+    """Global records (org_id None) are for admins; an org's records for its org admins too."""
+    return actor.is_admin if org_id is None else may_manage(actor, org_id)
+
+
+def visible_orgs(actor: User) -> list[Organization]:
+    """Every org for admins; the orgs they administer for org admins."""
+    query = (
+        sa.select(Organization)
+        .options(selectinload(Organization.memberships))
+        .order_by(Organization.archived_at.is_not(None), Organization.name)
+    )
+    if not actor.is_admin:
+        query = query.where(Organization.id.in_(actor.administered_org_ids() or [-1]))
+    return list(db.session.scalars(query))
+
+
+def get_org(actor: User, org_id: int) -> Organization:
+    """The org if the actor may manage it; 404 otherwise (other orgs do not exist for them)."""
+    org = db.session.get(Organization, org_id)
+    if org is None or not may_manage(actor, org.id):
+        raise NotFound("That organization does not exist.")
+    return org
+
+
+def _require_admin(actor: User) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied("Only admins can do this.")
+
+
+def _snapshot(org: Organization) -> dict[str, object]:
+    return audit.snapshot(org, ("slug", "name", "description", "allowed_models", "archived_at"))
+
+
+def _clean_allowed(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    for global_id in values:
+        catalog_snapshot.require_model(global_id, "allowed_models")
+    return sorted(set(values))
+
+
+def create_org(actor: User, slug: str, name: str, description: str | None = None) -> Organization:
+    _require_admin(actor)
+    slug, name = check_slug(slug), (name or "").strip()
+    if not name or len(name) > 120:
+        raise ValidationError({"name": "Give the organization a name (at most 120 characters)."})
+    if db.session.scalar(sa.select(Organization.id).where(Organization.slug == slug)):
+        raise ValidationError({"slug": f"An organization with the slug {slug!r} exists already."})
+    org = Organization(slug=slug, name=name, description=(description or "").strip() or None)
+    db.session.add(org)
+    db.session.flush()
+    # The bump also clears a cached "no such organization" for this id.
+    commit_change(
+        actor,
+        action="create",
+        target_type="organization",
+        target_id=org.id,
+        target_label=name,
+        before=None,
+        after=_snapshot(org),
+        org_id=org.id,
+    )
+    return org
+
+
+def update_org(
+    actor: User,
+    org: Organization,
+    *,
+    name: str,
+    description: str | None,
+    allowed_models: list[str] | None,
+    expected_version: int | None,
+) -> Organization:
+    """Name and description (org admins too); the allowed-model list (admins only)."""
+    if expected_version is not None and expected_version != org.version:
+        raise Conflict("Someone else changed this organization since you opened it.")
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ValidationError({"name": "Give the organization a name (at most 120 characters)."})
+    allowed = _clean_allowed(allowed_models) if actor.is_admin else org.allowed_models
+    before = _snapshot(org)
+    org.name, org.description = name, (description or "").strip() or None
+    org.allowed_models = allowed
+    return _commit(actor, org, before)
+
+
+def set_archived(actor: User, org: Organization, archived: bool) -> Organization:
+    """Archived orgs keep their history but can no longer make calls."""
+    _require_admin(actor)
+    before = _snapshot(org)
+    org.archived_at = utcnow() if archived else None
+    return _commit(actor, org, before, action="archive" if archived else "unarchive")
+
+
+def _commit(actor: User, org: Organization, before: dict, action: str = "update") -> Organization:
+    commit_change(
+        actor,
+        action=action,
+        target_type="organization",
+        target_id=org.id,
+        target_label=org.name,
+        before=before,
+        after=_snapshot(org),
+        org_id=org.id,
+    )
+    return org
+
+
+def add_member(actor: User, org: Organization, email: str, org_role: str) -> Membership:
+    if org_role not in tuple(OrgRole):
+        raise ValidationError({"org_role": "Choose member or org admin."})
+    user = find_by_email(email or "")
+    if user is None:
+        raise ValidationError({"email": "No user has this email. Create the user first."})
+    if user.org_role(org.id) is not None:
+        raise ValidationError({"email": f"{user.email} is already a member."})
+    membership = Membership(org_id=org.id, user_id=user.id, org_role=org_role)
+    db.session.add(membership)
+    audit.record(
+        "create",
+        "membership",
+        actor=actor,
+        target_id=user.id,
+        target_label=user.email,
+        changes={"org": org.slug, "org_role": org_role},
+        org_id=org.id,
+    )
+    db.session.commit()
+    return membership
+
+
+def _membership(org: Organization, membership_id: int) -> Membership:
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.org_id != org.id:
+        raise NotFound("That membership does not exist.")
+    return membership
+
+
+def _not_self(actor: User, membership: Membership, what: str) -> None:
+    if membership.user_id == actor.id and not actor.is_admin:
+        raise ValidationError({"org_role": f"You cannot {what} yourself; ask another org admin."})
+
+
+def set_member_role(
+    actor: User, org: Organization, membership_id: int, org_role: str
+) -> Membership:
+    membership = _membership(org, membership_id)
+    if org_role not in tuple(OrgRole):
+        raise ValidationError({"org_role": "Choose member or org admin."})
+    if org_role != membership.org_role:
+        _not_self(actor, membership, "demote")
+        audit.record(
+            "update",
+            "membership",
+            actor=actor,
+            target_id=membership.user_id,
+            target_label=membership.user.email,
+            org_id=org.id,
+            changes={"org_role": {"before": membership.org_role, "after": org_role}},
+        )
+        membership.org_role = org_role
+        db.session.commit()
+    return membership
+
+
+def remove_member(actor: User, org: Organization, membership_id: int) -> None:
+    membership = _membership(org, membership_id)
+    _not_self(actor, membership, "remove")
+    audit.record(
+        "delete",
+        "membership",
+        actor=actor,
+        target_id=membership.user_id,
+        target_label=membership.user.email,
+        org_id=org.id,
+        changes={"org": org.slug, "org_role": membership.org_role},
+    )
+    db.session.delete(membership)
+    db.session.commit()

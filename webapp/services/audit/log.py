@@ -1,0 +1,189 @@
+"""Read the audit log for the admin page: filters, pages, and diffs laid out as rows.
+
+Diffs are shown as stored, except that a value under a secret-looking field name is
+replaced by ``[hidden]``: the writers never store secrets, and the page makes sure of it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import AuditEvent
+from webapp.services.audit import events as audit
+from webapp.services.errors import NotFound
+
+EVENTS_PER_PAGE = 50
+MARKERS = (audit.SET, audit.CHANGED, audit.REMOVED)
+HIDDEN = "[hidden]"
+SECRET_NAMES = (
+    "secret",
+    "password",
+    "password_hash",
+    "api_key",
+    "ciphertext",
+    "session_nonce",
+    "token_hash",
+)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit page may filter by; empty fields mean "any". Dates are inclusive, UTC."""
+
+    actor: str = ""
+    target_type: str = ""
+    target: str = ""
+    action: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One side of a change: display text, and whether it is a marker such as ``[set]``."""
+
+    text: str = ""
+    marker: bool = False
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    field: str
+    before: Cell
+    after: Cell
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    event: AuditEvent
+    changes: list[DiffRow]
+
+
+@dataclass(frozen=True)
+class EventPage:
+    entries: list[AuditEntry]
+    page: int
+    pages: int
+    total: int
+
+
+def _is_secret(name: str) -> bool:
+    return name.lower().endswith(SECRET_NAMES)
+
+
+def _redact(value: Any) -> Any:
+    """Nested JSON (e.g. extra options) with secret-looking keys hidden."""
+    if isinstance(value, dict):
+        return {
+            k: (HIDDEN if _is_secret(str(k)) and v not in MARKERS else _redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _cell(name: str, value: Any) -> Cell:
+    if value is None:
+        return Cell()
+    if isinstance(value, str) and value in MARKERS:
+        return Cell(value, marker=True)
+    if _is_secret(name):
+        return Cell(HIDDEN, marker=True)
+    if isinstance(value, bool):
+        return Cell("yes" if value else "no")
+    if isinstance(value, dict | list):
+        return Cell(json.dumps(_redact(value), ensure_ascii=False, sort_keys=True))
+    return Cell(str(value))
+
+
+def _is_change(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and set(value) <= {"before", "after"}
+
+
+def describe_diff(diff: Any) -> list[DiffRow]:
+    """Rows of field | before | after for any stored diff shape (changes, creates, markers)."""
+    if not diff:
+        return []
+    if not isinstance(diff, dict):
+        return [DiffRow("", Cell(), _cell("", diff))]
+    rows = []
+    for name, value in diff.items():
+        if _is_change(value):
+            rows.append(
+                DiffRow(name, _cell(name, value.get("before")), _cell(name, value.get("after")))
+            )
+        else:  # a create's plain value, or a secret marker
+            rows.append(DiffRow(name, Cell(), _cell(name, value)))
+    return rows
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _filtered(filters: AuditFilter) -> sa.Select[tuple[AuditEvent]]:
+    query = sa.select(AuditEvent)
+    if actor := filters.actor.strip().lower():
+        query = query.where(sa.func.lower(AuditEvent.actor_label).contains(actor, autoescape=True))
+    if filters.target_type:
+        query = query.where(AuditEvent.target_type == filters.target_type)
+    if target := filters.target.strip():
+        query = query.where(
+            sa.or_(
+                AuditEvent.target_id == target,
+                sa.func.lower(AuditEvent.target_label).contains(target.lower(), autoescape=True),
+            )
+        )
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.since is not None:
+        query = query.where(AuditEvent.created_at >= _day_start(filters.since))
+    if filters.until is not None and filters.until < date.max:
+        query = query.where(AuditEvent.created_at < _day_start(filters.until + timedelta(days=1)))
+    return query
+
+
+def list_events(filters: AuditFilter, page: int = 1, per_page: int = EVENTS_PER_PAGE) -> EventPage:
+    """Matching events, newest first; out-of-range pages clamp to the last one."""
+    query = _filtered(filters)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(page, 1), pages)
+    events = db.session.scalars(
+        query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return EventPage([AuditEntry(e, describe_diff(e.diff)) for e in events], page, pages, total)
+
+
+def get_entry(event_id: int) -> AuditEntry:
+    """One event with its diff rows, or NotFound."""
+    event = db.session.get(AuditEvent, event_id)
+    if event is None:
+        raise NotFound("That audit event does not exist.")
+    return AuditEntry(event, describe_diff(event.diff))
+
+
+def target_types() -> list[str]:
+    """The target types present in the log, for the filter's choices."""
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent.target_type).distinct().order_by(AuditEvent.target_type)
+        )
+    )
+
+
+def actions() -> list[str]:
+    """The actions present in the log, for the filter's choices."""
+    return list(
+        db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    )

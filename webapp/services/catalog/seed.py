@@ -1,0 +1,198 @@
+"""Seed presets on every start: idempotent, and never overwriting an admin's edits.
+
+Each preset inserted is remembered in ``seed_records``; a preset is inserted only if it was
+never inserted before. Edited presets keep their edits, deleted presets stay deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import CatalogModel, ParameterSet, Profile, Provider, SeedRecord, SettingsScope
+from webapp.services.catalog.prices import lookup_price
+from webapp.services.catalog.seed_data import MODELS, PROVIDERS, ModelPreset
+from webapp.services.settings.cache import bump_settings_version
+
+log = logging.getLogger(__name__)
+
+# Global profiles seeded once: name -> (global model id, description).
+PROFILES = {
+    "fast": ("openai/gpt-5.4-mini", "Quick, inexpensive answers."),
+    "balanced": ("anthropic/claude-sonnet-5-5", "Good quality at a moderate price."),
+    "powerful": ("openai/gpt-6.1-sol", "The most capable models, for hard tasks."),
+}
+
+
+@dataclass
+class SeedReport:
+    providers: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
+    unpriced: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"seeded {len(self.providers)} providers, {len(self.models)} models "
+            f"({len(self.unpriced)} unpriced), {len(self.profiles)} profiles"
+        )
+
+
+def _seeded(kind: str) -> set[str]:
+    return set(db.session.scalars(sa.select(SeedRecord.key).where(SeedRecord.kind == kind)))
+
+
+def _mark(kind: str, key: str) -> None:
+    db.session.add(SeedRecord(kind=kind, key=key))
+
+
+def _seed_providers(report: SeedReport) -> dict[str, Provider]:
+    done = _seeded("provider")
+    by_slug = {p.slug: p for p in db.session.scalars(sa.select(Provider))}
+    for preset in PROVIDERS:
+        if preset.slug in done:
+            continue
+        _mark("provider", preset.slug)
+        if preset.slug in by_slug:  # an admin created it by hand first: leave it alone
+            continue
+        provider = Provider(
+            slug=preset.slug,
+            display_name=preset.display_name,
+            description=preset.description,
+            protocol=preset.protocol,
+            base_url=preset.base_url,
+            api_key_env=preset.api_key_env,
+            credit_multiplier=preset.credit_multiplier,
+            enabled=preset.enabled,
+            extra_headers=preset.extra_headers,
+            is_preset=True,
+        )
+        db.session.add(provider)
+        by_slug[preset.slug] = provider
+        report.providers.append(preset.slug)
+    db.session.flush()
+    return by_slug
+
+
+def _catalog_model(preset: ModelPreset, provider: Provider) -> CatalogModel:
+    model = CatalogModel(
+        provider=provider,
+        model_id=preset.model_id,
+        display_name=preset.display_name,
+        category=preset.category,
+        context_window=preset.context_window,
+        max_output_tokens=preset.max_output_tokens,
+        supports_vision=preset.vision,
+        supports_tools=preset.tools,
+        supports_json=preset.json,
+        supports_streaming=preset.streaming,
+        unsupported_params=list(preset.unsupported_params) or None,
+    )
+    if preset.free:
+        model.input_price = model.output_price = model.cached_input_price = Decimal("0")
+        model.price_source = "local server (no per-token charge)"
+    elif preset.price_ref and (price := lookup_price(*preset.price_ref)):
+        model.input_price = price.input
+        embedding = preset.category == "embedding"
+        model.output_price = Decimal("0") if embedding and price.output is None else price.output
+        model.cached_input_price = price.cached_input
+        model.context_window = model.context_window or price.context_window
+        model.price_source = price.source
+    return model
+
+
+def _seed_models(report: SeedReport, providers: dict[str, Provider]) -> None:
+    done = _seeded("model")
+    existing = {(m.provider_id, m.model_id) for m in db.session.scalars(sa.select(CatalogModel))}
+    for preset in MODELS:
+        key = f"{preset.provider}/{preset.model_id}"
+        provider = providers.get(preset.provider)
+        if key in done or provider is None:
+            continue
+        _mark("model", key)
+        if (provider.id, preset.model_id) in existing:
+            continue
+        model = _catalog_model(preset, provider)
+        db.session.add(model)
+        report.models.append(key)
+        if model.input_price is None:
+            report.unpriced.append(key)
+    db.session.flush()
+
+
+def _find_model(global_id: str) -> CatalogModel | None:
+    slug, _, model_id = global_id.partition("/")
+    return db.session.scalar(
+        sa.select(CatalogModel)
+        .join(Provider)
+        .where(Provider.slug == slug, CatalogModel.model_id == model_id)
+    )
+
+
+def _seed_defaults() -> bool:
+    """Pick the preset defaults only when no default of that kind exists yet."""
+    changed = False
+    for flag, preset_flag in (
+        ("is_default_chat", "default_chat"),
+        ("is_default_embedding", "default_embedding"),
+    ):
+        column = getattr(CatalogModel, flag)
+        if db.session.scalar(sa.select(sa.func.count()).where(column.is_(True))):
+            continue
+        preset = next((p for p in MODELS if getattr(p, preset_flag)), None)
+        model = preset and _find_model(f"{preset.provider}/{preset.model_id}")
+        if model is not None:
+            setattr(model, flag, True)
+            changed = True
+    db.session.flush()
+    return changed
+
+
+def _seed_settings(report: SeedReport) -> None:
+    has_global = db.session.scalar(
+        sa.select(sa.func.count()).where(ParameterSet.scope == SettingsScope.GLOBAL)
+    )
+    if not has_global:
+        db.session.add(ParameterSet(scope=SettingsScope.GLOBAL))
+    done = _seeded("profile")
+    for name, (global_id, description) in PROFILES.items():
+        if name in done:
+            continue
+        _mark("profile", name)
+        exists = db.session.scalar(
+            sa.select(Profile).where(Profile.org_id.is_(None), Profile.name == name)
+        )
+        if exists is not None:
+            continue
+        model = _find_model(global_id)
+        profile = Profile(name=name, description=description)
+        profile.settings = ParameterSet(scope=SettingsScope.PROFILE, model=model)
+        db.session.add(profile)
+        report.profiles.append(name)
+    db.session.flush()
+
+
+def seed_all() -> SeedReport:
+    """Insert every preset never seeded before; safe to run concurrently from several workers."""
+    report = SeedReport()
+    try:
+        providers = _seed_providers(report)
+        _seed_models(report, providers)
+        defaults_changed = _seed_defaults()
+        _seed_settings(report)
+        if report.providers or report.models or report.profiles or defaults_changed:
+            bump_settings_version()  # running processes pick the new presets up too
+        db.session.commit()
+    except IntegrityError:
+        # Another process seeded at the same moment; its rows are as good as ours.
+        db.session.rollback()
+        log.info("seed raced with another process; nothing to do")
+        return SeedReport()
+    if report.providers or report.models or report.profiles:
+        log.info(report.summary())
+    return report

@@ -1,0 +1,361 @@
+"""Plan a configuration import: check the whole document (every error with its path) and
+diff it field by field against the database, writing nothing (``config_apply`` writes).
+
+Records are matched by slug (providers, orgs), provider + model id, and (org, name or slug)
+for profiles and features. Missing records are created and changed fields updated; records
+and fields the document leaves out are left alone (nothing is ever deleted).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from webapp.models import Protocol
+from webapp.services.audit import events as audit
+from webapp.services.config.document import (
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    MISSING,
+    Change,
+    ImportPlan,
+    Issue,
+    Reader,
+    slug,
+    text,
+)
+from webapp.services.config.export import (
+    FEATURE_CHECKS,
+    FEATURE_DEFAULTS,
+    FEATURE_KEYS,
+    MODEL_CHECKS,
+    MODEL_DEFAULTS,
+    MODEL_KEYS,
+    ORG_CHECKS,
+    ORG_DEFAULTS,
+    ORG_KEYS,
+    PROFILE_CHECKS,
+    PROFILE_DEFAULTS,
+    PROFILE_KEYS,
+    PROVIDER_CHECKS,
+    PROVIDER_DEFAULTS,
+    PROVIDER_KEYS,
+    TOP_KEYS,
+    feature_fields,
+    load_stored,
+    model_record,
+    org_fields,
+    profile_fields,
+    provider_record,
+)
+from webapp.services.credentials import url_guard
+from webapp.services.errors import ValidationError
+from webapp.services.settings import layers as settings
+from webapp.services.settings.fields import NAMES
+
+MODEL_REFS = ("model", "fallback_models")
+NO_SETTINGS: dict[str, Any] = dict.fromkeys(NAMES)
+
+
+class _Planner:
+    """Walks the document once, comparing each record with the stored one."""
+
+    def __init__(self, resolver: url_guard.Resolver) -> None:
+        self.plan = ImportPlan()
+        self.issues = self.plan.errors
+        self.stored = load_stored()
+        self.resolver = resolver
+        self.allowed_hosts: set[str] | None = None  # read when a base URL changes
+        # The catalog and profiles as they will be after the import, for references.
+        self.providers = {s: provider_record(p) for s, p in self.stored.providers.items()}
+        self.models = {f"{s}/{m}": model_record(r) for (s, m), r in self.stored.models.items()}
+        self.profiles = set(self.stored.profiles)
+        self.seen: set[tuple[Any, ...]] = set()
+
+    def first(self, ident: tuple[Any, ...], reader: Reader) -> bool:
+        """False (with an error) when the document already had this record."""
+        if ident in self.seen:
+            reader.error("", "repeats a record that appears earlier in the document.")
+            return False
+        self.seen.add(ident)
+        return True
+
+    def record(
+        self,
+        change: Change,
+        current: dict[str, Any] | None,
+        desired: dict[str, Any],
+        defaults: dict[str, Any],
+        order: tuple[str, ...],
+    ) -> None:
+        """Keep ``change`` when the document differs from ``current`` (None = create)."""
+        if current is None:
+            merged = {**change.values, **defaults, **desired}
+            change.values = {name: merged[name] for name in order if name in merged}
+            change.fields = {  # in the document's order
+                name: {"before": None, "after": value}
+                for name, value in change.values.items()
+                if value is not None
+            }
+        else:
+            change.action = "update"
+            change.fields = audit.diff({k: current[k] for k in desired}, desired)
+            change.values = {name: diff["after"] for name, diff in change.fields.items()}
+            if not change.fields and not change.settings:
+                self.plan.unchanged += 1
+                return
+        self.plan.changes.append(change)
+
+    def usable(self, global_id: str) -> bool:
+        model = self.models[global_id]
+        return model["enabled"] and self.providers[model["provider"]]["enabled"]
+
+    def model_ref(self, value: Any, path: str, current: Any) -> Any:
+        """A changed ``provider/model`` reference must exist (stored or in the document) and be
+        usable; unchanged ones are left as they are."""
+        if value is None or value == "":
+            return None
+        if value == current:
+            return value
+        if not isinstance(value, str):
+            self.issues.append(Issue(path, "must be a provider/model id."))
+        elif value not in self.models:
+            self.issues.append(Issue(path, f"{value!r} is not in the model catalog."))
+        elif not self.usable(value):
+            self.issues.append(Issue(path, f"{value} is disabled; choose an enabled model."))
+        else:
+            return value
+        return MISSING
+
+    def fallbacks(self, value: Any, path: str, current: Any) -> Any:
+        """Fallback models, with the limits ``settings.clean`` applies."""
+        if value is None or value == "":
+            return None
+        if value == current:
+            return value
+        limit = settings.MAX_FALLBACKS
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.issues.append(Issue(path, "Give a list of provider/model ids."))
+        elif len(value) > limit or len(set(value)) != len(value):
+            self.issues.append(Issue(path, f"At most {limit} different fallback models."))
+        elif unknown := [v for v in value if v not in self.models]:
+            self.issues.append(Issue(path, f"{unknown[0]!r} is not in the model catalog."))
+        else:
+            return list(value)
+        return MISSING
+
+    def settings_diff(self, value: Any, path: str, current: dict[str, Any]) -> dict[str, Any]:
+        """One layer's field diff. Values go through ``settings.clean``; model references are
+        checked here because they may name models this same document creates."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.issues.append(Issue(path, "must be a mapping of setting: value."))
+            return {}
+        infinite = {k for k, v in value.items() if isinstance(v, float) and not math.isfinite(v)}
+        self.issues.extend(Issue(f"{path}.{k}", "must be a finite number.") for k in infinite)
+        plain = {k: v for k, v in value.items() if k not in MODEL_REFS and k not in infinite}
+        try:
+            cleaned = settings.clean(plain)
+        except ValidationError as exc:
+            self.issues.extend(Issue(f"{path}.{k}", m) for k, m in exc.errors.items())
+            cleaned = {}
+        if "model" in value:
+            cleaned["model"] = self.model_ref(value["model"], f"{path}.model", current["model"])
+        if "fallback_models" in value:
+            old, new = current["fallback_models"], value["fallback_models"]
+            cleaned["fallback_models"] = self.fallbacks(new, f"{path}.fallback_models", old)
+        cleaned = {k: v for k, v in cleaned.items() if v is not MISSING}
+        return audit.diff({k: current[k] for k in cleaned}, cleaned)
+
+    def layer_diff(self, reader: Reader, scope: str, row: Any) -> dict[str, Any]:
+        """The settings diff of a record that owns a parameter set."""
+        before = self.stored.settings_of(scope, row.id) if row is not None else NO_SETTINGS
+        return self.settings_diff(reader.data.get("settings"), f"{reader.path}.settings", before)
+
+    def base_url(self, reader: Reader, desired: dict[str, Any], current: dict | None) -> None:
+        """A new or changed base URL must pass the SSRF guard (admin-allowed hosts pass). It is
+        stored as written, so that an export imported elsewhere exports the same again."""
+        if not desired.get("base_url"):
+            return
+        url = desired["base_url"] = desired["base_url"].strip()
+        if url == (current or {}).get("base_url"):
+            return
+        if self.allowed_hosts is None:
+            self.allowed_hosts = url_guard.allowed_hosts()
+        try:
+            url_guard.check_base_url(url, allowed=self.allowed_hosts, resolver=self.resolver)
+        except ValidationError as exc:
+            reader.error("base_url", exc.message)
+
+    def require(self, reader: Reader, keys: tuple[str, ...], current: Any) -> None:
+        """A new record needs these fields; an existing one keeps what the document omits."""
+        for key in keys:
+            if current is None and key not in reader.data:
+                reader.error(key, "is required for a new record.")
+
+    def providers_section(self, items: list[Any]) -> None:
+        for index, item in enumerate(items):
+            reader = Reader(item, f"providers[{index}]", PROVIDER_KEYS, self.issues)
+            key = reader.get("slug", slug, required=True)
+            if key is MISSING or not self.first(("provider", key), reader):
+                continue
+            row = self.stored.providers.get(key)
+            current = provider_record(row) if row else None
+            desired = reader.values(PROVIDER_CHECKS)
+            self.base_url(reader, desired, current)
+            self.require(reader, ("display_name", "protocol"), current)
+            state = {**PROVIDER_DEFAULTS, **(current or {}), **desired, "slug": key}
+            if state.get("protocol") == Protocol.OPENAI_COMPATIBLE and not state["base_url"]:
+                reader.error("base_url", "is required for openai_compatible providers.")
+            self.providers[key] = state
+            change = Change("provider", key, "create", reader.path, (key,), values={"slug": key})
+            self.record(change, current, desired, PROVIDER_DEFAULTS, PROVIDER_KEYS)
+
+    def models_section(self, items: list[Any]) -> None:
+        for index, item in enumerate(items):
+            reader = Reader(item, f"models[{index}]", MODEL_KEYS, self.issues)
+            provider = reader.get("provider", slug, required=True)
+            model_id = reader.get("model_id", text(200, required=True), required=True)
+            if provider is MISSING or model_id is MISSING:
+                continue
+            if provider not in self.providers:
+                reader.error("provider", f"there is no provider {provider!r}.")
+                continue
+            key, ident = f"{provider}/{model_id}", (provider, model_id)
+            if not self.first(("model", key), reader):
+                continue
+            row = self.stored.models.get(ident)
+            current = model_record(row) if row else None
+            desired = reader.values(MODEL_CHECKS)
+            defaults = {**MODEL_DEFAULTS, "display_name": model_id}
+            self.models[key] = {**defaults, **(current or {}), **desired, "provider": provider}
+            identity = {"provider": provider, "model_id": model_id}
+            change = Change("model", key, "create", reader.path, ident, values=identity)
+            self.record(change, current, desired, defaults, MODEL_KEYS)
+
+    def defaults_section(self, value: Any) -> None:
+        """One default chat and one default embedding model, each of the right category."""
+        keys = ("chat", "embedding")
+        reader = Reader({} if value is None else value, "defaults", keys, self.issues)
+        current = self.stored.defaults()
+        for kind in ("chat", "embedding"):
+            wanted, path = reader.get(kind, text(300)), f"defaults.{kind}"
+            if wanted is MISSING or wanted is None:
+                wanted = current[kind]  # left alone
+            elif wanted == current[kind]:
+                self.plan.unchanged += 1
+            elif self.model_ref(wanted, path, None) is MISSING:
+                continue
+            else:
+                diff = {kind: {"before": current[kind], "after": wanted}}
+                change = Change(
+                    "defaults", kind, "update", path, (kind,), diff, values={kind: wanted}
+                )
+                self.plan.changes.append(change)
+            category = self.models[wanted]["category"] if wanted in self.models else None
+            if category and (category == "embedding") != (kind == "embedding"):
+                reader.error(kind, f"{wanted} is a {category} model: not a default {kind} model.")
+
+    def global_settings(self, value: Any) -> None:
+        diff = self.settings_diff(value, "settings", self.stored.settings_of("global"))
+        if value is not None and not diff:
+            self.plan.unchanged += 1
+        elif diff:
+            change = Change("settings", "global", "update", "settings", ("global",), settings=diff)
+            self.plan.changes.append(change)
+
+    def profiles_section(self, items: list[Any], path: str, org: str | None) -> None:
+        for index, item in enumerate(items):
+            reader = Reader(item, f"{path}[{index}]", PROFILE_KEYS, self.issues)
+            name = reader.get("name", slug, required=True)
+            if name is MISSING or not self.first(("profile", org, name), reader):
+                continue
+            row = self.stored.profiles.get((org, name))
+            current = profile_fields(row) if row else None
+            self.profiles.add((org, name))
+            change = Change(
+                "profile",
+                f"{org or 'global'}/{name}",
+                "create",
+                reader.path,
+                (org, name),
+                settings=self.layer_diff(reader, "profile", row),
+                values={"name": name},
+            )
+            desired = reader.values(PROFILE_CHECKS)
+            self.record(change, current, desired, PROFILE_DEFAULTS, PROFILE_KEYS)
+
+    def features_section(self, items: list[Any], path: str, org: str | None) -> None:
+        for index, item in enumerate(items):
+            reader = Reader(item, f"{path}[{index}]", FEATURE_KEYS, self.issues)
+            key = reader.get("slug", slug, required=True)
+            if key is MISSING or not self.first(("feature", org, key), reader):
+                continue
+            row = self.stored.features.get((org, key))
+            current = feature_fields(row) if row else None
+            desired = reader.values(FEATURE_CHECKS)
+            profile = desired.get("profile")
+            known = {(org, profile), (None, profile)} & self.profiles
+            if profile and profile != (current or {}).get("profile") and not known:
+                reader.error("profile", f"there is no profile named {profile!r} here.")
+            self.require(reader, ("name",), current)
+            change = Change(
+                "feature",
+                f"{org or 'global'}/{key}",
+                "create",
+                reader.path,
+                (org, key),
+                settings=self.layer_diff(reader, "feature", row),
+                values={"slug": key},
+            )
+            self.record(change, current, desired, FEATURE_DEFAULTS, FEATURE_KEYS)
+
+    def orgs_section(self, items: list[Any]) -> None:
+        for index, item in enumerate(items):
+            reader = Reader(item, f"orgs[{index}]", ORG_KEYS, self.issues)
+            key = reader.get("slug", slug, required=True)
+            if key is MISSING or not self.first(("org", key), reader):
+                continue
+            row = self.stored.orgs.get(key)
+            current = org_fields(row) if row else None
+            desired = reader.values(ORG_CHECKS)
+            allowed = desired.get("allowed_models") or []
+            unknown = [m for m in allowed if m not in self.models]
+            if unknown and allowed != (current or {}).get("allowed_models"):
+                reader.error("allowed_models", f"{unknown[0]!r} is not in the model catalog.")
+            self.require(reader, ("name",), current)
+            change = Change(
+                "organization",
+                key,
+                "create",
+                reader.path,
+                (key,),
+                settings=self.layer_diff(reader, "org", row),
+                values={"slug": key},
+            )
+            self.record(change, current, desired, ORG_DEFAULTS, ORG_KEYS)
+            self.profiles_section(reader.items("profiles"), f"{reader.path}.profiles", key)
+            self.features_section(reader.items("features"), f"{reader.path}.features", key)
+
+
+def plan_import(
+    document: Any, *, resolver: url_guard.Resolver = url_guard.system_resolver
+) -> ImportPlan:
+    """What importing ``document`` would change, and every error; reads only, writes nothing."""
+    version = document.get(FORMAT_KEY) if isinstance(document, dict) else None
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        message = f"must be {FORMAT_VERSION}: this is not a Switchboard configuration document"
+        if isinstance(version, int) and not isinstance(version, bool):
+            message = f"version {version} is not supported (this Switchboard reads version 1)"
+        return ImportPlan(errors=[Issue(FORMAT_KEY, message + ".")])
+    planner = _Planner(resolver)
+    top = Reader(document, "", TOP_KEYS, planner.issues)
+    planner.providers_section(top.items("providers"))
+    planner.models_section(top.items("models"))
+    planner.defaults_section(document.get("defaults"))
+    planner.global_settings(document.get("settings"))
+    planner.profiles_section(top.items("profiles"), "profiles", None)
+    planner.features_section(top.items("features"), "features", None)
+    planner.orgs_section(top.items("orgs"))
+    return planner.plan

@@ -1,0 +1,319 @@
+"""Provider keys at global, organization and user scope, through one set of use cases.
+
+A secret is encrypted before it reaches the database and decrypted only in memory, by key
+resolution. Everything else sees ``•••• set (…AbCd)``. Every change is audited with the
+secret shown only as ``[set]``, ``[changed]`` or ``[removed]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from webapp.extensions import db
+from webapp.models import Credential, LastTestStatus, OrgRole, Provider, Scope, User
+from webapp.models.base import utcnow
+from webapp.models.credential import owner_key
+from webapp.services.audit import events as audit
+from webapp.services.credentials import crypto
+from webapp.services.credentials.url_guard import check_base_url
+from webapp.services.errors import Conflict, NotFound, ValidationError
+
+log = logging.getLogger(__name__)
+
+AUDITED_FIELDS = ("provider", "label", "base_url", "expires_at")
+MIN_SECRET, MAX_SECRET = 8, 4096
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose key it is: the site (global), one organization, or one user."""
+
+    scope: str
+    org_id: int | None = None
+    user_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        return owner_key(self.scope, self.org_id, self.user_id)
+
+
+GLOBAL = Owner(Scope.GLOBAL)
+
+
+def org_owner(org_id: int) -> Owner:
+    return Owner(Scope.ORG, org_id=org_id)
+
+
+def user_owner(user_id: int) -> Owner:
+    return Owner(Scope.USER, user_id=user_id)
+
+
+@dataclass(frozen=True)
+class CredentialInput:
+    """What a form sends. On update an empty ``secret`` means "unchanged"."""
+
+    label: str = "default"
+    secret: str | None = None
+    base_url: str | None = None
+    expires_on: date | None = None
+
+
+def may_manage(actor: User, owner: Owner) -> bool:
+    """Admins manage global keys, org admins their org's, each user only their own."""
+    if owner.scope == Scope.USER:
+        return actor.id == owner.user_id
+    if actor.is_admin:
+        return True
+    return owner.scope == Scope.ORG and actor.org_role(owner.org_id or 0) == OrgRole.ORG_ADMIN
+
+
+def aad_for(credential_id: int, scope: str, owner: str, provider_id: int) -> bytes:
+    """Associated data binding a ciphertext to its row: id, scope, owner and provider."""
+    return f"switchboard/credential|{credential_id}|{scope}|{owner}|{provider_id}".encode()
+
+
+def credential_aad(credential: Credential) -> bytes:
+    return aad_for(credential.id, credential.scope, credential.owner_key, credential.provider_id)
+
+
+def masked(credential: Credential) -> str:
+    return f"•••• set (…{credential.secret_hint})"
+
+
+def _clean_secret(secret: str) -> str:
+    secret = secret.strip()
+    if len(secret) < MIN_SECRET:
+        raise ValidationError({"secret": f"A key has at least {MIN_SECRET} characters."})
+    if len(secret) > MAX_SECRET:
+        raise ValidationError({"secret": f"A key has at most {MAX_SECRET} characters."})
+    if any(ch.isspace() or not ch.isprintable() for ch in secret):
+        raise ValidationError({"secret": "A key cannot contain spaces or control characters."})
+    return secret
+
+
+def _expiry(day: date | None, *, must_be_future: bool) -> datetime | None:
+    """A key that expires "on" a day is valid through that day (UTC)."""
+    if day is None:
+        return None
+    if must_be_future and day < utcnow().date():
+        raise ValidationError({"expires_on": "The expiry date is in the past."})
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def _clean(data: CredentialInput) -> tuple[str, str | None]:
+    label = (data.label or "").strip() or "default"
+    if len(label) > 100:
+        raise ValidationError({"label": "A label has at most 100 characters."})
+    base_url = check_base_url(data.base_url) if (data.base_url or "").strip() else None
+    return label, base_url
+
+
+def _provider(provider_id: int, owner: Owner) -> Provider:
+    provider = db.session.get(Provider, provider_id)
+    if provider is None or (owner.scope == Scope.USER and not provider.enabled):
+        raise ValidationError({"provider_id": "Choose one of the enabled providers."})
+    return provider
+
+
+def _label_taken(owner: Owner, provider_id: int, label: str, exclude_id: int | None) -> bool:
+    query = sa.select(Credential.id).where(
+        Credential.owner_key == owner.key,
+        Credential.provider_id == provider_id,
+        Credential.label == label,
+    )
+    if exclude_id is not None:
+        query = query.where(Credential.id != exclude_id)
+    return db.session.scalar(query) is not None
+
+
+def _snapshot(credential: Credential) -> dict[str, object]:
+    values = audit.snapshot(credential, ("label", "base_url", "expires_at"))
+    values["provider"] = credential.provider.slug
+    return values
+
+
+def _audit(action: str, credential: Credential, actor: User, changes: dict) -> None:
+    audit.record(
+        action,
+        "credential",
+        actor=actor,
+        target_id=credential.id,
+        target_label=f"{credential.scope} key {credential.provider.slug}/{credential.label}",
+        changes=changes,
+        org_id=credential.org_id,
+    )
+
+
+def list_credentials(owner: Owner) -> list[Credential]:
+    """The owner's keys, by provider then label."""
+    return list(
+        db.session.scalars(
+            sa.select(Credential)
+            .join(Provider)
+            .options(selectinload(Credential.provider))
+            .where(Credential.owner_key == owner.key)
+            .order_by(Provider.display_name, Credential.label)
+        )
+    )
+
+
+def get_credential(actor: User, owner: Owner, credential_id: int) -> Credential:
+    """The owner's credential, if the actor may manage it; 404 otherwise (no existence leak)."""
+    credential = db.session.get(Credential, credential_id)
+    if credential is None or credential.owner_key != owner.key or not may_manage(actor, owner):
+        raise NotFound("That key does not exist.")
+    return credential
+
+
+def create_credential(
+    actor: User, owner: Owner, provider_id: int | None, data: CredentialInput
+) -> Credential:
+    if not may_manage(actor, owner):
+        raise NotFound("That owner does not exist.")
+    errors: dict[str, str] = {}
+    provider = None
+    try:
+        provider = _provider(provider_id or 0, owner)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    try:
+        secret = _clean_secret(data.secret or "")
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    try:
+        label, base_url = _clean(data)
+        expires_at = _expiry(data.expires_on, must_be_future=True)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    assert provider is not None
+    if _label_taken(owner, provider.id, label, None):
+        raise ValidationError(
+            {
+                "label": f"There is already a {provider.display_name} key "
+                f"labelled “{label}”. Choose another label."
+            }
+        )
+    credential = Credential(
+        scope=owner.scope,
+        org_id=owner.org_id,
+        user_id=owner.user_id,
+        owner_key=owner.key,
+        provider=provider,
+        label=label,
+        base_url=base_url,
+        expires_at=expires_at,
+        secret_ciphertext="",
+        secret_hint=secret[-4:],
+        created_by_id=actor.id,
+    )
+    db.session.add(credential)
+    try:
+        db.session.flush()  # the id is part of the associated data
+    except IntegrityError:  # the same label saved at the same moment elsewhere
+        db.session.rollback()
+        raise ValidationError(
+            {
+                "label": f"There is already a {provider.display_name} key "
+                f"labelled “{label}”. Choose another label."
+            }
+        ) from None
+    credential.secret_ciphertext = crypto.keyring().encrypt(secret, credential_aad(credential))
+    _audit(
+        "create", credential, actor, audit.diff(None, _snapshot(credential), {"secret": audit.SET})
+    )
+    db.session.commit()
+    log.info("credential %s created (%s, provider %s)", credential.id, owner.scope, provider.slug)
+    return credential
+
+
+def update_credential(
+    actor: User, credential: Credential, data: CredentialInput, expected_version: int | None
+) -> Credential:
+    """Change label, base URL, expiry and, when a new one is typed, the secret."""
+    if expected_version is not None and expected_version != credential.version:
+        raise Conflict("Someone else changed this key since you opened it. Review and save again.")
+    label, base_url = _clean(data)
+    new_secret = _clean_secret(data.secret) if (data.secret or "").strip() else None
+    same_day = (
+        credential.expires_at
+        and data.expires_on == (credential.expires_at - timedelta(days=1)).date()
+    )
+    expires_at = (
+        credential.expires_at if same_day else _expiry(data.expires_on, must_be_future=True)
+    )
+    owner = Owner(credential.scope, credential.org_id, credential.user_id)
+    if _label_taken(owner, credential.provider_id, label, credential.id):
+        raise ValidationError({"label": f"Another key for this provider is labelled “{label}”."})
+    before = _snapshot(credential)
+    credential.label, credential.base_url, credential.expires_at = label, base_url, expires_at
+    marker = None
+    if new_secret is not None:
+        credential.secret_ciphertext = crypto.keyring().encrypt(
+            new_secret, credential_aad(credential)
+        )
+        credential.secret_hint = new_secret[-4:]
+        credential.last_test_status, credential.last_test_at = LastTestStatus.UNKNOWN, None
+        credential.last_test_message = None
+        marker = audit.CHANGED
+    changes = audit.diff(before, _snapshot(credential), {"secret": marker})
+    if changes:
+        _audit("update", credential, actor, changes)
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(
+            "Someone else changed this key while you were saving. Reload and try again."
+        ) from None
+    return credential
+
+
+def delete_credential(actor: User, credential: Credential) -> None:
+    _audit(
+        "delete",
+        credential,
+        actor,
+        audit.diff(_snapshot(credential), None, {"secret": audit.REMOVED}),
+    )
+    db.session.delete(credential)
+    db.session.commit()
+    log.info("credential %s deleted", credential.id)
+
+
+def decrypt_secret(credential: Credential) -> str:
+    """The plaintext key, for the one moment a call needs it. Never store or log it."""
+    return crypto.keyring().decrypt(credential.secret_ciphertext, credential_aad(credential))
+
+
+def mark_used(credential_id: int) -> None:
+    """Bookkeeping without bumping the version an open edit form relies on."""
+    db.session.execute(
+        sa.update(Credential)
+        .where(Credential.id == credential_id)
+        .values(last_used_at=utcnow(), updated_at=Credential.updated_at),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def record_test(credential_id: int, status: str, message: str | None) -> None:
+    db.session.execute(
+        sa.update(Credential)
+        .where(Credential.id == credential_id)
+        .values(
+            last_test_status=status,
+            last_test_at=utcnow(),
+            last_test_message=(message or "")[:500] or None,
+            updated_at=Credential.updated_at,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()

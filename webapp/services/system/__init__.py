@@ -1,0 +1,1 @@
+"""The application's own health: schema version and start-up checks."""

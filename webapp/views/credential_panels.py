@@ -1,0 +1,229 @@
+"""The per-provider key panel, shared by /admin/keys, /account and the org pages.
+
+One set of views parameterised by an ``Owner`` and the endpoints of its area, so the three
+pages behave identically and no view block is copied between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, flash, redirect, request, url_for
+from flask_login import current_user
+
+from webapp.extensions import db
+from webapp.forms import bounded_id
+from webapp.htmx import add_notice, is_partial_request, render
+from webapp.models import Credential, Protocol, Provider
+from webapp.services import llm
+from webapp.services.credentials import storage as credentials
+from webapp.services.credentials.storage import CredentialInput, Owner
+from webapp.services.errors import Conflict, NotFound, ValidationError
+from webapp.views.credential_form import CredentialForm
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Endpoint names of one area; ``args`` are its URL arguments (e.g. the org id)."""
+
+    page: str
+    panel: str
+    create: str
+    update: str
+    delete: str
+    test: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def url(self, name: str, **values: Any) -> str:
+        return url_for(getattr(self, name), **self.args, **values)
+
+    @classmethod
+    def named(cls, page: str, prefix: str, **args: Any) -> Endpoints:
+        """The key routes of an area, named ``<prefix>panel``, ``<prefix>create`` …"""
+        names = ("panel", "create", "update", "delete", "test")
+        return cls(page, *(f"{prefix}{n}" for n in names), args=args)
+
+
+@dataclass
+class Panel:
+    provider: Provider
+    credentials: list[Credential]
+    endpoints: Endpoints
+    add_form: CredentialForm
+    editing_id: int | None = None
+    edit_form: CredentialForm | None = None
+    show_base_url: bool = True
+    add_open: bool = False
+    test_label: str = "Test key"
+
+    @property
+    def dom_id(self) -> str:
+        return f"keys-{self.provider.slug}"
+
+
+def add_prefix(provider_id: int) -> str:
+    return f"add-{provider_id}"
+
+
+def edit_prefix(credential_id: int) -> str:
+    return f"edit-{credential_id}"
+
+
+def edit_form_for(credential: Credential) -> CredentialForm:
+    form = CredentialForm(
+        formdata=None,
+        prefix=edit_prefix(credential.id),
+        label=credential.label,
+        base_url=credential.base_url,
+        version=str(credential.version),
+    )
+    if credential.expires_at:
+        form.expires_on.data = (credential.expires_at - timedelta(days=1)).date()
+    return form
+
+
+def build_panel(
+    owner: Owner, provider: Provider, endpoints: Endpoints, *, base_url_for_all: bool, **extra: Any
+) -> Panel:
+    creds = [c for c in credentials.list_credentials(owner) if c.provider_id == provider.id]
+    show = base_url_for_all or provider.protocol == Protocol.OPENAI_COMPATIBLE
+    add_form = CredentialForm(formdata=None, prefix=add_prefix(provider.id))
+    panel = Panel(provider, creds, endpoints, add_form, show_base_url=show)
+    for name, value in extra.items():
+        setattr(panel, name, value)
+    if panel.editing_id is not None and panel.edit_form is None:
+        panel.edit_form = edit_form_for(next(c for c in creds if c.id == panel.editing_id))
+    return panel
+
+
+def _input(form: CredentialForm) -> CredentialInput:
+    return CredentialInput(
+        label=form.label.data or "",
+        secret=form.secret.data or None,
+        base_url=form.base_url.data or None,
+        expires_on=form.expires_on.data,
+    )
+
+
+def _attach(form: CredentialForm, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        target = getattr(form, name, None) if name not in ("provider_id", "") else None
+        (target.errors if target is not None else form.form_errors).append(message)  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class Area:
+    """Everything the shared views need to know about one key page."""
+
+    owner: Owner
+    endpoints: Endpoints
+    base_url_for_all: bool
+    page: Callable[..., Response]  # renders the full page with one panel replaced
+    test_label: str = "Test key"
+
+    def respond(
+        self, panel: Panel, status: int = 200, notice: str | None = None, level: str = "success"
+    ) -> Response:
+        if is_partial_request():
+            response = render(
+                "credentials/_panel.html", "credentials/_panel.html", status, panel=panel
+            )
+            return add_notice(response, notice, level) if notice else response
+        if status >= 400 or request.method == "GET":
+            return self.page(status=status, replace=panel)
+        flash(notice or "Saved.", level)
+        return redirect(self.endpoints.url("page"), 303)
+
+    def panel(self, provider: Provider, **extra: Any) -> Panel:
+        return build_panel(
+            self.owner,
+            provider,
+            self.endpoints,
+            base_url_for_all=self.base_url_for_all,
+            test_label=self.test_label,
+            **extra,
+        )
+
+
+def provider_or_404(provider_id: int) -> Provider:
+    provider = db.session.get(Provider, provider_id)
+    if provider is None:
+        raise NotFound("That provider does not exist.")
+    return provider
+
+
+def show_panel(area: Area, provider_id: int) -> Response:
+    provider = provider_or_404(provider_id)
+    edit = bounded_id(request.args.get("edit"))
+    if request.args.get("edit") and edit is None:
+        raise NotFound("That key does not exist.")
+    if edit is not None:
+        credential = credentials.get_credential(current_user, area.owner, edit)  # owner's only
+        if credential.provider_id != provider.id:
+            raise NotFound("That key does not belong to this provider.")
+    return area.respond(area.panel(provider, editing_id=edit))
+
+
+def create_key(area: Area, provider_id: int) -> Response:
+    provider = provider_or_404(provider_id)
+    form = CredentialForm(prefix=add_prefix(provider.id))
+    if form.validate_on_submit():
+        try:
+            credential = credentials.create_credential(
+                current_user, area.owner, provider.id, _input(form)
+            )
+        except ValidationError as exc:
+            _attach(form, exc.errors)
+        else:
+            return area.respond(
+                area.panel(provider),
+                notice=f"Key “{credential.label}” saved for {provider.display_name}.",
+            )
+    return area.respond(area.panel(provider, add_form=form, add_open=True), 422)
+
+
+def update_key(area: Area, credential_id: int) -> Response:
+    credential = credentials.get_credential(current_user, area.owner, credential_id)
+    provider = credential.provider
+    form = CredentialForm(prefix=edit_prefix(credential.id))
+    if form.validate_on_submit():
+        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+        try:
+            credentials.update_credential(current_user, credential, _input(form), expected)
+        except ValidationError as exc:
+            _attach(form, exc.errors)
+        except Conflict as exc:
+            db.session.refresh(credential)
+            form.version.data = str(credential.version)
+            form.form_errors.append(exc.message)
+            return area.respond(area.panel(provider, editing_id=credential.id, edit_form=form), 409)
+        else:
+            return area.respond(area.panel(provider), notice=f"Key “{credential.label}” updated.")
+    return area.respond(area.panel(provider, editing_id=credential.id, edit_form=form), 422)
+
+
+def delete_key(area: Area, credential_id: int) -> Response:
+    credential = credentials.get_credential(current_user, area.owner, credential_id)
+    provider, label = credential.provider, credential.label
+    credentials.delete_credential(current_user, credential)
+    return area.respond(area.panel(provider), notice=f"Key “{label}” removed.")
+
+
+def test_key(area: Area, credential_id: int) -> Response:
+    """List the provider's models with exactly this key; the panel shows the new status."""
+    credential = credentials.get_credential(current_user, area.owner, credential_id)
+    provider, label = credential.provider, credential.label
+    result = llm.test_connection(
+        provider, credential=credential, context=llm.CallContext(user=current_user, caller="test")
+    )
+    db.session.expire_all()
+    panel = area.panel(db.session.get(Provider, provider.id))
+    if result.ok:
+        return area.respond(
+            panel,
+            notice=f"Key “{label}” works: {result.latency_ms} ms, {len(result.models)} models.",
+        )
+    return area.respond(panel, notice=f"Key “{label}” failed: {result.message}", level="error")

@@ -1,0 +1,189 @@
+"""The settings editor: one form for every layer (defaults, org, profile, feature).
+
+Built from the field table in ``services/settings/fields.py`` so every layer edits the same
+fields with the same ranges. An empty field means "inherit from the layer below".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from flask_wtf import FlaskForm
+from wtforms import FloatField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms.validators import NumberRange, Optional, ValidationError
+
+from webapp.extensions import db
+from webapp.forms import choices
+from webapp.models import ParameterSet
+from webapp.services.catalog import snapshot as catalog_snapshot
+from webapp.services.errors import Conflict
+from webapp.services.errors import ValidationError as ServiceValidationError
+from webapp.services.settings import layers as settings_service
+from webapp.services.settings.fields import FIELDS, FieldSpec
+
+FALLBACK_SLOTS = settings_service.MAX_FALLBACKS
+TRI_STATE = [("", "Inherit"), ("true", "Yes"), ("false", "No")]
+SLIDERS = {"temperature": 0.05, "top_p": 0.01, "frequency_penalty": 0.05, "presence_penalty": 0.05}
+
+
+def _json_object(form: FlaskForm, field: Any) -> None:
+    if field.data and field.data.strip():
+        try:
+            value = json.loads(field.data)
+        except ValueError as exc:
+            raise ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+        if not isinstance(value, dict):
+            raise ValidationError('Extra options must be a JSON object, like {"key": 1}.')
+
+
+def _field(spec: FieldSpec, model_choices: list[tuple[str, str]]) -> Any:
+    label, help_kw = spec.label, {"description": spec.help}
+    if spec.kind == "model":
+        return SelectField(
+            label, choices=choices([("", "Inherit"), *model_choices]), default="", **help_kw
+        )
+    if spec.kind in ("float", "int"):
+        cls = FloatField if spec.kind == "float" else IntegerField
+        render = {
+            "min": spec.low,
+            "max": spec.high,
+            "step": SLIDERS.get(spec.name, "any" if spec.kind == "float" else 1),
+        }
+        if spec.name == "seed":
+            render = {}
+        return cls(
+            label,
+            validators=[Optional(), NumberRange(spec.low, spec.high)],
+            render_kw=render,
+            **help_kw,
+        )
+    if spec.kind == "bool":
+        return SelectField(label, choices=choices(TRI_STATE), default="", **help_kw)
+    if spec.kind == "choice":
+        return SelectField(
+            label,
+            choices=choices([("", "Inherit")] + [(c, c) for c in spec.choices]),
+            default="",
+            **help_kw,
+        )
+    if spec.kind == "strings":
+        return TextAreaField(label, description="One per line (at most 4).", render_kw={"rows": 2})
+    if spec.kind == "json":
+        return TextAreaField(label, validators=[_json_object], render_kw={"rows": 3}, **help_kw)
+    raise AssertionError(spec.kind)
+
+
+def settings_form_class() -> type[FlaskForm]:
+    """A form class with one field per setting (and ordered fallback slots)."""
+    models = [
+        (m.global_id, f"{m.global_id} — {m.display_name}") for m in catalog_snapshot.usable_models()
+    ]
+
+    class SettingsForm(FlaskForm):
+        version = HiddenField()
+        slider_names = tuple(SLIDERS)
+
+        def fields_in_order(self) -> list[Any]:
+            return [self[spec.name] for spec in FIELDS if spec.kind != "models"]
+
+        def fallback_fields(self) -> list[Any]:
+            return [self[f"fallback_{i}"] for i in range(1, FALLBACK_SLOTS + 1)]
+
+        def values(self) -> dict[str, Any]:
+            """The typed values for ``settings.update_settings`` (None = inherit)."""
+            values: dict[str, Any] = {}
+            for spec in FIELDS:
+                if spec.kind == "models":
+                    picked = [f.data for f in self.fallback_fields() if f.data]
+                    values[spec.name] = picked or None
+                    continue
+                data = self[spec.name].data
+                if spec.kind == "bool":
+                    data = {"true": True, "false": False}.get(data or "")
+                elif spec.kind == "strings":
+                    data = [
+                        line.strip() for line in (data or "").splitlines() if line.strip()
+                    ] or None
+                elif spec.kind == "json":
+                    data = json.loads(data) if data and data.strip() else None
+                values[spec.name] = data if data != "" else None
+            return values
+
+        def expected_version(self) -> int | None:
+            return int(self.version.data) if (self.version.data or "").isdigit() else None
+
+    for spec in FIELDS:
+        if spec.kind == "models":
+            for i in range(1, FALLBACK_SLOTS + 1):
+                setattr(
+                    SettingsForm,
+                    f"fallback_{i}",
+                    SelectField(f"Fallback {i}", choices=choices([("", "—"), *models]), default=""),
+                )
+        else:
+            setattr(SettingsForm, spec.name, _field(spec, models))
+    return SettingsForm
+
+
+def form_for(pset: ParameterSet, prefix: str = "settings", formdata: Any = None) -> Any:
+    """The editor filled from ``pset`` (or from the posted ``formdata``)."""
+    cls = settings_form_class()
+    if formdata is not None:
+        return cls(formdata=formdata, prefix=prefix)
+    stored = settings_service.as_form_values(pset)
+    data: dict[str, Any] = {"version": str(pset.version)}
+    for spec in FIELDS:
+        value = stored[spec.name]
+        if spec.kind == "models":
+            for i, global_id in enumerate(value or [], start=1):
+                data[f"fallback_{i}"] = global_id
+        elif spec.kind == "bool":
+            data[spec.name] = "" if value is None else ("true" if value else "false")
+        elif spec.kind == "strings":
+            data[spec.name] = "\n".join(value or [])
+        elif spec.kind == "json":
+            data[spec.name] = json.dumps(value, indent=2) if value is not None else ""
+        else:
+            data[spec.name] = "" if value is None else value
+    return cls(formdata=None, prefix=prefix, data=data)
+
+
+def attach_errors(form: Any, errors: dict[str, str]) -> None:
+    """Put service errors at their field; fallback errors go to the first slot."""
+    for name, message in errors.items():
+        target = form["fallback_1"] if name == "fallback_models" else form._fields.get(name)
+        (target.errors if target is not None else form.form_errors).append(message)
+
+
+def save(pset: ParameterSet, form: Any, actor: Any, label: str) -> tuple[int, str | None, Any]:
+    """Validate and save one layer. Returns (status, notice, form to render).
+
+    On a conflict the returned form holds the CURRENT stored values and says what happened,
+    so the second admin sees what the first one saved instead of silently overwriting it.
+    """
+    if not form.validate_on_submit():
+        return 422, None, form
+    try:
+        settings_service.update_settings(
+            actor, pset, form.values(), form.expected_version(), target_label=label
+        )
+    except ServiceValidationError as exc:
+        attach_errors(form, exc.errors)
+        return 422, None, form
+    except Conflict as exc:
+        db.session.rollback()
+        if sa.inspect(pset).persistent:
+            db.session.refresh(pset)
+        else:  # created by this request and rolled back: nothing is saved for this layer
+            pset = ParameterSet(scope=pset.scope, version=1)
+        current = form_for(pset, prefix=form._prefix.rstrip("-"))
+        current.form_errors.append(exc.message + " The form now shows the saved values.")
+        return 409, None, current
+    return 200, f"{label} saved.", form_for(pset, prefix=form._prefix.rstrip("-"))
+
+
+def preview_values(form: Any) -> dict[str, Any]:
+    """The form's values cleaned as they would be stored (raises ValidationError)."""
+    return settings_service.clean(form.values())
