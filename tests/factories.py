@@ -106,6 +106,12 @@ def user_key(user: User, slug: str, secret: str, **fields: Any) -> Credential:
     )
 
 
-def allowed_host(host: str) -> AllowedHost:
-    existing = db.session.scalar(sa.select(AllowedHost).where(AllowedHost.host == host))
-    return existing or allowed_hosts.add_allowed_host(_admin_actor(), host)
+def allowed_host(entry: str) -> AllowedHost:
+    """Allow ``host:port`` (memoised)."""
+    host, _, port = entry.rpartition(":")
+    existing = db.session.scalar(
+        sa.select(AllowedHost).where(
+            AllowedHost.host == host.strip("[]"), AllowedHost.port == int(port)
+        )
+    )
+    return existing or allowed_hosts.add_allowed_host(_admin_actor(), entry)

@@ -19,7 +19,7 @@ def test_page_lists_every_provider_including_disabled(admin_client):
 
 
 def test_add_a_global_key_with_base_url_override(admin_client):
-    factories.allowed_host("proxy.corp.example")
+    factories.allowed_host("proxy.corp.example:443")
     openai = factories.provider("openai")
     response = admin_client.post(
         f"/admin/keys/providers/{openai.id}/keys",
@@ -46,7 +46,7 @@ def test_allow_and_remove_a_private_host(admin_client):
     assert response.status_code == 200
     assert "localhost:11434" in response.get_data(as_text=True)
     entry = db.session.scalar(sa.select(AllowedHost))
-    assert entry.host == "localhost:11434"
+    assert (entry.host, entry.port) == ("localhost", 11434)
     response = admin_client.post(f"/admin/keys/allowed-hosts/{entry.id}/delete", headers=HX)
     assert response.status_code == 200
     assert db.session.scalar(sa.select(AllowedHost)) is None

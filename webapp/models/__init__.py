@@ -15,7 +15,15 @@ from webapp.models.settings import Feature, LogLevel, ParameterSet, Profile, Set
 from webapp.models.system import AllowedHost, AppCounter, SeedRecord
 from webapp.models.token import AccessToken
 from webapp.models.usage import CallStatus, KeySource, UsageRecord
-from webapp.models.user import Membership, Mode, Organization, OrgRole, Role, User
+from webapp.models.user import (
+    Membership,
+    Mode,
+    Organization,
+    OrgInvitation,
+    OrgRole,
+    Role,
+    User,
+)
 
 __all__ = [
     "AccessToken",
@@ -38,6 +46,7 @@ __all__ = [
     "LogLevel",
     "Membership",
     "Mode",
+    "OrgInvitation",
     "OrgRole",
     "Organization",
     "ParameterSet",

@@ -54,6 +54,8 @@ class Provider(TimestampMixin, VersionedMixin, db.Model):
     protocol: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     base_url: Mapped[str | None] = mapped_column(sa.String(500))
     api_key_env: Mapped[str | None] = mapped_column(sa.String(100))
+    # The origin the environment-variable key was confirmed for (see Credential).
+    env_key_origin: Mapped[str | None] = mapped_column(sa.String(300))
     credit_multiplier: Mapped[Decimal] = mapped_column(
         sa.Numeric(10, 4), nullable=False, default=Decimal("1")
     )

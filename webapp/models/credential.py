@@ -73,6 +73,10 @@ class Credential(TimestampMixin, VersionedMixin, db.Model):
     # The last four characters, shown as "…AbCd". Never more.
     secret_hint: Mapped[str] = mapped_column(sa.String(8), nullable=False)
     base_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # The origin (scheme://host:port) someone who may manage this key confirmed it may be sent
+    # to. When the provider's or the key's base URL moves elsewhere, the key is paused until
+    # it is re-entered or the new origin is confirmed.
+    approved_origin: Mapped[str | None] = mapped_column(sa.String(300))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_test_status: Mapped[str] = mapped_column(

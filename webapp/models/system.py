@@ -33,13 +33,19 @@ class SeedRecord(db.Model):
 
 
 class AllowedHost(db.Model):
-    """A host an admin allowed as a base URL although it is private or loopback
-    (e.g. a local Ollama server)."""
+    """A host and port an admin allowed as a base URL although it is private or loopback
+    (e.g. a local Ollama server on localhost:11434). Always one port: a host alone must not
+    open every service on it."""
 
     __tablename__ = "allowed_hosts"
+    __table_args__ = (
+        sa.UniqueConstraint("host", "port"),
+        sa.CheckConstraint("port >= 1 AND port <= 65535", name="port_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    host: Mapped[str] = mapped_column(sa.String(255), nullable=False, unique=True)
+    host: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    port: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     note: Mapped[str | None] = mapped_column(sa.String(300))
     created_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")

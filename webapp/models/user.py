@@ -35,9 +35,9 @@ class OrgRole(StrEnum):
     MEMBER = "member"
 
 
-def new_session_nonce() -> str:
+def new_session_token() -> str:
     """A random value that, when changed, signs the user out everywhere."""
-    return secrets.token_hex(16)
+    return secrets.token_hex(32)
 
 
 class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
@@ -57,9 +57,13 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
     role: Mapped[str] = mapped_column(sa.String(16), nullable=False, default=Role.MEMBER)
     mode: Mapped[str] = mapped_column(sa.String(16), nullable=False, default=Mode.MANAGED)
     active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
-    session_nonce: Mapped[str] = mapped_column(
-        sa.String(32), nullable=False, default=new_session_nonce
+    # Flask-Login's alternative id: rotated on sign-out, password, role and status changes,
+    # so every session and remember-me cookie issued before stops working at once.
+    session_token: Mapped[str] = mapped_column(
+        sa.String(64), nullable=False, default=new_session_token
     )
+    must_change_password: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -75,8 +79,8 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
         return self.role == Role.ADMIN
 
     def get_id(self) -> str:
-        """Session id includes a nonce so deactivation or a password change ends sessions."""
-        return f"{self.id}:{self.session_nonce}"
+        """Session id includes the session token so rotating it ends every session."""
+        return f"{self.id}:{self.session_token}"
 
     def org_role(self, org_id: int) -> str | None:
         """This user's role in ``org_id``, or None when not a member."""
@@ -139,3 +143,28 @@ class Membership(db.Model):
 
     user: Mapped[User] = relationship(back_populates="memberships")
     organization: Mapped[Organization] = relationship(back_populates="memberships")
+
+
+class OrgInvitation(db.Model):
+    """A pending place in an organization for an email address, accepted by its owner on
+    sign-in. Org admins see the same answer whether or not the email is registered."""
+
+    __tablename__ = "org_invitations"
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "email"),
+        choice_check("org_role", tuple(OrgRole)),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    email: Mapped[str] = mapped_column(sa.String(254), nullable=False, index=True)
+    org_role: Mapped[str] = mapped_column(sa.String(16), nullable=False, default=OrgRole.MEMBER)
+    invited_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    organization: Mapped[Organization] = relationship()

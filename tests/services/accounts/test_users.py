@@ -39,15 +39,15 @@ def test_update_changes_role_mode_and_status_and_audits_the_diff(admin, member):
     }
 
 
-def test_deactivation_rotates_the_session_nonce_and_reactivation_keeps_it(admin, member):
-    nonce = member.session_nonce
+def test_deactivation_rotates_the_session_token_and_reactivation_keeps_it(admin, member):
+    nonce = member.session_token
     _update(admin, member, active=False)
-    assert not member.active and member.session_nonce != nonce
+    assert not member.active and member.session_token != nonce
     assert users.load_session_user(f"{member.id}:{nonce}") is None
-    rotated = member.session_nonce
+    rotated = member.session_token
     _update(admin, member, active=True)
-    assert member.active and member.session_nonce == rotated
-    assert all("session_nonce" not in str(e.diff) for e in _events())
+    assert member.active and member.session_token == rotated
+    assert all("session_token" not in str(e.diff) for e in _events())
 
 
 def test_no_change_is_not_audited_and_keeps_the_version(admin, member):

@@ -126,7 +126,7 @@ def test_keyless_local_provider_needs_no_key_in_managed_mode(app, member):
 
 
 def test_credential_base_url_overrides_the_providers(app, member):
-    factories.allowed_host("gateway.internal.example")
+    factories.allowed_host("gateway.internal.example:443")
     key = factories.user_key(
         member, "gemini", USER_KEY, base_url="https://gateway.internal.example/v1"
     )

@@ -117,10 +117,14 @@ def test_an_admin_allowed_host_is_accepted(app):
     )
     assert (
         check_base_url(
-            "http://intranet.example/v1", allowed={"intranet.example"}, resolver=FAKE_DNS
+            "http://intranet.example/v1", allowed={"intranet.example:80"}, resolver=FAKE_DNS
         )
         == "http://intranet.example/v1"
     )
+    with pytest.raises(ValidationError):  # a host alone opens no port
+        check_base_url(
+            "http://intranet.example/v1", allowed={"intranet.example"}, resolver=FAKE_DNS
+        )
     with pytest.raises(ValidationError):  # another port of an allowed host:port is not allowed
         check_base_url("http://localhost:9999/v1", allowed={"localhost:11434"}, resolver=FAKE_DNS)
 

@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.extensions import db
 from webapp.models import Membership, Mode, Role, User
 from webapp.models.base import utcnow
-from webapp.models.user import new_session_nonce
+from webapp.models.user import new_session_token
 from webapp.services.audit import events as audit
 from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 
@@ -117,7 +117,7 @@ def load_session_user(session_id: str) -> User | None:
     if not user_id.isdigit() or not nonce:
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or not user.active or not secrets.compare_digest(user.session_nonce, nonce):
+    if user is None or not user.active or not secrets.compare_digest(user.session_token, nonce):
         return None
     return user
 
@@ -297,7 +297,7 @@ def update_user(
     loses_admin = _loses_admin(user, role, active)
     before = audit.snapshot(user, EDITABLE_FIELDS)
     if user.active and not active:
-        user.session_nonce = new_session_nonce()
+        user.session_token = new_session_token()
     user.role, user.mode, user.active = role, mode, active
     changes = audit.diff(before, audit.snapshot(user, EDITABLE_FIELDS))
     if not changes:

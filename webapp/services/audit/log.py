@@ -28,7 +28,7 @@ SECRET_NAMES = (
     "password_hash",
     "api_key",
     "ciphertext",
-    "session_nonce",
+    "session_token",
     "token_hash",
 )
 

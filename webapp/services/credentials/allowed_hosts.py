@@ -18,19 +18,31 @@ def list_allowed_hosts() -> list[AllowedHost]:
     return list(db.session.scalars(sa.select(AllowedHost).order_by(AllowedHost.host)))
 
 
+def _split(entry: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` → (host, port); ValidationError when the port is missing."""
+    entry = entry.strip().lower().rstrip(".")
+    message = (
+        "Enter a host and its port, for example localhost:11434: allowing a host without a "
+        "port would open every service on it."
+    )
+    if not HOST_RE.match(entry):
+        raise ValidationError({"host": message})
+    host, _, port = entry.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValidationError({"host": message})
+    return host.strip("[]").rstrip("."), int(port)
+
+
 def add_allowed_host(actor: User, host: str, note: str | None = None) -> AllowedHost:
-    """Allow ``host`` or ``host:port`` (no scheme, no path)."""
-    host = host.strip().lower().rstrip(".")
-    if not HOST_RE.match(host):
-        raise ValidationError(
-            {
-                "host": "Enter a host name or address, optionally with :port "
-                "(for example localhost:11434)."
-            }
-        )
-    if db.session.scalar(sa.select(AllowedHost).where(AllowedHost.host == host)):
-        raise ValidationError({"host": f"{host} is already allowed."})
-    entry = AllowedHost(host=host, note=(note or "").strip()[:300] or None, created_by_id=actor.id)
+    """Allow one ``host:port`` (no scheme, no path)."""
+    name, port = _split(host)
+    label = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
+    exists = sa.select(AllowedHost.id).where(AllowedHost.host == name, AllowedHost.port == port)
+    if db.session.scalar(exists):
+        raise ValidationError({"host": f"{label} is already allowed."})
+    entry = AllowedHost(
+        host=name, port=port, note=(note or "").strip()[:300] or None, created_by_id=actor.id
+    )
     db.session.add(entry)
     db.session.flush()
     audit.record(
@@ -38,8 +50,8 @@ def add_allowed_host(actor: User, host: str, note: str | None = None) -> Allowed
         "allowed_host",
         actor=actor,
         target_id=entry.id,
-        target_label=host,
-        changes={"host": host, "note": entry.note},
+        target_label=label,
+        changes={"host": label, "note": entry.note},
     )
     db.session.commit()
     return entry
@@ -54,8 +66,8 @@ def remove_allowed_host(actor: User, host_id: int) -> None:
         "allowed_host",
         actor=actor,
         target_id=entry.id,
-        target_label=entry.host,
-        changes={"host": {"before": entry.host, "after": None}},
+        target_label=f"{entry.host}:{entry.port}",
+        changes={"host": {"before": f"{entry.host}:{entry.port}", "after": None}},
     )
     db.session.delete(entry)
     db.session.commit()

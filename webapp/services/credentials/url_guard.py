@@ -58,7 +58,9 @@ def why_refused(address: IPAddress) -> str | None:
 
 
 def allowed_hosts() -> set[str]:
-    return {h.lower() for h in db.session.scalars(sa.select(AllowedHost.host))}
+    """Allowed ``host:port`` entries (IPv6 hosts in brackets), as the guard compares them."""
+    rows = db.session.execute(sa.select(AllowedHost.host, AllowedHost.port))
+    return {f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in rows}
 
 
 def check_base_url(
@@ -87,7 +89,8 @@ def check_base_url(
     port = port or (443 if parts.scheme == "https" else 80)
     normalized = urlunsplit((parts.scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
     allowed = allowed_hosts() if allowed is None else allowed
-    if host in allowed or f"{host}:{port}" in allowed:
+    shown = f"[{host}]" if ":" in host else host
+    if f"{shown}:{port}" in allowed:
         return normalized
     try:
         addresses = [ipaddress.ip_address(a) for a in (resolver or system_resolver)(host, port)]
