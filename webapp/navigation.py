@@ -1,56 +1,86 @@
-"""The navigation, by role. Entries whose endpoint does not exist yet are left out."""
+"""The navigation, by role and grouped by purpose. Entries whose endpoint does not exist yet
+are left out, so a group appears once its first page does."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, request
 from flask_login import current_user
 
-# (label, endpoint); org admins see the org entries, admins see everything.
-ADMIN_NAV = [
-    ("Overview", "main.home"),
-    ("Providers", "providers.index"),
-    ("Models", "catalog.index"),
-    ("Keys", "credentials.index"),
-    ("Defaults", "defaults.index"),
-    ("Organizations", "orgs.index"),
-    ("Features", "features.index"),
-    ("Explainer", "explainer.index"),
-    ("Users", "users.index"),
-    ("Usage", "usage_admin.index"),
-    ("Audit log", "audit.index"),
-    ("Config", "config.index"),
-    ("Playground", "playground.index"),
+Group = tuple[str, list[tuple[str, str]]]  # (heading, [(label, endpoint), …])
+
+ADMIN_NAV: list[Group] = [
+    ("", [("Overview", "main.home")]),
+    ("Catalog", [("Providers", "providers.index"), ("Models", "catalog.index")]),
+    (
+        "Access",
+        [("Keys", "credentials.index"), ("Users", "users.index"), ("Organizations", "orgs.index")],
+    ),
+    (
+        "Behaviour",
+        [
+            ("Defaults", "defaults.index"),
+            ("Features", "features.index"),
+            ("Explainer", "explainer.index"),
+        ],
+    ),
+    ("Activity", [("Usage", "usage_admin.index"), ("Audit log", "audit.index")]),
+    ("Tools", [("Playground", "playground.index"), ("Config", "config.index")]),
 ]
-ORG_ADMIN_NAV = [("Organizations", "orgs.index"), ("Features", "features.index")]
-MEMBER_NAV = [
-    ("Home", "main.home"),
-    ("Account", "account.index"),
-    ("My usage", "usage.index"),
-    ("Access tokens", "tokens.index"),
+ORG_ADMIN_NAV: list[Group] = [
+    ("Organization", [("Organizations", "orgs.index"), ("Features", "features.index")]),
+    ("Activity", [("Usage", "usage_admin.index")]),
+]
+MEMBER_NAV: list[Group] = [
+    (
+        "Me",
+        [
+            ("Home", "main.home"),
+            ("Account", "account.index"),
+            ("My usage", "usage.index"),
+            ("Access tokens", "tokens.index"),
+            ("Pricing", "pricing.index"),
+        ],
+    ),
 ]
 
 
-def nav_items() -> dict[str, list[dict[str, Any]]]:
-    """Sections of links for the signed-in user, with the current one marked."""
-    if not current_user.is_authenticated:
-        return {}
+@dataclass(frozen=True)
+class NavGroup:
+    heading: str
+    items: list[dict[str, Any]]
+
+
+def _build(groups: list[Group], skip: set[str]) -> list[NavGroup]:
     views = current_app.view_functions
-    sections: dict[str, list[tuple[str, str]]] = {"me": MEMBER_NAV}
-    if current_user.is_admin:
-        sections["admin"] = ADMIN_NAV
-    elif current_user.administered_org_ids():
-        sections["admin"] = ORG_ADMIN_NAV
-    return {
-        name: [
+    built = []
+    for heading, entries in groups:
+        items = [
             {"label": label, "endpoint": ep, "current": request.endpoint == ep}
-            for label, ep in items
-            if ep in views
+            for label, ep in entries
+            if ep in views and ep not in skip
         ]
-        for name, items in sections.items()
-    }
+        if items:
+            built.append(NavGroup(heading, items))
+    return built
+
+
+def nav_groups() -> list[NavGroup]:
+    """The groups of links for the signed-in user, the current page marked."""
+    if not current_user.is_authenticated:
+        return []
+    if current_user.is_admin:
+        admin = ADMIN_NAV
+    elif current_user.administered_org_ids():
+        admin = ORG_ADMIN_NAV
+    else:
+        admin = []
+    groups = _build(admin, set())
+    taken = {item["endpoint"] for group in groups for item in group.items}
+    return groups + _build(MEMBER_NAV, taken)
 
 
 def init_navigation(app: Flask) -> None:
-    app.context_processor(lambda: {"nav_items": nav_items})
+    app.context_processor(lambda: {"nav_groups": nav_groups})

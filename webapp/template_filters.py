@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import Flask, current_app
+from markupsafe import Markup, escape
 
 from webapp.models.base import utcnow
 from webapp.services.settings.fields import FIELDS
@@ -25,6 +26,14 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
+def wbr(value: str | None) -> Markup:
+    """Escape a URL and let it wrap after its slashes and dots instead of inside a word."""
+    text = str(escape(value or ""))
+    for mark in ("/", ".", "?", "&amp;"):
+        text = text.replace(mark, mark + "<wbr>")
+    return Markup(text)
+
+
 def _banner() -> dict[str, bool]:
     """Admins see a warning while the encryption key is a generated development key."""
     ring = current_app.extensions.get("switchboard.keyring")
@@ -34,6 +43,7 @@ def _banner() -> dict[str, bool]:
 def init_filters(app: Flask) -> None:
     app.add_template_filter(price, "price")
     app.add_template_filter(when, "when")
+    app.add_template_filter(wbr, "wbr")
     app.add_template_global(timedelta, "timedelta")
     app.add_template_global(utcnow, "now")
     app.add_template_global(FIELDS, "setting_fields")

@@ -3,6 +3,24 @@
 (function () {
   "use strict";
 
+  // Every notice gets a close button and hides itself (errors stay longer).
+  function arm(p, level) {
+    if (p.dataset.armed) return;
+    p.dataset.armed = "1";
+    var text = document.createElement("span");
+    text.className = "notice-text";
+    while (p.firstChild) text.appendChild(p.firstChild);
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "notice-close";
+    close.setAttribute("aria-label", "Close this notice");
+    close.textContent = "\u00d7";
+    close.addEventListener("click", function () { p.remove(); });
+    p.appendChild(text);
+    p.appendChild(close);
+    setTimeout(function () { p.remove(); }, level === "error" ? 12000 : 6000);
+  }
+
   function showNotice(message, level) {
     var region = document.getElementById("notices");
     if (!region || !message) return;
@@ -10,8 +28,14 @@
     p.className = "notice notice-" + (level || "info");
     p.textContent = message; // text, never HTML
     region.appendChild(p);
-    setTimeout(function () { p.remove(); }, level === "error" ? 10000 : 5000);
+    arm(p, level);
   }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("#notices .notice").forEach(function (p) {
+      arm(p, p.classList.contains("notice-error") ? "error" : "info");
+    });
+  });
 
   document.addEventListener("notice", function (event) {
     var detail = event.detail || {};
