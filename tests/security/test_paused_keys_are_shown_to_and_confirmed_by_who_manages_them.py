@@ -58,7 +58,7 @@ def move_openai(client) -> None:  # type: ignore[no-untyped-def]
     response = client.post(f"/admin/providers/{openai.id}", headers=HX, data=data)
     assert response.status_code == 200
     assert '"level": "warning"' in response.headers["HX-Trigger"]
-    assert "stay paused until confirmed" in response.headers["HX-Trigger"]
+    assert "are paused until confirmed" in response.headers["HX-Trigger"]
 
 
 def test_the_provider_editor_counts_the_keys_a_new_address_would_pause(

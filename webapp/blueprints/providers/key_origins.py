@@ -37,7 +37,7 @@ def saved_notice(provider: Provider) -> dict[str, str]:
         return {"notice": f"{provider.display_name} saved.", "level": "success"}
     return {
         "notice": f"{provider.display_name} saved. Its address is now {paused.new_host}: "
-        f"{paused.summary()} stay paused until confirmed.",
+        f"{paused.summary()} {'is' if paused.total == 1 else 'are'} paused until confirmed.",
         "level": "warning",
     }
 
