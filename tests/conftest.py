@@ -242,6 +242,7 @@ def wired(app, fake_upstream: FakeUpstream, sleeps):  # type: ignore[no-untyped-
     """Every provider points at the fake upstream and has a global key."""
     from webapp.extensions import db
     from webapp.models import Provider
+    from webapp.services.credentials.origins import origin_of
     from webapp.services.settings.cache import settings_cache
 
     for provider in db.session.scalars(sa.select(Provider)):
@@ -249,6 +250,7 @@ def wired(app, fake_upstream: FakeUpstream, sleeps):  # type: ignore[no-untyped-
         provider.base_url = (
             fake_upstream.anthropic_base_url if anthropic else fake_upstream.openai_base_url
         )
+        provider.env_key_origin = origin_of(provider.base_url)  # as an admin would confirm
     db.session.commit()
     factories.global_key("openai", GLOBAL_OPENAI_KEY)
     factories.global_key("anthropic", GLOBAL_ANTHROPIC_KEY)

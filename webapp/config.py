@@ -16,6 +16,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+KEY_VARS_NONE = "none"
+
 ENVIRONMENTS = ("development", "production", "testing")
 
 
@@ -61,6 +63,27 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _provider_key_vars() -> tuple[str, ...]:
+    """SWITCHBOARD_PROVIDER_KEY_VARS: the environment variables providers may name as their
+    fallback key (default: the presets' own names; ``none`` allows none)."""
+    from webapp.services.catalog.provider_rules import KEY_VARS_SETTING, key_env_shape_ok
+    from webapp.services.catalog.seed_data import PROVIDERS
+
+    raw = os.environ.get(KEY_VARS_SETTING, "").strip()
+    if not raw:
+        return tuple(dict.fromkeys(p.api_key_env for p in PROVIDERS if p.api_key_env))
+    if raw.lower() == KEY_VARS_NONE:
+        return ()
+    names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+    wrong = [name for name in names if not key_env_shape_ok(name)]
+    if wrong:
+        raise ConfigError(
+            f"{KEY_VARS_SETTING} lists {', '.join(wrong)}: name variables that hold provider "
+            "keys, ending in _KEY or _TOKEN, and none of Switchboard's own settings."
+        )
+    return names
+
+
 def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping; ``overrides`` (tests) win over the environment."""
     overrides = dict(overrides or {})
@@ -102,6 +125,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # Pasted configuration documents (up to 2 MB) arrive as a form field.
         "MAX_FORM_MEMORY_SIZE": 3 * 1024 * 1024,
         "PASSWORD_HASH_METHOD": "scrypt",
+        "PROVIDER_KEY_VARS": _provider_key_vars(),
     }
     config.update(overrides)
     if "SECRET_KEY" not in config:

@@ -13,6 +13,8 @@ from webapp.extensions import db
 from webapp.models import AuditEvent, Credential, Provider, UsageRecord
 
 HX = {"HX-Request": "true"}
+# The operator allowed Acme's variable next to the presets' (SWITCHBOARD_PROVIDER_KEY_VARS).
+pytestmark = pytest.mark.app_config(PROVIDER_KEY_VARS=("OPENAI_API_KEY", "ACME_API_KEY"))
 NEW = {
     "slug": "acme-llm",
     "display_name": "Acme LLM",

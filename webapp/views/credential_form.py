@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, PasswordField, StringField, URLField
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, StringField, URLField
 from wtforms.validators import Length, Optional
 
 
@@ -22,4 +22,6 @@ class CredentialForm(FlaskForm):
         render_kw={"placeholder": "https://…/v1"},
     )
     expires_on = DateField("Expires on", validators=[Optional()])
+    # Without a new key, a key whose address moved stays paused unless this is ticked.
+    confirm_origin = BooleanField("Send the existing key to the new address")
     version = HiddenField()

@@ -19,7 +19,10 @@ from webapp.forms import bounded_id
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models import Credential, Protocol, Provider
 from webapp.services import llm
+from webapp.services.credentials import confirmation
 from webapp.services.credentials import storage as credentials
+from webapp.services.credentials.confirmation import EnvKeyStatus, env_key_status
+from webapp.services.credentials.origins import Pause, credential_pause, shown_origin
 from webapp.services.credentials.storage import CredentialInput, Owner
 from webapp.services.errors import Conflict, NotFound, ValidationError
 from webapp.views.credential_form import CredentialForm
@@ -35,6 +38,7 @@ class Endpoints:
     update: str
     delete: str
     test: str
+    confirm: str
     args: dict[str, Any] = field(default_factory=dict)
 
     def url(self, name: str, **values: Any) -> str:
@@ -43,7 +47,7 @@ class Endpoints:
     @classmethod
     def named(cls, page: str, prefix: str, **args: Any) -> Endpoints:
         """The key routes of an area, named ``<prefix>panel``, ``<prefix>create`` …"""
-        names = ("panel", "create", "update", "delete", "test")
+        names = ("panel", "create", "update", "delete", "test", "confirm")
         return cls(page, *(f"{prefix}{n}" for n in names), args=args)
 
 
@@ -58,6 +62,8 @@ class Panel:
     show_base_url: bool = True
     add_open: bool = False
     test_label: str = "Test key"
+    pauses: dict[int, Pause] = field(default_factory=dict)  # credential id -> why it is paused
+    env_key: EnvKeyStatus | None = None  # the fallback key, on the global Keys page only
 
     @property
     def dom_id(self) -> str:
@@ -85,6 +91,12 @@ def edit_form_for(credential: Credential) -> CredentialForm:
     return form
 
 
+def _confirm_label(form: CredentialForm, pause: Pause | None) -> None:
+    """Name the host when the key is paused; otherwise the box applies to a URL being typed."""
+    if pause is not None:
+        form.confirm_origin.label.text = f"Send the existing key to {pause.new_host}"
+
+
 def build_panel(
     owner: Owner, provider: Provider, endpoints: Endpoints, *, base_url_for_all: bool, **extra: Any
 ) -> Panel:
@@ -92,10 +104,13 @@ def build_panel(
     show = base_url_for_all or provider.protocol == Protocol.OPENAI_COMPATIBLE
     add_form = CredentialForm(formdata=None, prefix=add_prefix(provider.id))
     panel = Panel(provider, creds, endpoints, add_form, show_base_url=show)
+    panel.pauses = {c.id: p for c in creds if (p := credential_pause(c)) is not None}
     for name, value in extra.items():
         setattr(panel, name, value)
     if panel.editing_id is not None and panel.edit_form is None:
         panel.edit_form = edit_form_for(next(c for c in creds if c.id == panel.editing_id))
+    if panel.edit_form is not None:
+        _confirm_label(panel.edit_form, panel.pauses.get(panel.editing_id or 0))
     return panel
 
 
@@ -105,6 +120,7 @@ def _input(form: CredentialForm) -> CredentialInput:
         secret=form.secret.data or None,
         base_url=form.base_url.data or None,
         expires_on=form.expires_on.data,
+        confirm_origin=bool(form.confirm_origin.data),
     )
 
 
@@ -123,6 +139,7 @@ class Area:
     base_url_for_all: bool
     page: Callable[..., Response]  # renders the full page with one panel replaced
     test_label: str = "Test key"
+    shows_env_key: bool = False
 
     def respond(
         self, panel: Panel, status: int = 200, notice: str | None = None, level: str = "success"
@@ -133,11 +150,15 @@ class Area:
             )
             return add_notice(response, notice, level) if notice else response
         if status >= 400 or request.method == "GET":
+            if notice:
+                flash(notice, level)  # shown by the page rendered now
             return self.page(status=status, replace=panel)
         flash(notice or "Saved.", level)
         return redirect(self.endpoints.url("page"), 303)
 
     def panel(self, provider: Provider, **extra: Any) -> Panel:
+        if self.shows_env_key:
+            extra.setdefault("env_key", env_key_status(provider))
         return build_panel(
             self.owner,
             provider,
@@ -201,7 +222,14 @@ def update_key(area: Area, credential_id: int) -> Response:
             form.form_errors.append(exc.message)
             return area.respond(area.panel(provider, editing_id=credential.id, edit_form=form), 409)
         else:
-            return area.respond(area.panel(provider), notice=f"Key “{credential.label}” updated.")
+            notice, level = f"Key “{credential.label}” updated.", "success"
+            if (pause := credential_pause(credential)) is not None:
+                notice += (
+                    f" It is paused: {pause.why}. Re-enter the key or tick “Send the existing "
+                    "key” to use it there."
+                )
+                level = "warning"
+            return area.respond(area.panel(provider), notice=notice, level=level)
     return area.respond(area.panel(provider, editing_id=credential.id, edit_form=form), 422)
 
 
@@ -227,3 +255,16 @@ def test_key(area: Area, credential_id: int) -> Response:
             notice=f"Key “{label}” works: {result.latency_ms} ms, {len(result.models)} models.",
         )
     return area.respond(panel, notice=f"Key “{label}” failed: {result.message}", level="error")
+
+
+def confirm_key(area: Area, credential_id: int) -> Response:
+    """Resume a paused key: send it to the address shown when the page was loaded."""
+    credential = credentials.get_credential(current_user, area.owner, credential_id)
+    provider, label = credential.provider, credential.label
+    try:
+        confirmation.confirm_origin(current_user, credential, request.form.get("origin") or None)
+    except Conflict as exc:
+        db.session.rollback()
+        return area.respond(area.panel(provider), 409, notice=exc.message, level="error")
+    host = shown_origin(credential.approved_origin)
+    return area.respond(area.panel(provider), notice=f"Key “{label}” will now be sent to {host}.")

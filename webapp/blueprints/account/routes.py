@@ -18,6 +18,7 @@ from webapp.views.credential_panels import (
     Area,
     Endpoints,
     Panel,
+    confirm_key,
     create_key,
     delete_key,
     show_panel,
@@ -152,3 +153,9 @@ def delete(credential_id: int) -> Response:
 @login_required
 def test(credential_id: int) -> Response:
     return test_key(_area(), credential_id)
+
+
+@bp.route("/keys/<int:credential_id>/confirm", methods=["POST"])
+@login_required
+def confirm(credential_id: int) -> Response:
+    return confirm_key(_area(), credential_id)

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, url_for
+from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.credentials import bp
 from webapp.blueprints.credentials.forms import AllowedHostForm
+from webapp.extensions import db
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.permissions import admin_required
 from webapp.services.catalog import listing as catalog
 from webapp.services.credentials import allowed_hosts, crypto
+from webapp.services.credentials.confirmation import confirm_env_key_origin
+from webapp.services.credentials.origins import shown_origin
 from webapp.services.credentials.storage import GLOBAL
-from webapp.services.errors import ValidationError
+from webapp.services.errors import Conflict, ValidationError
 from webapp.views.credential_panels import (
     Area,
     Endpoints,
     Panel,
+    confirm_key,
     create_key,
     delete_key,
+    provider_or_404,
     show_panel,
     test_key,
     update_key,
@@ -48,7 +53,9 @@ def _page(
     )
 
 
-AREA = Area(owner=GLOBAL, endpoints=ENDPOINTS, base_url_for_all=True, page=_page)
+AREA = Area(
+    owner=GLOBAL, endpoints=ENDPOINTS, base_url_for_all=True, page=_page, shows_env_key=True
+)
 
 
 @bp.route("")
@@ -131,3 +138,25 @@ def remove_host(host_id: int) -> Response:
 @admin_required
 def test(credential_id: int) -> Response:
     return test_key(AREA, credential_id)
+
+
+@bp.route("/<int:credential_id>/confirm", methods=["POST"])
+@admin_required
+def confirm(credential_id: int) -> Response:
+    return confirm_key(AREA, credential_id)
+
+
+@bp.route("/providers/<int:provider_id>/env-key/confirm", methods=["POST"])
+@admin_required
+def confirm_env(provider_id: int) -> Response:
+    """Send the provider's fallback key (environment variable) to its current address."""
+    provider = provider_or_404(provider_id)
+    try:
+        confirm_env_key_origin(current_user, provider, request.form.get("origin") or None)
+    except Conflict as exc:
+        db.session.rollback()
+        return AREA.respond(AREA.panel(provider), 409, notice=exc.message, level="error")
+    host = shown_origin(provider.env_key_origin)
+    return AREA.respond(
+        AREA.panel(provider), notice=f"{provider.api_key_env} will now be sent to {host}."
+    )

@@ -40,3 +40,9 @@ def key_delete(org_id: int, credential_id: int) -> Response:
 @org_admin_required
 def key_test(org_id: int, credential_id: int) -> Response:
     return panels.test_key(key_area(orgs.get_org(current_user, org_id)), credential_id)
+
+
+@bp.route("/<int:org_id>/keys/<int:credential_id>/confirm", methods=["POST"])
+@org_admin_required
+def key_confirm(org_id: int, credential_id: int) -> Response:
+    return panels.confirm_key(key_area(orgs.get_org(current_user, org_id)), credential_id)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 
-from webapp.blueprints.providers import bp
+from webapp.blueprints.providers import bp, key_origins
 from webapp.blueprints.providers.forms import ProviderForm
 from webapp.extensions import db
 from webapp.forms import attach_errors, int_or_none
@@ -21,6 +21,8 @@ from webapp.services.catalog import editing as models_admin
 from webapp.services.catalog import listing as catalog
 from webapp.services.catalog import providers
 from webapp.services.credentials import storage as credentials
+from webapp.services.credentials.confirmation import confirm_provider_keys
+from webapp.services.credentials.origins import provider_host
 from webapp.services.errors import Conflict, ValidationError
 
 ROW = "providers/_row.html"
@@ -33,14 +35,20 @@ def _keys_by_provider() -> dict[int, list[Any]]:
     return keys
 
 
+def _key_context(provider_list: list[Provider]) -> dict[str, Any]:
+    """The global keys, and the keys each provider's address pauses, for the rows."""
+    return {"keys": _keys_by_provider(), "paused": key_origins.paused_keys(provider_list)}
+
+
 def _page(status: int = 200, **extra: Any) -> Response:
     extra.setdefault("create_form", ProviderForm(formdata=None))
+    listed = catalog.list_providers()
     return render(
         "providers/index.html",
         "providers/_table.html",
         status,
-        providers=catalog.list_providers(),
-        keys=_keys_by_provider(),
+        providers=listed,
+        **_key_context([p for p, _ in listed]),
         **extra,
     )
 
@@ -53,6 +61,8 @@ def _row(
     **extra: Any,
 ) -> Response:
     """The provider's rows for htmx; the whole page otherwise (errors) or a redirect (success)."""
+    if extra.get("mode") == "edit":
+        extra["impact"], extra["following"] = key_origins.form_impact(provider, extra["form"])
     if is_partial_request():
         count = len(provider.models) if provider in db.session else 0
         response = render(
@@ -61,7 +71,7 @@ def _row(
             status,
             provider=provider,
             model_count=count,
-            keys=_keys_by_provider(),
+            **_key_context([provider] if provider in db.session else []),
             **extra,
         )
         return add_notice(response, notice, level) if notice else response
@@ -150,7 +160,7 @@ def update(provider_id: int) -> Response:
             form.form_errors.append(exc.message + " The form now shows the saved values.")
             return _row(provider, 409, mode="edit", form=form)
         else:
-            return _row(provider, notice=f"{provider.display_name} saved.")
+            return _row(provider, **key_origins.saved_notice(provider))
     return _row(provider, 422, mode="edit", form=form)
 
 
@@ -205,8 +215,8 @@ def test(provider_id: int) -> Response:
     response = render(
         "providers/index.html",
         "providers/_test_result.html",
-        providers=catalog.list_providers(),
-        keys=_keys_by_provider(),
+        providers=(listed := catalog.list_providers()),
+        **_key_context([p for p, _ in listed]),
         create_form=ProviderForm(formdata=None),
         provider=provider,
         result=result,
@@ -230,8 +240,8 @@ def live_models(provider_id: int) -> Response:
     return render(
         "providers/index.html",
         "providers/_live_models.html",
-        providers=catalog.list_providers(),
-        keys=_keys_by_provider(),
+        providers=(listed := catalog.list_providers()),
+        **_key_context([p for p, _ in listed]),
         create_form=ProviderForm(formdata=None),
         provider=provider,
         result=result,
@@ -257,3 +267,19 @@ def add_live_models(provider_id: int) -> Response:
         return _row(provider, 422, live_error=exc.message)
     names = ", ".join(m.model_id for m in added) or "nothing new"
     return _row(provider, notice=f"Added to the catalog: {names}.")
+
+
+@bp.route("/<int:provider_id>/keys/confirm", methods=["POST"])
+@admin_required
+def confirm_keys(provider_id: int) -> Response:
+    """Send the global keys and the fallback key to the provider's new address."""
+    provider = providers.get_provider(provider_id)
+    try:
+        resumed = confirm_provider_keys(current_user, provider, request.form.get("origin") or None)
+    except Conflict as exc:
+        db.session.rollback()
+        if not is_partial_request():
+            flash(exc.message, "error")
+        return _row(provider, 409, notice=exc.message, level="error")
+    noun = "key is" if resumed == 1 else "keys are"
+    return _row(provider, notice=f"{resumed} {noun} now sent to {provider_host(provider)}.")

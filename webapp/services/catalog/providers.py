@@ -14,8 +14,9 @@ from webapp.extensions import db
 from webapp.models import CatalogModel, Credential, Protocol, Provider, UsageRecord, User
 from webapp.services.accounts.orgs import check_slug
 from webapp.services.audit import events as audit
-from webapp.services.catalog.provider_rules import ENV_HELP, check_headers, key_env_name_ok
+from webapp.services.catalog.provider_rules import check_headers, key_env_problem
 from webapp.services.changes import commit_change, delete_record
+from webapp.services.credentials.origins import approve_new_provider
 from webapp.services.credentials.url_guard import check_base_url
 from webapp.services.errors import Conflict, NotFound, ValidationError
 
@@ -29,6 +30,7 @@ FIELDS = (
     "credit_multiplier",
     "enabled",
     "extra_headers",
+    "env_key_origin",
 )
 
 
@@ -88,8 +90,8 @@ def _clean(data: ProviderInput, current: Provider | None) -> dict[str, Any]:
     if data.protocol == Protocol.OPENAI_COMPATIBLE and not base_url:
         errors["base_url"] = "An OpenAI-compatible provider needs a base URL."
     env = (data.api_key_env or "").strip() or None
-    if env and not key_env_name_ok(env):
-        errors["api_key_env"] = ENV_HELP
+    if env and (problem := key_env_problem(env)):
+        errors["api_key_env"] = problem
     values["api_key_env"] = env
     try:
         multiplier = Decimal(str(data.credit_multiplier).strip() or "1")
@@ -137,6 +139,7 @@ def create_provider(actor: User, data: ProviderInput) -> Provider:
     if errors:
         raise ValidationError(errors)
     provider = Provider(slug=slug, **values)
+    approve_new_provider(provider)
     db.session.add(provider)
     db.session.flush()
     return _save(actor, provider, "create", None)

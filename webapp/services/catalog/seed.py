@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.models import CatalogModel, ParameterSet, Profile, Provider, SeedRecord, SettingsScope
 from webapp.services.catalog.prices import lookup_price
 from webapp.services.catalog.seed_data import MODELS, PROVIDERS, ModelPreset
+from webapp.services.credentials.origins import approve_new_provider
 from webapp.services.settings.cache import bump_settings_version
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def _seed_providers(report: SeedReport) -> dict[str, Provider]:
             extra_headers=preset.extra_headers,
             is_preset=True,
         )
+        approve_new_provider(provider)
         db.session.add(provider)
         by_slug[preset.slug] = provider
         report.providers.append(preset.slug)

@@ -28,6 +28,7 @@ from webapp.services.config.document import Change, ImportPlan, Issue
 from webapp.services.config.export import PRICES, load_stored
 from webapp.services.config.importing import plan_import
 from webapp.services.credentials import url_guard
+from webapp.services.credentials.origins import approve_new_provider
 from webapp.services.settings import layers as settings
 from webapp.services.settings.cache import bump_settings_version
 from webapp.services.settings.fields import COLUMN
@@ -82,6 +83,8 @@ class _Writer:
             db.session.add(row)
         for name, value in values.items():
             setattr(row, name, Decimal(value) if name == "credit_multiplier" else value)
+        if row.id is None:  # created by this import: the same rule as the provider form
+            approve_new_provider(row)
         return row, None
 
     def model(self, change: Change, values: dict[str, Any]) -> tuple[CatalogModel, None]:

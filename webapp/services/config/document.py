@@ -19,7 +19,7 @@ import yaml
 
 from webapp.services.accounts.orgs import SLUG_RE
 from webapp.services.audit.events import jsonable
-from webapp.services.catalog.provider_rules import ENV_HELP, check_headers, key_env_name_ok
+from webapp.services.catalog.provider_rules import check_headers, key_env_problem
 from webapp.services.errors import ValidationError
 
 FORMAT_KEY, FORMAT_VERSION = "switchboard_config", 1
@@ -162,6 +162,7 @@ class ImportPlan:
 
     changes: list[Change] = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)
+    notes: list[Issue] = field(default_factory=list)  # consequences worth knowing, not errors
     unchanged: int = 0
     applied: bool = False
 
@@ -189,6 +190,7 @@ class ImportPlan:
         """The plan as lines for a terminal: the counts, then each change (and its fields)."""
         lines = [self.summary() if self.applied else f"Dry run, nothing written: {self.summary()}"]
         lines.append(LEFT_ALONE)
+        lines += [f"  note: {note.path}: {note.message}" for note in self.notes]
         for change in self.changes:
             lines.append(f"  {change.action} {change.kind} {change.key}  ({change.path})")
             if details:
@@ -312,8 +314,10 @@ def env_name(value: Any) -> str | None:
     """The name (never the value) of the environment variable holding a fallback key."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not key_env_name_ok(value):
-        raise ValueError(ENV_HELP[0].lower() + ENV_HELP[1:])
+    if not isinstance(value, str):
+        raise ValueError("must be the name of an environment variable")
+    if problem := key_env_problem(value):
+        raise ValueError(problem[0].lower() + problem[1:])
     return value
 
 

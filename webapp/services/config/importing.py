@@ -49,6 +49,7 @@ from webapp.services.config.export import (
     provider_record,
 )
 from webapp.services.credentials import url_guard
+from webapp.services.credentials.confirmation import url_change_impact
 from webapp.services.errors import ValidationError
 from webapp.services.settings import layers as settings
 from webapp.services.settings.fields import NAMES
@@ -188,6 +189,16 @@ class _Planner:
         except ValidationError as exc:
             reader.error("base_url", exc.message)
 
+    def paused_keys(self, reader: Reader, row: Any, state: dict[str, Any]) -> None:
+        """Say which keys a new address pauses: keys never follow a changed URL on their own."""
+        impact = url_change_impact(row, state.get("base_url"), state.get("protocol") or "")
+        if impact.total:
+            message = (
+                f"the new address {impact.new_host} pauses {impact.summary()} until someone "
+                "who may manage them re-enters or confirms them."
+            )
+            self.plan.notes.append(Issue(f"{reader.path}.base_url", message))
+
     def require(self, reader: Reader, keys: tuple[str, ...], current: Any) -> None:
         """A new record needs these fields; an existing one keeps what the document omits."""
         for key in keys:
@@ -208,6 +219,8 @@ class _Planner:
             state = {**PROVIDER_DEFAULTS, **(current or {}), **desired, "slug": key}
             if state.get("protocol") == Protocol.OPENAI_COMPATIBLE and not state["base_url"]:
                 reader.error("base_url", "is required for openai_compatible providers.")
+            if row is not None:
+                self.paused_keys(reader, row, state)
             self.providers[key] = state
             change = Change("provider", key, "create", reader.path, (key,), values={"slug": key})
             self.record(change, current, desired, PROVIDER_DEFAULTS, PROVIDER_KEYS)

@@ -22,6 +22,7 @@ from webapp.models.base import utcnow
 from webapp.models.credential import owner_key
 from webapp.services.audit import events as audit
 from webapp.services.credentials import crypto
+from webapp.services.credentials.origins import effective_url, origin_of
 from webapp.services.credentials.url_guard import check_base_url
 from webapp.services.errors import Conflict, NotFound, ValidationError
 
@@ -57,12 +58,14 @@ def user_owner(user_id: int) -> Owner:
 
 @dataclass(frozen=True)
 class CredentialInput:
-    """What a form sends. On update an empty ``secret`` means "unchanged"."""
+    """What a form sends. On update an empty ``secret`` means "unchanged"; ``confirm_origin``
+    approves sending the stored key to wherever it would go after the update."""
 
     label: str = "default"
     secret: str | None = None
     base_url: str | None = None
     expires_on: date | None = None
+    confirm_origin: bool = False
 
 
 def may_manage(actor: User, owner: Owner) -> bool:
@@ -134,7 +137,7 @@ def _label_taken(owner: Owner, provider_id: int, label: str, exclude_id: int | N
 
 
 def _snapshot(credential: Credential) -> dict[str, object]:
-    values = audit.snapshot(credential, ("label", "base_url", "expires_at"))
+    values = audit.snapshot(credential, ("label", "base_url", "expires_at", "approved_origin"))
     values["provider"] = credential.provider.slug
     return values
 
@@ -215,6 +218,8 @@ def create_credential(
         secret_hint=secret[-4:],
         created_by_id=actor.id,
     )
+    # The person typing the key approves the address it will be sent to.
+    credential.approved_origin = origin_of(effective_url(credential))
     db.session.add(credential)
     try:
         db.session.flush()  # the id is part of the associated data
@@ -264,9 +269,12 @@ def update_credential(
         credential.last_test_status, credential.last_test_at = LastTestStatus.UNKNOWN, None
         credential.last_test_message = None
         marker = audit.CHANGED
+    if new_secret is not None or data.confirm_origin:
+        credential.approved_origin = origin_of(effective_url(credential))
     changes = audit.diff(before, _snapshot(credential), {"secret": marker})
+    confirmed = marker is None and "approved_origin" in changes
     if changes:
-        _audit("update", credential, actor, changes)
+        _audit("confirm_origin" if confirmed else "update", credential, actor, changes)
     try:
         db.session.commit()
     except StaleDataError:

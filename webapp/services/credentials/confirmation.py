@@ -1,0 +1,224 @@
+"""Resuming paused keys, and counting the keys a base-URL change pauses.
+
+Every confirmation checks in the service that the actor may manage the key (``may_manage``;
+the environment-variable key is the admins'), approves the origin the key would be sent to
+now — only if that is still the origin the person saw, when one is given — and is audited as
+``confirm_origin`` with the origin before and after, never the secret.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import Credential, Provider, Scope, User
+from webapp.services.audit import events as audit
+from webapp.services.catalog.provider_rules import key_env_name_ok
+from webapp.services.credentials.origins import (
+    Pause,
+    configured_url,
+    credential_pause,
+    env_key_pause,
+    origin_of,
+    provider_url,
+    shown_origin,
+)
+from webapp.services.credentials.storage import GLOBAL, Owner, may_manage
+from webapp.services.errors import Conflict, NotFound, PermissionDenied
+
+
+def _current(expected: str | None, current: str | None) -> str:
+    """The origin to approve: the current one, if it is still the one the person confirmed."""
+    if current is None:
+        raise Conflict("This key's base URL is not usable; fix the URL instead of confirming.")
+    if expected is not None and expected != current:
+        raise Conflict(
+            f"The address changed again, to {shown_origin(current)}, since the page was "
+            "loaded. Review it and confirm again."
+        )
+    return current
+
+
+def _approve(actor: User, credential: Credential, origin: str | None) -> bool:
+    """Approve where the key would go now, audited; False when it was not paused."""
+    pause = credential_pause(credential)
+    if pause is None:
+        return False
+    before = credential.approved_origin
+    credential.approved_origin = _current(origin, pause.current)
+    audit.record(
+        "confirm_origin",
+        "credential",
+        actor=actor,
+        target_id=credential.id,
+        target_label=f"{credential.scope} key {credential.provider.slug}/{credential.label}",
+        changes={"approved_origin": {"before": before, "after": credential.approved_origin}},
+        org_id=credential.org_id,
+    )
+    return True
+
+
+def _approve_env(actor: User, provider: Provider, origin: str | None) -> bool:
+    pause = env_key_pause(provider)
+    if pause is None:
+        return False
+    before = provider.env_key_origin
+    provider.env_key_origin = _current(origin, pause.current)
+    audit.record(
+        "confirm_origin",
+        "provider",
+        actor=actor,
+        target_id=provider.id,
+        target_label=provider.slug,
+        changes={"env_key_origin": {"before": before, "after": provider.env_key_origin}},
+    )
+    return True
+
+
+def confirm_origin(actor: User, credential: Credential, origin: str | None = None) -> Credential:
+    """Send this stored key to where it would go now (``origin``, as the person saw it)."""
+    if not may_manage(actor, Owner(credential.scope, credential.org_id, credential.user_id)):
+        raise NotFound("That key does not exist.")
+    if _approve(actor, credential, origin):
+        db.session.commit()
+    return credential
+
+
+def confirm_env_key_origin(actor: User, provider: Provider, origin: str | None = None) -> Provider:
+    """Send the provider's environment-variable key to its current base URL (admins only)."""
+    if not actor.is_admin:
+        raise PermissionDenied("Only admins may confirm where the fallback key is sent.")
+    if _approve_env(actor, provider, origin):
+        db.session.commit()
+    return provider
+
+
+def confirm_provider_keys(actor: User, provider: Provider, origin: str | None = None) -> int:
+    """Resume the global keys and the fallback key paused by the provider's new address, in
+    one transaction; returns how many. Org and personal keys stay with those who manage them."""
+    if not actor.is_admin or not may_manage(actor, GLOBAL):
+        raise PermissionDenied("Only admins may confirm global keys and the fallback key.")
+    following = db.session.scalars(
+        sa.select(Credential).where(
+            Credential.provider_id == provider.id,
+            Credential.scope == Scope.GLOBAL,
+            Credential.base_url.is_(None),
+        )
+    )
+    resumed = sum(_approve(actor, credential, origin) for credential in list(following))
+    if provider.api_key_env:
+        resumed += _approve_env(actor, provider, origin)
+    db.session.commit()
+    return resumed
+
+
+@dataclass
+class KeyCounts:
+    """Keys per scope (``global``, ``org``, ``user``) plus the fallback key, for one provider."""
+
+    origin: str | None  # where they would go
+    scopes: Counter[str] = field(default_factory=Counter)
+    env_key: str | None = None  # the variable's name when the fallback key counts
+
+    @property
+    def total(self) -> int:
+        return sum(self.scopes.values()) + (1 if self.env_key else 0)
+
+    @property
+    def new_host(self) -> str:
+        return shown_origin(self.origin)
+
+    @property
+    def confirmable_by_admin(self) -> bool:
+        return bool(self.scopes[Scope.GLOBAL] or self.env_key)
+
+    def summary(self) -> str:
+        """E.g. "1 global key, 2 organization keys and the fallback key OPENAI_API_KEY"."""
+        parts = []
+        for scope, word in (
+            (Scope.GLOBAL, "global"),
+            (Scope.ORG, "organization"),
+            (Scope.USER, "personal"),
+        ):
+            if n := self.scopes[scope]:
+                parts.append(f"{n} {word} key{'' if n == 1 else 's'}")
+        if self.env_key:
+            parts.append(f"the fallback key {self.env_key}")
+        return " and ".join(", ".join(parts).rsplit(", ", 1)) if parts else "no keys"
+
+
+def _following(provider_ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
+    """Per provider, (scope, approved origin) of the keys that follow its base URL."""
+    rows = db.session.execute(
+        sa.select(Credential.provider_id, Credential.scope, Credential.approved_origin).where(
+            Credential.provider_id.in_(provider_ids), Credential.base_url.is_(None)
+        )
+    )
+    found: dict[int, list[tuple[str, str | None]]] = {pid: [] for pid in provider_ids}
+    for provider_id, scope, approved in rows:
+        found[provider_id].append((scope, approved))
+    return found
+
+
+def _env_key_set(provider: Provider) -> bool:
+    """Whether the fallback key exists in this environment (only then is it worth counting)."""
+    return bool(provider.api_key_env and os.environ.get(provider.api_key_env, "").strip())
+
+
+def _counts(provider: Provider, keys: list[tuple[str, str | None]], paused: bool) -> KeyCounts:
+    """The keys approved for the provider's address (``paused``: approved for another)."""
+    now = origin_of(provider_url(provider))
+    counts = KeyCounts(now)
+    for scope, approved in keys:
+        if (approved != now) == paused:
+            counts.scopes[scope] += 1
+    if _env_key_set(provider) and (provider.env_key_origin != now) == paused:
+        counts.env_key = provider.api_key_env
+    return counts
+
+
+def following_keys(provider: Provider) -> KeyCounts:
+    """The keys sent to the provider's address today (a change of address pauses them)."""
+    return _counts(provider, _following([provider.id])[provider.id], paused=False)
+
+
+def url_change_impact(provider: Provider, base_url: str | None, protocol: str) -> KeyCounts:
+    """The keys that work today and would be paused if the provider's address became
+    ``base_url`` (empty: the SDK default of ``protocol``)."""
+    new = origin_of(configured_url(base_url or None, protocol))
+    if new == origin_of(provider_url(provider)):
+        return KeyCounts(new)
+    counts = following_keys(provider)
+    counts.origin = new
+    return counts
+
+
+def paused_by_address(providers: list[Provider]) -> dict[int, KeyCounts]:
+    """Per provider with any, the keys paused because its address is not the one they were
+    approved for (keys paused by their own override are shown with those keys)."""
+    keys = _following([p.id for p in providers])
+    counts = {p.id: _counts(p, keys[p.id], paused=True) for p in providers}
+    return {pid: c for pid, c in counts.items() if c.total}
+
+
+@dataclass(frozen=True)
+class EnvKeyStatus:
+    """The provider's fallback key as the Keys page shows it (never its value)."""
+
+    name: str
+    allowed: bool  # listed in SWITCHBOARD_PROVIDER_KEY_VARS
+    present: bool  # set in this process's environment
+    pause: Pause | None
+
+
+def env_key_status(provider: Provider) -> EnvKeyStatus | None:
+    name = provider.api_key_env
+    if not name:
+        return None
+    return EnvKeyStatus(
+        name, key_env_name_ok(name), _env_key_set(provider), env_key_pause(provider)
+    )
