@@ -49,7 +49,9 @@ def _page(
     )
 
 
-AREA = Area(owner=GLOBAL, endpoints=ENDPOINTS, base_url_for_all=True, page=_page)
+AREA = Area(
+    owner=GLOBAL, endpoints=ENDPOINTS, base_url_for_all=True, page=_page, upstream_detail=True
+)
 
 
 @bp.route("")

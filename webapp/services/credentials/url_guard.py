@@ -94,27 +94,27 @@ def check_base_url(
     if never:
         raise _refuse(field, f"{host} is {never}: Switchboard never calls it.")
     allowed = allowed_hosts() if allowed is None else allowed
-    if host_key(host, port) in allowed:
-        return normalized
+    is_allowed = host_key(host, port) in allowed
     try:
         found = [ipaddress.ip_address(a) for a in (resolver or system_resolver)(host, port)]
     except (OSError, UnicodeError, ValueError):
+        if is_allowed:  # e.g. a local server not running yet: the transport checks later
+            return normalized
         raise _refuse(
             field, f"The host {host!r} could not be resolved. Check the spelling."
         ) from None
-    if not found:
+    if not found and not is_allowed:
         raise _refuse(field, f"The host {host!r} has no addresses.")
     for address in found:
-        reason = why_refused(address)
-        if reason:
-            hint = (
-                ""
-                if addresses.why_never(address)
-                else "; an admin can allow this host on the Keys page"
+        reason = addresses.refusal(address, allowed=is_allowed)
+        if reason and addresses.why_never(address):
+            raise _refuse(
+                field, f"{host} resolves to {address}, {reason}: Switchboard never calls it."
             )
+        if reason:
             raise _refuse(
                 field,
                 f"{host} resolves to {address}, {reason}. Switchboard only calls public "
-                f"hosts{hint}.",
+                "hosts; an admin can allow this host on the Keys page.",
             )
     return normalized
