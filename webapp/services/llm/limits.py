@@ -64,12 +64,18 @@ class BoundedBody(httpx2.SyncByteStream):
         self._decoder = zlib.decompressobj(32 + zlib.MAX_WBITS) if decode else None
         self._total = 0
 
+    def _decode(self, chunk: bytes) -> bytes:
+        if self._decoder is None:
+            return chunk
+        try:
+            decoded = self._decoder.decompress(chunk, self._limit - self._total + 1)
+        except zlib.error:
+            raise UpstreamFault("a compressed reply that does not decompress") from None
+        if self._decoder.unconsumed_tail:
+            decoded += b"-"  # more output is waiting: the limit is exceeded either way
+        return decoded
+
     def _count(self, chunk: bytes) -> bytes:
-        if self._decoder is not None:
-            room = self._limit - self._total + 1
-            chunk = self._decoder.decompress(chunk, room)
-            if self._decoder.unconsumed_tail:
-                chunk += b"-"  # more output is waiting: the limit is exceeded either way
         self._total += len(chunk)
         if self._total > self._limit:
             raise UpstreamFault(f"a reply larger than {self._limit // (1024 * 1024)} MB")
@@ -82,7 +88,7 @@ class BoundedBody(httpx2.SyncByteStream):
                 chunk = next(chunks, None)
             if chunk is None:
                 break
-            yield self._count(chunk)
+            yield self._count(self._decode(chunk))
         if self._decoder is not None:
             yield self._count(self._decoder.flush())
 

@@ -121,6 +121,8 @@ class AnthropicAdapter:
         response = client.messages.create(**self._arguments(request))
         if not isinstance(response, AnthropicMessage):
             raise UpstreamFault("the reply is not JSON")
+        if not isinstance(response.content, list) or response.usage is None:
+            raise UpstreamFault("the reply has no content or usage")
         text = "".join(b.text for b in response.content if b.type == "text")
         calls = [
             ToolCall(b.id, b.name, dict(b.input)) for b in response.content if b.type == "tool_use"
@@ -164,6 +166,8 @@ class AnthropicAdapter:
                     yield Delta(stop_reason=STOP_REASONS.get(reason or "", reason))
                 elif event.type == "message_stop":
                     yield Delta(usage=usage)
+        except (AttributeError, TypeError, KeyError) as exc:  # an event of another shape
+            raise UpstreamFault("a stream event of an unexpected shape") from exc
         finally:
             stream.close()
 

@@ -114,9 +114,11 @@ class OpenAIAdapter:
         response = client.chat.completions.create(**self._arguments(request))
         if not isinstance(response, ChatCompletion):
             raise UpstreamFault("the reply is not JSON")
-        if not response.choices:
+        if not isinstance(response.choices, list) or not response.choices:
             raise UpstreamFault("the reply has no choices")
         choice = response.choices[0]
+        if getattr(choice, "message", None) is None:
+            raise UpstreamFault("the reply's choice has no message")
         calls = [
             ToolCall(c.id, c.function.name, _arguments(c.function.arguments))
             for c in choice.message.tool_calls or []
@@ -156,6 +158,8 @@ class OpenAIAdapter:
                             )
                         partial.clear()
                         yield Delta(stop_reason=choice.finish_reason)
+        except (AttributeError, TypeError, KeyError) as exc:  # an event of another shape
+            raise UpstreamFault("a stream event of an unexpected shape") from exc
         finally:
             stream.close()
 
