@@ -239,7 +239,7 @@ def sleeps(monkeypatch) -> list[float]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def wired(app, fake_upstream: FakeUpstream, sleeps):  # type: ignore[no-untyped-def]  # noqa: F811
-    """Every provider points at the fake upstream and has a global key."""
+    """Every provider points at the fake upstream (an allowed host) and has a global key."""
     from webapp.extensions import db
     from webapp.models import Provider
     from webapp.services.credentials.origins import origin_of
@@ -252,6 +252,8 @@ def wired(app, fake_upstream: FakeUpstream, sleeps):  # type: ignore[no-untyped-
         )
         provider.env_key_origin = origin_of(provider.base_url)  # as an admin would confirm
     db.session.commit()
+    # The fake upstream is on loopback: the outbound transport calls it only when allowed.
+    factories.allowed_host(fake_upstream.base_url.removeprefix("http://"))
     factories.global_key("openai", GLOBAL_OPENAI_KEY)
     factories.global_key("anthropic", GLOBAL_ANTHROPIC_KEY)
     for slug in ("gemini", "github", "mistral", "xai", "deepseek", "openrouter"):

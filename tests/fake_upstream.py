@@ -81,7 +81,7 @@ class RecordedRequest:
 class Reply:
     """What the fake does for one request. Build with the constructors below."""
 
-    kind: str = "ok"  # ok | error | cut | malformed
+    kind: str = "ok"  # ok | error | cut | malformed | drip | raw
     text: str | None = None
     tool_calls: tuple[dict[str, Any], ...] = ()
     stop_reason: str | None = None
@@ -93,6 +93,8 @@ class Reply:
     echo_auth: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     after_chunks: int = 0
+    interval: float = 0.0
+    body: bytes = b""
 
     @classmethod
     def ok(
@@ -156,6 +158,54 @@ class Reply:
     def malformed(cls) -> Reply:
         """A 200 whose JSON body (or one SSE ``data:`` line) is not valid JSON."""
         return cls(kind="malformed")
+
+    @classmethod
+    def drip(cls, interval: float = 0.5, text: str | None = None) -> Reply:
+        """A normal reply (JSON, or the SSE stream) sent one byte every ``interval`` seconds:
+        each read succeeds, so only a deadline on the whole exchange ends it."""
+        return cls(kind="drip", text=text, interval=interval)
+
+    @classmethod
+    def raw(
+        cls,
+        body: bytes | str,
+        *,
+        status: int = 200,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """Exactly these bytes, for streamed requests too (``headers`` may override the
+        Content-Type or add a Content-Encoding)."""
+        data = body.encode() if isinstance(body, str) else body
+        return cls(
+            kind="raw",
+            status=status,
+            body=data,
+            headers={"Content-Type": content_type, **(headers or {})},
+        )
+
+    @classmethod
+    def html(cls, status: int = 200) -> Reply:
+        """An HTML page where JSON belongs, as a proxy or captive portal answers."""
+        page = "<html><head><title>502 Bad Gateway</title></head><body>\x07nginx</body></html>"
+        return cls.raw(page, status=status, content_type="text/html")
+
+    @classmethod
+    def empty_choices(cls) -> Reply:
+        """A chat completion (or Anthropic message) with nothing in it."""
+        body = {"id": "chatcmpl-empty", "object": "chat.completion", "choices": []}
+        return cls.raw(json.dumps(body))
+
+    @classmethod
+    def deeply_nested(cls, depth: int = 100_000) -> Reply:
+        """Valid JSON nested past Python's recursion limit."""
+        return cls.raw('{"choices": ' + "[" * depth + "]" * depth + "}")
+
+    @classmethod
+    def oversized(cls, size: int) -> Reply:
+        """A valid JSON reply padded to ``size`` bytes."""
+        pad = max(0, size - 64)
+        return cls.raw(json.dumps({"id": "big", "choices": [], "padding": "x" * pad}))
 
 
 class FakeUpstream:
@@ -372,8 +422,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _respond(self, reply: Reply, body: dict[str, Any]) -> None:
         if reply.kind == "error":
             return self._send_error(reply)
+        if reply.kind == "raw":
+            return self._send(reply.status, reply.body, reply.headers)
         endpoint = self.req.endpoint
-        if body.get("stream") and endpoint in ("openai.chat", "anthropic.messages"):
+        streamed = body.get("stream") and endpoint in ("openai.chat", "anthropic.messages")
+        if reply.kind == "drip":
+            return self._drip(reply, body, bool(streamed))
+        if streamed:
             return self._stream(reply, body)
         builders = {
             "openai.chat": self._openai_chat,
@@ -405,6 +460,45 @@ class _Handler(BaseHTTPRequestHandler):
                     break
             self._event(payload, name)
         if reply.kind != "cut":
+            self._chunk(b"")
+
+    def _drip(self, reply: Reply, body: dict[str, Any], streamed: bool) -> None:
+        """Send the reply one byte per ``reply.interval`` (chunked for streams)."""
+        if streamed:
+            events = (
+                self._openai_chunks
+                if self.req.endpoint == "openai.chat"
+                else self._anthropic_events
+            )
+            data = b""
+            for _, payload, name in events(reply, body):
+                text = payload if isinstance(payload, str) else json.dumps(payload)
+                data += ((f"event: {name}\n" if name else "") + f"data: {text}\n\n").encode()
+            self._start_stream()
+        else:
+            builders = {
+                "openai.chat": self._openai_chat,
+                "openai.models": self._openai_models,
+                "openai.embeddings": self._openai_embeddings,
+                "anthropic.messages": self._anthropic_message,
+                "anthropic.models": self._anthropic_models,
+            }
+            data = json.dumps(builders[self.req.endpoint](reply, body)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self._end_headers()
+            self.wfile.flush()
+        for index in range(len(data)):
+            if self.fake._stopping.wait(reply.interval):
+                return
+            piece = data[index : index + 1]
+            if streamed:
+                self._chunk(piece)
+            else:
+                self.wfile.write(piece)
+                self.wfile.flush()
+        if streamed:
             self._chunk(b"")
 
     def _send_error(self, reply: Reply) -> None:

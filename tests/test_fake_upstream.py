@@ -533,3 +533,27 @@ def test_start_and_stop_are_quick_and_free_the_port():
         _ = server.base_url
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=1)
+
+
+# --- faults for the outbound hardening tests ---
+
+
+def test_drip_sends_the_whole_normal_reply_slowly(oai: openai.OpenAI, fake_upstream: FakeUpstream):
+    fake_upstream.script("openai.chat", Reply.drip(0.0005, text="ok"), Reply.drip(0.0005))
+    started = time.monotonic()
+    result = oai.chat.completions.create(model="gpt-fake", messages=HELLO)
+    assert result.choices[0].message.content == "ok" and time.monotonic() - started > 0.05
+    stream = oai.chat.completions.create(model="gpt-fake", messages=HELLO, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == fake_upstream.default_text
+
+
+def test_raw_replies_are_sent_byte_for_byte(fake_upstream: FakeUpstream):
+    fake_upstream.script("openai.chat", Reply.html(502), Reply.deeply_nested(depth=3))
+    for expected_status, expected in [(502, b"<html>"), (200, b'{"choices": [[[]]]}')]:
+        response = httpx2.post(f"{fake_upstream.openai_base_url}/chat/completions", json={})
+        assert response.status_code == expected_status and response.content.startswith(expected)
+    fake_upstream.script("openai.chat", Reply.empty_choices(), Reply.oversized(1000))
+    first = httpx2.post(f"{fake_upstream.openai_base_url}/chat/completions", json={}).json()
+    second = httpx2.post(f"{fake_upstream.openai_base_url}/chat/completions", json={})
+    assert first["choices"] == [] and 900 < len(second.content) <= 1000

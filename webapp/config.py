@@ -84,6 +84,17 @@ def _provider_key_vars() -> tuple[str, ...]:
     return names
 
 
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if not 1 <= value <= 86_400:
+        raise ConfigError(f"{name} must be between 1 and 86400 seconds.")
+    return value
+
+
 def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping; ``overrides`` (tests) win over the environment."""
     overrides = dict(overrides or {})
@@ -126,6 +137,10 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "MAX_FORM_MEMORY_SIZE": 3 * 1024 * 1024,
         "PASSWORD_HASH_METHOD": "scrypt",
         "PROVIDER_KEY_VARS": _provider_key_vars(),
+        # Outbound calls: one deadline for a call's attempts, waits and fallbacks; a stream
+        # may run this long from its first byte (each read has the request timeout).
+        "LLM_CALL_DEADLINE_S": _seconds("SWITCHBOARD_LLM_CALL_DEADLINE_S", 180.0),
+        "LLM_STREAM_MAX_S": _seconds("SWITCHBOARD_LLM_STREAM_MAX_S", 600.0),
     }
     config.update(overrides)
     if "SECRET_KEY" not in config:

@@ -151,7 +151,7 @@ def test_edit_with_empty_key_keeps_it_then_replace_then_remove(member_client, me
         headers=HX,
         data={
             prefix + "label": "renamed",
-            prefix + "secret": "sk-new-key-AAAA",
+            prefix + "secret": "sk-new-longer-key-AAAA",
             prefix + "version": key.version,
         },
     )

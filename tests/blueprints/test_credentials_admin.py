@@ -32,7 +32,10 @@ def test_add_a_global_key_with_base_url_override(admin_client):
     )
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "•••• set (…1111)" in body
-    assert "https://proxy.corp.example/v1" in body.replace("<wbr>", "") and "sk-admin-GLOBAL" not in body
+    assert (
+        "https://proxy.corp.example/v1" in body.replace("<wbr>", "")
+        and "sk-admin-GLOBAL" not in body
+    )
     (key,) = credentials.list_credentials(credentials.GLOBAL)
     assert key.scope == "global" and key.label == "primary"
 

@@ -92,7 +92,8 @@ class Credential(TimestampMixin, VersionedMixin, db.Model):
 
     @property
     def masked(self) -> str:
-        return f"…{self.secret_hint}"
+        """``•••• set (…AbCd)``, or ``•••• set`` for a key too short to show any of it."""
+        return f"•••• set (…{self.secret_hint})" if self.secret_hint else "•••• set"
 
     def __repr__(self) -> str:  # never includes the secret
         return f"<Credential {self.id} {self.scope} provider={self.provider_id} {self.label!r}>"

@@ -140,6 +140,7 @@ class Area:
     page: Callable[..., Response]  # renders the full page with one panel replaced
     test_label: str = "Test key"
     shows_env_key: bool = False
+    upstream_detail: bool = False  # an admin page: a failed test quotes the upstream
 
     def respond(
         self, panel: Panel, status: int = 200, notice: str | None = None, level: str = "success"
@@ -254,7 +255,8 @@ def test_key(area: Area, credential_id: int) -> Response:
             panel,
             notice=f"Key “{label}” works: {result.latency_ms} ms, {len(result.models)} models.",
         )
-    return area.respond(panel, notice=f"Key “{label}” failed: {result.message}", level="error")
+    message = result.admin_message if area.upstream_detail else result.message
+    return area.respond(panel, notice=f"Key “{label}” failed: {message}", level="error")
 
 
 def confirm_key(area: Area, credential_id: int) -> Response:

@@ -104,8 +104,10 @@ def test_new_key_on_edit_replaces_it_and_resets_the_test_status(app, member):
     key = factories.user_key(member, "openai", SECRET)
     svc.record_test(key.id, "ok", None)
     db.session.refresh(key)
-    svc.update_credential(member, key, CredentialInput(secret="sk-replacement-WXYZ"), key.version)
-    assert svc.decrypt_secret(key) == "sk-replacement-WXYZ"
+    svc.update_credential(
+        member, key, CredentialInput(secret="sk-replacement-key-WXYZ"), key.version
+    )
+    assert svc.decrypt_secret(key) == "sk-replacement-key-WXYZ"
     assert key.secret_hint == "WXYZ" and key.last_test_status == "unknown"
 
 

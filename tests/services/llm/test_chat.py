@@ -287,8 +287,11 @@ def test_an_echoed_key_never_reaches_errors_records_or_logs(wired, member, caplo
         wired.script(endpoint, Reply.error(401, "bad key", echo_auth=True))
         with pytest.raises(errors.AuthError) as excinfo:
             llm.complete(HI, context=ctx(member), model=model)
-        assert "Incorrect API key provided" in excinfo.value.message  # the echo was there
-        assert key not in excinfo.value.message and key[8:] not in excinfo.value.message
+        error = excinfo.value
+        assert "Incorrect API key provided" in error.detail  # the echo was there, for admins
+        assert "Incorrect API key" not in error.message  # members see the classified error
+        for text in (error.message, error.admin_message):
+            assert key not in text and key[8:] not in text
     for record in records():
         dumped = (
             f"{record.error_message} {record.request_body} {record.response_body} {record.attempts}"
@@ -330,7 +333,7 @@ def test_a_key_echoed_at_the_cut_of_a_long_message_is_still_redacted(wired, memb
     wired.script("openai.chat", Reply.error(400, "x" * 265 + " got " + GLOBAL_OPENAI_KEY))
     with pytest.raises(errors.BadRequest) as excinfo:
         llm.complete(HI, context=ctx(member))
-    message = excinfo.value.message
+    message = excinfo.value.admin_message
     assert GLOBAL_OPENAI_KEY[:12] not in message and "[redacted]" in message
     assert GLOBAL_OPENAI_KEY[:12] not in (records()[0].error_message or "")
 

@@ -95,10 +95,9 @@ def test_a_typed_base_url_is_checked_again_at_call_time(wired, member):
         ).key_source
         == "user"
     )
-    from webapp.models import AllowedHost
+    from webapp.services.credentials.allowed_hosts import remove_allowed_host
 
-    db.session.execute(sa.delete(AllowedHost))
-    db.session.commit()
+    remove_allowed_host(member, factories.allowed_host(host).id)  # takes effect at once
     with pytest.raises(errors.NotConfigured, match="loopback"):
         llm.complete(
             [{"role": "user", "content": "x"}],

@@ -8,6 +8,7 @@ from flask_login import current_user
 from webapp.blueprints.credentials import bp
 from webapp.blueprints.credentials.forms import AllowedHostForm
 from webapp.extensions import db
+from webapp.forms import attach_errors
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.permissions import admin_required
 from webapp.services.catalog import listing as catalog
@@ -54,7 +55,12 @@ def _page(
 
 
 AREA = Area(
-    owner=GLOBAL, endpoints=ENDPOINTS, base_url_for_all=True, page=_page, shows_env_key=True
+    owner=GLOBAL,
+    endpoints=ENDPOINTS,
+    base_url_for_all=True,
+    page=_page,
+    shows_env_key=True,
+    upstream_detail=True,
 )
 
 
@@ -116,11 +122,11 @@ def add_host() -> Response:
                 current_user, form.host.data or "", form.note.data
             )
         except ValidationError as exc:
-            form.host.errors.append(exc.errors.get("host", exc.message))
+            attach_errors(form, exc.errors)
         else:
             return _hosts_response(
                 AllowedHostForm(formdata=None),
-                notice=f"{entry.host} may now be used as a base URL.",
+                notice=f"{entry.label} may now be used in base URLs.",
             )
     return _hosts_response(form, 422)
 

@@ -99,7 +99,8 @@ def run() -> Response:
     except ServiceError as exc:
         record_id = getattr(exc, "request_id", None)
         record = playground.usage_record(record_id) if record_id else None
-        return _page(form, 200, error=exc.message, record=record)
+        message = exc.admin_message if isinstance(exc, llm.LLMError) else exc.message
+        return _page(form, 200, error=message, record=record)
     return _page(
         form, 200, completion=completion, record=playground.usage_record(completion.request_id)
     )
@@ -125,7 +126,8 @@ def stream() -> Response:
         )
     except ServiceError as exc:
         headers = {"X-Request-Id": getattr(exc, "request_id", "")}
-        return Response(exc.message, exc.status_code, headers=headers, mimetype="text/plain")
+        message = exc.admin_message if isinstance(exc, llm.LLMError) else exc.message
+        return Response(message, exc.status_code, headers=headers, mimetype="text/plain")
 
     def chunks() -> Iterator[str]:
         try:
@@ -133,7 +135,7 @@ def stream() -> Response:
                 if event.type == "text":
                     yield event.text
         except llm.LLMError as exc:
-            yield f"\n\n[stream failed: {exc.message}]"
+            yield f"\n\n[stream failed: {exc.admin_message}]"
 
     response = Response(stream_with_context(chunks()), mimetype="text/plain")
     response.call_on_close(reply.close)  # a reader gone before the first chunk is recorded too

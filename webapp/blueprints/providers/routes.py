@@ -228,7 +228,7 @@ def test(provider_id: int) -> Response:
             f"{provider.display_name}: connected in {result.latency_ms} ms, "
             f"{len(result.models)} models.",
         )
-    return add_notice(response, f"{provider.display_name}: {result.message}", level="error")
+    return add_notice(response, f"{provider.display_name}: {result.admin_message}", level="error")
 
 
 @bp.route("/<int:provider_id>/live-models", methods=["POST"])

@@ -1,8 +1,10 @@
 """Provider keys at global, organization and user scope, through one set of use cases.
 
 A secret is encrypted before it reaches the database and decrypted only in memory, by key
-resolution. Everything else sees ``•••• set (…AbCd)``. Every change is audited with the
-secret shown only as ``[set]``, ``[changed]`` or ``[removed]``.
+resolution. Everything else sees ``•••• set (…AbCd)`` — or only ``•••• set`` for a key
+shorter than ``HINT_MIN`` characters, where four characters would give too much away.
+Every change is audited with the secret shown only as ``[set]``, ``[changed]`` or
+``[removed]``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from webapp.models.base import utcnow
 from webapp.models.credential import owner_key
 from webapp.services.audit import events as audit
 from webapp.services.credentials import crypto
+from webapp.services.credentials.hostnames import unprintable
 from webapp.services.credentials.origins import effective_url, origin_of
 from webapp.services.credentials.url_guard import check_base_url
 from webapp.services.errors import Conflict, NotFound, ValidationError
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 AUDITED_FIELDS = ("provider", "label", "base_url", "expires_at")
 MIN_SECRET, MAX_SECRET = 8, 4096
+HINT_MIN = 20  # shorter keys show none of their characters
 
 
 @dataclass(frozen=True)
@@ -87,17 +91,29 @@ def credential_aad(credential: Credential) -> bytes:
 
 
 def masked(credential: Credential) -> str:
-    return f"•••• set (…{credential.secret_hint})"
+    return credential.masked
+
+
+def hint_for(secret: str) -> str:
+    """The last four characters, kept to tell keys apart — only for long enough keys."""
+    return secret[-4:] if len(secret) >= HINT_MIN else ""
 
 
 def _clean_secret(secret: str) -> str:
+    """Keys travel in HTTP headers: printable ASCII only, refused here rather than failing
+    as an unreadable request later."""
     secret = secret.strip()
     if len(secret) < MIN_SECRET:
         raise ValidationError({"secret": f"A key has at least {MIN_SECRET} characters."})
     if len(secret) > MAX_SECRET:
         raise ValidationError({"secret": f"A key has at most {MAX_SECRET} characters."})
-    if any(ch.isspace() or not ch.isprintable() for ch in secret):
-        raise ValidationError({"secret": "A key cannot contain spaces or control characters."})
+    if any(not "!" <= ch <= "~" for ch in secret):
+        raise ValidationError(
+            {
+                "secret": "A key contains only printable ASCII characters: no spaces, control "
+                "characters or letters outside ASCII. Copy it again from the provider."
+            }
+        )
     return secret
 
 
@@ -114,6 +130,9 @@ def _clean(data: CredentialInput) -> tuple[str, str | None]:
     label = (data.label or "").strip() or "default"
     if len(label) > 100:
         raise ValidationError({"label": "A label has at most 100 characters."})
+    bad = unprintable(label)
+    if bad:
+        raise ValidationError({"label": f"The label contains an invisible character ({bad})."})
     base_url = check_base_url(data.base_url) if (data.base_url or "").strip() else None
     return label, base_url
 
@@ -215,7 +234,7 @@ def create_credential(
         base_url=base_url,
         expires_at=expires_at,
         secret_ciphertext="",
-        secret_hint=secret[-4:],
+        secret_hint=hint_for(secret),
         created_by_id=actor.id,
     )
     # The person typing the key approves the address it will be sent to.
@@ -265,7 +284,7 @@ def update_credential(
         credential.secret_ciphertext = crypto.keyring().encrypt(
             new_secret, credential_aad(credential)
         )
-        credential.secret_hint = new_secret[-4:]
+        credential.secret_hint = hint_for(new_secret)
         credential.last_test_status, credential.last_test_at = LastTestStatus.UNKNOWN, None
         credential.last_test_message = None
         marker = audit.CHANGED

@@ -1,5 +1,10 @@
 """SSRF guard for base URLs people type in: only public http(s) hosts, unless an admin
-allowed the host explicitly (e.g. a local Ollama server)."""
+allowed the ``host:port`` explicitly (e.g. a local Ollama server).
+
+This is the check at save time, with a message at the field. The outbound transport
+(``webapp/services/llm/transport.py``) applies the same rule again to every connection it
+opens, to the address it actually connects to.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +17,16 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import AllowedHost
+from webapp.services.credentials import addresses
+from webapp.services.credentials.addresses import host_key, why_refused
+from webapp.services.credentials.hostnames import ascii_host, unprintable
 from webapp.services.errors import ValidationError
+from webapp.services.settings.cache import settings_cache
 
 Resolver = Callable[[str, int], Iterable[str]]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPAddress = addresses.IPAddress
 
-# Cloud metadata endpoints, named in the message because they are the classic SSRF target.
-METADATA = {
-    ipaddress.ip_address("169.254.169.254"),
-    ipaddress.ip_address("169.254.170.2"),
-    ipaddress.ip_address("100.100.100.200"),
-    ipaddress.ip_address("fd00:ec2::254"),
-}
+__all__ = ["Resolver", "allowed_hosts", "check_base_url", "system_resolver", "why_refused"]
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -32,81 +35,86 @@ def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]).split("%")[0] for info in infos]
 
 
-def why_refused(address: IPAddress) -> str | None:
-    """The reason an address may not be called, or None when it is public."""
-    if isinstance(address, ipaddress.IPv6Address):
-        # IPv4 wrapped in IPv6 (mapped, 6to4, Teredo) is judged by the IPv4 inside.
-        inner = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
-        if inner is not None:
-            return why_refused(inner)
-    if address in METADATA:
-        return "a cloud metadata address"
-    checks = [
-        ("is_loopback", "a loopback address"),
-        ("is_link_local", "a link-local address"),
-        ("is_multicast", "a multicast address"),
-        ("is_unspecified", "an unspecified address"),
-        ("is_private", "a private network address"),
-        ("is_reserved", "a reserved address"),
-    ]
-    for attribute, reason in checks:
-        if getattr(address, attribute):
-            return reason
-    if not address.is_global:
-        return "not a public internet address"
-    return None
-
-
-def allowed_hosts() -> set[str]:
-    """Allowed ``host:port`` entries (IPv6 hosts in brackets), as the guard compares them."""
+def _load_allowed() -> frozenset[str]:
     rows = db.session.execute(sa.select(AllowedHost.host, AllowedHost.port))
-    return {f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in rows}
+    return frozenset(host_key(h, p) for h, p in rows)
+
+
+def allowed_hosts() -> frozenset[str]:
+    """Allowed ``host:port`` entries, cached per settings version (every process sees a
+    removal within a second)."""
+    return settings_cache().get(("allowed_hosts",), _load_allowed)
+
+
+def _refuse(field: str, message: str) -> ValidationError:
+    return ValidationError({field: message})
+
+
+def _parts(url: str, field: str) -> tuple[str, str, int | None, str]:
+    """(scheme, ASCII host, explicit port, path) of a URL, or ValidationError saying why not."""
+    bad = unprintable(url, spaces=False)
+    if bad:
+        raise _refuse(field, f"The URL contains an invisible or control character ({bad}).")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise _refuse(field, "This is not a valid URL.") from None
+    if parts.scheme not in ("http", "https"):
+        raise _refuse(field, "Only http:// and https:// URLs are allowed.")
+    if parts.username or parts.password:
+        raise _refuse(field, "Do not put credentials in the URL; use the key field.")
+    if not (parts.hostname or "").rstrip("."):
+        raise _refuse(field, "The URL needs a host name.")
+    if parts.query or parts.fragment:
+        raise _refuse(field, "A base URL cannot have a query string or fragment.")
+    if port == 0:
+        raise _refuse(field, "Port 0 cannot be called; give the server's port.")
+    try:
+        host = ascii_host(parts.hostname or "")
+    except ValueError as exc:
+        raise _refuse(field, str(exc)) from None
+    return parts.scheme, host, port, parts.path.rstrip("/")
 
 
 def check_base_url(
     raw: str,
     *,
     field: str = "base_url",
-    allowed: set[str] | None = None,
+    allowed: Iterable[str] | None = None,
     resolver: Resolver | None = None,
 ) -> str:
-    """Return the normalized URL, or raise ValidationError on ``field`` saying why not."""
-    url = raw.strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValidationError({field: "This is not a valid URL."}) from None
-    if parts.scheme not in ("http", "https"):
-        raise ValidationError({field: "Only http:// and https:// URLs are allowed."})
-    if parts.username or parts.password:
-        raise ValidationError({field: "Do not put credentials in the URL; use the key field."})
-    host = (parts.hostname or "").rstrip(".").lower()
-    if not host:
-        raise ValidationError({field: "The URL needs a host name."})
-    if parts.query or parts.fragment:
-        raise ValidationError({field: "A base URL cannot have a query string or fragment."})
-    port = port or (443 if parts.scheme == "https" else 80)
-    normalized = urlunsplit((parts.scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
-    allowed = allowed_hosts() if allowed is None else allowed
+    """Return the normalized URL (host in punycode), or raise ValidationError on ``field``."""
+    scheme, host, explicit_port, path = _parts(raw.strip(" "), field)
+    port = explicit_port or (443 if scheme == "https" else 80)
     shown = f"[{host}]" if ":" in host else host
-    if f"{shown}:{port}" in allowed:
-        return normalized
+    netloc = shown if explicit_port is None else f"{shown}:{explicit_port}"
+    normalized = urlunsplit((scheme, netloc, path, "", ""))
+    never = addresses.why_never_host(host)
+    if never:
+        raise _refuse(field, f"{host} is {never}: Switchboard never calls it.")
+    allowed = allowed_hosts() if allowed is None else allowed
+    is_allowed = host_key(host, port) in allowed
     try:
-        addresses = [ipaddress.ip_address(a) for a in (resolver or system_resolver)(host, port)]
+        found = [ipaddress.ip_address(a) for a in (resolver or system_resolver)(host, port)]
     except (OSError, UnicodeError, ValueError):
-        raise ValidationError(
-            {field: f"The host {host!r} could not be resolved. Check the spelling."}
+        if is_allowed:  # e.g. a local server not running yet: the transport checks later
+            return normalized
+        raise _refuse(
+            field, f"The host {host!r} could not be resolved. Check the spelling."
         ) from None
-    if not addresses:
-        raise ValidationError({field: f"The host {host!r} has no addresses."})
-    for address in addresses:
-        reason = why_refused(address)
+    if not found and not is_allowed:
+        raise _refuse(field, f"The host {host!r} has no addresses.")
+    for address in found:
+        reason = addresses.refusal(address, allowed=is_allowed)
+        if reason and addresses.why_never(address):
+            raise _refuse(
+                field, f"{host} resolves to {address}, {reason}: Switchboard never calls it."
+            )
         if reason:
-            raise ValidationError(
-                {
-                    field: f"{host} resolves to {address}, {reason}. Switchboard only calls public "
-                    "hosts; an admin can allow this host on the Keys page."
-                }
+            raise _refuse(
+                field,
+                f"{host} resolves to {address}, {reason}. Switchboard only calls public "
+                "hosts; an admin can allow this host on the Keys page.",
             )
     return normalized

@@ -10,14 +10,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
+
 from webapp.extensions import db
 from webapp.models import Mode, Organization, Provider, UsageRecord, User
 from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
 from webapp.services.credentials import storage as credentials
+from webapp.services.credentials import url_guard
 from webapp.services.credentials.resolution import KeyNotConfigured, ResolvedKey, resolve_key
-from webapp.services.credentials.url_guard import check_base_url
 from webapp.services.errors import ServiceError, ValidationError
-from webapp.services.llm import clients
+from webapp.services.llm import clients, transport
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.errors import BadRequest, LLMError, NotConfigured
 from webapp.services.llm.metering import CallRecord, write
@@ -66,6 +68,8 @@ class Call:
     attempts: Attempts = field(default_factory=Attempts)
     started: float = field(default_factory=time.perf_counter)
     usage_record: UsageRecord | None = None
+    deadline: float | None = None  # time.monotonic() by which retries and fallbacks end
+    outbound: transport.Scope = field(default_factory=transport.Scope)
 
     def priced(self, completion: Any) -> Any:
         """Copy cost and credits from the written usage record onto the result."""
@@ -98,7 +102,14 @@ def new_call(
         mode=context.effective_mode,
         stream=stream,
     )
-    return Call(context, record)
+    config = current_app.config
+    outbound = transport.Scope(
+        allowed=url_guard.allowed_hosts(),  # read now: a removed entry stops the next call
+        stream=stream,
+        stream_max_s=config.get("LLM_STREAM_MAX_S"),
+    )
+    deadline = time.monotonic() + config.get("LLM_CALL_DEADLINE_S", 180)
+    return Call(context, record, deadline=deadline, outbound=outbound)
 
 
 def resolve_settings(call: Call, overrides: dict[str, Any]) -> effective_settings.EffectiveSettings:
@@ -133,12 +144,8 @@ def target_for(call: Call, model: ModelInfo) -> Target:
 
 
 def target_with_key(model: ModelInfo, key: ResolvedKey, provider: Provider) -> Target:
-    """Re-check a typed base URL now (DNS may have changed since it was saved)."""
-    if key.custom_base_url and key.base_url:
-        try:
-            check_base_url(key.base_url)
-        except ValidationError as exc:
-            raise NotConfigured(exc.message) from None
+    """The pooled client for this key. Its transport checks every address it connects to,
+    for provider and personal base URLs alike (``webapp/services/llm/transport.py``)."""
     client = clients.client_for(model.protocol, key.base_url, key.secret, provider.extra_headers)
     return Target(model, key, client)
 

@@ -89,6 +89,8 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
                 backoff_ms=settings.values["retry_backoff_ms"],
                 timeout_s=request.timeout_s,
                 attempts=call.attempts,
+                scope=call.outbound,
+                deadline=call.deadline,
             )
         except LLMError as exc:
             last = exc

@@ -1,14 +1,19 @@
 """The error taxonomy of the call service, and the mapping from SDK exceptions to it.
 
-Messages are written for the person who can fix the problem, and are redacted: an upstream
-that echoes the request's key back in its error body never gets the key into our messages.
+Messages are written for the person who can fix the problem and never quote the upstream:
+an upstream's error text can echo keys, internal host names or anything an attacker put in
+a reply. What it said is kept apart, in ``detail``: redacted, stripped of control characters
+and cut to ``DETAIL_CHARS``. Admin pages (playground, provider and key tests on the admin
+pages) show it through ``admin_message``; the usage record stores that sanitized form; member
+pages show only ``message`` — the classified error and the HTTP status.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anthropic
@@ -16,9 +21,12 @@ import httpx2
 import openai
 
 from webapp.services.errors import ServiceError
+from webapp.services.llm.limits import UpstreamFault
+from webapp.services.llm.transport import OutboundRefused
 
 log = logging.getLogger(__name__)
 
+DETAIL_CHARS = 300
 _SECRET_PATTERNS = [
     re.compile(r"(?i)bearer\s+[^\s\"',;]+"),
     re.compile(r"(?i)(x-api-key|api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?[^\s\"',;]+"),
@@ -38,6 +46,16 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
+def sanitize(text: str, secrets: tuple[str, ...] = (), limit: int = DETAIL_CHARS) -> str:
+    """Upstream text fit to show an admin: redacted, one line of printable characters, cut
+    to ``limit`` (redacted again after the cut: a key cut in half would no longer match)."""
+    text = "".join(ch if ch.isprintable() else " " for ch in redact(text, secrets))
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return redact(text, secrets)
+
+
 class LLMError(ServiceError):
     """A call failed. ``error_type`` is one of SPEC's taxonomy."""
 
@@ -47,11 +65,22 @@ class LLMError(ServiceError):
     fallback = False  # may the next model be tried?
 
     def __init__(
-        self, message: str, *, http_status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.retry_after = retry_after
+        self.detail = detail  # sanitized upstream excerpt, for admins only
+
+    @property
+    def admin_message(self) -> str:
+        """The message with the upstream's own (sanitized) words, for admin pages."""
+        return f"{self.message} Upstream said: “{self.detail}”" if self.detail else self.message
 
 
 class NotConfigured(LLMError):
@@ -84,32 +113,122 @@ class Cancelled(LLMError):
     error_type, status_code = "cancelled", 499
 
 
+def retry_after_s(headers: Any, now: float | None = None) -> float | None:
+    """Seconds the upstream asks us to wait: ``retry-after-ms``, or ``Retry-After`` in
+    seconds or as an HTTP date. None when absent or unreadable."""
+    if headers is None:
+        return None
+    try:
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        if value.strip().replace(".", "", 1).isdigit():
+            return max(0.0, float(value))
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
 def _retry_after(exc: Any) -> float | None:
     response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return retry_after_s(response.headers if response is not None else None)
 
 
-def _upstream_message(exc: Any, secrets: tuple[str, ...]) -> str:
-    """The provider's own words, redacted first and only then shortened (a key cut in half
-    by the shortening would no longer match the redaction)."""
+def upstream_detail(exc: Any, secrets: tuple[str, ...]) -> str | None:
+    """The provider's own words (its error message, or the start of an HTML page), sanitized."""
     body = getattr(exc, "body", None)
-    text = str(getattr(exc, "message", "") or exc)
+    text = str(getattr(exc, "message", "") or "")
     if isinstance(body, dict):
         error = body.get("error", body)
         message = error.get("message") if isinstance(error, dict) else None
-        text = str(message) if message else json.dumps(body)
-    return redact(redact(text, secrets)[:300], secrets)
+        text = str(message) if message else str(body)
+    elif isinstance(body, str) and body.strip():
+        text = body
+    return sanitize(text, secrets) or None
 
 
-TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError)
+def _found(exc: BaseException, kind: type[BaseException]) -> Any:
+    """``exc`` or the exception it was raised from, if one is a ``kind``."""
+    for _ in range(6):
+        if isinstance(exc, kind):
+            return exc
+        following = exc.__cause__ or exc.__context__
+        if following is None:
+            return None
+        exc = following
+    return None
+
+
+TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)
 # anthropic lets a broken stream's transport error through unwrapped.
 CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError, httpx2.TransportError)
 STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
 VALIDATION_ERRORS = (openai.APIResponseValidationError, anthropic.APIResponseValidationError)
+# A reply that is not what the protocol promises: not JSON, wrong shape, nested past
+# Python's recursion limit. An upstream fault like a 502, not a bug of ours.
+READING_ERRORS = (*VALIDATION_ERRORS, ValueError, RecursionError)
+
+
+def _refused(exc: OutboundRefused) -> NotConfigured:
+    where = "resolves to " if exc.address is not None else "is "
+    hint = " An admin can allow this host and port on the Keys page." if exc.allowable else ""
+    return NotConfigured(
+        f"Switchboard will not call {exc.host}: it {where}{exc.reason}.{hint}",
+        detail=f"{exc.host} resolved to {exc.address}." if exc.address is not None else None,
+    )
+
+
+def _unreadable(provider: str, reason: str) -> Unavailable:
+    return Unavailable(
+        f"{provider} sent a reply Switchboard could not read ({reason}). Try again later, "
+        "or configure a fallback model."
+    )
+
+
+def _reading_reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc, UnicodeError):
+        return "text that is not UTF-8"
+    if isinstance(exc, ValueError) and not isinstance(exc, VALIDATION_ERRORS):
+        return "not valid JSON"
+    return "an unexpected shape"
+
+
+def _status_error(exc: Any, provider: str, secrets: tuple[str, ...]) -> LLMError:
+    status = exc.status_code
+    detail = upstream_detail(exc, secrets)
+    if status in (401, 403):
+        return AuthError(
+            f"{provider} rejected the key ({status}). Check or replace the key.",
+            http_status=status,
+            detail=detail,
+        )
+    if status == 429:
+        return RateLimited(
+            f"{provider} is rate limiting requests ({status}). Try again shortly, "
+            "or configure a fallback model.",
+            http_status=status,
+            retry_after=_retry_after(exc),
+            detail=detail,
+        )
+    if status >= 500 or status in (408, 409):
+        return Unavailable(
+            f"{provider} is unavailable right now ({status}). "
+            "Try again later, or configure a fallback model.",
+            http_status=status,
+            retry_after=_retry_after(exc),
+            detail=detail,
+        )
+    return BadRequest(
+        f"{provider} refused the request ({status}). An admin can see the provider's "
+        "explanation in the usage record.",
+        http_status=status,
+        detail=detail,
+    )
 
 
 def classify(
@@ -118,6 +237,10 @@ def classify(
     """Map any exception raised while calling ``provider`` to the taxonomy."""
     if isinstance(exc, LLMError):
         return exc
+    if refused := _found(exc, OutboundRefused):
+        return _refused(refused)
+    if fault := _found(exc, UpstreamFault):
+        return _unreadable(provider, str(fault))
     if isinstance(exc, TIMEOUT_ERRORS):
         limit = f" within {timeout_s:g} s" if timeout_s else ""
         return Timeout(
@@ -128,35 +251,10 @@ def classify(
             f"{provider} could not be reached ({type(exc).__name__}). "
             "Try again later, or configure a fallback model."
         )
-    if isinstance(exc, (*VALIDATION_ERRORS, ValueError)):
-        return Unavailable(
-            f"{provider} sent a response Switchboard could not read. Try again later."
-        )
+    if isinstance(exc, READING_ERRORS):
+        return _unreadable(provider, _reading_reason(exc))
     if isinstance(exc, STATUS_ERRORS):
-        status = exc.status_code
-        detail = _upstream_message(exc, secrets)
-        if status in (401, 403):
-            return AuthError(
-                f"{provider} rejected the key ({status}): {detail} Check or replace the key.",
-                http_status=status,
-            )
-        if status == 429:
-            return RateLimited(
-                f"{provider} is rate limiting requests: {detail} Try again shortly, "
-                "or configure a fallback model.",
-                http_status=status,
-                retry_after=_retry_after(exc),
-            )
-        if status >= 500 or status in (408, 409):
-            return Unavailable(
-                f"{provider} is unavailable right now ({status}): {detail} "
-                "Try again later, or configure a fallback model.",
-                http_status=status,
-                retry_after=_retry_after(exc),
-            )
-        return BadRequest(
-            f"{provider} refused the request ({status}): {detail}", http_status=status
-        )
+        return _status_error(exc, provider, secrets)
     # Anything else is a bug on our side: not retried, not hidden behind a fallback.
     log.exception("unexpected error calling %s", provider)
     return LLMError(

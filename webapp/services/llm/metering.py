@@ -118,7 +118,8 @@ def write(call: CallRecord) -> UsageRecord:
         credential_id=call.credential_id,
         status="error" if failed else "ok",
         error_type=call.error.error_type if failed else None,
-        error_message=redact(call.error.message, call.secrets)[:1000] if failed else None,
+        # The sanitized upstream excerpt is kept for admins (see errors.LLMError.detail).
+        error_message=redact(call.error.admin_message, call.secrets)[:1000] if failed else None,
         stream=call.stream,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from webapp.models import Credential, LastTestStatus, Provider
+from webapp.models import Credential, LastTestStatus, Provider, User
+from webapp.models.base import utcnow
 from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.catalog.snapshot import ModelInfo
 from webapp.services.credentials import storage as credentials
@@ -59,6 +60,8 @@ def embed(
             backoff_ms=settings.values["retry_backoff_ms"],
             timeout_s=timeout_s,
             attempts=call.attempts,
+            scope=call.outbound,
+            deadline=call.deadline,
         )
         call.record.usage = usage
         call.record.request_body = {"model": info.global_id, "input": texts}
@@ -77,8 +80,16 @@ class ConnectionResult:
     request_id: str
     models: list[LiveModel]
     error_type: str | None = None
-    message: str | None = None
+    message: str | None = None  # the classified error: fit for any page
     key_source: str | None = None
+    detail: str | None = None  # the upstream's sanitized words: admin pages only
+
+    @property
+    def admin_message(self) -> str | None:
+        """The message with the upstream's excerpt, for admin pages."""
+        if self.message and self.detail:
+            return f"{self.message} Upstream said: “{self.detail}”"
+        return self.message
 
 
 def _probe_model(provider: Provider) -> ModelInfo:
@@ -109,6 +120,20 @@ def _probe_model(provider: Provider) -> ModelInfo:
     )
 
 
+def _check_testable(credential: Credential, provider: Provider, user: User | None) -> None:
+    """An expired key is neither used nor tested; members test only enabled providers."""
+    if credential.expires_at is not None and credential.expires_at <= utcnow():
+        raise NotConfigured(
+            f"The key “{credential.label}” has expired: it is neither used nor tested. "
+            "Set a later expiry date, or replace the key."
+        )
+    if not provider.enabled and not (user is not None and user.is_admin):
+        raise NotConfigured(
+            f"{provider.display_name} is disabled: an admin has to enable it before its keys "
+            "can be tested."
+        )
+
+
 def list_models(
     provider: Provider, *, context: CallContext, credential: Credential | None = None
 ) -> ConnectionResult:
@@ -117,6 +142,8 @@ def list_models(
     result = ConnectionResult(False, 0, call.record.request_id, [])
     try:
         with metered(call):
+            if credential is not None:
+                _check_testable(credential, provider, context.user)
             try:
                 key = (
                     key_from_credential(credential)
@@ -141,12 +168,14 @@ def list_models(
                 backoff_ms=300,
                 timeout_s=LIST_TIMEOUT_S,
                 attempts=call.attempts,
+                scope=call.outbound,
+                deadline=call.deadline,
             )
             call.record.usage = Usage(0, 0, 0)
             call.record.response_body = {"models": len(models)}
         result.ok, result.models = True, models
     except LLMError as exc:
-        result.error_type, result.message = exc.error_type, exc.message
+        result.error_type, result.message, result.detail = exc.error_type, exc.message, exc.detail
     result.latency_ms = call.record.latency_ms or 0
     status = (
         LastTestStatus.OK

@@ -1,18 +1,28 @@
 """The only retry loop: exponential backoff with jitter, honouring Retry-After, then the
-next fallback model. SDK retries are always 0."""
+next fallback model. SDK retries are always 0.
+
+Deadlines: a call has one overall deadline for all its attempts, waits and fallbacks
+(``LLM_CALL_DEADLINE_S``). Each attempt gets min(request timeout, time left) for the whole
+exchange, enforced by the transport on every socket operation. A wait — backoff or
+Retry-After — that would not leave time for another attempt is not taken: the error is
+raised at once, so the fallback model (if any) gets the time that is left.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from webapp.services.llm.errors import LLMError, classify
+from webapp.services.llm import transport
+from webapp.services.llm.errors import LLMError, Timeout, classify
 
 T = TypeVar("T")
 MAX_WAIT_S = 60.0
+MIN_ATTEMPT_S = 0.5  # a wait must leave at least this much for the next attempt
 sleep = time.sleep  # replaced in tests
 
 
@@ -52,6 +62,13 @@ class Attempts:
         self.entries.append(entry)
 
 
+def _out_of_time(provider: str) -> Timeout:
+    return Timeout(
+        f"The call to {provider} ran out of its overall time limit (retries and fallbacks "
+        "included). Try again, or raise the request timeout."
+    )
+
+
 def with_retries(
     fn: Callable[[], T],
     *,
@@ -62,18 +79,28 @@ def with_retries(
     backoff_ms: int,
     timeout_s: float,
     attempts: Attempts,
+    scope: transport.Scope | None = None,
+    deadline: float | None = None,
 ) -> T:
-    """Call ``fn`` until it succeeds, the error is not retryable, or retries run out."""
+    """Call ``fn`` until it succeeds, the error is not retryable, retries run out, or the
+    overall ``deadline`` (``time.monotonic()``) is too close for another attempt."""
+    scope = scope or transport.Scope()
     for number in range(max_retries + 1):
         started = time.perf_counter()
+        left = timeout_s if deadline is None else min(timeout_s, deadline - time.monotonic())
+        if left <= 0:
+            raise _out_of_time(provider)
         try:
-            result = fn()
+            attempt = dataclasses.replace(scope, deadline=time.monotonic() + left)
+            with transport.scoped(attempt):
+                result = fn()
         except Exception as exc:
-            error = classify(exc, provider, secrets, timeout_s)
-            if not error.retryable or number == max_retries:
+            error = classify(exc, provider, secrets, left)
+            wait = backoff_s(number, backoff_ms, error.retry_after)
+            room = None if deadline is None else deadline - time.monotonic() - MIN_ATTEMPT_S
+            if not error.retryable or number == max_retries or (room is not None and wait > room):
                 attempts.add(model, number + 1, started, error)
                 raise error from None
-            wait = backoff_s(number, backoff_ms, error.retry_after)
             attempts.add(model, number + 1, started, error, waited_s=wait)
             sleep(wait)
             continue

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from webapp.services.errors import ValidationError
+from webapp.services.llm.limits import MAX_MODEL_ID, MAX_MODELS
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -133,6 +136,35 @@ class LiveModel:
     display_name: str | None = None
     context_window: int | None = None
     max_output_tokens: int | None = None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def live_models(found: Iterable[LiveModel]) -> list[LiveModel]:
+    """An upstream's model list, bounded: at most ``MAX_MODELS`` ids (pages stop being
+    fetched there), ids over ``MAX_MODEL_ID`` characters or with control characters dropped."""
+    kept: dict[str, LiveModel] = {}
+    for model in itertools.islice(found, 2 * MAX_MODELS):
+        ident = model.id
+        if not isinstance(ident, str) or not 0 < len(ident) <= MAX_MODEL_ID:
+            continue
+        if not ident.isprintable():
+            continue
+        name = model.display_name if isinstance(model.display_name, str) else None
+        kept.setdefault(
+            ident,
+            LiveModel(
+                ident,
+                name[:MAX_MODEL_ID] if name and name.isprintable() else None,
+                _count(model.context_window),
+                _count(model.max_output_tokens),
+            ),
+        )
+        if len(kept) == MAX_MODELS:
+            break
+    return sorted(kept.values(), key=lambda m: m.id)
 
 
 def _tool_call(raw: Any) -> ToolCall:

@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+from anthropic.types import Message as AnthropicMessage
 
+from webapp.services.llm.limits import UpstreamFault
+from webapp.services.llm.transport import http_client
 from webapp.services.llm.types import (
     ChatRequest,
     ChatResult,
@@ -21,6 +24,7 @@ from webapp.services.llm.types import (
     Message,
     ToolCall,
     Usage,
+    live_models,
 )
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -77,9 +81,8 @@ class AnthropicAdapter:
     def make_client(
         self, base_url: str | None, api_key: str, headers: dict[str, str] | None
     ) -> anthropic.Anthropic:
-        # Redirects are never followed: the SSRF guard checked this URL, not where it points.
         return anthropic.Anthropic(
-            http_client=anthropic.DefaultHttpxClient(follow_redirects=False),
+            http_client=http_client(),
             api_key=api_key,
             base_url=base_url or DEFAULT_BASE_URL,
             max_retries=0,
@@ -116,6 +119,10 @@ class AnthropicAdapter:
 
     def chat(self, client: anthropic.Anthropic, request: ChatRequest) -> ChatResult:
         response = client.messages.create(**self._arguments(request))
+        if not isinstance(response, AnthropicMessage):
+            raise UpstreamFault("the reply is not JSON")
+        if not isinstance(response.content, list) or response.usage is None:
+            raise UpstreamFault("the reply has no content or usage")
         text = "".join(b.text for b in response.content if b.type == "text")
         calls = [
             ToolCall(b.id, b.name, dict(b.input)) for b in response.content if b.type == "tool_use"
@@ -159,6 +166,8 @@ class AnthropicAdapter:
                     yield Delta(stop_reason=STOP_REASONS.get(reason or "", reason))
                 elif event.type == "message_stop":
                     yield Delta(usage=usage)
+        except (AttributeError, TypeError, KeyError) as exc:  # an event of another shape
+            raise UpstreamFault("a stream event of an unexpected shape") from exc
         finally:
             stream.close()
 
@@ -172,10 +181,7 @@ class AnthropicAdapter:
         )
 
     def list_models(self, client: anthropic.Anthropic, timeout_s: float) -> list[LiveModel]:
-        return sorted(
-            (
-                LiveModel(m.id, m.display_name, m.max_input_tokens, m.max_tokens)
-                for m in client.models.list(timeout=timeout_s)
-            ),
-            key=lambda m: m.id,
+        return live_models(
+            LiveModel(m.id, m.display_name, m.max_input_tokens, m.max_tokens)
+            for m in client.models.list(timeout=timeout_s)
         )

@@ -7,7 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import openai
+from openai.types import CreateEmbeddingResponse
+from openai.types.chat import ChatCompletion
 
+from webapp.services.llm.limits import UpstreamFault
+from webapp.services.llm.transport import http_client
 from webapp.services.llm.types import (
     ChatRequest,
     ChatResult,
@@ -16,6 +20,7 @@ from webapp.services.llm.types import (
     Message,
     ToolCall,
     Usage,
+    live_models,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -62,9 +67,8 @@ class OpenAIAdapter:
     def make_client(
         self, base_url: str | None, api_key: str, headers: dict[str, str] | None
     ) -> openai.OpenAI:
-        # Redirects are never followed: the SSRF guard checked this URL, not where it points.
         client = openai.OpenAI(
-            http_client=openai.DefaultHttpxClient(follow_redirects=False),
+            http_client=http_client(),
             api_key=api_key,
             base_url=base_url or DEFAULT_BASE_URL,
             max_retries=0,
@@ -108,7 +112,13 @@ class OpenAIAdapter:
 
     def chat(self, client: openai.OpenAI, request: ChatRequest) -> ChatResult:
         response = client.chat.completions.create(**self._arguments(request))
+        if not isinstance(response, ChatCompletion):
+            raise UpstreamFault("the reply is not JSON")
+        if not isinstance(response.choices, list) or not response.choices:
+            raise UpstreamFault("the reply has no choices")
         choice = response.choices[0]
+        if getattr(choice, "message", None) is None:
+            raise UpstreamFault("the reply's choice has no message")
         calls = [
             ToolCall(c.id, c.function.name, _arguments(c.function.arguments))
             for c in choice.message.tool_calls or []
@@ -148,6 +158,8 @@ class OpenAIAdapter:
                             )
                         partial.clear()
                         yield Delta(stop_reason=choice.finish_reason)
+        except (AttributeError, TypeError, KeyError) as exc:  # an event of another shape
+            raise UpstreamFault("a stream event of an unexpected shape") from exc
         finally:
             stream.close()
 
@@ -157,11 +169,11 @@ class OpenAIAdapter:
         response = client.embeddings.create(
             model=model, input=inputs, encoding_format="float", timeout=timeout_s
         )
+        if not isinstance(response, CreateEmbeddingResponse) or len(response.data) != len(inputs):
+            raise UpstreamFault("the reply does not carry one embedding per input")
         vectors = [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
         usage = response.usage
         return vectors, Usage(usage.prompt_tokens if usage else None, 0, 0)
 
     def list_models(self, client: openai.OpenAI, timeout_s: float) -> list[LiveModel]:
-        return sorted(
-            (LiveModel(m.id) for m in client.models.list(timeout=timeout_s)), key=lambda m: m.id
-        )
+        return live_models(LiveModel(m.id) for m in client.models.list(timeout=timeout_s))

@@ -1,0 +1,183 @@
+"""Issue 8 item 10: base URLs, key labels and keys with invisible or non-ASCII characters are
+refused (not stripped); port 0 is refused; hosts are stored and shown in punycode and
+lookalike labels refused; an expired key is neither used nor tested, a disabled provider not
+tested by members; a short key shows none of its characters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests import factories
+from tests.security.outbound import StubDNS
+from webapp.extensions import db
+from webapp.models import Credential, Provider
+from webapp.models.base import utcnow
+from webapp.services import llm
+from webapp.services.credentials import storage as credentials
+from webapp.services.credentials import url_guard
+from webapp.services.errors import ValidationError
+
+HX = {"HX-Request": "true"}
+INVISIBLE = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\x85", "\x9b", "\u2028", "\u2029"]
+INVISIBLE += ["\u202e", "\u200b", "\ufeff"]  # bidi override, zero width space, BOM
+
+
+@pytest.fixture
+def dns(monkeypatch: pytest.MonkeyPatch) -> StubDNS:
+    stub = StubDNS()
+    for name in ("api.example.com", "xn--bcher-kva.example", "xn--mnchen-3ya.de"):
+        stub.set(name, ["93.184.216.34"])
+    stub.set("xn--r8jz45g.xn--zckzah", ["93.184.216.34"])
+    monkeypatch.setattr(url_guard, "system_resolver", stub)
+    return stub
+
+
+def _add(client, provider: Provider, secret: str, **fields):  # type: ignore[no-untyped-def]
+    data = {f"add-{provider.id}-{k}": v for k, v in {"secret": secret, **fields}.items()}
+    return client.post(f"/account/providers/{provider.id}/keys", data=data, headers=HX)
+
+
+def _count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Credential)) or 0
+
+
+@pytest.mark.parametrize("char", INVISIBLE)
+@pytest.mark.parametrize(
+    "template", ["https://api.example.com/v1{}", "https://api.exa{}mple.com/v1", "{}https://x/"]
+)
+def test_invisible_characters_in_a_base_url_are_refused_not_stripped(app, dns, char, template):
+    with pytest.raises(ValidationError, match=r"invisible or control character \(U\+"):
+        url_guard.check_base_url(template.format(char))
+
+
+def test_the_member_page_refuses_them_at_the_field_and_saves_nothing(member_client, dns):
+    gemini = factories.provider("gemini")
+    response = _add(
+        member_client,
+        gemini,
+        "sk-member-0123456789abcdef",
+        base_url="https://api.example.com/v1\r\nX: y",
+    )
+    assert response.status_code == 422 and "control character (U+000D)" in response.get_data(
+        as_text=True
+    )
+    assert _count() == 0
+
+
+@pytest.mark.parametrize("char", INVISIBLE)
+def test_invisible_characters_in_a_key_label_are_refused(app, member, char):
+    with pytest.raises(ValidationError) as excinfo:
+        factories.user_key(member, "openai", "sk-member-0123456789abcdef", label=f"work{char}1")
+    assert "invisible character" in excinfo.value.errors["label"]
+    assert _count() == 0
+
+
+@pytest.mark.parametrize("url", ["https://api.example.com:0/v1", "http://api.example.com:00/"])
+def test_port_zero_is_refused(app, dns, url):
+    with pytest.raises(ValidationError, match="Port 0"):
+        url_guard.check_base_url(url)
+
+
+def test_internationalized_hosts_are_stored_and_shown_in_punycode(member_client, member, dns):
+    gemini = factories.provider("gemini")
+    response = _add(
+        member_client, gemini, "sk-member-0123456789abcdef", base_url="https://Bücher.example/v1"
+    )
+    assert response.status_code == 200
+    key = db.session.scalar(sa.select(Credential))
+    assert key.base_url == "https://xn--bcher-kva.example/v1"
+    page = member_client.get("/account").get_data(as_text=True)
+    assert "xn--bcher-kva.example" in page and "Bücher" not in page and "bücher" not in page
+    assert url_guard.check_base_url("https://münchen.de") == "https://xn--mnchen-3ya.de"
+    assert url_guard.check_base_url("https://例え.テスト/v1") == "https://xn--r8jz45g.xn--zckzah/v1"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://openаi.com/v1", "mixes Cyrillic and Latin"),  # Cyrillic а
+        ("https://xn--openi-7ve.com/v1", "mixes Cyrillic and Latin"),  # the same, typed encoded
+        ("https://аnthropic.com/", "mixes Cyrillic and Latin"),
+        ("https://gοogle.com/", "mixes Greek and Latin"),  # Greek omicron
+        ("https://аррӏе.com/", "Cyrillic letters that look Latin"),  # all Cyrillic "apple"
+    ],
+)
+def test_lookalike_host_labels_are_refused(app, dns, url, reason):
+    with pytest.raises(ValidationError, match=reason):
+        url_guard.check_base_url(url)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-tëst-0123456789abcdef",  # a letter outside ASCII
+        "sk-test-0123456789abcdef\u200b",  # zero width space pasted along
+        "sk-test 0123456789abcdef",
+        "sk-test-0123456789\tabcdef",
+        "sk-тест-0123456789abcdef",
+    ],
+)
+def test_a_key_that_is_not_printable_ascii_is_a_422_at_save(member_client, secret):
+    response = _add(member_client, factories.provider("openai"), secret)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "printable ASCII" in body and "field-error" in body
+    assert _count() == 0
+
+
+def _expired_key(member) -> Credential:  # type: ignore[no-untyped-def]
+    key = factories.user_key(member, "openai", "sk-member-expired-0123456789")
+    key.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    return key
+
+
+def test_an_expired_key_is_neither_tested_nor_used(wired, member, member_client):
+    key = _expired_key(member)
+    result = llm.test_connection(
+        key.provider, credential=key, context=llm.CallContext(user=member, caller="test")
+    )
+    assert not result.ok and result.error_type == "not_configured" and "expired" in result.message
+    response = member_client.post(f"/account/keys/{key.id}/test", headers=HX)
+    assert "has expired" in response.headers["HX-Trigger"]
+    body = member_client.get("/account").get_data(as_text=True)
+    assert "expired: not tested" in body
+    assert f"/account/keys/{key.id}/test" not in body  # no Test button for it
+    member.mode = "byok"
+    db.session.commit()
+    with pytest.raises(llm.LLMError, match="has expired"):
+        llm.complete([{"role": "user", "content": "x"}], context=llm.CallContext(user=member))
+    assert wired.requests == []
+    db.session.refresh(key)
+    assert key.last_test_status == "unknown"  # an expired key is not marked invalid
+
+
+def test_members_cannot_test_keys_of_a_disabled_provider(wired, member, member_client, admin):
+    key = factories.user_key(member, "openai", "sk-member-disabled-0123456789")
+    key.provider.enabled = False
+    db.session.commit()
+    response = member_client.post(f"/account/keys/{key.id}/test", headers=HX)
+    assert "is disabled" in response.headers["HX-Trigger"]
+    assert wired.requests == []
+    admin_result = llm.test_connection(
+        key.provider, credential=key, context=llm.CallContext(user=admin, caller="test")
+    )
+    assert admin_result.ok  # an admin may still check a key before enabling the provider
+
+
+def test_keys_shorter_than_twenty_characters_show_none_of_their_characters(
+    member_client, member, admin_client
+):
+    short = factories.user_key(member, "openai", "sk-short-12345")
+    long = factories.user_key(member, "anthropic", "sk-long-enough-key-WXYZ")
+    assert (short.secret_hint, short.masked) == ("", "•••• set")
+    assert credentials.masked(long) == "•••• set (…WXYZ)"
+    page = member_client.get("/account").get_data(as_text=True)
+    assert "•••• set (…WXYZ)" in page and "2345" not in page and "•••• set</code>" in page
+    factories.global_key("gemini", "sk-global-12345")  # 15 characters
+    providers = admin_client.get("/admin/providers").get_data(as_text=True)
+    keys = admin_client.get("/admin/keys").get_data(as_text=True)
+    for body in (providers, keys):
+        assert "•••• set" in body and "2345" not in body and "(…" not in body
