@@ -115,3 +115,22 @@ def allowed_host(entry: str) -> AllowedHost:
         )
     )
     return existing or allowed_hosts.add_allowed_host(_admin_actor(), entry)
+
+
+def move_provider(slug: str, base_url: str) -> Provider:
+    """Point a provider at ``base_url`` and confirm its stored global keys and fallback key for
+    the new address, as an admin would after moving it."""
+    from webapp.services.credentials.origins import origin_of
+
+    found = provider(slug)
+    found.base_url = base_url
+    found.env_key_origin = origin_of(base_url)
+    for key in db.session.scalars(
+        sa.select(Credential).where(
+            Credential.provider_id == found.id, Credential.owner_key == "global"
+        )
+    ):
+        if not key.base_url:
+            key.approved_origin = origin_of(base_url)
+    db.session.commit()
+    return found

@@ -62,8 +62,7 @@ def test_a_personal_base_url_rebinding_to_loopback_after_the_check_is_never_call
 
 def test_an_admin_set_provider_base_url_is_checked_the_same_way(wired, member, dns):
     dns.set("api.rebind.test", ["127.0.0.1"])
-    factories.provider("openai").base_url = f"http://api.rebind.test:{_port(wired)}/openai/v1"
-    db.session.commit()
+    factories.move_provider("openai", f"http://api.rebind.test:{_port(wired)}/openai/v1")
     with pytest.raises(errors.NotConfigured, match=r"api\.rebind\.test: it resolves to a loopback"):
         llm.complete(HI, context=llm.CallContext(user=member))
     assert wired.requests == []
@@ -71,8 +70,7 @@ def test_an_admin_set_provider_base_url_is_checked_the_same_way(wired, member, d
 
 def test_a_name_with_one_bad_address_among_good_ones_is_refused(wired, member, dns):
     dns.set("mixed.rebind.test", [PUBLIC, "169.254.169.254"])
-    factories.provider("openai").base_url = f"http://mixed.rebind.test:{_port(wired)}/openai/v1"
-    db.session.commit()
+    factories.move_provider("openai", f"http://mixed.rebind.test:{_port(wired)}/openai/v1")
     with pytest.raises(errors.NotConfigured, match="cloud metadata"):
         llm.complete(HI, context=llm.CallContext(user=member))
     assert wired.requests == []
@@ -84,8 +82,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host_heade
     port, host = _port(wired), "llm.pinned.test"
     dns.set(host, ["127.0.0.1"])
     factories.allowed_host(f"{host}:{port}")
-    factories.provider("openai").base_url = f"http://{host}:{port}/openai/v1"
-    db.session.commit()
+    factories.move_provider("openai", f"http://{host}:{port}/openai/v1")
     looked_up: list[str] = []
     real = socket.getaddrinfo
     monkeypatch.setattr(

@@ -68,9 +68,11 @@ def test_retries_and_fallbacks_share_one_overall_deadline(wired, member, sleeps)
         llm.complete(HI, context=ctx(member))
     assert time.monotonic() - started < 4.5
     assert sleeps == []  # no retry wait fitted in what was left
-    # The primary's attempt had 2 s; the fallback only the second or so left of the 3.
-    assert "within 0." in excinfo.value.message
-    assert len(wired.requests_to("anthropic.messages")) == 1
+    # The primary's attempt had 2 s; the fallback at most the second or so left of the 3 (on a
+    # loaded machine nothing may be left for it at all).
+    assert len(wired.requests_to("openai.chat")) == 1
+    assert len(wired.requests_to("anthropic.messages")) <= 1
+    assert "within 2 s" in excinfo.value.message or "within 0." in excinfo.value.message
 
 
 @pytest.mark.app_config(LLM_CALL_DEADLINE_S=5.0)

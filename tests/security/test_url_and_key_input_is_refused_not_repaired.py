@@ -90,6 +90,7 @@ def test_internationalized_hosts_are_stored_and_shown_in_punycode(member_client,
     key = db.session.scalar(sa.select(Credential))
     assert key.base_url == "https://xn--bcher-kva.example/v1"
     page = member_client.get("/account").get_data(as_text=True)
+    page = page.replace("<wbr>", "")
     assert "xn--bcher-kva.example" in page and "Bücher" not in page and "bücher" not in page
     assert url_guard.check_base_url("https://münchen.de") == "https://xn--mnchen-3ya.de"
     assert url_guard.check_base_url("https://例え.テスト/v1") == "https://xn--r8jz45g.xn--zckzah/v1"
