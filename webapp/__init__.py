@@ -98,7 +98,7 @@ def _configure_logging(app: Flask) -> None:
 
 def _init_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401 - register every table on the metadata
-    from webapp.services.accounts.users import load_session_user
+    from webapp.services.accounts.sessions import load_session_user
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -124,6 +124,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
+    from webapp.request_guards import init_request_guards
+    from webapp.sign_in import init_sign_in
+
+    init_request_guards(app)
+    init_sign_in(app)
+
     @app.before_request
     def remember_client_ip() -> None:
         g.client_ip = request.remote_addr

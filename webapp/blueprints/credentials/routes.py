@@ -13,6 +13,7 @@ from webapp.services.catalog import listing as catalog
 from webapp.services.credentials import allowed_hosts, crypto
 from webapp.services.credentials.storage import GLOBAL
 from webapp.services.errors import ValidationError
+from webapp.sign_in import recent_sign_in_required
 from webapp.views.credential_panels import (
     Area,
     Endpoints,
@@ -101,6 +102,7 @@ def _hosts_response(
 
 @bp.route("/allowed-hosts", methods=["POST"])
 @admin_required
+@recent_sign_in_required
 def add_host() -> Response:
     form = AllowedHostForm()
     if form.validate_on_submit():
