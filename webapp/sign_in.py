@@ -38,7 +38,9 @@ SIGNED_IN_AT = "_signed_in_at"  # when the password was last typed in this sessi
 KEPT_ACROSS_SIGN_IN = ("next",)
 NEEDS_RECENT = "This action needs a recent sign-in: confirm your password to continue."
 # What a user who must replace their password may still reach.
-OPEN_DURING_PASSWORD_CHANGE = {"static", "auth.logout", "account.password", "health.healthz"}
+OPEN_DURING_PASSWORD_CHANGE = frozenset(
+    {"static", "auth.logout", "account.password", "account.change_password", "health.healthz"}
+)
 
 
 def same_site_path(target: str | None) -> str | None:
@@ -71,9 +73,10 @@ def start_session(user: User, *, remember: bool) -> None:
     session[SIGNED_IN_AT] = sessions.now()
 
 
-def renew_session(user: User) -> None:
-    """After the user's token rotated (their own password change): stay signed in here, with
-    the remember-me cookie renewed if this browser had one."""
+def renew_session() -> None:
+    """After the current user's token rotated (their own password change): stay signed in
+    here, with the remember-me cookie renewed if this browser had one."""
+    user = current_user._get_current_object()  # the proxy reads the session about to go
     remember_cookie = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
     start_session(user, remember=remember_cookie)
 

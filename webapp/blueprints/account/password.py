@@ -46,7 +46,7 @@ def change_password() -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            renew_session(current_user)
+            renew_session()
             notice = "Password changed. Your other sessions have been signed out."
             if forced or not is_partial_request():
                 flash(notice, "success")
