@@ -15,6 +15,7 @@ from werkzeug.routing import IntegerConverter
 
 from webapp.config import ConfigError, load_config
 from webapp.extensions import csrf, db, htmx_ext, limiter, login_manager, migrate
+from webapp.request_guards import init_request_guards
 from webapp.services.credentials.crypto import init_crypto
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +62,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if proxies := int(os.environ.get("SWITCHBOARD_TRUSTED_PROXIES", "0") or 0):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
+    # Before the extensions' hooks: a cross-site request is refused as such, before CSRF.
+    init_request_guards(app)
     _init_extensions(app)
     init_crypto(app)
     _register_blueprints(app)
@@ -124,10 +127,8 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
-    from webapp.request_guards import init_request_guards
     from webapp.sign_in import init_sign_in
 
-    init_request_guards(app)
     init_sign_in(app)
 
     @app.before_request

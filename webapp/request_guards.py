@@ -1,5 +1,5 @@
-"""Checks on every request, beyond CSRF tokens: cross-site state changes are refused, and
-signed-in pages are never cached."""
+"""Checks on every request, beyond CSRF tokens: cross-site state changes are refused,
+signed-in pages are never cached, and a view's own Retry-After is kept."""
 
 from __future__ import annotations
 
@@ -77,6 +77,18 @@ def no_store_when_signed_in(response: Response) -> Response:
     return response
 
 
+def keep_own_retry_after(response: Response) -> Response:
+    """A view's own wait (``g.retry_after``, e.g. a sign-in delay) is what the client must
+    honour: Flask-Limiter's header injection, which runs before this hook, would stretch it to
+    the end of its own window."""
+    if (wait := g.get("retry_after")) is not None:
+        response.headers["Retry-After"] = str(wait)
+    return response
+
+
 def init_request_guards(app: Flask) -> None:
+    """Registered before the extensions: the origin check runs before CSRF, and the after-
+    request hooks run after theirs (Flask runs after-request hooks in reverse order)."""
     app.before_request(refuse_cross_site_requests)
     app.after_request(no_store_when_signed_in)
+    app.after_request(keep_own_retry_after)

@@ -7,6 +7,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -50,9 +51,8 @@ def _wait_response(template: str, form: LoginForm | ReauthForm, wait: int) -> Re
     form.password.errors.append(
         f"Too many failed attempts for this account from your address. Try again in {wait} s."
     )
-    response = make_response(render_template(template, form=form), 429)
-    response.headers["Retry-After"] = str(wait)
-    return response
+    g.retry_after = wait  # kept over Flask-Limiter's own header (request_guards)
+    return make_response(render_template(template, form=form), 429)
 
 
 def _check_password(email: str, password: str) -> tuple[User | None, int]:
