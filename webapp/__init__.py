@@ -15,6 +15,7 @@ from werkzeug.routing import IntegerConverter
 
 from webapp.config import ConfigError, load_config
 from webapp.extensions import csrf, db, htmx_ext, limiter, login_manager, migrate
+from webapp.request_guards import init_request_guards
 from webapp.services.credentials.crypto import init_crypto
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +62,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if proxies := int(os.environ.get("SWITCHBOARD_TRUSTED_PROXIES", "0") or 0):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
+    # Before the extensions' hooks: a cross-site request is refused as such, before CSRF.
+    init_request_guards(app)
     _init_extensions(app)
     init_crypto(app)
     _register_blueprints(app)
@@ -98,7 +101,7 @@ def _configure_logging(app: Flask) -> None:
 
 def _init_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401 - register every table on the metadata
-    from webapp.services.accounts.users import load_session_user
+    from webapp.services.accounts.sessions import load_session_user
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -124,6 +127,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
+    from webapp.sign_in import init_sign_in
+
+    init_sign_in(app)
+
     @app.before_request
     def remember_client_ip() -> None:
         g.client_ip = request.remote_addr

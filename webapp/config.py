@@ -95,6 +95,44 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {raw!r}.")
+    return int(raw)
+
+
+def _cookie_config(production: bool) -> dict[str, Any]:
+    """Session and remember-me cookies: HttpOnly, SameSite=Lax, Secure in production.
+
+    Secure production cookies get the ``__Host-`` prefix: browsers then refuse them unless they
+    come over HTTPS for this exact host with ``Path=/`` and no ``Domain``, so a sibling
+    subdomain cannot plant or overwrite them.
+    """
+    secure = _bool("SESSION_COOKIE_SECURE", production)
+    prefix = "__Host-" if production and secure else ""
+    remember_days = _positive_int("SWITCHBOARD_REMEMBER_DAYS", 14)
+    return {
+        "SESSION_COOKIE_NAME": f"{prefix}switchboard_session",
+        "SESSION_COOKIE_PATH": "/",
+        "SESSION_COOKIE_DOMAIN": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_NAME": f"{prefix}switchboard_remember",
+        "REMEMBER_COOKIE_PATH": "/",
+        "REMEMBER_COOKIE_DOMAIN": None,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        # Also checked on the server against the sign-in time inside the cookie.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=remember_days),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    }
+
+
 def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping; ``overrides`` (tests) win over the environment."""
     overrides = dict(overrides or {})
@@ -112,16 +150,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         ),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
-        # Sessions: HttpOnly, SameSite=Lax, Secure behind HTTPS in production.
-        "SESSION_COOKIE_NAME": "switchboard_session",
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
-        "REMEMBER_COOKIE_HTTPONLY": True,
-        "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
-        "REMEMBER_COOKIE_DURATION": timedelta(days=14),
-        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        **_cookie_config(production),
         # The CSRF token is bound to the session, which already expires; Flask-WTF's default
         # one-hour limit would break admin tabs left open over lunch.
         "WTF_CSRF_TIME_LIMIT": None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from flask import Response, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -34,7 +35,26 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
-login_manager = LoginManager()
+
+
+class SwitchboardLoginManager(LoginManager):
+    """Flask-Login, deleting the remember-me cookie with the attributes it was set with."""
+
+    def _clear_cookie(self, response: Response) -> None:
+        # Flask-Login deletes without ``Secure``; browsers ignore such a deletion of a
+        # ``__Host-`` cookie, which would then linger (harmless, its token is rotated, but noisy).
+        config = current_app.config
+        response.delete_cookie(
+            config["REMEMBER_COOKIE_NAME"],
+            path=config.get("REMEMBER_COOKIE_PATH", "/"),
+            domain=config.get("REMEMBER_COOKIE_DOMAIN"),
+            secure=bool(config.get("REMEMBER_COOKIE_SECURE")),
+            httponly=True,
+            samesite=config.get("REMEMBER_COOKIE_SAMESITE"),
+        )
+
+
+login_manager = SwitchboardLoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 htmx_ext = Htmx()

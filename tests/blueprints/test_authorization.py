@@ -43,8 +43,13 @@ ACCESS: dict[str, str] = {
     "auth.login": PUBLIC,
     "health.healthz": PUBLIC,
     "auth.logout": LOGIN,
+    "auth.reauth": LOGIN,
     "main.home": LOGIN,
 }
+
+# Routes that end the caller's own session: checked apart, or every later request of the
+# test would run signed out.
+SIGN_OUT = {"auth.logout", "account.end_sessions"}
 
 
 def access_level(rule: Rule) -> str:
@@ -87,6 +92,7 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
         "feature_id": lambda: _sample_feature().id,
         "profile_id": lambda: (_sample_org_profile() if in_org else _sample_profile()).id,
         "membership_id": lambda: _sample_membership().id,
+        "invitation_id": lambda: _sample_invitation().id,
     }
 
 
@@ -170,7 +176,7 @@ def test_org_admin_reaches_only_org_admin_routes(app, member):
 def test_admin_state_changes_never_500_on_empty_input(app, admin_client):
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         for rule in routes(app, method):
-            if access_level(rule) == PUBLIC or rule.endpoint == "auth.logout":
+            if access_level(rule) == PUBLIC or rule.endpoint in SIGN_OUT:
                 continue
             response = admin_client.open(build(app, rule), method=method, data={})
             assert response.status_code < 500, f"{method} {rule.rule}: {response.status_code}"
@@ -268,3 +274,24 @@ def _sample_membership():  # type: ignore[no-untyped-def]
         )
         membership = factories.add_member(org, user)
     return membership
+
+
+def _sample_invitation():  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from webapp.extensions import db
+    from webapp.models import OrgInvitation
+    from webapp.models.base import utcnow
+
+    org = _sample_org()
+    invitation = db.session.scalar(sa.select(OrgInvitation).where(OrgInvitation.org_id == org.id))
+    if invitation is None:
+        invitation = OrgInvitation(
+            org_id=org.id,
+            email="invited@example.com",
+            org_role="member",
+            expires_at=utcnow() + timedelta(days=30),
+        )
+        db.session.add(invitation)
+        db.session.commit()
+    return invitation

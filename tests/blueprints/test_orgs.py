@@ -101,7 +101,7 @@ def test_archiving_stops_calls_in_the_org(admin_client, acme):
     assert resolve(org_id=acme.id).org_id == acme.id
 
 
-def test_members_are_added_promoted_and_removed(org_admin_client, acme, member):
+def test_members_are_invited_promoted_and_removed(app, org_admin_client, acme, member):
     other = factories.make_user("colleague@example.com")
     response = org_admin_client.post(
         f"/admin/orgs/{acme.id}/members",
@@ -111,6 +111,11 @@ def test_members_are_added_promoted_and_removed(org_admin_client, acme, member):
     assert response.status_code == 200 and "colleague@example.com" in response.get_data(
         as_text=True
     )
+    assert "Invitation recorded" in response.headers["HX-Trigger"]
+    colleague = login(app.test_client(), other.email)
+    invitation_id = colleague.get("/").get_data(as_text=True).split("/account/invitations/")[1]
+    colleague.post(f"/account/invitations/{invitation_id.split('/')[0]}/accept")
+    db.session.expire_all()
     membership = next(m for m in acme.memberships if m.user_id == other.id)
     response = org_admin_client.post(
         f"/admin/orgs/{acme.id}/members/{membership.id}", headers=HX, data={"org_role": "org_admin"}
@@ -127,11 +132,13 @@ def test_bad_member_input_is_422(org_admin_client, acme, member):
     response = org_admin_client.post(
         f"/admin/orgs/{acme.id}/members",
         headers=HX,
-        data={"email": "nobody@example.com", "org_role": "member"},
+        data={"email": "not an email", "org_role": "member"},
     )
-    assert response.status_code == 422 and "No user has this email" in response.get_data(
-        as_text=True
+    assert response.status_code == 422 and "Not a valid email" in response.get_data(as_text=True)
+    response = org_admin_client.post(
+        f"/admin/orgs/{acme.id}/members", headers=HX, data={"email": member.email}
     )
+    assert response.status_code == 422 and "already a member" in response.get_data(as_text=True)
     own = next(m for m in acme.memberships if m.user_id == member.id)
     response = org_admin_client.post(f"/admin/orgs/{acme.id}/members/{own.id}/delete", headers=HX)
     assert response.status_code == 422 and "cannot remove yourself" in response.get_data(

@@ -11,7 +11,7 @@ from tests import factories
 from tests.conftest import login
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
-from webapp.services.accounts import users
+from webapp.services.accounts import passwords, users
 
 HX = {"HX-Request": "true"}
 NEW_PASSWORD = "a fresh password 42"
@@ -169,7 +169,7 @@ def test_add_a_user_with_a_generated_password_shown_once(app, admin_client):
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     password = re.search(r'<code class="users-password">([^<]+)</code>', body).group(1)
-    assert len(password) >= users.MIN_PASSWORD_LENGTH
+    assert len(password) >= passwords.MIN_PASSWORD_LENGTH
     assert password not in response.headers["HX-Trigger"]
     assert "shown once" in response.headers["HX-Trigger"]
     assert _user("new@example.com").role == "admin"

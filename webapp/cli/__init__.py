@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from webapp.cli.accounts import create_user_command
+from webapp.cli.accounts import create_user_command, reset_password_command
 from webapp.cli.catalog import seed_command
 from webapp.cli.config import config_group
 from webapp.cli.encryption_keys import keys_group
@@ -20,6 +20,7 @@ def _alias(group: click.Group, name: str, note: str) -> click.Group:
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(reset_password_command)
     app.cli.add_command(keys_group)
     app.cli.add_command(_alias(keys_group, "keys", "Same as `encryption-keys`"))
     app.cli.add_command(config_group)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tests import factories
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
-from webapp.services.accounts import users
+from webapp.services.accounts import sessions, users
 from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 
 
@@ -43,7 +43,7 @@ def test_deactivation_rotates_the_session_token_and_reactivation_keeps_it(admin,
     nonce = member.session_token
     _update(admin, member, active=False)
     assert not member.active and member.session_token != nonce
-    assert users.load_session_user(f"{member.id}:{nonce}") is None
+    assert sessions.load_session_user(f"{member.id}:{nonce}:{sessions.now()}") is None
     rotated = member.session_token
     _update(admin, member, active=True)
     assert member.active and member.session_token == rotated

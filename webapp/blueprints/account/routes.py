@@ -6,10 +6,10 @@ from flask import Response, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from webapp.blueprints.account import bp
-from webapp.blueprints.account.forms import ModeForm, PreferenceForm
+from webapp.blueprints.account.forms import ModeForm, PasswordChangeForm, PreferenceForm
 from webapp.forms import choices
 from webapp.htmx import add_notice, is_partial_request, render
-from webapp.services.accounts import users
+from webapp.services.accounts import invitations, users
 from webapp.services.catalog import listing as catalog
 from webapp.services.credentials.storage import user_owner
 from webapp.services.errors import ValidationError
@@ -59,6 +59,8 @@ def _page(
         panels=panels,
         mode_form=mode_form or ModeForm(formdata=None, mode=current_user.mode),
         preference_form=preference_form or _preference_form(formdata=None),
+        password_form=PasswordChangeForm(formdata=None),
+        invitations=invitations.pending_for(current_user),
     )
 
 

@@ -1,4 +1,4 @@
-"""Sign-in form."""
+"""Sign-in and password-confirmation forms."""
 
 from __future__ import annotations
 
@@ -19,3 +19,13 @@ class LoginForm(FlaskForm):
         render_kw={"autocomplete": "current-password"},
     )
     remember = BooleanField("Keep me signed in on this device")
+
+
+class ReauthForm(FlaskForm):
+    """``/reauth``: the password again, before a dangerous action."""
+
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(max=500)],
+        render_kw={"autocomplete": "current-password", "autofocus": True},
+    )

@@ -1,13 +1,13 @@
-"""Sign-in (rate limited per address and per account) and sign-out."""
+"""Sign-in (rate limited per address, slowed down per account and address), sign-out, and
+the password prompt before dangerous actions (``/reauth``)."""
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 from flask import (
     Response,
     current_app,
     flash,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -15,46 +15,74 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from webapp.blueprints.auth import bp
-from webapp.blueprints.auth.forms import LoginForm
+from webapp.blueprints.auth.forms import LoginForm, ReauthForm
 from webapp.extensions import limiter
-from webapp.services.accounts import users
+from webapp.models import User
+from webapp.services.accounts import sessions, users
+from webapp.services.accounts import sign_in_throttle as throttle
+from webapp.sign_in import (
+    confirm_recent_sign_in,
+    end_session,
+    same_site_path,
+    start_session,
+)
+
+WRONG = "Wrong email or password."
 
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths, so ``next`` cannot send users elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and "\\" not in target:
-            return target
-    return url_for("main.home")
+    return same_site_path(target) or url_for("main.home")
 
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-def _email_key() -> str:
-    return "login-email:" + (request.form.get("email") or "").strip().lower()
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _wait_response(template: str, form: LoginForm | ReauthForm, wait: int) -> Response:
+    """429 with ``Retry-After``: the password was not checked."""
+    form.password.errors.append(
+        f"Too many failed attempts for this account from your address. Try again in {wait} s."
+    )
+    g.retry_after = wait  # kept over Flask-Limiter's own header (request_guards)
+    return make_response(render_template(template, form=form), 429)
+
+
+def _check_password(email: str, password: str) -> tuple[User | None, int]:
+    """The user (or None) and, when the pair must wait, the seconds left (password unchecked)."""
+    if wait := throttle.wait_seconds(email, _address()):
+        return None, wait
+    user = users.authenticate(email, password)
+    if user is None:
+        throttle.record_failure(email, _address())
+    else:
+        throttle.record_success(email, _address())
+    return user, 0
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_email_key)
 def login() -> Response | str:
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        user = users.authenticate(form.email.data or "", form.password.data or "")
+        user, wait = _check_password(form.email.data or "", form.password.data or "")
+        if wait:
+            return _wait_response("auth/login.html", form, wait)
         if user is not None:
-            login_user(user, remember=bool(form.remember.data))
+            start_session(user, remember=bool(form.remember.data))
             flash(f"Signed in as {user.email}.", "success")
             return redirect(_safe_next(request.args.get("next")), 303)
-        form.password.errors.append("Wrong email or password.")
+        form.password.errors.append(WRONG)
         status = 422
     elif form.is_submitted():
         status = 422
@@ -64,9 +92,32 @@ def login() -> Response | str:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
-    logout_user()
+    """Sign out, on the server too: every session and remember-me cookie of the user ends."""
+    sessions.sign_out(current_user)
+    end_session()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"), 303)
+
+
+@bp.route("/reauth", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@login_required
+def reauth() -> Response:
+    """Type the password again; then back to ``next`` (same site only)."""
+    form = ReauthForm()
+    status = 200
+    if form.validate_on_submit():
+        user, wait = _check_password(current_user.email, form.password.data or "")
+        if wait:
+            return _wait_response("auth/reauth.html", form, wait)
+        if user is not None and user.id == current_user.id:
+            confirm_recent_sign_in()
+            return redirect(_safe_next(request.args.get("next")), 303)
+        form.password.errors.append("This is not your password.")
+        status = 422
+    elif form.is_submitted():
+        status = 422
+    return make_response(render_template("auth/reauth.html", form=form), status)
 
 
 def unauthorized() -> Response:

@@ -1,4 +1,5 @@
-"""Configuration export (a download) and import (a dry run first, then apply)."""
+"""Configuration export (a download) and import (a dry run first, then apply); both need a
+recent sign-in, since a document moves every provider URL and setting at once."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from webapp.services.config import document as config_io
 from webapp.services.config import export as config_export
 from webapp.services.config import importing as config_import
 from webapp.services.config.document import ImportPlan
+from webapp.sign_in import recent_sign_in_required
 
 
 def _page(form: ImportForm, status: int = 200, plan: ImportPlan | None = None) -> Response:
@@ -32,12 +34,14 @@ def _page(form: ImportForm, status: int = 200, plan: ImportPlan | None = None) -
 
 @bp.route("")
 @admin_required
+@recent_sign_in_required
 def index() -> Response:
     return _page(ImportForm(formdata=None))
 
 
 @bp.route("/export")
 @admin_required
+@recent_sign_in_required
 def export() -> Response:
     """The document as a file download (``?format=yaml|json``)."""
     fmt = request.args.get("format", "yaml")
@@ -69,6 +73,7 @@ def _read(form: ImportForm) -> Any:
 
 @bp.route("/import", methods=["POST"])
 @admin_required
+@recent_sign_in_required
 def import_document() -> Response:
     """Preview (dry run) or apply; an invalid document is a 422 that writes nothing."""
     form = ImportForm()

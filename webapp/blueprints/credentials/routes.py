@@ -17,6 +17,7 @@ from webapp.services.credentials.confirmation import confirm_env_key_origin
 from webapp.services.credentials.origins import shown_origin
 from webapp.services.credentials.storage import GLOBAL
 from webapp.services.errors import Conflict, ValidationError
+from webapp.sign_in import recent_sign_in_required
 from webapp.views.credential_panels import (
     Area,
     Endpoints,
@@ -114,6 +115,7 @@ def _hosts_response(
 
 @bp.route("/allowed-hosts", methods=["POST"])
 @admin_required
+@recent_sign_in_required
 def add_host() -> Response:
     form = AllowedHostForm()
     if form.validate_on_submit():
@@ -148,12 +150,14 @@ def test(credential_id: int) -> Response:
 
 @bp.route("/<int:credential_id>/confirm", methods=["POST"])
 @admin_required
+@recent_sign_in_required
 def confirm(credential_id: int) -> Response:
     return confirm_key(AREA, credential_id)
 
 
 @bp.route("/providers/<int:provider_id>/env-key/confirm", methods=["POST"])
 @admin_required
+@recent_sign_in_required
 def confirm_env(provider_id: int) -> Response:
     """Send the provider's fallback key (environment variable) to its current address."""
     provider = provider_or_404(provider_id)

@@ -6,17 +6,19 @@ from flask import Response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.blueprints.main import bp
+from webapp.services.accounts import invitations
 from webapp.services.catalog import listing as catalog
 
 
 @bp.route("/")
 @login_required
 def home() -> str:
-    if current_user.is_admin:
-        return render_template(
-            "main/home.html", counts=catalog.catalog_counts(), defaults=catalog.default_models()
-        )
-    return render_template("main/home.html", counts=None, defaults=catalog.default_models())
+    return render_template(
+        "main/home.html",
+        counts=catalog.catalog_counts() if current_user.is_admin else None,
+        defaults=catalog.default_models(),
+        invitations=invitations.pending_for(current_user),
+    )
 
 
 @bp.route("/settings", defaults={"rest": ""}, methods=["GET", "POST"])

@@ -52,7 +52,11 @@ class OrgForm(FlaskForm):
 
 
 class MemberAddForm(FlaskForm):
-    email = EmailField("User email", validators=[InputRequired(), Length(max=254)])
+    email = EmailField(
+        "Email",
+        validators=[InputRequired(), Length(max=254)],
+        description="They get an invitation to accept when they next sign in.",
+    )
     org_role = SelectField("Role", choices=choices(ORG_ROLES), default="member")
 
 

@@ -1,4 +1,5 @@
-"""Members of an organization and their org roles."""
+"""Members of an organization, their org roles, and invitations by email (org admins cannot
+tell from the answer whether an email is registered)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from webapp.blueprints.orgs.forms import MemberAddForm, MemberRoleForm
 from webapp.blueprints.orgs.page import respond
 from webapp.forms import attach_errors
 from webapp.permissions import org_admin_required
-from webapp.services.accounts import orgs
+from webapp.services.accounts import invitations, orgs
 from webapp.services.errors import ValidationError
 
 PARTIAL = "orgs/_members.html"
@@ -23,14 +24,29 @@ def add_member(org_id: int) -> Response:
     form = MemberAddForm()
     if form.validate_on_submit():
         try:
-            membership = orgs.add_member(
+            added = invitations.add_by_email(
                 current_user, org, form.email.data or "", form.org_role.data or ""
             )
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            return respond(org, PARTIAL, notice=f"{membership.user.email} added to {org.name}.")
+            if added.membership is not None:
+                return respond(org, PARTIAL, notice=f"{added.email} added to {org.name}.")
+            # The same words whether or not the email has an account.
+            notice = (
+                f"Invitation recorded for {added.email}: "
+                "they join when they next sign in and accept."
+            )
+            return respond(org, PARTIAL, notice=notice)
     return respond(org, PARTIAL, 422, member_form=form)
+
+
+@bp.route("/<int:org_id>/invitations/<int:invitation_id>/delete", methods=["POST"])
+@org_admin_required
+def revoke_invitation(org_id: int, invitation_id: int) -> Response:
+    org = orgs.get_org(current_user, org_id)
+    invitation = invitations.revoke(current_user, org, invitation_id)
+    return respond(org, PARTIAL, notice=f"Invitation for {invitation.email} revoked.")
 
 
 @bp.route("/<int:org_id>/members/<int:membership_id>", methods=["POST"])

@@ -9,6 +9,7 @@ from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.page import key_area
 from webapp.permissions import org_admin_required
 from webapp.services.accounts import orgs
+from webapp.sign_in import recent_sign_in_required
 from webapp.views import credential_panels as panels
 
 
@@ -44,5 +45,6 @@ def key_test(org_id: int, credential_id: int) -> Response:
 
 @bp.route("/<int:org_id>/keys/<int:credential_id>/confirm", methods=["POST"])
 @org_admin_required
+@recent_sign_in_required
 def key_confirm(org_id: int, credential_id: int) -> Response:
     return panels.confirm_key(key_area(orgs.get_org(current_user, org_id)), credential_id)

@@ -10,6 +10,7 @@ from flask import Response, flash, redirect, url_for
 from webapp.blueprints.orgs.forms import MemberAddForm, OrgForm, ProfileCreateForm
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models import Organization
+from webapp.services.accounts import invitations
 from webapp.services.catalog import listing as catalog
 from webapp.services.credentials.storage import org_owner
 from webapp.services.settings import layers as settings_service
@@ -54,6 +55,7 @@ def context(org: Organization, **overrides: Any) -> dict[str, Any]:
         "details_form": details_form(org),
         "details_error": None,
         "member_form": MemberAddForm(formdata=None),
+        "invitations": invitations.list_for_org(org.id),
         "panels": panels,
         "settings_form": settings_editor.form_for(
             settings_service.parameter_set_for("org", org.id, create=False), prefix="org-settings"

@@ -24,6 +24,7 @@ from webapp.services.credentials import storage as credentials
 from webapp.services.credentials.confirmation import confirm_provider_keys
 from webapp.services.credentials.origins import provider_host
 from webapp.services.errors import Conflict, ValidationError
+from webapp.sign_in import recent_sign_in_required, require_recent_sign_in
 
 ROW = "providers/_row.html"
 
@@ -95,6 +96,16 @@ def _input(form: ProviderForm) -> providers.ProviderInput:
     )
 
 
+def _changes_where_keys_go(provider: Provider | None, form: ProviderForm) -> bool:
+    """A new base URL or fallback-key variable decides where keys are sent: such a change
+    needs a recent sign-in (compared as the service stores them: stripped, empty is None)."""
+    base_url = (form.base_url.data or "").strip() or None
+    env = (form.api_key_env.data or "").strip() or None
+    if provider is None:
+        return env is not None
+    return base_url != provider.base_url or env != provider.api_key_env
+
+
 @bp.route("")
 @admin_required
 def index() -> Response:
@@ -106,6 +117,8 @@ def index() -> Response:
 def create() -> Response:
     form = ProviderForm()
     if form.validate_on_submit():
+        if _changes_where_keys_go(None, form) and (reauth := require_recent_sign_in()):
+            return reauth
         try:
             provider = providers.create_provider(current_user, _input(form))
         except ValidationError as exc:
@@ -149,6 +162,8 @@ def update(provider_id: int) -> Response:
     provider = providers.get_provider(provider_id)
     form = ProviderForm()
     if form.validate_on_submit():
+        if _changes_where_keys_go(provider, form) and (reauth := require_recent_sign_in()):
+            return reauth
         try:
             providers.update_provider(
                 current_user, provider, _input(form), int_or_none(form.version.data)
@@ -183,6 +198,7 @@ def confirm_delete(provider_id: int) -> Response:
 
 @bp.route("/<int:provider_id>/delete", methods=["POST"])
 @admin_required
+@recent_sign_in_required
 def delete(provider_id: int) -> Response:
     provider = providers.get_provider(provider_id)
     name = provider.display_name
@@ -271,6 +287,7 @@ def add_live_models(provider_id: int) -> Response:
 
 @bp.route("/<int:provider_id>/keys/confirm", methods=["POST"])
 @admin_required
+@recent_sign_in_required
 def confirm_keys(provider_id: int) -> Response:
     """Send the global keys and the fallback key to the provider's new address."""
     provider = providers.get_provider(provider_id)

@@ -19,7 +19,7 @@ from wtforms.widgets import HiddenInput
 
 from webapp.forms import choices
 from webapp.models import Mode, Role, User
-from webapp.services.accounts.users import MIN_PASSWORD_LENGTH
+from webapp.services.accounts.passwords import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [(Role.ADMIN.value, "Admin"), (Role.MEMBER.value, "Member")]
 MODE_CHOICES = [(Mode.MANAGED.value, "Managed"), (Mode.BYOK.value, "Bring your own key")]
@@ -95,7 +95,7 @@ class UserCreateForm(FlaskForm):
     password = PasswordField(
         "Password",
         validators=[Optional(), Length(max=200)],
-        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+        description=f"At least {MIN_PASSWORD_LENGTH} characters, not one of the most common.",
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
@@ -103,7 +103,9 @@ class UserCreateForm(FlaskForm):
         validators=[EqualTo("password", message="The two passwords differ.")],
         render_kw={"autocomplete": "new-password"},
     )
-    generate = BooleanField("Generate a password instead (shown once)")
+    generate = BooleanField(
+        "Generate a password instead (shown once; the user must change it at first sign-in)"
+    )
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Exactly one way to set the password: typed twice, or generated."""

@@ -1,4 +1,5 @@
-"""Users: list and search, add a user, and an inline row editor for role, mode and status."""
+"""Users: list and search, add a user, and an inline row editor for role, mode and status.
+Creating or promoting an admin needs a recent sign-in."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from webapp.blueprints.users.forms import (
 )
 from webapp.forms import bounded_id
 from webapp.htmx import add_notice, is_partial_request, render, trigger
-from webapp.models import User
+from webapp.models import Role, User
 from webapp.permissions import admin_required
-from webapp.services.accounts import users
+from webapp.services.accounts import passwords, users
 from webapp.services.errors import Conflict, ValidationError
+from webapp.sign_in import require_recent_sign_in
 
 CREATE_PREFIX = "new"  # keeps its field ids apart from the filter form's
 
@@ -83,13 +85,17 @@ def index() -> Response:
 def create() -> Response:
     form = UserCreateForm(prefix=CREATE_PREFIX)
     if form.validate_on_submit():
-        password = users.generate_password() if form.generate.data else form.password.data or ""
+        if form.role.data == Role.ADMIN and (reauth := require_recent_sign_in()):
+            return reauth
+        generated = bool(form.generate.data)
+        password = passwords.generate_password() if generated else form.password.data or ""
         try:
             user = users.create_user(
                 form.email.data or "",
                 password,
                 role=form.role.data or "",
                 display_name=(form.display_name.data or "").strip() or None,
+                must_change_password=generated,
                 actor=current_user,
             )
         except ValidationError as exc:
@@ -133,6 +139,9 @@ def update(user_id: int) -> Response:
     user = users.get_user(user_id)
     form = UserEditForm(prefix=edit_prefix(user.id))
     if form.validate_on_submit():
+        promotes = form.role.data == Role.ADMIN and user.role != Role.ADMIN
+        if promotes and (reauth := require_recent_sign_in()):
+            return reauth
         try:
             users.update_user(
                 current_user,
@@ -160,3 +169,6 @@ def _saved(user: User) -> Response:
         flash(message, "success")
         return redirect(url_for("users.index"), 303)
     return add_notice(_row(user), message)
+
+
+from webapp.blueprints.users import access  # noqa: E402,F401

@@ -1,2 +1,3 @@
-"""People and organizations: users, passwords, sessions, organizations and
-memberships."""
+"""People and organizations: users (users.py), passwords (passwords.py), sessions and their
+tokens (sessions.py), sign-in delays (sign_in_throttle.py), organizations and memberships
+(orgs.py) and invitations to them (invitations.py)."""

@@ -142,6 +142,9 @@ def _commit(actor: User, org: Organization, before: dict, action: str = "update"
 
 
 def add_member(actor: User, org: Organization, email: str, org_role: str) -> Membership:
+    """Add an existing user directly. Site admins only: its errors tell whether an email is
+    registered, so org admins invite instead (services/accounts/invitations.py)."""
+    _require_admin(actor)
     if org_role not in tuple(OrgRole):
         raise ValidationError({"org_role": "Choose member or org admin."})
     user = find_by_email(email or "")

@@ -1,15 +1,13 @@
-"""Accounts: create users, check passwords, bootstrap the first admin, administer users."""
+"""Accounts: create users, check sign-ins, bootstrap the first admin, administer users."""
 
 from __future__ import annotations
 
 import logging
 import math
-import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,12 +17,16 @@ from webapp.extensions import db
 from webapp.models import Membership, Mode, Role, User
 from webapp.models.base import utcnow
 from webapp.models.user import new_session_token
+from webapp.services.accounts.passwords import (
+    check_password_strength,
+    generate_password,
+    hash_password,
+)
 from webapp.services.audit import events as audit
 from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 
 log = logging.getLogger(__name__)
 
-MIN_PASSWORD_LENGTH = 10
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 # Checked when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("switchboard-timing-equalizer")
@@ -40,16 +42,6 @@ def normalize_email(raw: str) -> str:
         raise ValidationError({"email": f"Not a valid email address: {exc}"}) from None
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError({"password": f"Use at least {MIN_PASSWORD_LENGTH} characters."})
-
-
-def hash_password(password: str) -> str:
-    """Werkzeug's hash (scrypt by default; tests configure a cheaper method)."""
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
-
-
 def find_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
 
@@ -60,9 +52,11 @@ def create_user(
     *,
     role: str = Role.MEMBER,
     display_name: str | None = None,
+    must_change_password: bool = False,
     actor: User | None,
 ) -> User:
-    """Create an account; raises ValidationError for a bad email, password or duplicate."""
+    """Create an account; raises ValidationError for a bad email, password or duplicate.
+    ``must_change_password``: the password was generated for someone else to hand over."""
     email = normalize_email(email)
     check_password_strength(password)
     if role not in tuple(Role):
@@ -74,6 +68,7 @@ def create_user(
         display_name=display_name,
         password_hash=hash_password(password),
         role=role,
+        must_change_password=must_change_password,
     )
     db.session.add(user)
     try:
@@ -111,17 +106,6 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login loader: ``"<id>:<nonce>"``; a stale nonce means signed out."""
-    user_id, _, nonce = session_id.partition(":")
-    if not user_id.isdigit() or not nonce:
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or not secrets.compare_digest(user.session_token, nonce):
-        return None
-    return user
-
-
 def ensure_admin(email: str | None, password: str | None) -> tuple[User | None, str | None]:
     """Create the first admin when there is none.
 
@@ -133,7 +117,7 @@ def ensure_admin(email: str | None, password: str | None) -> tuple[User | None, 
         return None, None
     generated = None
     if not password:
-        generated = password = secrets.token_urlsafe(15)
+        generated = password = generate_password()
     user = create_user(email or DEFAULT_ADMIN_EMAIL, password, role=Role.ADMIN, actor=None)
     return user, generated
 
@@ -186,11 +170,6 @@ class UserPage:
     page: int
     pages: int
     total: int
-
-
-def generate_password() -> str:
-    """A random password an admin can hand over once (about 120 bits)."""
-    return secrets.token_urlsafe(15)
 
 
 def list_users(filters: UserFilter, page: int = 1, per_page: int = USERS_PER_PAGE) -> UserPage:
@@ -288,7 +267,8 @@ def update_user(
     active: bool,
     expected_version: int | None,
 ) -> User:
-    """Change role, mode and status (audited); deactivation signs the user out everywhere."""
+    """Change role, mode and status (audited); a role change or deactivation signs the user out
+    everywhere, so no session keeps powers it no longer has (or gained without signing in)."""
     if actor is not None and not actor.is_admin:
         raise PermissionDenied("Only admins manage users.")
     if expected_version is not None and expected_version != user.version:
@@ -296,7 +276,7 @@ def update_user(
     _check_update(actor, user, role, mode, active)
     loses_admin = _loses_admin(user, role, active)
     before = audit.snapshot(user, EDITABLE_FIELDS)
-    if user.active and not active:
+    if (user.active and not active) or user.role != role:
         user.session_token = new_session_token()
     user.role, user.mode, user.active = role, mode, active
     changes = audit.diff(before, audit.snapshot(user, EDITABLE_FIELDS))
