@@ -61,17 +61,16 @@ def test_retries_and_fallbacks_share_one_overall_deadline(wired, member, sleeps)
     set_global(
         request_timeout_ms=2000, max_retries=3, fallback_models=["anthropic/claude-haiku-4-5"]
     )
-    wired.script("openai.chat", Reply.hang(10))
-    wired.script("anthropic.messages", Reply.hang(10))
+    wired.script("openai.chat", *[Reply.hang(10)] * 4)  # every attempt hangs
+    wired.script("anthropic.messages", *[Reply.hang(10)] * 4)
     started = time.monotonic()
     with pytest.raises(errors.Timeout) as excinfo:
         llm.complete(HI, context=ctx(member))
     assert time.monotonic() - started < 4.5
-    assert sleeps == []  # no retry wait fitted in what was left
-    # The primary's attempt had 2 s; the fallback at most the second or so left of the 3 (on a
-    # loaded machine nothing may be left for it at all).
-    assert len(wired.requests_to("openai.chat")) == 1
-    assert len(wired.requests_to("anthropic.messages")) <= 1
+    # The primary's first attempt had 2 s; whatever followed (a retry, the fallback) shared the
+    # second or so left of the 3, and no wait was longer than what was left.
+    assert sum(sleeps) < 1.0
+    assert len(wired.requests_to("openai.chat")) >= 1
     assert "within 2 s" in excinfo.value.message or "within 0." in excinfo.value.message
 
 
