@@ -291,7 +291,11 @@ def delete_credential(actor: User, credential: Credential) -> None:
 
 def decrypt_secret(credential: Credential) -> str:
     """The plaintext key, for the one moment a call needs it. Never store or log it."""
-    return crypto.keyring().decrypt(credential.secret_ciphertext, credential_aad(credential))
+    try:
+        return crypto.keyring().decrypt(credential.secret_ciphertext, credential_aad(credential))
+    except crypto.DecryptionError as exc:  # the row id and the reason, never the ciphertext
+        log.error("credential %s cannot be decrypted: %s", credential.id, exc)
+        raise
 
 
 def mark_used(credential_id: int) -> None:
