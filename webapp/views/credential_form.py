@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, PasswordField, StringField, URLField
+from wtforms import DateField, PasswordField, StringField, URLField
 from wtforms.validators import Length, Optional
+
+from webapp.forms import VersionField
 
 
 class CredentialForm(FlaskForm):
@@ -22,4 +24,7 @@ class CredentialForm(FlaskForm):
         render_kw={"placeholder": "https://…/v1"},
     )
     expires_on = DateField("Expires on", validators=[Optional()])
-    version = HiddenField()
+
+
+class CredentialEditForm(CredentialForm):
+    version = VersionField()
