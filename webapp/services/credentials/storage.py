@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 AUDITED_FIELDS = ("provider", "label", "base_url", "expires_at")
 MIN_SECRET, MAX_SECRET = 8, 4096
+LAST_EXPIRY_YEAR = 9999
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ def _expiry(day: date | None, *, must_be_future: bool) -> datetime | None:
         return None
     if must_be_future and day < utcnow().date():
         raise ValidationError({"expires_on": "The expiry date is in the past."})
+    if day.year >= LAST_EXPIRY_YEAR:  # the day after 9999-12-31 does not exist
+        raise ValidationError(
+            {"expires_on": "Choose a date before 9999, or none for a key that does not expire."}
+        )
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 

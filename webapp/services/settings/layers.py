@@ -16,6 +16,7 @@ from webapp.services.audit import events as audit
 from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.changes import conflict_on_stale
 from webapp.services.errors import Conflict, ValidationError
+from webapp.services.json_input import JSONInputError, check_value
 from webapp.services.settings.cache import bump_settings_version
 from webapp.services.settings.fields import BY_NAME, COLUMN, FIELDS, FieldSpec
 
@@ -82,6 +83,10 @@ def _models(spec: FieldSpec, value: Any) -> list[str]:
 def _json(spec: FieldSpec, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError({spec.name: "Extra options must be a JSON object."})
+    try:
+        check_value(value)  # NaN, infinity, huge numbers: no provider (or PostgreSQL) takes them
+    except JSONInputError as exc:
+        raise ValidationError({spec.name: f"Extra options: {exc}"}) from None
     if reserved := RESERVED_EXTRA & set(value):
         raise ValidationError(
             {spec.name: f"Extra options cannot set {', '.join(sorted(reserved))}."}
