@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+from flask import Flask
 
-from tests.conftest import _postgres_url
+from tests.conftest import _postgres_url, make_app
+from webapp.extensions import db
 
 
 def postgres_base() -> str | None:
@@ -38,3 +41,14 @@ def fresh_database(tmp_path: Path, name: str = "fresh") -> Iterator[str]:
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture
+def fresh_app(tmp_path: Path) -> Iterator[Flask]:
+    """An app on an empty database of its own (not yet migrated)."""
+    with fresh_database(tmp_path, "mig") as url:
+        app = make_app(url, tmp_path / "instance")
+        with app.app_context():
+            yield app
+            db.session.remove()
+            db.engine.dispose()
