@@ -1,5 +1,8 @@
 import logging
+from contextlib import contextmanager, nullcontext
 from logging.config import fileConfig
+
+from sqlalchemy import event
 
 from flask import current_app
 
@@ -55,6 +58,39 @@ def get_metadata():
     return target_db.metadata
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """Autogenerate compares only what Switchboard owns: a table found in the database but
+    not in our models belongs to someone else (another app, an operator's reporting table),
+    and a generated migration must never drop it."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
+@contextmanager
+def real_sqlite_transactions(connection):
+    """Make pysqlite run each migration in one real transaction.
+
+    Python's sqlite3 (before 3.12's ``autocommit``) begins a transaction only before
+    INSERT/UPDATE/DELETE, so DDL runs in autocommit and a migration that fails half-way
+    leaves half its changes behind. Here SQLite's own BEGIN is emitted instead (SQLAlchemy's
+    recipe for transactional DDL on SQLite), for this one connection only, and sqlite3's
+    default is restored before the connection goes back to the application's pool.
+    """
+    driver = connection.connection.driver_connection
+
+    def begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+    driver.isolation_level = None
+    event.listen(connection, "begin", begin)
+    try:
+        yield
+    finally:
+        event.remove(connection, "begin", begin)
+        if connection.in_transaction():
+            connection.rollback()
+        driver.isolation_level = ""
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -69,7 +105,11 @@ def run_migrations_offline():
     """
     url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True, render_item=render_item
+        url=url,
+        target_metadata=get_metadata(),
+        literal_binds=True,
+        render_item=render_item,
+        include_object=include_object,
     )
 
     with context.begin_transaction():
@@ -101,20 +141,31 @@ def run_migrations_online():
 
     connectable = get_engine()
 
+    conf_args.setdefault("include_object", include_object)
+    # Each migration commits alone: a failing one rolls back entirely (DDL included, on
+    # PostgreSQL and, with real_sqlite_transactions, on SQLite) and can simply be run again.
+    conf_args.setdefault("transactional_ddl", True)
+    conf_args.setdefault("transaction_per_migration", True)
+
     with connectable.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             # Batch mode rebuilds SQLite tables; enforced foreign keys would cascade deletes
-            # while a referenced table is copied and dropped.
+            # while a referenced table is copied and dropped. (Not changeable in a transaction.)
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-
-        with context.begin_transaction():
-            context.run_migrations()
-        if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-            connection.commit()
+        transactions = real_sqlite_transactions(connection) if sqlite else nullcontext()
+        try:
+            with transactions:
+                context.configure(
+                    connection=connection, target_metadata=get_metadata(), **conf_args
+                )
+                with context.begin_transaction():
+                    context.run_migrations()
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -13,14 +13,25 @@ from webapp.config import ConfigError, load_config
 def test_healthz_reports_database_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {
+        "status": "ok",
+        "database": "ok",
+        "schema": "current",
+        "encryption_keys": "ok",
+    }
 
 
 def test_healthz_is_503_when_database_is_unreachable(instance_path: Path):
     app = make_app("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2", instance_path)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "database": "unreachable"}
+    assert response.get_json() == {
+        "status": "unavailable",
+        "database": "unreachable",
+        "schema": "unknown",
+        "encryption_keys": "unchecked",
+        "details": ["The database is unreachable."],
+    }
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path, monkeypatch):

@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 from flask import Flask, abort, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from webapp.config import ConfigError, load_config
+from webapp.config import load_config
 from webapp.extensions import csrf, db, htmx_ext, limiter, login_manager, migrate
 from webapp.request_guards import init_request_guards
 from webapp.services.credentials.crypto import init_crypto
@@ -78,8 +77,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_cli(app)
     init_navigation(app)
     init_filters(app)
-    if app.config["SEED_ON_START"]:
-        _seed_on_start(app)
+    _start_up(app)
     return app
 
 
@@ -158,33 +156,9 @@ def _running_migrations() -> bool:
     return "db" in sys.argv[1:4]
 
 
-def _seed_on_start(app: Flask) -> None:
-    """Seed presets and make sure an admin exists, once the schema is up to date."""
-    from webapp.services.accounts.users import ensure_admin
-    from webapp.services.catalog.seed import seed_all
-    from webapp.services.errors import ValidationError
-    from webapp.services.system.schema import schema_status
+def _start_up(app: Flask) -> None:
+    """Schema check, seed and first admin, encryption key check (not while migrating)."""
+    from webapp.services.system.startup import run_start_up
 
-    if _running_migrations():
-        return
-    with app.app_context():
-        status = schema_status()
-        if status != "current":
-            log.warning("database schema is %s: run `flask --app wsgi db upgrade`", status)
-            return
-        seed_all()
-        try:
-            user, password = ensure_admin(
-                app.config["SWITCHBOARD_ADMIN_EMAIL"], app.config["SWITCHBOARD_ADMIN_PASSWORD"]
-            )
-        except ValidationError as exc:
-            raise ConfigError(f"SWITCHBOARD_ADMIN_EMAIL / _PASSWORD: {exc.message}") from None
-        if user is not None and password is not None:
-            click.echo(
-                f"\n  Created admin {user.email} with password: {password}\n"
-                "  (shown once; choose your own with SWITCHBOARD_ADMIN_EMAIL and\n"
-                "  SWITCHBOARD_ADMIN_PASSWORD)\n",
-                err=True,
-            )
-        elif user is not None:
-            log.info("created admin %s from SWITCHBOARD_ADMIN_EMAIL", user.email)
+    if not _running_migrations():
+        run_start_up(app)

@@ -10,9 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import click
+from email_validator import EmailNotValidError, validate_email
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +25,45 @@ KEY_VARS_NONE = "none"
 ENVIRONMENTS = ("development", "production", "testing")
 
 
-class ConfigError(RuntimeError):
-    """The configuration cannot work; the message says what to set."""
+class ConfigError(click.ClickException, RuntimeError):
+    """The configuration cannot work; the message says what to set.
+
+    A ClickException, so ``flask …`` prints it as one ``Error:`` line (exit status 1) instead
+    of a traceback; a RuntimeError, so ``gunicorn --preload`` does the same.
+    """
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create a folder only its owner can enter; a folder that exists is left as it is."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def create_private_file(path: Path, content: str) -> str:
+    """Write a new owner-only (0600) file and return its content — or, when another process
+    starting at the same moment created it first, return what that process wrote.
+
+    Created with its final mode (never readable by others, not even for a moment) and with
+    ``O_EXCL``, so two workers never end up with different generated secrets.
+    """
+    ensure_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return read_written_file(path)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    return content
+
+
+def read_written_file(path: Path, wait: float = 5.0) -> str:
+    """The file's text, waiting briefly while a concurrent creator is still writing it."""
+    deadline = time.monotonic() + wait
+    while not (text := path.read_text()).strip():
+        if time.monotonic() > deadline:
+            raise ConfigError(f"{path} is empty: delete it to have a new one generated.")
+        time.sleep(0.05)
+    return text
 
 
 def normalize_database_url(url: str) -> str:
@@ -47,12 +88,25 @@ def _secret_key(instance_path: Path, env: str) -> str:
         )
     path = instance_path / "secret_key"
     if path.exists():
-        return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
+        return read_written_file(path).strip()
     value = secrets.token_hex(32)
-    path.write_text(value + "\n")
-    path.chmod(0o600)
-    log.warning("SECRET_KEY is not set: generated one into %s. Set SECRET_KEY in production.", path)
+    stored = create_private_file(path, value + "\n").strip()
+    if stored == value:  # this process generated it (another may have won the race)
+        log.warning(
+            "SECRET_KEY is not set: generated one into %s. Set SECRET_KEY in production.", path
+        )
+    return stored
+
+
+def _admin_email() -> str | None:
+    """SWITCHBOARD_ADMIN_EMAIL, checked before anything starts: a typo is one clear line."""
+    value = os.environ.get("SWITCHBOARD_ADMIN_EMAIL", "").strip()
+    if not value:
+        return None
+    try:
+        validate_email(value, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError as exc:
+        raise ConfigError(f"SWITCHBOARD_ADMIN_EMAIL is not a valid email address: {exc}") from None
     return value
 
 
@@ -143,11 +197,12 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     default_db = f"sqlite:///{instance_path / 'switchboard.db'}"
     redis_url = os.environ.get("REDIS_URL", "").strip() or None
 
+    database_url = os.environ.get("DATABASE_URL", "").strip()
+    if not database_url and "SQLALCHEMY_DATABASE_URI" not in overrides:
+        ensure_private_dir(instance_path)  # the default SQLite file lives there
     config: dict[str, Any] = {
         "SWITCHBOARD_ENV": env,
-        "SQLALCHEMY_DATABASE_URI": normalize_database_url(
-            os.environ.get("DATABASE_URL", "").strip() or default_db
-        ),
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url or default_db),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
         **_cookie_config(production),
@@ -159,7 +214,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "RATELIMIT_KEY_PREFIX": "switchboard",
         "LOGIN_RATE_LIMIT": os.environ.get("SWITCHBOARD_LOGIN_RATE_LIMIT", "10 per minute"),
         "SEED_ON_START": _bool("SWITCHBOARD_SEED_ON_START", True),
-        "SWITCHBOARD_ADMIN_EMAIL": os.environ.get("SWITCHBOARD_ADMIN_EMAIL", "").strip() or None,
+        "SWITCHBOARD_ADMIN_EMAIL": _admin_email(),
         "SWITCHBOARD_ADMIN_PASSWORD": os.environ.get("SWITCHBOARD_ADMIN_PASSWORD") or None,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         # Pasted configuration documents (up to 2 MB) arrive as a form field.

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.extensions import db
+from webapp.extensions import db, login_manager
 from webapp.htmx import add_notice
 from webapp.services.errors import ServiceError
 
@@ -27,7 +36,17 @@ TITLES = {
     500: "Something went wrong",
     503: "Service unavailable",
 }
-PAGES = {403: "errors/403.html", 404: "errors/404.html", 422: "errors/422.html"}
+PAGES = {
+    403: "errors/403.html",
+    404: "errors/404.html",
+    422: "errors/422.html",
+    503: "errors/generic.html",
+}
+RETRY_AFTER_SECONDS = 5
+DATABASE_DOWN = (
+    "The database is not answering, so nothing was changed. Try again in a moment; "
+    "if it keeps happening, tell your administrator."
+)
 
 
 def wants_json() -> bool:
@@ -58,6 +77,66 @@ def error_response(status: int, message: str) -> Response:
     )
 
 
+def unavailable(message: str) -> Response:
+    """503 with ``Retry-After``, rendered without touching the database (the user is
+    treated as signed out for this one page: loading them would need the database)."""
+    forget_session()
+    g._login_user = login_manager.anonymous_user()
+    response = error_response(503, message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def forget_session() -> None:
+    """Roll back whatever the request started; a dead connection cannot even do that."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.remove()
+
+
+def _cause(exc: SQLAlchemyError) -> str:
+    """The driver error's class, never its text: that holds the SQL and its parameters."""
+    return type(getattr(exc, "orig", None) or exc).__name__
+
+
+def register_database_handlers(app: Flask) -> None:
+    """Database trouble a user can cause or meet is a 409, 422 or 503, never a 500."""
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(exc: DBAPIError) -> Response:
+        log.error("database unavailable on %s %s (%s)", request.method, request.path, _cause(exc))
+        return unavailable(DATABASE_DOWN)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError) -> Response:
+        if exc.connection_invalidated:  # the server went away mid-request
+            return database_unavailable(exc)
+        return unexpected_error(exc)
+
+    @app.errorhandler(StaleDataError)
+    @app.errorhandler(IntegrityError)
+    def concurrent_change(exc: Exception) -> Response:
+        forget_session()
+        log.warning("conflicting write on %s %s (%s)", request.method, request.path, _cause(exc))
+        return error_response(
+            409, "Someone else changed this at the same moment. Reload and try again."
+        )
+
+    @app.errorhandler(DataError)
+    def value_out_of_range(exc: DataError) -> Response:
+        forget_session()
+        log.warning("value refused by the database on %s (%s)", request.path, _cause(exc))
+        return error_response(422, "A value is too long or out of range. Check your input.")
+
+
+def unexpected_error(exc: Exception) -> Response:
+    forget_session()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, InternalServerError.description)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:
@@ -81,8 +160,5 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["Retry-After"] = exc.get_response().headers["Retry-After"]
         return response
 
-    @app.errorhandler(Exception)
-    def unexpected_error(exc: Exception) -> Response:
-        db.session.rollback()
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, InternalServerError.description)
+    app.register_error_handler(Exception, unexpected_error)
+    register_database_handlers(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from typing import Any
 
@@ -58,6 +60,30 @@ login_manager = SwitchboardLoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 htmx_ext = Htmx()
+
+
+def sqlite_file(database: str, uri: bool = False) -> str | None:
+    """The file path behind a pysqlite ``database`` argument (None: in memory)."""
+    if uri or database.startswith("file:"):
+        path, _, query = database.removeprefix("file:").partition("?")
+        return None if "mode=memory" in query or not path else path
+    return None if database in ("", ":memory:") else database
+
+
+@event.listens_for(Engine, "do_connect")
+def _private_sqlite_file(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> None:
+    """Create a new SQLite database file readable by its owner only, before SQLite creates it
+    with the umask's mode (usually world-readable). Its -wal, -shm and -journal files take
+    the database file's mode, so they are private too."""
+    if dialect.name != "sqlite" or not cargs:
+        return
+    path = sqlite_file(str(cargs[0]), bool(cparams.get("uri")))
+    if path is None or os.path.exists(path):
+        return
+    # Another process may have created it a moment ago; a missing folder or a read-only one
+    # is left for SQLite to report in its own words.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 @event.listens_for(Engine, "connect")

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from wtforms import IntegerField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, NumberRange
+from wtforms.widgets import HiddenInput
 
 
 def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
@@ -26,9 +29,53 @@ def attach_errors(form: Any, errors: dict[str, str]) -> None:
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit in every table people can address by URL
+MAX_INT_DIGITS = 18
+OUTDATED = "This form is incomplete or out of date. Reload the page and try again."
+
+
+class IntegerInput(IntegerField):
+    """An integer field for numbers that fit 64 bits. WTForms' NumberRange checks a number
+    with ``math.isnan``, which cannot turn a 400-digit integer into a float (a 500)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist and len(str(valuelist[0]).strip().lstrip("+-")) > MAX_INT_DIGITS:
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+        super().process_formdata(valuelist)
+
+
+class VersionField(IntegerInput):
+    """The record version an edit form was loaded at, hidden. Required and numeric: a save
+    without it is a 422 at this field instead of a save that skips the concurrency check."""
+
+    widget = HiddenInput()
+
+    def __init__(self, label: str = "Version", **kwargs: Any) -> None:
+        validators = [InputRequired(OUTDATED), NumberRange(1, MAX_ID, OUTDATED)]
+        super().__init__(label, validators=validators, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:  # "abc", "1.5", five thousand digits: one message for all
+            raise ValueError(OUTDATED) from None
 
 
 def bounded_id(value: Any) -> int | None:
     """A record id from a query string, or None: never an integer the database cannot hold."""
     text = str(value or "")
-    return int(text) if text.isdigit() and int(text) <= MAX_ID else None
+    return int(text) if text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID else None
+
+
+def coerce_id(value: Any) -> int:
+    """A select field's record id; anything else is an invalid choice, not a query."""
+    if isinstance(value, int) and 0 < value <= MAX_ID:
+        return value
+    if (ident := bounded_id(value)) is None:
+        raise ValueError("not a record id")
+    return ident
+
+
+def coerce_optional_id(value: Any) -> int | None:
+    """``coerce_id``, with the empty choice meaning none."""
+    return coerce_id(value) if value not in (None, "") else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask import Flask, current_app
 from markupsafe import Markup, escape
@@ -34,10 +35,16 @@ def wbr(value: str | None) -> Markup:
     return Markup(text)
 
 
-def _banner() -> dict[str, bool]:
-    """Admins see a warning while the encryption key is a generated development key."""
+def _banner() -> dict[str, Any]:
+    """Admins see a warning while the encryption key is a generated development key, and
+    when the configured keys cannot decrypt stored secrets (called only for admins)."""
+    from webapp.services.system.health import key_problems
+
     ring = current_app.extensions.get("switchboard.keyring")
-    return {"encryption_key_generated": bool(ring and ring.generated)}
+    return {
+        "encryption_key_generated": bool(ring and ring.generated),
+        "encryption_key_problems": key_problems,
+    }
 
 
 def init_filters(app: Flask) -> None:

@@ -220,7 +220,7 @@ def downgrade():
     bind = op.get_bind()
     rows = bind.execute(sa.select(hosts.c.id, hosts.c.host, hosts.c.port)).all()
     with op.batch_alter_table("allowed_hosts") as batch:
-        batch.drop_constraint("ck_allowed_hosts_port_range", type_="check")
+        batch.drop_constraint(batch.f("ck_allowed_hosts_port_range"), type_="check")
         batch.drop_constraint("uq_allowed_hosts_host_port", type_="unique")
     for row_id, host, port in rows:
         shown = f"[{host}]" if ":" in host else host

@@ -3,6 +3,8 @@ concurrent save into a Conflict instead of a silently lost update."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -12,6 +14,22 @@ from webapp.models import User
 from webapp.services.audit import events as audit
 from webapp.services.errors import Conflict
 from webapp.services.settings.cache import bump_settings_version
+
+
+@contextmanager
+def conflict_on_stale(message: str, *also: type[Exception]) -> Iterator[None]:
+    """Turn a concurrent save into a Conflict wherever it surfaces in the block.
+
+    The stale row shows up at the first flush, which is often an autoflush inside the audit
+    record or the counter bump rather than the commit, so the whole write sits in here.
+    ``also`` names other errors that mean "someone else got there first" for this write
+    (e.g. an IntegrityError from a unique index two requests both tried to claim).
+    """
+    try:
+        yield
+    except (StaleDataError, *also):
+        db.session.rollback()
+        raise Conflict(message) from None
 
 
 def commit_change(
@@ -27,24 +45,21 @@ def commit_change(
 ) -> dict[str, Any]:
     """Record what changed (nothing if nothing did) and commit; returns the diff."""
     changes = audit.diff(before, after)
-    if changes:
-        audit.record(
-            action,
-            target_type,
-            actor=actor,
-            target_id=target_id,
-            target_label=target_label,
-            changes=changes,
-            org_id=org_id,
-        )
-        bump_settings_version()  # configuration shapes every call's effective settings
-    try:
+    with conflict_on_stale(
+        f"Someone else saved this {target_type} at the same moment. Reload and try again."
+    ):
+        if changes:
+            audit.record(
+                action,
+                target_type,
+                actor=actor,
+                target_id=target_id,
+                target_label=target_label,
+                changes=changes,
+                org_id=org_id,
+            )
+            bump_settings_version()  # configuration shapes every call's effective settings
         db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(
-            f"Someone else saved this {target_type} at the same moment. Reload and try again."
-        ) from None
     return changes
 
 
@@ -58,15 +73,18 @@ def delete_record(
     org_id: int | None = None,
 ) -> None:
     """Audit the deletion, remove the record, tell every process, commit."""
-    audit.record(
-        "delete",
-        target_type,
-        actor=actor,
-        target_id=record.id,
-        target_label=target_label,
-        changes=changes,
-        org_id=org_id,
-    )
-    db.session.delete(record)
-    bump_settings_version()
-    db.session.commit()
+    with conflict_on_stale(
+        f"Someone else changed this {target_type} at the same moment. Reload and try again."
+    ):
+        audit.record(
+            "delete",
+            target_type,
+            actor=actor,
+            target_id=record.id,
+            target_label=target_label,
+            changes=changes,
+            org_id=org_id,
+        )
+        db.session.delete(record)
+        bump_settings_version()
+        db.session.commit()

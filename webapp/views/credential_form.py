@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, PasswordField, StringField, URLField
+from wtforms import BooleanField, DateField, PasswordField, StringField, URLField
 from wtforms.validators import Length, Optional
+
+from webapp.forms import VersionField
 
 
 class CredentialForm(FlaskForm):
@@ -24,4 +26,7 @@ class CredentialForm(FlaskForm):
     expires_on = DateField("Expires on", validators=[Optional()])
     # Without a new key, a key whose address moved stays paused unless this is ticked.
     confirm_origin = BooleanField("Send the existing key to the new address")
-    version = HiddenField()
+
+
+class CredentialEditForm(CredentialForm):
+    version = VersionField()

@@ -25,7 +25,7 @@ from webapp.services.credentials.confirmation import EnvKeyStatus, env_key_statu
 from webapp.services.credentials.origins import Pause, credential_pause, shown_origin
 from webapp.services.credentials.storage import CredentialInput, Owner
 from webapp.services.errors import Conflict, NotFound, ValidationError
-from webapp.views.credential_form import CredentialForm
+from webapp.views.credential_form import CredentialEditForm, CredentialForm
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Panel:
     endpoints: Endpoints
     add_form: CredentialForm
     editing_id: int | None = None
-    edit_form: CredentialForm | None = None
+    edit_form: CredentialEditForm | None = None
     show_base_url: bool = True
     add_open: bool = False
     test_label: str = "Test key"
@@ -78,13 +78,13 @@ def edit_prefix(credential_id: int) -> str:
     return f"edit-{credential_id}"
 
 
-def edit_form_for(credential: Credential) -> CredentialForm:
-    form = CredentialForm(
+def edit_form_for(credential: Credential) -> CredentialEditForm:
+    form = CredentialEditForm(
         formdata=None,
         prefix=edit_prefix(credential.id),
         label=credential.label,
         base_url=credential.base_url,
-        version=str(credential.version),
+        version=credential.version,
     )
     if credential.expires_at:
         form.expires_on.data = (credential.expires_at - timedelta(days=1)).date()
@@ -210,16 +210,15 @@ def create_key(area: Area, provider_id: int) -> Response:
 def update_key(area: Area, credential_id: int) -> Response:
     credential = credentials.get_credential(current_user, area.owner, credential_id)
     provider = credential.provider
-    form = CredentialForm(prefix=edit_prefix(credential.id))
+    form = CredentialEditForm(prefix=edit_prefix(credential.id))
     if form.validate_on_submit():
-        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
         try:
-            credentials.update_credential(current_user, credential, _input(form), expected)
+            credentials.update_credential(current_user, credential, _input(form), form.version.data)
         except ValidationError as exc:
             _attach(form, exc.errors)
         except Conflict as exc:
             db.session.refresh(credential)
-            form.version.data = str(credential.version)
+            form.version.data = credential.version
             form.form_errors.append(exc.message)
             return area.respond(area.panel(provider, editing_id=credential.id, edit_form=form), 409)
         else:

@@ -11,15 +11,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
-from wtforms import FloatField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import FloatField, SelectField, TextAreaField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from webapp.extensions import db
-from webapp.forms import choices
+from webapp.forms import IntegerInput, VersionField, choices
 from webapp.models import ParameterSet
 from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.errors import Conflict
 from webapp.services.errors import ValidationError as ServiceValidationError
+from webapp.services.json_input import JSONInputError, parse_json
 from webapp.services.settings import layers as settings_service
 from webapp.services.settings.fields import FIELDS, FieldSpec
 
@@ -31,9 +32,9 @@ SLIDERS = {"temperature": 0.05, "top_p": 0.01, "frequency_penalty": 0.05, "prese
 def _json_object(form: FlaskForm, field: Any) -> None:
     if field.data and field.data.strip():
         try:
-            value = json.loads(field.data)
-        except ValueError as exc:
-            raise ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+            value = parse_json(field.data)
+        except JSONInputError as exc:
+            raise ValidationError(str(exc)) from None
         if not isinstance(value, dict):
             raise ValidationError('Extra options must be a JSON object, like {"key": 1}.')
 
@@ -45,7 +46,7 @@ def _field(spec: FieldSpec, model_choices: list[tuple[str, str]]) -> Any:
             label, choices=choices([("", "Inherit"), *model_choices]), default="", **help_kw
         )
     if spec.kind in ("float", "int"):
-        cls = FloatField if spec.kind == "float" else IntegerField
+        cls = FloatField if spec.kind == "float" else IntegerInput
         render = {
             "min": spec.low,
             "max": spec.high,
@@ -82,7 +83,7 @@ def settings_form_class() -> type[FlaskForm]:
     ]
 
     class SettingsForm(FlaskForm):
-        version = HiddenField()
+        version = VersionField()
         slider_names = tuple(SLIDERS)
 
         def fields_in_order(self) -> list[Any]:
@@ -107,12 +108,12 @@ def settings_form_class() -> type[FlaskForm]:
                         line.strip() for line in (data or "").splitlines() if line.strip()
                     ] or None
                 elif spec.kind == "json":
-                    data = json.loads(data) if data and data.strip() else None
+                    data = parse_json(data) if data and data.strip() else None
                 values[spec.name] = data if data != "" else None
             return values
 
         def expected_version(self) -> int | None:
-            return int(self.version.data) if (self.version.data or "").isdigit() else None
+            return self.version.data
 
     for spec in FIELDS:
         if spec.kind == "models":
@@ -133,7 +134,7 @@ def form_for(pset: ParameterSet, prefix: str = "settings", formdata: Any = None)
     if formdata is not None:
         return cls(formdata=formdata, prefix=prefix)
     stored = settings_service.as_form_values(pset)
-    data: dict[str, Any] = {"version": str(pset.version)}
+    data: dict[str, Any] = {"version": pset.version}
     for spec in FIELDS:
         value = stored[spec.name]
         if spec.kind == "models":

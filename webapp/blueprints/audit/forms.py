@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, Field, IntegerField, SearchField, SelectField
+from wtforms import DateField, Field, SearchField, SelectField
 from wtforms.validators import Length, NumberRange, Optional, Regexp
 from wtforms.validators import ValidationError as FieldError
 
-from webapp.forms import choices
+from webapp.forms import IntegerInput, choices
 
 # PostgreSQL refuses NUL in text, so control characters are refused here, not with a 500.
 NO_CONTROL_CHARS = Regexp(r"^[^\x00-\x1f\x7f]*\Z", message="Remove the control characters.")
@@ -33,7 +33,7 @@ class AuditFilterForm(FlaskForm):
     action = SelectField("Action", choices=choices([("", "Any action")]), default="")
     since = DateField("From (UTC)", validators=[Optional()])
     until = DateField("Until (UTC, inclusive)", validators=[Optional()])
-    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1)])
+    page = IntegerInput("Page", validators=[Optional(), NumberRange(min=1)])
 
     def offer(self, target_types: Iterable[str], actions: Iterable[str]) -> AuditFilterForm:
         """Limit the selects to the values present in the log."""

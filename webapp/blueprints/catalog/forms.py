@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SearchField, SelectField, StringField
+from wtforms import BooleanField, SearchField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.forms import choices
+from webapp.forms import IntegerInput, VersionField, choices
 from webapp.models import Category
 
 STATUS_CHOICES = [
@@ -40,8 +40,8 @@ class ModelForm(FlaskForm):
 
     display_name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     category = SelectField("Category", choices=choices((c.value, c.value) for c in Category))
-    context_window = IntegerField("Context window", validators=[Optional()])
-    max_output_tokens = IntegerField("Max output tokens", validators=[Optional()])
+    context_window = IntegerInput("Context window", validators=[Optional()])
+    max_output_tokens = IntegerInput("Max output tokens", validators=[Optional()])
     input_price = StringField("Input $/M", validators=[Optional(), Length(max=20)])
     output_price = StringField("Output $/M", validators=[Optional(), Length(max=20)])
     cached_input_price = StringField("Cached input $/M", validators=[Optional(), Length(max=20)])
@@ -56,4 +56,4 @@ class ModelForm(FlaskForm):
     supports_streaming = BooleanField("Streaming")
     enabled = BooleanField("Enabled")
     deprecated = BooleanField("Deprecated")
-    version = HiddenField()
+    version = VersionField()

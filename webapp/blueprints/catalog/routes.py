@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import ModelFilterForm, ModelForm
-from webapp.forms import attach_errors, choices, int_or_none
+from webapp.forms import attach_errors, choices
 from webapp.htmx import add_notice, is_partial_request, render, trigger
 from webapp.models import CatalogModel
 from webapp.permissions import admin_required
@@ -78,7 +78,7 @@ def edit_form(model: CatalogModel) -> ModelForm:
     return ModelForm(
         formdata=None,
         obj=model,
-        version=str(model.version),
+        version=model.version,
         input_price=text(model.input_price),
         output_price=text(model.output_price),
         cached_input_price=text(model.cached_input_price),
@@ -109,7 +109,7 @@ def update(model_id: int) -> Response:
             **{k: v for k, v in form.data.items() if k not in ("csrf_token", "version")}
         )
         try:
-            models_admin.update_model(current_user, model, data, int_or_none(form.version.data))
+            models_admin.update_model(current_user, model, data, form.version.data)
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:

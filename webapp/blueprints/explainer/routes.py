@@ -9,7 +9,7 @@ from wtforms import SelectField
 
 from webapp.blueprints.explainer import bp
 from webapp.extensions import db
-from webapp.forms import choices
+from webapp.forms import choices, coerce_optional_id
 from webapp.htmx import render
 from webapp.models import Organization, User
 from webapp.permissions import admin_required
@@ -22,8 +22,8 @@ class ExplainForm(FlaskForm):
     class Meta:
         csrf = False
 
-    user_id = SelectField("User", coerce=lambda v: int(v) if v else None, default="")
-    org_id = SelectField("Organization", coerce=lambda v: int(v) if v else None, default="")
+    user_id = SelectField("User", coerce=coerce_optional_id, default="")
+    org_id = SelectField("Organization", coerce=coerce_optional_id, default="")
     feature = SelectField("Feature", default="")
 
 

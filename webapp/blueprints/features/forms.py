@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.forms import choices
+from webapp.forms import VersionField, choices
 
 
 class FeatureForm(FlaskForm):
@@ -24,12 +24,15 @@ class FeatureForm(FlaskForm):
     )
     profile_name = SelectField("Profile", default="")
     enabled = BooleanField("Enabled (calls may use this feature)", default=True)
-    version = HiddenField()
 
     def fill_choices(self, owners: list[tuple[str, str]], profile_names: list[str]) -> FeatureForm:
         self.owner.choices = choices(owners)
         self.profile_name.choices = choices([("", "No profile")] + [(n, n) for n in profile_names])
         return self
+
+
+class FeatureEditForm(FeatureForm):
+    version = VersionField()
 
 
 class ProfileForm(FlaskForm):

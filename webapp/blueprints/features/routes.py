@@ -8,8 +8,8 @@ from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.features import bp
-from webapp.blueprints.features.forms import FeatureForm, ProfileForm
-from webapp.forms import attach_errors, int_or_none
+from webapp.blueprints.features.forms import FeatureEditForm, FeatureForm, ProfileForm
+from webapp.forms import attach_errors
 from webapp.htmx import add_notice, is_partial_request, redirect_to, render
 from webapp.models import Feature, ParameterSet
 from webapp.permissions import admin_required, org_admin_required
@@ -33,8 +33,8 @@ def _names() -> list[str]:
     return sorted(names)
 
 
-def _form(**data: Any) -> FeatureForm:
-    form = FeatureForm(**data) if data else FeatureForm()
+def _form(cls: type[FeatureForm] = FeatureForm, **data: Any) -> FeatureForm:
+    form = cls(**data) if data else cls()
     return form.fill_choices(_owners(), _names())
 
 
@@ -91,7 +91,9 @@ def _pset(feature: Feature, create: bool = True) -> ParameterSet:
 
 
 def _page(feature: Feature, status: int = 200, **extra: Any) -> Response:
-    extra.setdefault("form", _form(formdata=None, obj=feature, version=str(feature.version)))
+    extra.setdefault(
+        "form", _form(FeatureEditForm, formdata=None, obj=feature, version=feature.version)
+    )
     extra.setdefault(
         "settings_form", settings_editor.form_for(_pset(feature, create=False), prefix="feature")
     )
@@ -114,7 +116,7 @@ def show(feature_id: int) -> Response:
 @org_admin_required
 def update(feature_id: int) -> Response:
     feature = features.get_feature(current_user, feature_id)
-    form = _form()
+    form = _form(FeatureEditForm)
     status, notice, error = 422, None, None
     if form.validate_on_submit():
         try:
@@ -125,7 +127,7 @@ def update(feature_id: int) -> Response:
                 description=form.description.data,
                 profile_name=form.profile_name.data,
                 enabled=bool(form.enabled.data),
-                expected_version=int_or_none(form.version.data),
+                expected_version=form.version.data,
             )
             status, notice, form = 200, f"Feature {feature.slug} saved.", None
         except ValidationError as exc:

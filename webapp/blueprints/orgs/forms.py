@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
-    HiddenField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -13,7 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.forms import choices
+from webapp.forms import VersionField, choices
 from webapp.services.catalog import snapshot as catalog_snapshot
 
 ORG_ROLES = [("member", "Member"), ("org_admin", "Org admin")]
@@ -42,7 +41,7 @@ class OrgForm(FlaskForm):
         description="None selected: every enabled model. Admins only.",
         render_kw={"size": 8},
     )
-    version = HiddenField()
+    version = VersionField()
 
     def fill_choices(self) -> OrgForm:
         self.allowed_models.choices = choices(

@@ -35,7 +35,7 @@ def details_form(org: Organization) -> OrgForm:
         name=org.name,
         description=org.description,
         allowed_models=org.allowed_models or [],
-        version=str(org.version),
+        version=org.version,
     )
     return form.fill_choices()
 

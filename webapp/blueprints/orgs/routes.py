@@ -9,7 +9,7 @@ from flask_login import current_user
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.forms import OrgCreateForm, OrgForm
 from webapp.blueprints.orgs.page import org_page, respond
-from webapp.forms import attach_errors, int_or_none
+from webapp.forms import attach_errors
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.accounts import orgs
@@ -71,7 +71,7 @@ def update(org_id: int) -> Response:
             name=form.name.data or "",
             description=form.description.data,
             allowed_models=form.allowed_models.data,
-            expected_version=int_or_none(form.version.data),
+            expected_version=form.version.data,
         )
     except ValidationError as exc:
         attach_errors(form, exc.errors)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import FloatField, IntegerField, SelectField, TextAreaField
+from wtforms import FloatField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from webapp.forms import choices
+from webapp.forms import IntegerInput, choices, coerce_id, coerce_optional_id
 from webapp.services.llm import playground
 
 
 class PlaygroundForm(FlaskForm):
-    user_id = SelectField("Call as user", coerce=int, validators=[InputRequired()])
-    org_id = SelectField("Organization", coerce=lambda v: int(v) if v else None)
+    user_id = SelectField("Call as user", coerce=coerce_id, validators=[InputRequired()])
+    org_id = SelectField("Organization", coerce=coerce_optional_id)
     feature = SelectField("Feature", default="")
     model = SelectField("Model", default="")
     system = TextAreaField("System prompt", validators=[Optional(), Length(max=20000)])
@@ -20,7 +20,7 @@ class PlaygroundForm(FlaskForm):
         "Prompt", validators=[InputRequired(), Length(max=50000)], render_kw={"rows": 4}
     )
     temperature = FloatField("Temperature (this call)", validators=[Optional(), NumberRange(0, 2)])
-    max_tokens = IntegerField(
+    max_tokens = IntegerInput(
         "Max output tokens (this call)", validators=[Optional(), NumberRange(1, 200000)]
     )
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.forms import choices
+from webapp.forms import VersionField, choices
 from webapp.models import Protocol
 
 PROTOCOLS = [
@@ -48,4 +48,7 @@ class ProviderForm(FlaskForm):
         validators=[Optional(), Length(max=4000)],
         render_kw={"rows": 2, "placeholder": '{"X-Title": "Switchboard"}'},
     )
-    version = HiddenField()
+
+
+class ProviderEditForm(ProviderForm):
+    version = VersionField()

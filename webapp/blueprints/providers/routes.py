@@ -10,9 +10,9 @@ from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.providers import bp, key_origins
-from webapp.blueprints.providers.forms import ProviderForm
+from webapp.blueprints.providers.forms import ProviderEditForm, ProviderForm
 from webapp.extensions import db
-from webapp.forms import attach_errors, int_or_none
+from webapp.forms import attach_errors
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models import Provider
 from webapp.permissions import admin_required
@@ -132,14 +132,14 @@ def create() -> Response:
     return _page(422, create_form=form, create_open=True)
 
 
-def edit_form(provider: Provider) -> ProviderForm:
+def edit_form(provider: Provider) -> ProviderEditForm:
     headers = json.dumps(provider.extra_headers) if provider.extra_headers else ""
-    return ProviderForm(
+    return ProviderEditForm(
         formdata=None,
         obj=provider,
         extra_headers=headers,
         credit_multiplier=str(provider.credit_multiplier.normalize()),
-        version=str(provider.version),
+        version=provider.version,
     )
 
 
@@ -160,14 +160,12 @@ def row(provider_id: int) -> Response:
 @admin_required
 def update(provider_id: int) -> Response:
     provider = providers.get_provider(provider_id)
-    form = ProviderForm()
+    form = ProviderEditForm()
     if form.validate_on_submit():
         if _changes_where_keys_go(provider, form) and (reauth := require_recent_sign_in()):
             return reauth
         try:
-            providers.update_provider(
-                current_user, provider, _input(form), int_or_none(form.version.data)
-            )
+            providers.update_provider(current_user, provider, _input(form), form.version.data)
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:

@@ -8,16 +8,14 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
-    IntegerField,
     PasswordField,
     SearchField,
     SelectField,
     StringField,
 )
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
-from wtforms.widgets import HiddenInput
 
-from webapp.forms import choices
+from webapp.forms import IntegerInput, VersionField, choices
 from webapp.models import Mode, Role, User
 from webapp.services.accounts.passwords import MIN_PASSWORD_LENGTH
 
@@ -49,7 +47,7 @@ class UserFilterForm(FlaskForm):
         default="",
         render_kw={"aria-label": "Status"},
     )
-    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1)])
+    page = IntegerInput("Page", validators=[Optional(), NumberRange(min=1)])
 
     def link_args(self) -> dict[str, str]:
         """The non-empty filters as URL arguments, for page links and the table's refresh."""
@@ -64,7 +62,7 @@ class UserEditForm(FlaskForm):
     role = SelectField("Role", choices=choices(ROLE_CHOICES), validators=[InputRequired()])
     mode = SelectField("Mode", choices=choices(MODE_CHOICES), validators=[InputRequired()])
     active = SelectField("Status", choices=choices(STATUS_CHOICES), validators=[InputRequired()])
-    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    version = VersionField()
 
 
 def edit_form_for(user: User, **kwargs: Any) -> UserEditForm:

@@ -112,14 +112,23 @@ def ensure_admin(email: str | None, password: str | None) -> tuple[User | None, 
     Uses the given email/password, or ``admin@example.com`` and a generated password, which
     is returned so the caller can print it once. Returns ``(None, None)`` when an admin exists.
     """
-    exists = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.ADMIN))
-    if exists:
+    if _admin_exists():
         return None, None
     generated = None
     if not password:
         generated = password = generate_password()
-    user = create_user(email or DEFAULT_ADMIN_EMAIL, password, role=Role.ADMIN, actor=None)
+    try:
+        user = create_user(email or DEFAULT_ADMIN_EMAIL, password, role=Role.ADMIN, actor=None)
+    except ValidationError:
+        db.session.rollback()
+        if _admin_exists():  # another process starting at the same moment created it
+            return None, None
+        raise
     return user, generated
+
+
+def _admin_exists() -> bool:
+    return bool(db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.ADMIN)))
 
 
 def set_mode(user: User, mode: str, *, actor: User) -> None:

@@ -8,12 +8,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import CatalogModel, Category, Provider, User
 from webapp.services.audit import events as audit
 from webapp.services.catalog.prices import lookup_price
-from webapp.services.changes import commit_change
+from webapp.services.changes import commit_change, conflict_on_stale
 from webapp.services.errors import Conflict, NotFound, ValidationError
 from webapp.services.settings.cache import bump_settings_version
 from webapp.services.settings.fields import NAMES
@@ -133,6 +134,9 @@ def _clean(data: ModelInput) -> dict[str, Any]:
     return values
 
 
+STALE = "Someone else changed this model since you opened it."
+
+
 def _commit(actor: User, model: CatalogModel, before: dict[str, Any]) -> None:
     commit_change(
         actor,
@@ -174,20 +178,22 @@ def update_model(
         raise Conflict("Someone else changed this model since you opened it.")
     values = _clean(data)
     before = audit.snapshot(model, FIELDS)
-    for name, value in values.items():
-        setattr(model, name, value)
-    if any(before[f] != audit.jsonable(getattr(model, f)) for f in PRICE_FIELDS):
-        model.price_source = "admin" if model.input_price is not None else None
-    _check_default_rules(model)
-    _commit(actor, model, before)
+    with conflict_on_stale(STALE):
+        for name, value in values.items():
+            setattr(model, name, value)
+        if any(before[f] != audit.jsonable(getattr(model, f)) for f in PRICE_FIELDS):
+            model.price_source = "admin" if model.input_price is not None else None
+        _check_default_rules(model)
+        _commit(actor, model, before)
     return model
 
 
 def set_enabled(actor: User, model: CatalogModel, enabled: bool) -> CatalogModel:
     before = audit.snapshot(model, FIELDS)
-    model.enabled = enabled
-    _check_default_rules(model)
-    _commit(actor, model, before)
+    with conflict_on_stale(STALE):
+        model.enabled = enabled
+        _check_default_rules(model)
+        _commit(actor, model, before)
     return model
 
 
@@ -210,59 +216,69 @@ def set_default(actor: User, model: CatalogModel, kind: str) -> CatalogModel:
     previous = db.session.scalar(sa.select(CatalogModel).where(getattr(CatalogModel, column)))
     if previous is model:
         return model
-    if previous is not None:  # clear first: the database allows only one flagged row
-        setattr(previous, column, False)
-        db.session.flush()
-    setattr(model, column, True)
-    audit.record(
-        "update",
-        "model",
-        actor=actor,
-        target_id=model.id,
-        target_label=model.global_id,
-        changes={
-            f"default_{kind}": {
-                "before": previous.global_id if previous else None,
-                "after": model.global_id,
-            }
-        },
-    )
-    bump_settings_version()
-    db.session.commit()
+    changes = {
+        f"default_{kind}": {
+            "before": previous.global_id if previous else None,
+            "after": model.global_id,
+        }
+    }
+    # Two admins switching the default at once: the loser's row is stale or the one-default
+    # index refuses its flag.
+    with conflict_on_stale(f"Someone else changed the default {kind} model.", IntegrityError):
+        if previous is not None:  # clear first: the database allows only one flagged row
+            setattr(previous, column, False)
+            db.session.flush()
+        setattr(model, column, True)
+        audit.record(
+            "update",
+            "model",
+            actor=actor,
+            target_id=model.id,
+            target_label=model.global_id,
+            changes=changes,
+        )
+        bump_settings_version()
+        db.session.commit()
     return model
 
 
 def add_live_models(actor: User, provider: Provider, model_ids: list[str]) -> list[CatalogModel]:
     """Add models from the provider's live list, priced from genai-prices when it knows them."""
     existing = {m.model_id for m in provider.models}
-    added = []
-    for model_id in sorted(set(model_ids) - existing):
-        if not model_id or len(model_id) > 200:
-            raise ValidationError({"models": "A model id has 1 to 200 characters."})
-        model = CatalogModel(
-            provider=provider,
-            model_id=model_id,
-            display_name=model_id,
-            category="embedding" if "embed" in model_id else "balanced",
-        )
-        source = PRICE_SOURCES.get(provider.slug)
-        price = lookup_price(source, model_id) if source else None
-        if price is not None:
-            model.input_price, model.output_price = price.input, price.output
-            model.cached_input_price, model.price_source = price.cached_input, price.source
-            model.context_window = price.context_window
-        db.session.add(model)
-        db.session.flush()
-        audit.record(
-            "create",
-            "model",
-            actor=actor,
-            target_id=model.id,
-            target_label=model.global_id,
-            changes=audit.diff(None, audit.snapshot(model, FIELDS)),
-        )
-        added.append(model)
-    if added:
-        bump_settings_version()
-    db.session.commit()
+    added: list[CatalogModel] = []
+    with conflict_on_stale("Someone else added these models at the same moment.", IntegrityError):
+        for model_id in sorted(set(model_ids) - existing):
+            if not model_id or len(model_id) > 200:
+                raise ValidationError({"models": "A model id has 1 to 200 characters."})
+            model = _live_model(provider, model_id)
+            db.session.add(model)
+            db.session.flush()
+            audit.record(
+                "create",
+                "model",
+                actor=actor,
+                target_id=model.id,
+                target_label=model.global_id,
+                changes=audit.diff(None, audit.snapshot(model, FIELDS)),
+            )
+            added.append(model)
+        if added:
+            bump_settings_version()
+        db.session.commit()
     return added
+
+
+def _live_model(provider: Provider, model_id: str) -> CatalogModel:
+    model = CatalogModel(
+        provider=provider,
+        model_id=model_id,
+        display_name=model_id,
+        category="embedding" if "embed" in model_id else "balanced",
+    )
+    source = PRICE_SOURCES.get(provider.slug)
+    price = lookup_price(source, model_id) if source else None
+    if price is not None:
+        model.input_price, model.output_price = price.input, price.output
+        model.cached_input_price, model.price_source = price.cached_input, price.source
+        model.context_window = price.context_window
+    return model

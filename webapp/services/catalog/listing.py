@@ -53,12 +53,12 @@ def list_models(filters: ModelFilter) -> list[CatalogModel]:
         .options(selectinload(CatalogModel.provider))
         .order_by(Provider.display_name, CatalogModel.category, CatalogModel.model_id)
     )
-    if filters.q:
-        like = f"%{filters.q.strip().lower()}%"
+    if filters.q and (text := filters.q.strip().lower()):
+        # autoescape: a typed "%" or "_" is searched for, not a wildcard
         query = query.where(
             sa.or_(
-                sa.func.lower(CatalogModel.model_id).like(like),
-                sa.func.lower(CatalogModel.display_name).like(like),
+                sa.func.lower(CatalogModel.model_id).contains(text, autoescape=True),
+                sa.func.lower(CatalogModel.display_name).contains(text, autoescape=True),
             )
         )
     if filters.provider:

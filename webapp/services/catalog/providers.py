@@ -3,7 +3,6 @@ needs no code change: everything about it is data."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,6 +18,7 @@ from webapp.services.changes import commit_change, delete_record
 from webapp.services.credentials.origins import approve_new_provider
 from webapp.services.credentials.url_guard import check_base_url
 from webapp.services.errors import Conflict, NotFound, ValidationError
+from webapp.services.json_input import parse_json
 
 FIELDS = (
     "slug",
@@ -58,10 +58,12 @@ def _headers(raw: str | dict[str, str] | None) -> dict[str, str] | None:
     if raw is None or raw == "" or raw == {}:
         return None
     try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
+        value = parse_json(raw) if isinstance(raw, str) else raw
         return check_headers(value)
     except ValueError as exc:
-        raise ValidationError({"extra_headers": f"Extra headers: {exc}."}) from None
+        raise ValidationError(
+            {"extra_headers": f"Extra headers: {str(exc).rstrip('.')}."}
+        ) from None
 
 
 def _clean(data: ProviderInput, current: Provider | None) -> dict[str, Any]:

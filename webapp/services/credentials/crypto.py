@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
 
-from webapp.config import ConfigError
+from webapp.config import ConfigError, create_private_file, read_written_file
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,12 @@ def parse_keys(spec: str, *, generated: bool = False) -> KeyRing:
                 f"exactly {KEY_BYTES} bytes. Generate one with "
                 "`flask --app wsgi encryption-keys generate`."
             )
+        if len(set(key)) == 1:  # all zero bytes (a placeholder), or any one byte repeated
+            raise ConfigError(
+                f"SWITCHBOARD_ENCRYPTION_KEYS entry {position} ({version}) is not a random key "
+                "(all its bytes are equal). Generate one with "
+                "`flask --app wsgi encryption-keys generate`."
+            )
         if version in ciphers:
             raise ConfigError(f"SWITCHBOARD_ENCRYPTION_KEYS lists version {version!r} twice.")
         versions.append(version)
@@ -129,17 +135,19 @@ def load_keyring(instance_path: Path, env: str) -> KeyRing:
             "secrets."
         )
     path = instance_path / KEYS_FILE
-    if not path.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
-        path.write_text(generate_entry("v1") + "\n")
-        path.chmod(0o600)
+    if path.exists():
+        return parse_keys(read_written_file(path), generated=True)
+    entry = generate_entry("v1")
+    # Several workers starting at once must agree on one key: the first to create the file wins.
+    stored = create_private_file(path, entry + "\n")
+    if stored.strip() == entry:
         log.warning(
             "SWITCHBOARD_ENCRYPTION_KEYS is not set: generated an encryption key into %s. "
             "Production MUST set SWITCHBOARD_ENCRYPTION_KEYS; back this key up, or stored "
             "provider keys become unreadable.",
             path,
         )
-    return parse_keys(path.read_text(), generated=True)
+    return parse_keys(stored, generated=True)
 
 
 def init_crypto(app: Flask) -> None:

@@ -7,6 +7,7 @@ a concurrent edit always wins, and an interrupted run simply continues when run 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from webapp.services.credentials import crypto
 from webapp.services.credentials.storage import aad_for
 
 TABLE = Credential.__table__
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,7 +83,8 @@ def rotate_all(
             aad = aad_for(row.id, row.scope, row.owner_key, row.provider_id)
             try:
                 plaintext = ring.decrypt(row.secret_ciphertext, aad)
-            except crypto.DecryptionError:
+            except crypto.DecryptionError as exc:
+                log.error("credential %s cannot be decrypted: %s", row.id, exc)
                 report.failed_ids.append(row.id)
                 continue
             updates.append(

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 AUDITED_FIELDS = ("provider", "label", "base_url", "expires_at")
 MIN_SECRET, MAX_SECRET = 8, 4096
 HINT_MIN = 20  # shorter keys show none of their characters
+LAST_EXPIRY_YEAR = 9999
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ def _expiry(day: date | None, *, must_be_future: bool) -> datetime | None:
         return None
     if must_be_future and day < utcnow().date():
         raise ValidationError({"expires_on": "The expiry date is in the past."})
+    if day.year >= LAST_EXPIRY_YEAR:  # the day after 9999-12-31 does not exist
+        raise ValidationError(
+            {"expires_on": "Choose a date before 9999, or none for a key that does not expire."}
+        )
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
@@ -318,7 +323,11 @@ def delete_credential(actor: User, credential: Credential) -> None:
 
 def decrypt_secret(credential: Credential) -> str:
     """The plaintext key, for the one moment a call needs it. Never store or log it."""
-    return crypto.keyring().decrypt(credential.secret_ciphertext, credential_aad(credential))
+    try:
+        return crypto.keyring().decrypt(credential.secret_ciphertext, credential_aad(credential))
+    except crypto.DecryptionError as exc:  # the row id and the reason, never the ciphertext
+        log.error("credential %s cannot be decrypted: %s", credential.id, exc)
+        raise
 
 
 def mark_used(credential_id: int) -> None:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 from webapp.models import AppCounter
@@ -24,14 +25,22 @@ EXTENSION = "switchboard.settings_cache"
 T = TypeVar("T")
 
 
+def _upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE``: one statement, so concurrent first bumps cannot
+    both insert the row (an update-then-insert lets two writers race to an IntegrityError)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(AppCounter).values(name=COUNTER, value=1)
+    return statement.on_conflict_do_update(
+        index_elements=[AppCounter.name], set_={"value": AppCounter.value + 1}
+    )
+
+
 def bump_settings_version() -> None:
     """Call inside the transaction of any settings, catalog or org write (before commit)."""
-    updated = db.session.execute(
-        sa.update(AppCounter).where(AppCounter.name == COUNTER).values(value=AppCounter.value + 1),
+    db.session.execute(
+        _upsert(db.session.get_bind().dialect.name),
         execution_options={"synchronize_session": False},
-    ).rowcount
-    if not updated:
-        db.session.add(AppCounter(name=COUNTER, value=1))
+    )
     cache = current_app.extensions.get(EXTENSION)
     if cache is not None:
         cache.invalidate_after_commit()

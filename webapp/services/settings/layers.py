@@ -9,13 +9,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.extensions import db
 from webapp.models import Feature, Organization, ParameterSet, Profile, SettingsScope, User
 from webapp.services.audit import events as audit
 from webapp.services.catalog import snapshot as catalog_snapshot
+from webapp.services.changes import conflict_on_stale
 from webapp.services.errors import Conflict, ValidationError
+from webapp.services.json_input import JSONInputError, check_value
 from webapp.services.settings.cache import bump_settings_version
 from webapp.services.settings.fields import BY_NAME, COLUMN, FIELDS, FieldSpec
 
@@ -82,6 +83,10 @@ def _models(spec: FieldSpec, value: Any) -> list[str]:
 def _json(spec: FieldSpec, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError({spec.name: "Extra options must be a JSON object."})
+    try:
+        check_value(value)  # NaN, infinity, huge numbers: no provider (or PostgreSQL) takes them
+    except JSONInputError as exc:
+        raise ValidationError({spec.name: f"Extra options: {exc}"}) from None
     if reserved := RESERVED_EXTRA & set(value):
         raise ValidationError(
             {spec.name: f"Extra options cannot set {', '.join(sorted(reserved))}."}
@@ -211,23 +216,20 @@ def update_settings(
     for name, value in cleaned.items():
         setattr(pset, COLUMN.get(name, name), value)
     pset.updated_by_id = actor.id if actor else None
-    changes = audit.diff(before, as_form_values(pset))
-    if changes:
-        audit.record(
-            "update",
-            "settings",
-            actor=actor,
-            target_id=pset.id,
-            target_label=target_label or f"{pset.scope} settings",
-            changes=changes,
-            org_id=pset.org_id,
-        )
-    bump_settings_version()
-    try:
+    with conflict_on_stale(
+        "Someone else saved these settings at the same moment. Reload and try again."
+    ):
+        changes = audit.diff(before, as_form_values(pset))
+        if changes:
+            audit.record(
+                "update",
+                "settings",
+                actor=actor,
+                target_id=pset.id,
+                target_label=target_label or f"{pset.scope} settings",
+                changes=changes,
+                org_id=pset.org_id,
+            )
+        bump_settings_version()
         db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(
-            "Someone else saved these settings at the same moment. Reload and try again."
-        ) from None
     return pset
