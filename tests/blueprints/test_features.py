@@ -9,8 +9,9 @@ from tests import factories
 from tests.conftest import login
 from webapp.extensions import db
 from webapp.models import Feature, Profile
+from webapp.services.errors import NotConfigured
 from webapp.services.settings import layers as settings_service
-from webapp.services.settings.resolution import SettingsError, resolve
+from webapp.services.settings.resolution import resolve
 
 HX = {"HX-Request": "true"}
 
@@ -132,7 +133,7 @@ def test_disable_then_delete_a_feature(admin_client):
         f"/admin/features/{item.id}", headers=HX, data={"name": "S", "version": item.version}
     )
     db.session.rollback()
-    with pytest.raises(SettingsError, match="disabled"):
+    with pytest.raises(NotConfigured, match="disabled"):
         resolve(feature="s")
     response = admin_client.post(f"/admin/features/{item.id}/delete", headers=HX)
     assert response.headers["HX-Redirect"] == "/admin/features"

@@ -12,8 +12,9 @@ from webapp.extensions import db
 from webapp.models import AuditEvent, Organization, Profile
 from webapp.services.credentials import storage as credentials
 from webapp.services.credentials.resolution import resolve_key
+from webapp.services.errors import NotConfigured
 from webapp.services.settings import layers as settings_service
-from webapp.services.settings.resolution import SettingsError, resolve
+from webapp.services.settings.resolution import resolve
 
 HX = {"HX-Request": "true"}
 
@@ -94,7 +95,7 @@ def test_archiving_stops_calls_in_the_org(admin_client, acme):
     response = admin_client.post(f"/admin/orgs/{acme.id}/archive", headers=HX)
     assert response.status_code == 200 and "archived" in response.headers["HX-Trigger"]
     db.session.rollback()  # the request committed in its own session; start afresh
-    with pytest.raises(SettingsError, match="archived"):
+    with pytest.raises(NotConfigured, match="archived"):
         resolve(org_id=acme.id)
     admin_client.post(f"/admin/orgs/{acme.id}/archive", headers=HX)
     db.session.rollback()

@@ -17,7 +17,8 @@ from webapp.models import Provider
 from webapp.services import llm
 from webapp.services.catalog.seed_data import PROVIDERS
 from webapp.services.config.apply import apply_import
-from webapp.services.credentials.resolution import KeyNotConfigured, resolve_key
+from webapp.services.credentials.resolution import resolve_key
+from webapp.services.errors import NotConfigured
 
 HX = {"HX-Request": "true"}
 SETTING = "SWITCHBOARD_PROVIDER_KEY_VARS"
@@ -114,7 +115,7 @@ def test_a_variable_no_longer_allowed_resolves_no_key(wired, member, monkeypatch
     db.session.delete(factories.global_key("openai"))
     db.session.commit()
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FOREIGN_SECRET)
-    with pytest.raises(KeyNotConfigured) as excinfo:
+    with pytest.raises(NotConfigured) as excinfo:
         resolve_key(member, None, openai)
     message = excinfo.value.message
     assert "fallback key variable AWS_SECRET_ACCESS_KEY is no longer allowed" in message

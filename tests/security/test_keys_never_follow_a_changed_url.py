@@ -32,8 +32,8 @@ from webapp.services.credentials.confirmation import (
     confirm_provider_keys,
 )
 from webapp.services.credentials.origins import origin_of
-from webapp.services.credentials.resolution import KeyNotConfigured, resolve_key
-from webapp.services.errors import Conflict, NotFound, PermissionDenied
+from webapp.services.credentials.resolution import resolve_key
+from webapp.services.errors import Conflict, NotConfigured, NotFound, PermissionDenied
 
 HI = [{"role": "user", "content": "Hi"}]
 ORG_KEY, USER_KEY, ENV_KEY = "sk-org-origin-0001", "sk-user-origin-0002", "sk-env-origin-0003"
@@ -123,13 +123,13 @@ def test_a_moved_provider_sends_no_stored_key_anywhere(setup, admin, member, wir
 def test_the_error_says_which_key_is_paused_where_and_who_can_resume_it(setup, admin, member):
     org, _, _ = setup
     openai = move_openai(admin, "https://llm.elsewhere.example/v1")
-    with pytest.raises(KeyNotConfigured) as managed:
+    with pytest.raises(NotConfigured) as managed:
         resolve_key(member, org, openai, mode=Mode.MANAGED)
     message = managed.value.message
     assert "organization OpenAI key “default” is paused" in message
     assert "OpenAI's base URL now points at https://llm.elsewhere.example" in message
     assert "An admin of Acme can re-enter it or confirm" in message
-    with pytest.raises(KeyNotConfigured) as byok:
+    with pytest.raises(NotConfigured) as byok:
         resolve_key(member, None, openai, mode=Mode.BYOK)
     assert "personal OpenAI key" in byok.value.message and "Settings page" in byok.value.message
     for secret in (ORG_KEY, USER_KEY, ENV_KEY, GLOBAL_OPENAI_KEY):
@@ -150,7 +150,7 @@ def test_managed_calls_fall_through_only_to_keys_approved_for_the_new_host(
     assert reply.key_source == "global"
     (request,) = wired.requests_to("openai.chat")
     assert request.headers["authorization"] == "Bearer sk-pinned-global-0009"
-    with pytest.raises(KeyNotConfigured, match="personal OpenAI key “default” is paused"):
+    with pytest.raises(NotConfigured, match="personal OpenAI key “default” is paused"):
         resolve_key(member, None, factories.provider("openai"), mode=Mode.BYOK)
 
 
@@ -165,7 +165,7 @@ def test_byok_never_falls_back_when_the_personal_key_is_paused(setup, member):
         None,
     )
     assert resolve_key(member, None, openai, mode=Mode.MANAGED).source == "global"
-    with pytest.raises(KeyNotConfigured, match="its base URL now points at https://byok"):
+    with pytest.raises(NotConfigured, match="its base URL now points at https://byok"):
         resolve_key(member, None, openai, mode=Mode.BYOK)
 
 
@@ -221,7 +221,7 @@ def test_a_protocol_change_moves_the_sdk_default_address_too(app, admin, member)
     assert resolve_key(member, None, acme).secret == "sk-acme-global-0005"
     data = providers.ProviderInput(display_name="Acme", protocol="anthropic")
     providers.update_provider(admin, acme, data, acme.version)
-    with pytest.raises(KeyNotConfigured, match=r"now points at https://api\.anthropic\.com"):
+    with pytest.raises(NotConfigured, match=r"now points at https://api\.anthropic\.com"):
         resolve_key(member, None, acme)
 
 
@@ -230,7 +230,7 @@ def test_the_environment_key_is_paused_too_and_only_admins_confirm_it(
 ):
     openai = move_openai(admin, elsewhere.openai_base_url)
     credentials.delete_credential(admin, factories.global_key("openai"))
-    with pytest.raises(KeyNotConfigured, match="fallback key OPENAI_API_KEY is paused"):
+    with pytest.raises(NotConfigured, match="fallback key OPENAI_API_KEY is paused"):
         resolve_key(None, None, openai)
     with pytest.raises(PermissionDenied):
         confirm_env_key_origin(member, openai, origin_of(elsewhere.base_url))
@@ -309,7 +309,7 @@ def test_a_config_import_that_moves_a_provider_pauses_the_same_keys(setup, admin
     assert note.path == "providers[0].base_url"
     assert "1 global key, 1 organization key, 1 personal key and the fallback key" in note.message
     assert apply_import(admin, document, resolver=public).applied
-    with pytest.raises(KeyNotConfigured, match="paused"):
+    with pytest.raises(NotConfigured, match="paused"):
         resolve_key(member, org, factories.provider("openai"))
     # A provider the import creates is approved for the address it is created with, as in
     # the provider form; only later moves pause its keys.

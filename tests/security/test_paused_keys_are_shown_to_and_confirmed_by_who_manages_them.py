@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.models import AuditEvent, Credential, Mode
 from webapp.services.credentials.origins import origin_of
 from webapp.services.credentials.resolution import (
-    KeyNotConfigured,
+    NotConfigured,
     key_from_credential,
     resolve_key,
 )
@@ -119,7 +119,7 @@ def test_admins_see_paused_keys_and_send_the_global_and_fallback_keys_on(
     stale = admin_client.post(confirm, headers=HX, data={"origin": "https://stale.example:443"})
     assert stale.status_code == 409 and "changed again" in stale.headers["HX-Trigger"]
     db.session.expire_all()
-    with pytest.raises(KeyNotConfigured):
+    with pytest.raises(NotConfigured):
         resolve_key(None, None, factories.provider("openai"))
 
     done = admin_client.post(confirm, headers=HX, data={"origin": NEW_ORIGIN})
@@ -131,7 +131,7 @@ def test_admins_see_paused_keys_and_send_the_global_and_fallback_keys_on(
     assert resolve_key(None, None, factories.provider("openai")).source == "global"
     # The org's call skips its paused key for the confirmed global one; the org key stays paused.
     assert resolve_key(member, org, factories.provider("openai")).source == "global"
-    with pytest.raises(KeyNotConfigured, match="organization OpenAI key"):
+    with pytest.raises(NotConfigured, match="organization OpenAI key"):
         key_from_credential(db.session.get(Credential, org_key.id))
     events = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "confirm_origin")

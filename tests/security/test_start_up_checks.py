@@ -252,13 +252,14 @@ def test_degenerate_encryption_keys_are_refused(byte):
 
 
 def test_decryption_failures_are_logged_with_the_row_id_only(app, caplog):
-    from webapp.services.credentials.resolution import KeyNotConfigured, key_from_credential
+    from webapp.services.credentials.resolution import key_from_credential
+    from webapp.services.errors import NotConfigured
 
     first = factories.global_key("openai", "sk-first-secret-0000000001")
     second = factories.global_key("anthropic", "sk-second-secret-000000002")
     second.secret_ciphertext = first.secret_ciphertext  # copied onto another row
     db.session.commit()
-    with pytest.raises(KeyNotConfigured):
+    with pytest.raises(NotConfigured):
         key_from_credential(second)
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert any(f"credential {second.id}" in e for e in errors)

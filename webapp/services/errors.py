@@ -41,3 +41,42 @@ class Conflict(ServiceError):
     """Someone else changed the record since the form was loaded."""
 
     status_code = 409
+
+
+class LLMError(ServiceError):
+    """A call to a provider failed. ``error_type`` is one of SPEC's taxonomy; the subclasses
+    in ``webapp/services/llm/errors.py`` say which, and whether a retry or a fallback helps.
+
+    ``detail`` is the upstream's own words, sanitized, for admins only (``admin_message``).
+    """
+
+    error_type = "unavailable"
+    status_code = 502
+    retryable = False
+    fallback = False  # may the next model be tried?
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.retry_after = retry_after
+        self.detail = detail
+
+    @property
+    def admin_message(self) -> str:
+        """The message with the upstream's own (sanitized) words, for admin pages."""
+        return f"{self.message} Upstream said: “{self.detail}”" if self.detail else self.message
+
+
+class NotConfigured(LLMError):
+    """Nothing can serve this call as configured: no usable key, a disabled or disallowed
+    model, an unknown feature. The one "not configured" error of settings resolution, key
+    resolution and the call service alike; the message says what to change."""
+
+    error_type, status_code = "not_configured", 400

@@ -13,7 +13,8 @@ from webapp.extensions import db
 from webapp.models import Credential, LastTestStatus
 from webapp.models.base import utcnow
 from webapp.services.credentials import storage as credentials
-from webapp.services.credentials.resolution import KeyNotConfigured, resolve_key
+from webapp.services.credentials.resolution import resolve_key
+from webapp.services.errors import NotConfigured
 
 USER_KEY, ORG_KEY, GLOBAL_KEY, ENV_KEY = (
     "sk-user-0001",
@@ -87,7 +88,7 @@ def test_key_resolution(app, member, monkeypatch, case):
     db.session.commit()
 
     if case.expect.startswith("error: "):
-        with pytest.raises(KeyNotConfigured) as excinfo:
+        with pytest.raises(NotConfigured) as excinfo:
             resolve_key(member, org, openai)
         assert case.expect.removeprefix("error: ") in excinfo.value.message
         for secret in (USER_KEY, ORG_KEY, GLOBAL_KEY, ENV_KEY):
@@ -110,7 +111,7 @@ def test_managed_call_without_org_uses_global_then_environment(app, member, monk
 def test_org_keys_serve_only_members(app, member):
     org = factories.make_org("acme")
     factories.org_key(org, "openai", ORG_KEY)
-    with pytest.raises(KeyNotConfigured, match="not a member of Acme"):
+    with pytest.raises(NotConfigured, match="not a member of Acme"):
         resolve_key(member, org, factories.provider("openai"))
 
 
@@ -121,7 +122,7 @@ def test_keyless_local_provider_needs_no_key_in_managed_mode(app, member):
     resolved = resolve_key(member, None, ollama)
     assert resolved.source == "none" and resolved.credential_id is None
     member.mode = "byok"
-    with pytest.raises(KeyNotConfigured, match="No personal key for Ollama"):
+    with pytest.raises(NotConfigured, match="No personal key for Ollama"):
         resolve_key(member, None, ollama)
 
 
@@ -156,6 +157,6 @@ def test_an_undecryptable_key_is_a_clear_error_without_the_key(app, member):
     db.session.commit()
     db.session.expire_all()
     member.mode = "byok"
-    with pytest.raises(KeyNotConfigured, match="cannot be decrypted") as excinfo:
+    with pytest.raises(NotConfigured, match="cannot be decrypted") as excinfo:
         resolve_key(member, None, factories.provider("openai"))
     assert USER_KEY not in excinfo.value.message and "sk-ant" not in excinfo.value.message

@@ -11,10 +11,10 @@ from tests import factories
 from tests.conftest import make_app
 from webapp.extensions import db
 from webapp.models import Feature, ParameterSet, Profile
-from webapp.services.errors import ValidationError
+from webapp.services.errors import NotConfigured, ValidationError
 from webapp.services.settings import layers as settings_service
 from webapp.services.settings.cache import settings_cache
-from webapp.services.settings.resolution import SettingsError, resolve
+from webapp.services.settings.resolution import resolve
 
 
 def set_layer(scope: str, owner_id: int | None = None, **values):  # type: ignore[no-untyped-def]
@@ -136,19 +136,19 @@ def test_disabled_or_disallowed_models_are_clear_errors(app, member):
     factories.model("anthropic/claude-sonnet-5-5").enabled = False
     db.session.commit()
     settings_cache().clear()
-    with pytest.raises(SettingsError, match=r"claude-sonnet-5-5 .*Organization Acme.* is disabled"):
+    with pytest.raises(NotConfigured, match=r"claude-sonnet-5-5 .*Organization Acme.* is disabled"):
         resolve(org_id=org.id)
     factories.model("anthropic/claude-sonnet-5-5").enabled = True
     factories.provider("anthropic").enabled = False
     db.session.commit()
     settings_cache().clear()
-    with pytest.raises(SettingsError, match="Anthropic is disabled"):
+    with pytest.raises(NotConfigured, match="Anthropic is disabled"):
         resolve(org_id=org.id)
     factories.provider("anthropic").enabled = True
     org.allowed_models = ["openai/gpt-5.4-mini"]
     db.session.commit()
     settings_cache().clear()
-    with pytest.raises(SettingsError, match="not among the models your organization allows"):
+    with pytest.raises(NotConfigured, match="not among the models your organization allows"):
         resolve(org_id=org.id)
     assert (
         resolve(org_id=org.id, overrides={"model": "openai/gpt-5.4-mini"}).model.model_id
@@ -157,13 +157,13 @@ def test_disabled_or_disallowed_models_are_clear_errors(app, member):
 
 
 def test_unknown_and_disabled_features(app):
-    with pytest.raises(SettingsError, match="no feature 'nope'"):
+    with pytest.raises(NotConfigured, match="no feature 'nope'"):
         resolve(feature="nope")
     item = feature("summarize")
     item.enabled = False
     db.session.commit()
     settings_cache().clear()
-    with pytest.raises(SettingsError, match="disabled"):
+    with pytest.raises(NotConfigured, match="disabled"):
         resolve(feature="summarize")
 
 

@@ -10,9 +10,9 @@ from flask_login import current_user
 from webapp.blueprints.defaults import bp
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.permissions import admin_required
-from webapp.services.errors import ValidationError
+from webapp.services.errors import NotConfigured, ValidationError
 from webapp.services.settings import layers as settings_service
-from webapp.services.settings.resolution import SettingsError, resolve
+from webapp.services.settings.resolution import resolve
 from webapp.views import settings_editor
 
 LABEL = "Global defaults"
@@ -28,7 +28,7 @@ def _page(form: Any, status: int = 200, **extra: Any) -> Response:
 def _safe_resolve(**kwargs: Any) -> Any:
     try:
         return resolve(**kwargs)
-    except SettingsError:
+    except NotConfigured:
         return None
 
 
@@ -64,7 +64,7 @@ def preview() -> Response:
     if form.validate():
         try:
             effective = resolve(unsaved=settings_editor.preview_values(form))
-        except (ValidationError, SettingsError) as exc:
+        except (ValidationError, NotConfigured) as exc:
             problem = exc.message
     else:
         problem = "Fix the highlighted fields first."

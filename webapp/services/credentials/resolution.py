@@ -34,19 +34,12 @@ from webapp.services.credentials.origins import (
     paused_message,
 )
 from webapp.services.credentials.storage import GLOBAL, Owner, decrypt_secret, org_owner, user_owner
-from webapp.services.errors import ServiceError
+from webapp.services.errors import NotConfigured
 
 log = logging.getLogger(__name__)
 
 # The openai SDK insists on a key; local servers without auth ignore whatever is sent.
 NO_KEY_PLACEHOLDER = "switchboard-no-key"
-
-
-class KeyNotConfigured(ServiceError):
-    """No usable key for this call; the message says what the user can do about it."""
-
-    status_code = 400
-    error_type = "not_configured"
 
 
 @dataclass(frozen=True)
@@ -103,7 +96,7 @@ def key_from_credential(credential: Credential) -> ResolvedKey:
     """A specific stored key (for "Test my key"), decrypted for this one call."""
     pause = credential_pause(credential)
     if pause is not None:
-        raise KeyNotConfigured(paused_message(credential, pause))
+        raise NotConfigured(paused_message(credential, pause))
     return _resolved(credential.scope, credential.provider, credential)
 
 
@@ -111,7 +104,7 @@ def _resolved(source: str, provider: Provider, credential: Credential) -> Resolv
     try:
         secret = decrypt_secret(credential)
     except crypto.DecryptionError:
-        raise KeyNotConfigured(
+        raise NotConfigured(
             f"The stored {source} key for {provider.display_name} cannot be decrypted with the "
             "configured encryption keys. An admin should run "
             "`flask --app wsgi encryption-keys check`."
@@ -153,15 +146,15 @@ def _byok(user: User | None, provider: Provider, now: datetime) -> ResolvedKey:
     """The user's own key, and nothing else — never a managed key."""
     name = provider.display_name
     if user is None:
-        raise KeyNotConfigured("Bring-your-own-key calls need a signed-in user.")
+        raise NotConfigured("Bring-your-own-key calls need a signed-in user.")
     skipped = _Skipped()
     credential = _usable(user_owner(user.id), provider, now, skipped)
     if credential is not None:
         return _resolved(KeySource.USER, provider, credential)
     if paused := skipped.message():
-        raise KeyNotConfigured(paused)
+        raise NotConfigured(paused)
     hint = "has expired" if skipped.expired else "is missing"
-    raise KeyNotConfigured(
+    raise NotConfigured(
         f"No personal key for {name}: yours {hint}. Add one on the Settings page, "
         "or switch to managed mode."
     )
@@ -175,7 +168,7 @@ def resolve_key(
     mode: str | None = None,
     now: datetime | None = None,
 ) -> ResolvedKey:
-    """The key that serves ``user``'s call to ``provider`` in ``org``, or KeyNotConfigured.
+    """The key that serves ``user``'s call to ``provider`` in ``org``, or NotConfigured.
 
     A paused key is skipped like an expired one: the next scope's key (itself checked against
     where it would go) may serve the call; when none does, the error says which key is paused
@@ -185,14 +178,14 @@ def resolve_key(
     mode = mode or (user.mode if user else Mode.MANAGED)
     name = provider.display_name
     if not provider.enabled:
-        raise KeyNotConfigured(f"{name} is disabled: an admin has to enable it before use.")
+        raise NotConfigured(f"{name} is disabled: an admin has to enable it before use.")
     if mode == Mode.BYOK:
         return _byok(user, provider, now)
 
     skipped = _Skipped()
     if org is not None:
         if user is not None and not user.is_admin and user.org_role(org.id) is None:
-            raise KeyNotConfigured(f"You are not a member of {org.name}.")
+            raise NotConfigured(f"You are not a member of {org.name}.")
         credential = _usable(org_owner(org.id), provider, now, skipped)
         if credential is not None:
             return _resolved(KeySource.ORG, provider, credential)
@@ -207,9 +200,9 @@ def resolve_key(
             KeySource.NONE, provider.slug, NO_KEY_PLACEHOLDER, base_url=provider.base_url
         )
     if reason := skipped.message() or env_problem:
-        raise KeyNotConfigured(f"{name} cannot be called. {reason}")
+        raise NotConfigured(f"{name} cannot be called. {reason}")
     detail = "the configured keys have expired" if skipped.expired else "no key is configured"
-    raise KeyNotConfigured(
+    raise NotConfigured(
         f"{name} cannot be called: {detail}. An admin can add a key on the Keys page"
         + (f" or set {provider.api_key_env}." if provider.api_key_env else ".")
     )

@@ -17,7 +17,7 @@ from webapp.models import Mode, Organization, Provider, UsageRecord, User
 from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
 from webapp.services.credentials import storage as credentials
 from webapp.services.credentials import url_guard
-from webapp.services.credentials.resolution import KeyNotConfigured, ResolvedKey, resolve_key
+from webapp.services.credentials.resolution import ResolvedKey, resolve_key
 from webapp.services.errors import ServiceError, ValidationError
 from webapp.services.llm import clients, transport
 from webapp.services.llm.adapters import adapter_for
@@ -113,16 +113,15 @@ def new_call(
 
 
 def resolve_settings(call: Call, overrides: dict[str, Any]) -> effective_settings.EffectiveSettings:
+    """The effective settings; NotConfigured when they cannot serve the call, ValidationError
+    (recorded as a bad request) for an override out of shape."""
     ctx = call.context
-    try:
-        settings = effective_settings.resolve(
-            user_id=ctx.user.id if ctx.user else None,
-            org_id=ctx.org.id if ctx.org else None,
-            feature=ctx.feature,
-            overrides=overrides,
-        )
-    except ServiceError as exc:
-        raise NotConfigured(exc.message) from None
+    settings = effective_settings.resolve(
+        user_id=ctx.user.id if ctx.user else None,
+        org_id=ctx.org.id if ctx.org else None,
+        feature=ctx.feature,
+        overrides=overrides,
+    )
     call.settings = settings
     call.record.feature_id = settings.feature_id
     call.record.logging = {name: settings.values[name] for name in LOGGING_FIELDS}
@@ -136,10 +135,7 @@ def target_for(call: Call, model: ModelInfo) -> Target:
     provider = db.session.get(Provider, model.provider_id)
     if provider is None:
         raise NotConfigured(f"{model.provider_name} no longer exists.")
-    try:
-        key = resolve_key(ctx.user, ctx.org, provider, mode=ctx.effective_mode)
-    except KeyNotConfigured as exc:
-        raise NotConfigured(exc.message) from None
+    key = resolve_key(ctx.user, ctx.org, provider, mode=ctx.effective_mode)
     return target_with_key(model, key, provider)
 
 

@@ -20,11 +20,25 @@ import anthropic
 import httpx2
 import openai
 
-from webapp.services.errors import ServiceError
+from webapp.services.errors import LLMError, NotConfigured
 from webapp.services.llm.limits import UpstreamFault
 from webapp.services.llm.transport import OutboundRefused
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "AuthError",
+    "BadRequest",
+    "Cancelled",
+    "LLMError",
+    "NotConfigured",
+    "RateLimited",
+    "Timeout",
+    "Unavailable",
+    "classify",
+    "redact",
+    "sanitize",
+]
 
 DETAIL_CHARS = 300
 _SECRET_PATTERNS = [
@@ -54,37 +68,6 @@ def sanitize(text: str, secrets: tuple[str, ...] = (), limit: int = DETAIL_CHARS
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return redact(text, secrets)
-
-
-class LLMError(ServiceError):
-    """A call failed. ``error_type`` is one of SPEC's taxonomy."""
-
-    error_type = "unavailable"
-    status_code = 502
-    retryable = False
-    fallback = False  # may the next model be tried?
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        http_status: int | None = None,
-        retry_after: float | None = None,
-        detail: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.retry_after = retry_after
-        self.detail = detail  # sanitized upstream excerpt, for admins only
-
-    @property
-    def admin_message(self) -> str:
-        """The message with the upstream's own (sanitized) words, for admin pages."""
-        return f"{self.message} Upstream said: “{self.detail}”" if self.detail else self.message
-
-
-class NotConfigured(LLMError):
-    error_type, status_code = "not_configured", 400
 
 
 class AuthError(LLMError):

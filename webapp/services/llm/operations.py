@@ -10,7 +10,6 @@ from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.catalog.snapshot import ModelInfo
 from webapp.services.credentials import storage as credentials
 from webapp.services.credentials.resolution import (
-    KeyNotConfigured,
     key_from_credential,
     resolve_key,
 )
@@ -144,16 +143,11 @@ def list_models(
         with metered(call):
             if credential is not None:
                 _check_testable(credential, provider, context.user)
-            try:
-                key = (
-                    key_from_credential(credential)
-                    if credential is not None
-                    else resolve_key(
-                        context.user, context.org, provider, mode=context.effective_mode
-                    )
-                )
-            except KeyNotConfigured as exc:
-                raise NotConfigured(exc.message) from None
+            key = (
+                key_from_credential(credential)
+                if credential is not None
+                else resolve_key(context.user, context.org, provider, mode=context.effective_mode)
+            )
             probe = _probe_model(provider)
             target = target_with_key(probe, key, provider)
             call.serve(target)

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from webapp.extensions import db
 from webapp.models import Organization, Provider, User
-from webapp.services.credentials.resolution import KeyNotConfigured, resolve_key
-from webapp.services.settings.resolution import EffectiveSettings, SettingsError, resolve
+from webapp.services.credentials.resolution import resolve_key
+from webapp.services.errors import NotConfigured
+from webapp.services.settings.resolution import EffectiveSettings, resolve
 
 
 @dataclass
@@ -35,7 +36,7 @@ def _key(
         return KeyExplanation(model, problem="The provider no longer exists.")
     try:
         key = resolve_key(user, org, provider)
-    except KeyNotConfigured as exc:
+    except NotConfigured as exc:
         return KeyExplanation(model, problem=exc.message)
     return KeyExplanation(model, key.source, key.label, key.credential_id)
 
@@ -52,7 +53,7 @@ def explain(user: User | None, org: Organization | None, feature: str | None) ->
             org_id=org.id if org else None,
             feature=feature or None,
         )
-    except SettingsError as exc:
+    except NotConfigured as exc:
         return Explanation(None, exc.message)
     models = [effective.model, *effective.fallbacks]
     keys = [_key(user, org, m.provider_id, m.global_id) for m in models]

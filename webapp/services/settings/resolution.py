@@ -16,19 +16,12 @@ from webapp.extensions import db
 from webapp.models import Feature, Organization, ParameterSet, Profile
 from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.catalog.snapshot import ModelInfo
-from webapp.services.errors import ServiceError, ValidationError
+from webapp.services.errors import NotConfigured, ValidationError
 from webapp.services.settings import layers as settings_service
 from webapp.services.settings.cache import settings_cache
 from webapp.services.settings.fields import BY_NAME, COLUMN, FIELDS
 
 LAYERS = ("default", "global", "org", "profile", "feature", "user", "call")
-
-
-class SettingsError(ServiceError):
-    """The configuration cannot serve this call (disabled or disallowed model, unknown feature)."""
-
-    status_code = 400
-    error_type = "not_configured"
 
 
 @dataclass(frozen=True)
@@ -151,7 +144,7 @@ def _feature_layers(org_id: int | None, slug: str) -> tuple[int, bool, Layer | N
         feature = db.session.scalar(query.where(Feature.org_id == org_id))
     feature = feature or db.session.scalar(query.where(Feature.org_id.is_(None)))
     if feature is None:
-        raise SettingsError(f"There is no feature {slug!r}.")
+        raise NotConfigured(f"There is no feature {slug!r}.")
     profile = _profile_layer(org_id, feature.profile_name) if feature.profile_name else None
     layer = Layer(
         Source("feature", "feature", feature.id, f"Feature {feature.name}", org_id=feature.org_id),
@@ -206,15 +199,15 @@ def _allowed(model_id: int, allowed: list[str] | None) -> bool:
 def _check_model(info: ModelInfo | None, source: Source, allowed: list[str] | None) -> ModelInfo:
     where = f"(set by {source.label})"
     if info is None:
-        raise SettingsError(f"The model {where} is no longer in the catalog.")
+        raise NotConfigured(f"The model {where} is no longer in the catalog.")
     if not info.provider_enabled:
-        raise SettingsError(
+        raise NotConfigured(
             f"{info.provider_name} is disabled, so {info.global_id} {where} cannot be used."
         )
     if not info.enabled:
-        raise SettingsError(f"The model {info.global_id} {where} is disabled.")
+        raise NotConfigured(f"The model {info.global_id} {where} is disabled.")
     if allowed is not None and info.global_id not in allowed:
-        raise SettingsError(
+        raise NotConfigured(
             f"{info.global_id} {where} is not among the models your organization allows."
         )
     return info
@@ -249,9 +242,9 @@ def resolve(
     if org_id is not None:
         org_layer, policy = cache.get(("org", org_id), lambda: _org_layer(org_id))
         if policy is None:
-            raise SettingsError("That organization does not exist.")
+            raise NotConfigured("That organization does not exist.")
         if policy.archived:
-            raise SettingsError(f"The organization {policy.name} is archived.")
+            raise NotConfigured(f"The organization {policy.name} is archived.")
         allowed = policy.allowed_models
         layers.append(org_layer)
     feature_id = None
@@ -260,7 +253,7 @@ def resolve(
             ("feature", org_id, feature), lambda: _feature_layers(org_id, feature)
         )
         if not enabled:
-            raise SettingsError(f"The feature {feature!r} is disabled.")
+            raise NotConfigured(f"The feature {feature!r} is disabled.")
         layers += [profile, feature_layer] if profile else [feature_layer]
     if user_id is not None:
         layers.append(cache.get(("user", user_id), lambda: _user_layer(user_id)))
@@ -281,7 +274,7 @@ def resolve(
         values.setdefault(spec.name, None)
         sources.setdefault(spec.name, Source("default", None, None, "Built-in default"))
     if values["model"] is None:
-        raise SettingsError("No model is configured and the catalog has no default chat model.")
+        raise NotConfigured("No model is configured and the catalog has no default chat model.")
     model = _check_model(catalog_snapshot.model_by_id(values["model"]), sources["model"], allowed)
     fallbacks = []
     for global_id in values["fallback_models"] or []:
