@@ -172,6 +172,9 @@ def app(
 
     with application.app_context():
         seed_all()
+    from webapp.services.llm import metering
+
+    metering._last_used.clear()  # credential ids repeat from one test to the next
     ctx = application.app_context()
     ctx.push()
     try:

@@ -141,6 +141,7 @@ def test_a_key_known_to_be_invalid_is_used_last(app, member):
     first = factories.user_key(member, "openai", "sk-first-000", label="first")
     factories.user_key(member, "openai", "sk-second-000", label="second")
     member.mode = "byok"
+    db.session.commit()  # the test's bookkeeping below writes on a connection of its own
     assert resolve_key(member, None, factories.provider("openai")).secret == "sk-first-000"
     credentials.record_test(first.id, LastTestStatus.INVALID, "401")
     assert resolve_key(member, None, factories.provider("openai")).secret == "sk-second-000"

@@ -22,6 +22,7 @@ from webapp.extensions import db
 from webapp.models import Credential, LastTestStatus, OrgRole, Provider, Scope, User
 from webapp.models.base import utcnow
 from webapp.models.credential import owner_key
+from webapp.services import side_writes
 from webapp.services.audit import events as audit
 from webapp.services.credentials import crypto
 from webapp.services.credentials.hostnames import unprintable
@@ -330,26 +331,19 @@ def decrypt_secret(credential: Credential) -> str:
         raise
 
 
-def mark_used(credential_id: int) -> None:
-    """Bookkeeping without bumping the version an open edit form relies on."""
-    db.session.execute(
-        sa.update(Credential)
-        .where(Credential.id == credential_id)
-        .values(last_used_at=utcnow(), updated_at=Credential.updated_at),
-        execution_options={"synchronize_session": False},
-    )
-
-
 def record_test(credential_id: int, status: str, message: str | None) -> None:
-    db.session.execute(
-        sa.update(Credential)
-        .where(Credential.id == credential_id)
-        .values(
-            last_test_status=status,
-            last_test_at=utcnow(),
-            last_test_message=(message or "")[:500] or None,
-            updated_at=Credential.updated_at,
-        ),
-        execution_options={"synchronize_session": False},
-    )
-    db.session.commit()
+    """Bookkeeping of a connection test, in its own transaction (the caller's is left alone)
+    and without bumping the version an open edit form relies on."""
+    table = Credential.__table__
+    with side_writes.own_transaction() as connection:
+        connection.execute(
+            sa.update(table)
+            .where(table.c.id == credential_id)
+            .values(
+                last_test_status=status,
+                last_test_at=utcnow(),
+                last_test_message=(message or "")[:500] or None,
+                updated_at=table.c.updated_at,  # bookkeeping, not an edit
+            )
+        )
+    side_writes.forget_cached(Credential, credential_id)

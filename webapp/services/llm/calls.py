@@ -3,29 +3,30 @@ and the metering that runs whether the call succeeds or fails."""
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 
 from webapp.extensions import db
-from webapp.models import Mode, Organization, Provider, UsageRecord, User
+from webapp.models import Mode, Organization, Provider, User
 from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
-from webapp.services.credentials import storage as credentials
 from webapp.services.credentials import url_guard
 from webapp.services.credentials.resolution import ResolvedKey, resolve_key
 from webapp.services.errors import ServiceError, ValidationError
 from webapp.services.llm import clients, transport
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.errors import BadRequest, LLMError, NotConfigured
-from webapp.services.llm.metering import CallRecord, write
+from webapp.services.llm.metering import CallRecord, Metered, write
 from webapp.services.llm.retry import Attempts
 from webapp.services.settings import resolution as effective_settings
 
+F = TypeVar("F", bound=Callable[..., Any])
 LOGGING_FIELDS = ("logging_enabled", "logging_level", "log_request_bodies", "log_response_bodies")
 
 
@@ -67,15 +68,15 @@ class Call:
     settings: effective_settings.EffectiveSettings | None = None
     attempts: Attempts = field(default_factory=Attempts)
     started: float = field(default_factory=time.perf_counter)
-    usage_record: UsageRecord | None = None
+    metered: Metered | None = None
     deadline: float | None = None  # time.monotonic() by which retries and fallbacks end
     outbound: transport.Scope = field(default_factory=transport.Scope)
 
     def priced(self, completion: Any) -> Any:
         """Copy cost and credits from the written usage record onto the result."""
-        if self.usage_record is not None:
-            completion.cost_usd = self.usage_record.cost_usd
-            completion.credits = self.usage_record.credits
+        if self.metered is not None:
+            completion.cost_usd = self.metered.cost_usd
+            completion.credits = self.metered.credits
         return completion
 
     def elapsed_ms(self) -> int:
@@ -86,6 +87,19 @@ class Call:
         self.record.key_source = target.key.source
         self.record.credential_id = target.key.credential_id
         self.record.secrets = (target.key.secret,)
+
+
+def leaves_caller_pending(fn: F) -> F:
+    """An entry point of the call service: the caller's pending changes stay pending, because
+    no query of the call flushes them (a flushed write would also hold SQLite's write lock
+    against metering's own connection). Metering writes on a connection of its own."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with db.session.no_autoflush:
+            return fn(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
 
 
 def new_call(
@@ -181,7 +195,8 @@ def metered(call: Call) -> Iterator[Call]:
     A raised error carries ``request_id`` so callers can point at the usage record.
     """
     try:
-        yield call
+        with db.session.no_autoflush:
+            yield call
     except BaseException as exc:
         if isinstance(exc, LLMError):
             call.record.error = exc
@@ -197,6 +212,4 @@ def metered(call: Call) -> Iterator[Call]:
     finally:
         call.record.latency_ms = call.record.latency_ms or call.elapsed_ms()
         call.record.attempts = call.attempts.entries
-        if call.record.credential_id:
-            credentials.mark_used(call.record.credential_id)
-        call.usage_record = write(call.record)
+        call.metered = write(call.record)

@@ -13,6 +13,7 @@ from webapp.services.llm.calls import (
     Target,
     call_params,
     candidates,
+    leaves_caller_pending,
     metered,
     new_call,
     resolve_settings,
@@ -129,6 +130,7 @@ def _completion(
     )
 
 
+@leaves_caller_pending
 def complete(
     messages: list[Any],
     *,
@@ -225,6 +227,7 @@ class CompletionStream:
             pass
 
 
+@leaves_caller_pending
 def stream(
     messages: list[Any],
     *,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from webapp.extensions import db
-from webapp.models import Mode, UsageRecord
+import sqlalchemy as sa
+
+from webapp.models import Credential, Mode, UsageRecord
+from webapp.models.base import utcnow
+from webapp.services import side_writes
 from webapp.services.catalog.snapshot import ModelInfo
 from webapp.services.llm.errors import LLMError, redact
 from webapp.services.llm.types import Usage
@@ -86,67 +91,110 @@ class CallRecord:
     secrets: tuple[str, ...] = ()
 
 
-def write(call: CallRecord) -> UsageRecord:
-    """Insert the usage record in its own transaction and return it."""
+@dataclass(frozen=True)
+class Metered:
+    """What the call's result needs back from metering."""
+
+    cost_usd: Decimal | None
+    credits: Decimal | None
+
+
+# Credential ids and when this process last wrote their ``last_used_at``: at most once a
+# minute per key, so a busy key does not cost an UPDATE per call.
+LAST_USED_EVERY_S = 60.0
+_last_used: dict[int, float] = {}
+
+
+def _credits(call: CallRecord, cost: Decimal | None) -> Decimal | None:
+    if cost is None or call.model is None:
+        return None
+    if call.mode != Mode.MANAGED:
+        return Decimal(0)
+    return (cost * call.model.credit_multiplier).quantize(Decimal("0.00000001"))
+
+
+def _row(call: CallRecord, cost: Decimal | None, credits: Decimal | None) -> dict[str, Any]:
     failed = call.error is not None
     keep_request, keep_response = bodies_to_keep(call.logging, failed)
-    cost = compute_cost(call.model, call.usage)
-    priced_usage = call.usage is not None and call.usage.input_tokens is not None
-    credits = None
-    if cost is not None and call.model is not None:
-        credits = (
-            (cost * call.model.credit_multiplier).quantize(Decimal("0.00000001"))
-            if call.mode == Mode.MANAGED
-            else Decimal(0)
-        )
     usage = call.usage or Usage()
-    record = UsageRecord(
-        request_id=call.request_id,
-        caller=call.caller,
-        operation=call.operation,
-        user_id=call.user_id,
-        org_id=call.org_id,
-        feature_id=call.feature_id,
-        access_token_id=call.access_token_id,
-        provider_id=call.model.provider_id if call.model else None,
-        model_id=call.model.id if call.model else None,
-        provider_slug=call.model.provider_slug if call.model else None,
-        model_name=call.model.model_id if call.model else None,
-        requested_model=_clip(call.requested_model, 300),
-        mode=call.mode,
-        key_source=call.key_source,
-        credential_id=call.credential_id,
-        status="error" if failed else "ok",
-        error_type=call.error.error_type if failed else None,
-        # The sanitized upstream excerpt is kept for admins (see errors.LLMError.detail).
-        error_message=redact(call.error.admin_message, call.secrets)[:1000] if failed else None,
-        stream=call.stream,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cached_tokens=usage.cached_tokens,
-        cost_usd=cost,
-        unpriced=priced_usage and cost is None,
-        credits=credits,
-        latency_ms=call.latency_ms,
-        ttft_ms=call.ttft_ms,
-        attempts=call.attempts or None,
-        dropped_params=call.dropped_params or None,
-        stop_reason=_clip(call.stop_reason, 32),
-        request_body=call.request_body if keep_request else None,
-        response_body=call.response_body if keep_response else None,
+    model = call.model
+    return {
+        "created_at": utcnow(),
+        "request_id": call.request_id,
+        "caller": call.caller,
+        "operation": call.operation,
+        "user_id": call.user_id,
+        "org_id": call.org_id,
+        "feature_id": call.feature_id,
+        "access_token_id": call.access_token_id,
+        "provider_id": model.provider_id if model else None,
+        # A stand-in model (id 0) of a connection test is not a catalog row.
+        "model_id": model.id if model and model.id else None,
+        "provider_slug": model.provider_slug if model else None,
+        "model_name": model.model_id if model else None,
+        "requested_model": _clip(call.requested_model, 300),
+        "mode": call.mode,
+        "key_source": call.key_source,
+        "credential_id": call.credential_id,
+        "status": "error" if failed else "ok",
+        "error_type": call.error.error_type if call.error else None,
+        # The sanitized upstream excerpt is kept for admins (see LLMError.detail).
+        "error_message": redact(call.error.admin_message, call.secrets)[:1000]
+        if call.error
+        else None,
+        "stream": call.stream,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "cost_usd": cost,
+        "unpriced": usage.input_tokens is not None and cost is None,
+        "credits": credits,
+        "latency_ms": call.latency_ms,
+        "ttft_ms": call.ttft_ms,
+        "attempts": call.attempts or None,
+        "dropped_params": call.dropped_params or None,
+        "stop_reason": _clip(call.stop_reason, 32),
+        "request_body": call.request_body if keep_request else None,
+        "response_body": call.response_body if keep_response else None,
+    }
+
+
+def _mark_used(connection: Any, credential_id: int | None, now: datetime) -> None:
+    """``last_used_at`` of the key that served a successful call, at most once a minute."""
+    if credential_id is None:
+        return
+    clock = time.monotonic()
+    if clock - _last_used.get(credential_id, float("-inf")) < LAST_USED_EVERY_S:
+        return
+    _last_used[credential_id] = clock
+    table = Credential.__table__
+    connection.execute(
+        sa.update(table)
+        .where(table.c.id == credential_id)
+        .values(last_used_at=now, updated_at=table.c.updated_at)  # bookkeeping, not an edit
     )
-    db.session.add(record)
-    db.session.commit()
+
+
+def write(call: CallRecord) -> Metered:
+    """Insert the call's usage record in a transaction of its own (Core, no ORM objects)."""
+    cost = compute_cost(call.model, call.usage)
+    credits = _credits(call, cost)
+    row = _row(call, cost, credits)
+    # Its own transaction: never commits (or loses to a rollback) what the caller has pending.
+    with side_writes.own_transaction() as connection:
+        connection.execute(sa.insert(UsageRecord.__table__).values(**row))
+        if call.error is None:
+            _mark_used(connection, call.credential_id, row["created_at"])
     log.info(
         "call %s %s %s status=%s tokens=%s/%s cost=%s key=%s latency=%sms",
         call.request_id,
         call.operation,
-        record.model_name or call.requested_model,
-        record.status,
-        usage.input_tokens,
-        usage.output_tokens,
+        row["model_name"] or call.requested_model,
+        row["status"],
+        row["input_tokens"],
+        row["output_tokens"],
         cost,
         call.key_source,
         call.latency_ms,
     )
-    return record
+    return Metered(cost, credits)

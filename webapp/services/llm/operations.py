@@ -18,6 +18,7 @@ from webapp.services.llm import retry
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.calls import (
     CallContext,
+    leaves_caller_pending,
     metered,
     new_call,
     resolve_settings,
@@ -30,6 +31,7 @@ from webapp.services.llm.types import EmbeddingResult, LiveModel, Usage
 LIST_TIMEOUT_S = 15.0
 
 
+@leaves_caller_pending
 def embed(
     inputs: list[str] | str, *, context: CallContext, model: str | None = None
 ) -> EmbeddingResult:
@@ -133,6 +135,7 @@ def _check_testable(credential: Credential, provider: Provider, user: User | Non
         )
 
 
+@leaves_caller_pending
 def list_models(
     provider: Provider, *, context: CallContext, credential: Credential | None = None
 ) -> ConnectionResult:
