@@ -126,7 +126,7 @@ def test_redirects_are_never_followed_past_the_ssrf_guard(wired, member):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         factories.allowed_host(f"127.0.0.1:{server.server_port}")
         key = factories.user_key(
