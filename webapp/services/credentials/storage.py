@@ -83,10 +83,6 @@ def credential_aad(credential: Credential) -> bytes:
     return aad_for(credential.id, credential.scope, credential.owner_key, credential.provider_id)
 
 
-def masked(credential: Credential) -> str:
-    return f"•••• set (…{credential.secret_hint})"
-
-
 def _clean_secret(secret: str) -> str:
     secret = secret.strip()
     if len(secret) < MIN_SECRET:
