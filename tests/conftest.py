@@ -178,24 +178,22 @@ def _shared_app(database_url: str, instance_path: Path, _migrated: None) -> Iter
     isolation.dispose(application)
 
 
-@pytest.fixture(scope="session")
-def _configured_apps() -> Iterator[dict[str, Flask]]:
-    """Apps built with ``app_config`` overrides, one per distinct set, kept for the run."""
-    apps: dict[str, Flask] = {}
-    yield apps
-    for application in apps.values():
-        isolation.dispose(application)
-
-
 def _committed(application: Flask) -> Iterator[Flask]:
     """Real commits; afterwards every table emptied and the catalog seeded again."""
     try:
-        with isolation.fresh_process_state(application), application.app_context():
+        with isolation.fresh_app_state(application), application.app_context():
             yield application
     finally:
         isolation.empty_all_tables(application)
         isolation.seed(application)
         isolation.dispose(application)
+
+
+@pytest.fixture(autouse=True)
+def _process_state() -> Iterator[None]:
+    """Process-wide state (rate limiter, SDK clients) put back after every test."""
+    with isolation.kept_process_state():
+        yield
 
 
 @pytest.fixture
@@ -210,19 +208,19 @@ def app(
         yield from _committed(make_app(database_url, instance_path, **overrides))
         return
     application = _shared_app
-    if overrides:
-        apps = request.getfixturevalue("_configured_apps")
-        key = repr(sorted(overrides.items()))
-        if key not in apps:
-            apps[key] = make_app(database_url, instance_path, **overrides)
-            isolation.prepare_for_rollback(apps[key])
-        application = apps[key]
-    with (
-        isolation.fresh_process_state(application),
-        isolation.rolled_back(application),
-        application.app_context(),
-    ):
-        yield application
+    if overrides:  # its own app: some settings are only read when the app is built
+        application = make_app(database_url, instance_path, **overrides)
+        isolation.prepare_for_rollback(application)
+    try:
+        with (
+            isolation.fresh_app_state(application),
+            isolation.rolled_back(application),
+            application.app_context(),
+        ):
+            yield application
+    finally:
+        if application is not _shared_app:
+            isolation.dispose(application)
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
+from limits.storage import MemoryStorage
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from webapp.extensions import db, limiter
 from webapp.services.llm import clients as llm_clients
@@ -73,12 +74,26 @@ def install() -> None:
     factory.configure(join_transaction_mode="create_savepoint")
     if not event.contains(Engine, "connect", _second_connection_waits_briefly):
         event.listen(Engine, "connect", _second_connection_waits_briefly)
+        event.listen(Engine, "handle_error", _explain_lock_wait)
 
 
 def _second_connection_waits_briefly(dbapi_connection: Any, _record: Any) -> None:
     """A connection opened while a rolled-back test runs cannot wait for it: fail, not hang."""
     if _bindings:
         _limit_lock_waits(dbapi_connection)
+
+
+def _explain_lock_wait(context: ExceptionContext) -> None:
+    """A second connection gave up waiting on a rolled-back test's locks: say what to do."""
+    if not _bindings or any(b.connection is context.connection for b in _bindings.values()):
+        return
+    error = context.original_exception
+    locked = "database is locked" in str(error) or getattr(error, "sqlstate", None) == "55P03"
+    if locked:
+        raise CommittedOnlyError(
+            "a second connection waited on the rolled-back test's transaction: mark the test "
+            "@pytest.mark.committed"
+        ) from error
 
 
 def _limit_lock_waits(dbapi_connection: Any) -> None:
@@ -153,10 +168,12 @@ def settle_test_session() -> None:
 
 
 @contextmanager
-def fresh_process_state(app: Flask) -> Iterator[None]:
-    """Per-process caches start empty and the app's config and extensions are put back."""
+def fresh_app_state(app: Flask) -> Iterator[None]:
+    """The app's caches start empty; its config and extensions are put back afterwards."""
     config, extensions = dict(app.config), dict(app.extensions)
-    _clear_caches(app)
+    # The settings cache (and the catalog snapshot kept in it) trusts a database counter
+    # that a rollback sets back: a new test must never inherit it.
+    app.extensions.pop(settings_cache.EXTENSION, None)
     try:
         yield
     finally:
@@ -164,16 +181,28 @@ def fresh_process_state(app: Flask) -> Iterator[None]:
         app.config.update(config)
         app.extensions.clear()
         app.extensions.update(extensions)
-        _clear_caches(app)
+        app.extensions.pop(settings_cache.EXTENSION, None)
 
 
-def _clear_caches(app: Flask) -> None:
-    # The settings cache (and the catalog snapshot kept in it) trusts a database counter
-    # that a rollback sets back: a new test must never inherit it.
-    app.extensions.pop(settings_cache.EXTENSION, None)
+@contextmanager
+def kept_process_state() -> Iterator[None]:
+    """Module-level state starts and ends empty: SDK clients and rate-limit counters; the
+    one rate limiter, which every app built meanwhile re-binds, is put back as it was."""
+    limiter_state = dict(vars(limiter))
+    _clear_process_caches()
+    try:
+        yield
+    finally:
+        vars(limiter).clear()
+        vars(limiter).update(limiter_state)
+        _clear_process_caches()
+
+
+def _clear_process_caches() -> None:
     llm_clients.clear()
-    if limiter.initialized and limiter.enabled:
-        limiter.storage.reset()  # rate-limit counters
+    storage = getattr(limiter, "_storage", None)
+    if isinstance(storage, MemoryStorage):  # never a shared Redis
+        storage.reset()
 
 
 def empty_all_tables(app: Flask) -> None:

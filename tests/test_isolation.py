@@ -9,10 +9,10 @@ import time
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from tests import factories, isolation
-from tests.conftest import login
+from tests.conftest import login, make_app
 from webapp.extensions import db, limiter
 from webapp.models import AppCounter, Organization, User
 from webapp.services.credentials import crypto
@@ -75,24 +75,29 @@ def test_a_second_connection_waiting_on_the_test_fails_fast(app):
     counter = sa.update(AppCounter).values(value=AppCounter.value + 1)
     db.session.execute(counter)  # the test's transaction now holds the rows (and SQLite's lock)
     started = time.monotonic()
-    with pytest.raises(OperationalError), db.engine.connect() as other:
+    with (
+        pytest.raises(isolation.CommittedOnlyError, match="committed"),
+        db.engine.connect() as other,
+    ):
         other.execute(counter)
     assert time.monotonic() - started < 5 * isolation.ROLLBACK_LOCK_WAIT_MS / 1000
 
 
-def test_process_state_is_put_back(_shared_app: Flask):
+def test_process_state_is_put_back(_shared_app: Flask, database_url, tmp_path):
     app = _shared_app
-    ring = app.extensions[crypto.EXTENSION]
-    with isolation.fresh_process_state(app), app.app_context():
+    ring, storage = app.extensions[crypto.EXTENSION], limiter.storage
+    with isolation.kept_process_state(), isolation.fresh_app_state(app), app.app_context():
         cache = settings_cache()
         app.config["WTF_CSRF_ENABLED"] = True
         app.extensions[crypto.EXTENSION] = crypto.parse_keys(crypto.generate_entry("v9"))
         limiter.storage.incr("probe", 60)  # a rate-limit counter
+        make_app(database_url, tmp_path)  # re-binds the one rate limiter to its own storage
+        assert limiter.storage is not storage
     with app.app_context():
         assert settings_cache() is not cache
     assert app.config["WTF_CSRF_ENABLED"] is False
     assert app.extensions[crypto.EXTENSION] is ring
-    assert limiter.storage.get("probe") == 0
+    assert limiter.storage is storage and storage.get("probe") == 0
 
 
 @pytest.mark.app_config(LOGIN_RATE_LIMIT="2 per minute")
