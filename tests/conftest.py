@@ -1,24 +1,26 @@
 """Fixtures. One database per test process (a SQLite file, or a PostgreSQL schema when
 ``TEST_DATABASE_URL`` is set; one per pytest-xdist worker), built by the real migrations and
-seeded once. One app per process serves every test.
+seeded once. One app per process serves the tests.
 
 Two isolation modes (the machinery is in tests/isolation.py):
 
 - **Rolled back** (the default): the test runs inside a transaction on one connection that is
-  rolled back at the end. Every session the app opens in the test's thread — the test's own
-  ``db.session``, each test-client request, CLI commands — joins that connection through a
-  SAVEPOINT, so the services' ``db.session.commit()`` works as usual and requests see what
-  the test saved. Per-process caches (settings cache and catalog snapshot, SDK clients,
-  rate-limit counters) start empty; config and extensions changed on ``app`` are put back.
-- **Committed** (``@pytest.mark.committed``): writes really commit, on a fresh app; afterwards
-  every table is emptied and the catalog seeded again. Use it when the database is used from
-  another thread (threads, a live HTTP server such as tests/e2e), from another connection or
-  app (``db.engine.connect()``, a second ``make_app``), or another process. In the rolled-back
-  mode a second thread using the database raises, and a second connection waiting on the
-  test's locks fails after a second instead of hanging.
+  rolled back at the end. Every session the app opens in the test's thread (the test's own
+  ``db.session``, each test-client request, CLI commands) joins that connection through a
+  SAVEPOINT: the services' ``db.session.commit()`` works as usual, requests see what the test
+  saved, and ``db.session.rollback()`` in the test still shows what requests committed.
+  Caches start empty (settings cache and catalog snapshot, SDK clients, rate-limit counters);
+  config and extensions changed on ``app``, and the rate limiter, are put back afterwards.
+- **Committed** (``@pytest.mark.committed``): writes really commit, on an app of the test's
+  own; afterwards every table is emptied and the catalog seeded again. Use it when the
+  database is used from another thread (threads, a live HTTP server such as tests/e2e), from
+  another connection or app on the same database (``db.engine.connect()``, a second
+  ``make_app``), or from another process. Rolled back, another thread using the database
+  raises, and a second connection waiting on the test's locks fails after a second; both
+  errors say to mark the test committed.
 
-``@pytest.mark.app_config(KEY=value)`` gives the test an app built with those overrides (in
-either mode). Tests of pure functions need no ``app`` at all.
+``@pytest.mark.app_config(KEY=value)`` gives the test an app of its own built with those
+overrides, in either mode. Tests of pure functions need no ``app`` at all.
 """
 
 from __future__ import annotations

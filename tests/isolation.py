@@ -148,7 +148,7 @@ def settle_test_session() -> None:
 
     The request's commits then do not sit inside that savepoint, so a later
     ``db.session.rollback()`` in the test (to see what the request saved) keeps them, as it
-    would with real commits. Loaded objects are not expired.
+    would with real commits. Loaded objects are not expired (the next rollback expires them).
     """
     if not has_app_context() or current_app._get_current_object() not in _bindings:  # type: ignore[attr-defined]
         return

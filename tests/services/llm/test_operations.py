@@ -140,5 +140,6 @@ def test_redirects_are_never_followed_past_the_ssrf_guard(wired, member):
         )
     finally:
         server.shutdown()
+        server.server_close()
     assert not result.ok and "307" in result.message
     assert wired.requests_to("openai.models") == []
