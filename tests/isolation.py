@@ -28,6 +28,7 @@ from webapp.services.settings import cache as settings_cache
 
 # In the rolled-back mode any wait on a lock is a test waiting on itself: fail fast instead.
 ROLLBACK_LOCK_WAIT_MS = 1000
+SETTLED = "tests.settled"  # Session.info key: its savepoint was ended before a request
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,9 @@ class _JoinsTestConnection:
         return super().get_bind(mapper, clause, bind, **kw)  # type: ignore[misc]
 
     def rollback(self) -> None:
-        # A session settled before a request has no transaction left to roll back; expire
-        # what it loaded anyway, as rolling back the transaction it stood for would have.
-        if self.get_transaction() is None:  # type: ignore[attr-defined]
+        # A session settled before a request may have no transaction left to roll back;
+        # expire what it loaded anyway, as rolling back the one it stood for would have.
+        if self.info.pop(SETTLED, False) and self.get_transaction() is None:  # type: ignore[attr-defined]
             self.expire_all()  # type: ignore[attr-defined]
         super().rollback()  # type: ignore[misc]
 
@@ -165,6 +166,7 @@ def settle_test_session() -> None:
         session.commit()
     finally:
         session.expire_on_commit = expire
+    session.info[SETTLED] = True
 
 
 @contextmanager
