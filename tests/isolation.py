@@ -23,7 +23,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from webapp.extensions import db, limiter
-from webapp.services.llm import clients as llm_clients
 from webapp.services.settings import cache as settings_cache
 
 # In the rolled-back mode any wait on a lock is a test waiting on itself: fail fast instead.
@@ -201,6 +200,9 @@ def kept_process_state() -> Iterator[None]:
 
 
 def _clear_process_caches() -> None:
+    # Imported here: the SDKs take seconds to import, which xdist's controller need not pay.
+    from webapp.services.llm import clients as llm_clients
+
     llm_clients.clear()
     storage = getattr(limiter, "_storage", None)
     if isinstance(storage, MemoryStorage):  # never a shared Redis
