@@ -1,6 +1,27 @@
-"""Fixtures: one database per test session (SQLite file, or a PostgreSQL schema when
-``TEST_DATABASE_URL`` is set), built by the real migrations; every test starts from a freshly
-seeded catalog and ends by emptying every table."""
+"""Fixtures. One database per test process (a SQLite file, or a PostgreSQL schema when
+``TEST_DATABASE_URL`` is set; one per pytest-xdist worker), built by the real migrations and
+seeded once. One app per process serves the tests.
+
+Two isolation modes (the machinery is in tests/isolation.py):
+
+- **Rolled back** (the default): the test runs inside a transaction on one connection that is
+  rolled back at the end. Every session the app opens in the test's thread (the test's own
+  ``db.session``, each test-client request, CLI commands) joins that connection through a
+  SAVEPOINT: the services' ``db.session.commit()`` works as usual, requests see what the test
+  saved, and ``db.session.rollback()`` in the test still shows what requests committed.
+  Caches start empty (settings cache and catalog snapshot, SDK clients, rate-limit counters);
+  config and extensions changed on ``app``, and the rate limiter, are put back afterwards.
+- **Committed** (``@pytest.mark.committed``): writes really commit, on an app of the test's
+  own; afterwards every table is emptied and the catalog seeded again. Use it when the
+  database is used from another thread (threads, a live HTTP server such as tests/e2e), from
+  another connection or app on the same database (``db.engine.connect()``, a second
+  ``make_app``), or from another process. Rolled back, another thread using the database
+  raises, and a second connection waiting on the test's locks fails after a second; both
+  errors say to mark the test committed.
+
+``@pytest.mark.app_config(KEY=value)`` gives the test an app of its own built with those
+overrides, in either mode. Tests of pure functions need no ``app`` at all.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +40,7 @@ from flask import Flask
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 
-from tests import factories
+from tests import factories, isolation
 from tests.fake_upstream import FakeUpstream, _fake_upstream_server, fake_upstream  # noqa: F401
 
 # The SDKs read these on their own; tests must never pick up a real key or endpoint.
@@ -72,7 +93,7 @@ def _postgres_url(base: str, schema: str) -> str:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private database for this run: a fresh PostgreSQL schema, or a SQLite file."""
+    """A private database for this process: a fresh PostgreSQL schema, or a SQLite file."""
     base = os.environ.get("TEST_DATABASE_URL", "").strip()
     if not base:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
@@ -80,7 +101,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from webapp.config import normalize_database_url
 
     base = normalize_database_url(base)
-    schema = f"sbtest_{uuid.uuid4().hex[:10]}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    schema = f"sbtest_{worker}_{uuid.uuid4().hex[:10]}"
     engine = sa.create_engine(base)
     with engine.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
@@ -97,6 +119,8 @@ class IsolatedClient(FlaskClient):
     production, although the test itself holds an app context open."""
 
     def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        isolation.settle_test_session()
+
         def run():  # type: ignore[no-untyped-def]
             _cv_app.set(None)  # type: ignore[arg-type]
             # Streamed bodies are read here, inside the request's own context.
@@ -145,47 +169,60 @@ def _migrated(database_url: str, instance_path: Path) -> None:
         db.engine.dispose()
 
 
-def _empty_all_tables(app: Flask) -> None:
-    from webapp.extensions import db
+@pytest.fixture(scope="session")
+def _shared_app(database_url: str, instance_path: Path, _migrated: None) -> Iterator[Flask]:
+    """The process's one app, on the migrated and seeded database, ready for rollbacks."""
+    isolation.install()
+    application = make_app(database_url, instance_path)
+    isolation.prepare_for_rollback(application)
+    isolation.seed(application)
+    yield application
+    isolation.dispose(application)
 
-    with app.app_context():
-        db.session.remove()
-        tables = [t for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(table.delete())
+
+def _committed(application: Flask) -> Iterator[Flask]:
+    """Real commits; afterwards every table emptied and the catalog seeded again."""
+    try:
+        with isolation.fresh_app_state(application), application.app_context():
+            yield application
+    finally:
+        isolation.empty_all_tables(application)
+        isolation.seed(application)
+        isolation.dispose(application)
+
+
+@pytest.fixture(autouse=True)
+def _process_state() -> Iterator[None]:
+    """Process-wide state (rate limiter, SDK clients) put back after every test."""
+    with isolation.kept_process_state():
+        yield
 
 
 @pytest.fixture
 def app(
-    database_url: str, instance_path: Path, _migrated: None, request: pytest.FixtureRequest
+    request: pytest.FixtureRequest, database_url: str, instance_path: Path, _shared_app: Flask
 ) -> Iterator[Flask]:
-    """A seeded app. ``@pytest.mark.app_config(KEY=value)`` overrides config for one test."""
+    """A seeded app whose changes are rolled back after the test (or really committed under
+    ``@pytest.mark.committed``). ``@pytest.mark.app_config(KEY=value)`` overrides config."""
     marker = request.node.get_closest_marker("app_config")
     overrides = dict(marker.kwargs) if marker else {}
-    application = make_app(database_url, instance_path, **overrides)
-    from webapp.services.catalog.seed import seed_all
-
-    with application.app_context():
-        seed_all()
-    from webapp.services.llm import metering
-
-    metering._last_used.clear()  # credential ids repeat from one test to the next
-    ctx = application.app_context()
-    ctx.push()
+    if request.node.get_closest_marker("committed"):
+        yield from _committed(make_app(database_url, instance_path, **overrides))
+        return
+    application = _shared_app
+    if overrides:  # its own app: some settings are only read when the app is built
+        application = make_app(database_url, instance_path, **overrides)
+        isolation.prepare_for_rollback(application)
     try:
-        yield application
+        with (
+            isolation.fresh_app_state(application),
+            isolation.rolled_back(application),
+            application.app_context(),
+        ):
+            yield application
     finally:
-        ctx.pop()
-        _empty_all_tables(application)
-        with application.app_context():
-            from webapp.extensions import db
-
-            db.engine.dispose()
+        if application is not _shared_app:
+            isolation.dispose(application)
 
 
 @pytest.fixture

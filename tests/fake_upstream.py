@@ -218,6 +218,7 @@ class FakeUpstream:
         self._scripts: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._release = threading.Event()  # set: requests waiting out a delay answer now
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -247,8 +248,16 @@ class FakeUpstream:
         with self._lock:
             return [r for r in self.requests if r.endpoint == endpoint]
 
+    def release_hangs(self) -> None:
+        """Requests still waiting out a scripted delay answer now (tests need not wait)."""
+        with self._lock:
+            released, self._release = self._release, threading.Event()
+        released.set()
+
     def reset(self) -> None:
-        """Forget scripts and recorded requests, and restore the default text and models."""
+        """Forget scripts and recorded requests, and restore the default text and models;
+        a hang left by an earlier test ends."""
+        self.release_hangs()
         with self._lock:
             self._scripts.clear()
             self.requests.clear()
@@ -271,6 +280,7 @@ class FakeUpstream:
     def stop(self) -> None:
         """Stop at once: pending delays are cut short and handler threads are not awaited."""
         self._stopping.set()
+        self.release_hangs()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -377,8 +387,10 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.fake._take(self.req)
         if self.req.endpoint == "unknown":
             reply = Reply.error(404, f"Unknown request URL: {self.command} {url.path}")
-        if reply.delay and self.fake._stopping.wait(reply.delay):
-            return
+        if reply.delay:
+            self.fake._release.wait(reply.delay)
+            if self.fake._stopping.is_set():
+                return
         # A client that gave up (e.g. its timeout) has nobody left to answer.
         with contextlib.suppress(ConnectionError):
             self._respond(reply, body if isinstance(body, dict) else {})

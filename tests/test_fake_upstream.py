@@ -380,14 +380,14 @@ def test_hang_trips_the_client_timeout(
 
     started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
-        oai.with_options(timeout=0.3).chat.completions.create(model="m", messages=HELLO)
+        oai.with_options(timeout=0.1).chat.completions.create(model="m", messages=HELLO)
     with pytest.raises(anthropic.APITimeoutError):
-        _claude_create(claude.with_options(timeout=0.3))
+        _claude_create(claude.with_options(timeout=0.1))
     assert time.monotonic() - started < 2
 
 
 def test_a_hanging_request_does_not_block_others(oai: openai.OpenAI, fake_upstream: FakeUpstream):
-    fake_upstream.script("openai.chat", Reply.hang(1.0))
+    fake_upstream.script("openai.chat", Reply.hang(5))
     slow = threading.Thread(
         target=oai.chat.completions.create, kwargs={"model": "m", "messages": HELLO}
     )
@@ -398,6 +398,7 @@ def test_a_hanging_request_does_not_block_others(oai: openai.OpenAI, fake_upstre
     started = time.monotonic()
     assert [m.id for m in oai.models.list()] == fake_upstream.models
     assert time.monotonic() - started < 0.5
+    fake_upstream.release_hangs()
     slow.join()
 
 

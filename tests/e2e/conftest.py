@@ -26,9 +26,11 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
+def live_server(app: Flask, request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.node.get_closest_marker("committed") is None:
+        pytest.fail("a live server answers from other threads: mark the test committed")
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -9,7 +9,12 @@ from tests import factories
 from tests.e2e.conftest import screenshot
 
 # Real browsers send real CSRF tokens: keep the protection on.
-pytestmark = [pytest.mark.e2e, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.committed,  # the live server answers from its own threads
+    pytest.mark.xdist_group("browser"),  # one worker starts Chromium, once
+    pytest.mark.app_config(WTF_CSRF_ENABLED=True),
+]
 
 
 def test_admin_configures_a_provider_end_to_end(live_server, page, admin, fake_upstream):

@@ -10,7 +10,12 @@ from tests.e2e.conftest import screenshot
 from webapp.extensions import db
 from webapp.services.credentials.resolution import resolve_key
 
-pytestmark = [pytest.mark.e2e, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.committed,
+    pytest.mark.xdist_group("browser"),
+    pytest.mark.app_config(WTF_CSRF_ENABLED=True),
+]
 NEW_URL, NEW_HOST = "https://llm.elsewhere.example/v1", "https://llm.elsewhere.example"
 
 

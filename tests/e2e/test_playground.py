@@ -8,7 +8,12 @@ from tests import factories
 from tests.e2e.conftest import screenshot
 
 # Real browsers send real CSRF tokens: keep the protection on.
-pytestmark = [pytest.mark.e2e, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.committed,  # the live server answers from its own threads
+    pytest.mark.xdist_group("browser"),  # one worker starts Chromium, once
+    pytest.mark.app_config(WTF_CSRF_ENABLED=True),
+]
 
 
 def test_admin_streams_a_reply_and_sees_the_usage_record(live_server, page, admin, wired):

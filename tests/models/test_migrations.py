@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -21,6 +22,7 @@ def test_models_and_migrations_agree(app):
     assert differences == [], f"models and migrations differ: {differences}"
 
 
+@pytest.mark.committed
 def test_upgrade_builds_an_empty_database(tmp_path):
     """``flask db upgrade`` on a database that has nothing in it."""
     base = os.environ.get("TEST_DATABASE_URL", "").strip()

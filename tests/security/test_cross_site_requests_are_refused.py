@@ -109,6 +109,7 @@ def test_token_authenticated_paths_are_exempt_in_one_place(client):
     assert client.post("/admin/providers", headers=foreign).status_code == 403
 
 
+@pytest.mark.committed  # a second app: its own connections must see the member
 def test_behind_a_trusted_proxy_the_public_origin_counts(
     app, member, database_url: str, instance_path: Path, monkeypatch
 ):

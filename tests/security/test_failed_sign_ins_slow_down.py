@@ -167,6 +167,7 @@ def test_the_password_prompt_before_dangerous_actions_counts_too(app, admin, att
     assert response.status_code == 429 and response.headers["Retry-After"]
 
 
+@pytest.mark.committed  # two more apps, each with connections of their own
 def test_redis_shares_the_counts_between_workers(database_url, instance_path, member, attacker):
     """Two app instances (two gunicorn workers) see the same failures through Redis."""
     if not _redis_up():

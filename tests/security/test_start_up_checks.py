@@ -153,7 +153,9 @@ def test_invalid_admin_email_stops_gunicorn_with_one_line(tmp_path, preload):
         tmp_path,
         SWITCHBOARD_ADMIN_EMAIL="not-an-email",
     )
-    assert result.returncode == (1 if preload else 4)
+    # gunicorn's master exits 4 (app failed to load) or, when a worker dies first, 3 (worker
+    # failed to boot): either way it stops instead of booting workers forever.
+    assert result.returncode in ((1,) if preload else (3, 4)), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     reason = "Switchboard cannot start: SWITCHBOARD_ADMIN_EMAIL is not a valid email address"
     assert reason in result.stderr
@@ -187,7 +189,7 @@ def test_pages_consult_a_cached_schema_state_not_the_database(app, client):
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        if "alembic_version" in statement:
+        if "FROM alembic_version" in statement:  # one per load of the schema state
             statements.append(statement)
 
     sa.event.listen(db.engine, "before_cursor_execute", count)
@@ -196,7 +198,7 @@ def test_pages_consult_a_cached_schema_state_not_the_database(app, client):
             assert client.get("/login").status_code == 200
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
-    assert len(statements) <= 1
+    assert len(statements) <= 1, statements
 
 
 def test_cached_state_expires_after_a_few_seconds(app, monkeypatch):

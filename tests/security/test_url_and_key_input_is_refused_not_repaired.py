@@ -16,7 +16,6 @@ from webapp.extensions import db
 from webapp.models import Credential, Provider
 from webapp.models.base import utcnow
 from webapp.services import llm
-from webapp.services.credentials import storage as credentials
 from webapp.services.credentials import url_guard
 from webapp.services.errors import ValidationError
 
@@ -174,7 +173,7 @@ def test_keys_shorter_than_twenty_characters_show_none_of_their_characters(
     short = factories.user_key(member, "openai", "sk-short-12345")
     long = factories.user_key(member, "anthropic", "sk-long-enough-key-WXYZ")
     assert (short.secret_hint, short.masked) == ("", "•••• set")
-    assert credentials.masked(long) == "•••• set (…WXYZ)"
+    assert long.masked == "•••• set (…WXYZ)"
     page = member_client.get("/account").get_data(as_text=True)
     assert "•••• set (…WXYZ)" in page and "2345" not in page and "•••• set</code>" in page
     factories.global_key("gemini", "sk-global-12345")  # 15 characters

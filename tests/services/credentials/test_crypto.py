@@ -77,6 +77,8 @@ def test_unknown_key_version_is_reported_without_key_material():
         ("v1:" + base64.b64encode(b"short").decode(), "exactly 32 bytes"),
         (f"{KEY1},{KEY1}", "twice"),
     ],
+    # The keys are random: fixed ids keep the test ids the same in every pytest-xdist worker.
+    ids=["empty", "no-colon", "bad-version", "not-base64", "short", "twice"],
 )
 def test_malformed_key_configuration_is_a_clear_error(spec, message):
     with pytest.raises(ConfigError, match=message) as excinfo:

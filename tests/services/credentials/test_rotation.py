@@ -105,6 +105,7 @@ def test_a_ciphertext_moved_to_another_row_is_rejected(app, member, runner):
     assert "sk-rotate" not in result.output
 
 
+@pytest.mark.committed
 def test_a_concurrent_edit_is_never_overwritten_by_rotation(app, member):
     use_keys(app, V1)
     key = _keys(member, 1)[0]
@@ -128,6 +129,7 @@ def test_a_concurrent_edit_is_never_overwritten_by_rotation(app, member):
     assert credentials.decrypt_secret(db.session.get(Credential, key.id)) == "sk-edited-meanwhile"
 
 
+@pytest.mark.committed
 def test_the_app_keeps_writing_while_rotation_runs(app, member):
     use_keys(app, V1)
     keys = _keys(member, 60)

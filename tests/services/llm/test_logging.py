@@ -12,6 +12,7 @@ from webapp.extensions import db
 from webapp.models import UsageRecord
 from webapp.services import llm
 from webapp.services.llm import errors
+from webapp.services.llm.metering import bodies_to_keep
 from webapp.services.settings import layers as settings_service
 
 COMBINATIONS = list(
@@ -23,6 +24,15 @@ COMBINATIONS = list(
         [False, True],
     )
 )
+# One call per branch of the table, through settings, the call service and the usage record.
+THROUGH_A_CALL = [
+    (True, "full", True, True, False),  # both bodies of a good call
+    (True, "full", True, False, True),  # a failed call has no response body to keep
+    (True, "errors_only", True, True, False),  # nothing for a good call
+    (True, "errors_only", False, True, True),  # the flags still choose for a failed one
+    (True, "minimal", True, True, True),  # never
+    (False, "full", True, True, True),  # logging off: never
+]
 
 
 def expected(enabled: bool, level: str, req: bool, resp: bool, failed: bool) -> tuple[bool, bool]:
@@ -33,6 +43,19 @@ def expected(enabled: bool, level: str, req: bool, resp: bool, failed: bool) -> 
 
 @pytest.mark.parametrize(
     ("enabled", "level", "req", "resp", "failed"), COMBINATIONS, ids=lambda v: str(v)
+)
+def test_the_whole_truth_table_of_kept_bodies(enabled, level, req, resp, failed):
+    settings = {
+        "logging_enabled": enabled,
+        "logging_level": level,
+        "log_request_bodies": req,
+        "log_response_bodies": resp,
+    }
+    assert bodies_to_keep(settings, failed) == expected(enabled, level, req, resp, failed)
+
+
+@pytest.mark.parametrize(
+    ("enabled", "level", "req", "resp", "failed"), THROUGH_A_CALL, ids=lambda v: str(v)
 )
 def test_logging_settings_decide_which_bodies_are_kept(
     wired, member, enabled, level, req, resp, failed

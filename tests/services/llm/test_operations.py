@@ -125,7 +125,7 @@ def test_redirects_are_never_followed_past_the_ssrf_guard(wired, member):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         factories.allowed_host(f"127.0.0.1:{server.server_port}")
         key = factories.user_key(
@@ -139,5 +139,6 @@ def test_redirects_are_never_followed_past_the_ssrf_guard(wired, member):
         )
     finally:
         server.shutdown()
+        server.server_close()
     assert not result.ok and "307" in result.message
     assert wired.requests_to("openai.models") == []

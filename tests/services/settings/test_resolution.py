@@ -208,6 +208,7 @@ def test_resolution_is_cached_until_a_settings_write(app, monkeypatch):
     assert resolve().values["temperature"] == 1.5
 
 
+@pytest.mark.committed
 def test_another_process_sees_a_settings_change_within_one_second(app, database_url, instance_path):
     other = make_app(database_url, instance_path)  # a second app process on the same database
     assert resolve().values["temperature"] is None  # warm the cache of this process

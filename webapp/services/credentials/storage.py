@@ -92,10 +92,6 @@ def credential_aad(credential: Credential) -> bytes:
     return aad_for(credential.id, credential.scope, credential.owner_key, credential.provider_id)
 
 
-def masked(credential: Credential) -> str:
-    return credential.masked
-
-
 def hint_for(secret: str) -> str:
     """The last four characters, kept to tell keys apart — only for long enough keys."""
     return secret[-4:] if len(secret) >= HINT_MIN else ""

@@ -47,5 +47,9 @@ def cached_clients() -> int:
 
 
 def clear() -> None:
+    """Drop every cached client and close its connections (tests do, between tests)."""
     with _lock:
+        dropped = list(_clients.values())
         _clients.clear()
+    for client in dropped:
+        client.close()

@@ -1,0 +1,112 @@
+"""The test fixtures' isolation: rolled-back tests leave nothing behind and fail loudly where
+they would need real commits; committed tests commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.exc import IntegrityError
+
+from tests import factories, isolation
+from tests.conftest import login, make_app
+from webapp.extensions import db, limiter
+from webapp.models import AppCounter, Organization, User
+from webapp.services.credentials import crypto
+from webapp.services.settings.cache import settings_cache
+
+
+def _emails(app: Flask) -> set[str]:
+    """What another connection sees: only what was really committed."""
+    with app.app_context(), db.engine.connect() as other:
+        return set(other.scalars(sa.select(User.email)))
+
+
+def test_commits_of_a_rolled_back_test_are_undone(_shared_app: Flask):
+    with isolation.rolled_back(_shared_app), _shared_app.app_context():
+        factories.make_user("gone@example.com")  # commits (to a savepoint)
+        assert db.session.scalar(sa.select(User.email)) == "gone@example.com"
+    assert "gone@example.com" not in _emails(_shared_app)
+
+
+def test_sqlite_keeps_its_pragmas_and_savepoints_work(app):
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        busy = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert busy == isolation.ROLLBACK_LOCK_WAIT_MS
+    factories.make_org("kept")
+    db.session.add(Organization(slug="kept", name="Duplicate"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()  # back to the savepoint: the committed org stays
+    assert [o.name for o in db.session.scalars(sa.select(Organization))] == ["Kept"]
+
+
+def test_a_test_rollback_keeps_what_a_request_committed(admin_client):
+    db.session.scalars(sa.select(Organization)).all()  # the test session is in a transaction
+    response = admin_client.post("/admin/orgs", data={"slug": "acme", "name": "Acme"})
+    assert response.status_code < 400
+    db.session.rollback()  # the usual way to see what requests committed
+    assert db.session.scalar(sa.select(Organization.slug)) == "acme"
+
+
+def test_another_thread_using_the_database_is_refused(app):
+    failures: list[BaseException] = []
+
+    def query() -> None:
+        with app.app_context():
+            try:
+                db.session.scalar(sa.select(User.id))
+            except isolation.CommittedOnlyError as exc:
+                failures.append(exc)
+
+    worker = threading.Thread(target=query)
+    worker.start()
+    worker.join(timeout=10)
+    assert failures and "mark the test @pytest.mark.committed" in str(failures[0])
+
+
+def test_a_second_connection_waiting_on_the_test_fails_fast(app):
+    counter = sa.update(AppCounter).values(value=AppCounter.value + 1)
+    db.session.execute(counter)  # the test's transaction now holds the rows (and SQLite's lock)
+    started = time.monotonic()
+    with (
+        pytest.raises(isolation.CommittedOnlyError, match="committed"),
+        db.engine.connect() as other,
+    ):
+        other.execute(counter)
+    assert time.monotonic() - started < 5 * isolation.ROLLBACK_LOCK_WAIT_MS / 1000
+
+
+def test_process_state_is_put_back(_shared_app: Flask, database_url, tmp_path):
+    app = _shared_app
+    ring, storage = app.extensions[crypto.EXTENSION], limiter.storage
+    with isolation.kept_process_state(), isolation.fresh_app_state(app), app.app_context():
+        cache = settings_cache()
+        app.config["WTF_CSRF_ENABLED"] = True
+        app.extensions[crypto.EXTENSION] = crypto.parse_keys(crypto.generate_entry("v9"))
+        limiter.storage.incr("probe", 60)  # a rate-limit counter
+        make_app(database_url, tmp_path)  # re-binds the one rate limiter to its own storage
+        assert limiter.storage is not storage
+    with app.app_context():
+        assert settings_cache() is not cache
+    assert app.config["WTF_CSRF_ENABLED"] is False
+    assert app.extensions[crypto.EXTENSION] is ring
+    assert limiter.storage is storage and storage.get("probe") == 0
+
+
+@pytest.mark.app_config(LOGIN_RATE_LIMIT="2 per minute")
+def test_app_config_gets_its_own_app(app, _shared_app: Flask):
+    assert app is not _shared_app and app.config["LOGIN_RATE_LIMIT"] == "2 per minute"
+    assert _shared_app.config["LOGIN_RATE_LIMIT"] != "2 per minute"
+
+
+@pytest.mark.committed
+def test_a_committed_test_really_commits(app, admin):
+    assert admin.email in _emails(app)
+    assert login(app.test_client(), admin.email)
