@@ -5,15 +5,17 @@ from webapp.models.billing import (
     Budget,
     BudgetPeriod,
     BudgetUnit,
+    BudgetWindow,
     CreditAccount,
     CreditEntry,
     EntryKind,
+    Reservation,
 )
 from webapp.models.catalog import CatalogModel, Category, Protocol, Provider
 from webapp.models.credential import Credential, LastTestStatus, Scope
 from webapp.models.settings import Feature, LogLevel, ParameterSet, Profile, SettingsScope
-from webapp.models.system import AllowedHost, AppCounter, SeedRecord
-from webapp.models.token import AccessToken
+from webapp.models.system import AllowedHost, AppCounter, AppSetting, ProviderHealth, SeedRecord
+from webapp.models.token import AccessToken, TokenKind, TokenScope
 from webapp.models.usage import CallStatus, KeySource, UsageRecord
 from webapp.models.user import (
     Membership,
@@ -29,10 +31,12 @@ __all__ = [
     "AccessToken",
     "AllowedHost",
     "AppCounter",
+    "AppSetting",
     "AuditEvent",
     "Budget",
     "BudgetPeriod",
     "BudgetUnit",
+    "BudgetWindow",
     "CallStatus",
     "CatalogModel",
     "Category",
@@ -53,10 +57,14 @@ __all__ = [
     "Profile",
     "Protocol",
     "Provider",
+    "ProviderHealth",
+    "Reservation",
     "Role",
     "Scope",
     "SeedRecord",
     "SettingsScope",
+    "TokenKind",
+    "TokenScope",
     "UsageRecord",
     "User",
 ]

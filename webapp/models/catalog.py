@@ -92,7 +92,8 @@ class CatalogModel(TimestampMixin, VersionedMixin, db.Model):
         sa.CheckConstraint(
             "(input_price IS NULL OR input_price >= 0)"
             " AND (output_price IS NULL OR output_price >= 0)"
-            " AND (cached_input_price IS NULL OR cached_input_price >= 0)",
+            " AND (cached_input_price IS NULL OR cached_input_price >= 0)"
+            " AND (cache_write_price IS NULL OR cache_write_price >= 0)",
             name="prices_non_negative",
         ),
         # At most one default of each kind; the catalog service keeps it at exactly one.
@@ -131,6 +132,11 @@ class CatalogModel(TimestampMixin, VersionedMixin, db.Model):
     input_price: Mapped[Decimal | None] = mapped_column(Price)
     output_price: Mapped[Decimal | None] = mapped_column(Price)
     cached_input_price: Mapped[Decimal | None] = mapped_column(Price)
+    # Writing to the prompt cache (Anthropic's cache_creation tokens), where priced apart.
+    cache_write_price: Mapped[Decimal | None] = mapped_column(Price)
+    # Managed calls to an unpriced model are refused unless an admin allowed them here; such
+    # calls are charged nothing and stay flagged unpriced.
+    allow_unpriced: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     price_source: Mapped[str | None] = mapped_column(sa.String(80))
     enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     deprecated: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)

@@ -184,6 +184,10 @@ class Feature(TimestampMixin, VersionedMixin, db.Model):
     description: Mapped[str | None] = mapped_column(sa.Text)
     profile_name: Mapped[str | None] = mapped_column(sa.String(64))
     enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    # Settings fields users and per-call overrides cannot change for this feature.
+    locked_fields: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    # Prepended to every call of the feature as its first system message.
+    system_prompt: Mapped[str | None] = mapped_column(sa.Text)
 
     settings: Mapped[ParameterSet] = relationship(
         primaryjoin="ParameterSet.feature_id == Feature.id",

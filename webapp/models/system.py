@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -56,3 +57,41 @@ class AllowedHost(db.Model):
     def label(self) -> str:
         """``host:port`` as the guard compares it (IPv6 hosts in brackets)."""
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class AppSetting(db.Model):
+    """An operational setting an admin changes in the UI (e.g. whether managed calls need
+    credits, the billing time zone): one JSON value per key, audited when changed."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
+    )
+    updated_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class ProviderHealth(db.Model):
+    """Recent failures of a provider (model_id NULL) or one of its models, and the cooldown
+    they earned: shared by every process through the database."""
+
+    __tablename__ = "provider_health"
+    __table_args__ = (sa.UniqueConstraint("provider_id", "model_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("providers.id", ondelete="CASCADE"), nullable=False
+    )
+    # The model's id, or "" for the provider as a whole (portable uniqueness, no NULLs).
+    model_key: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    failures: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cooldown_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(sa.String(300))
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
+    )

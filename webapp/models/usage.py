@@ -17,6 +17,7 @@ from webapp.models.base import BigId, UTCDateTime, choice_check, utcnow
 class CallStatus(StrEnum):
     OK = "ok"
     ERROR = "error"
+    CANCELLED = "cancelled"  # the caller went away (e.g. closed a stream); tokens so far billed
 
 
 class KeySource(StrEnum):
@@ -75,13 +76,23 @@ class UsageRecord(db.Model):
     error_type: Mapped[str | None] = mapped_column(sa.String(32))
     error_message: Mapped[str | None] = mapped_column(sa.String(1000))
     stream: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
-    input_tokens: Mapped[int | None] = mapped_column(sa.Integer)
-    output_tokens: Mapped[int | None] = mapped_column(sa.Integer)
-    cached_tokens: Mapped[int | None] = mapped_column(sa.Integer)
+    input_tokens: Mapped[int | None] = mapped_column(sa.BigInteger)
+    output_tokens: Mapped[int | None] = mapped_column(sa.BigInteger)
+    cached_tokens: Mapped[int | None] = mapped_column(sa.BigInteger)
+    cache_write_tokens: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Token counts Switchboard estimated (no usage reported, e.g. a stream cut short).
+    estimated: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # Reported counts that were impossible (negative, beyond the model's limits or the column)
+    # and were clamped before pricing.
+    usage_adjusted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     # NULL with unpriced=True when the catalog has no price: never zero, never invented.
     cost_usd: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 8))
     unpriced: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     credits: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 8))
+    # The credit account charged for this call (managed calls only).
+    account_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("credit_accounts.id", ondelete="SET NULL")
+    )
     latency_ms: Mapped[int | None] = mapped_column(sa.Integer)
     ttft_ms: Mapped[int | None] = mapped_column(sa.Integer)
     attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)

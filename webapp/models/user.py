@@ -108,6 +108,10 @@ class Organization(TimestampMixin, VersionedMixin, db.Model):
     description: Mapped[str | None] = mapped_column(sa.Text)
     # Global model ids ("provider/model") members may use; NULL means every enabled model.
     allowed_models: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    # The profile (e.g. "balanced") that chooses the model when nothing more specific does.
+    default_profile: Mapped[str | None] = mapped_column(sa.String(64))
+    # Managed calls in this org are charged to each member's own balance, not the org's.
+    members_pay: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     memberships: Mapped[list[Membership]] = relationship(
