@@ -86,6 +86,9 @@ class Reply:
     tool_calls: tuple[dict[str, Any], ...] = ()
     stop_reason: str | None = None
     usage: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_USAGE))
+    # Sent as the protocol's usage fields verbatim, over the computed ones (e.g. negative or
+    # float counts, to prove the app does not trust them).
+    raw_usage: dict[str, Any] | None = None
     delay: float = 0.0
     status: int = 200
     message: str = ""
@@ -104,20 +107,24 @@ class Reply:
         tool_calls: list[dict[str, Any]] | None = None,
         stop_reason: str | None = None,
         usage: dict[str, int] | None = None,
+        raw_usage: dict[str, Any] | None = None,
         delay: float = 0.0,
     ) -> Reply:
         """A success. ``text`` None means ``default_text``, or no text when ``tool_calls`` are
         given. ``tool_calls``: ``[{"id", "name", "arguments": dict}]``. ``stop_reason`` may be
         either protocol's word; it is translated (``"length"`` <-> ``"max_tokens"``...).
-        ``usage``: ``{"input", "output", "cached"}`` (missing keys take the defaults 12, 7, 0),
-        where ``input`` excludes the ``cached`` (cache-read) tokens: OpenAI's ``prompt_tokens``
-        is their sum, Anthropic's ``input_tokens`` is ``input`` alone, as the real APIs count.
+        ``usage``: ``{"input", "output", "cached", "cache_write"}`` (missing keys take the
+        defaults 12, 7, 0, 0), where ``input`` excludes the ``cached`` (cache-read) and
+        ``cache_write`` tokens: OpenAI's ``prompt_tokens`` is their sum, Anthropic's
+        ``input_tokens`` is ``input`` alone, as the real APIs count. ``raw_usage``: fields
+        sent verbatim over those (any value, e.g. ``{"prompt_tokens": -1000000}``).
         ``delay``: seconds to wait before sending the headers."""
         return cls(
             text=text,
             tool_calls=tuple(tool_calls or ()),
             stop_reason=stop_reason,
             usage={**DEFAULT_USAGE, **(usage or {})},
+            raw_usage=raw_usage,
             delay=delay,
         )
 
@@ -548,12 +555,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _openai_usage(self, reply: Reply) -> dict[str, Any]:
         fresh, output, cached = _usage(reply)
-        return {
-            "prompt_tokens": fresh + cached,
+        writes = reply.usage.get("cache_write", 0)
+        usage = {
+            "prompt_tokens": fresh + cached + writes,
             "completion_tokens": output,
-            "total_tokens": fresh + cached + output,
+            "total_tokens": fresh + cached + writes + output,
             "prompt_tokens_details": {"cached_tokens": cached},
         }
+        return {**usage, **(reply.raw_usage or {})}
 
     def _finish(self, reply: Reply) -> str:
         if reply.stop_reason:
@@ -658,7 +667,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "input_tokens": fresh,
                 "output_tokens": output,
                 "cache_read_input_tokens": cached,
-                "cache_creation_input_tokens": 0,
+                "cache_creation_input_tokens": reply.usage.get("cache_write", 0),
+                **(reply.raw_usage or {}),
             },
         }
 

@@ -132,3 +132,25 @@ def test_first_admin_from_environment_values(app):
     user, password = users.ensure_admin("Boss@Example.com", "chosen-password-1")
     assert password is None and user.email == "boss@example.com"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+
+
+def test_cache_write_prices_are_backfilled_once_and_never_over_an_admin_edit(app):
+    from decimal import Decimal
+
+    from webapp.models import SeedRecord
+
+    haiku, sonnet = (
+        factories.model("anthropic/claude-haiku-4-5"),
+        factories.model("anthropic/claude-sonnet-4-6"),
+    )
+    assert haiku.cache_write_price == Decimal("1.25")  # seeded from the price data
+    haiku.cache_write_price = None  # as a database seeded before the column existed
+    sonnet.cache_write_price = Decimal("9")  # an admin's own price
+    db.session.execute(sa.delete(SeedRecord).where(SeedRecord.kind == "backfill"))
+    db.session.commit()
+    seed.seed_all()
+    assert haiku.cache_write_price == Decimal("1.25") and sonnet.cache_write_price == Decimal("9")
+    haiku.cache_write_price = None  # an admin cleared it after the backfill: it stays cleared
+    db.session.commit()
+    seed.seed_all()
+    assert haiku.cache_write_price is None

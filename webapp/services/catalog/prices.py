@@ -27,6 +27,7 @@ class PriceInfo:
     cached_input: Decimal | None
     context_window: int | None
     tiered: bool
+    cache_write: Decimal | None = None
 
     @property
     def source(self) -> str:
@@ -59,6 +60,7 @@ def lookup_price(genai_provider: str, model_id: str) -> PriceInfo | None:
     inp, t1 = _base(getattr(prices, "input_mtok", None))
     out, t2 = _base(getattr(prices, "output_mtok", None))
     cached, t3 = _base(getattr(prices, "cache_read_mtok", None))
+    writes, t4 = _base(getattr(prices, "cache_write_mtok", None))
     if inp is None and out is None:
         return None
-    return PriceInfo(inp, out, cached, info.context_window, t1 or t2 or t3)
+    return PriceInfo(inp, out, cached, info.context_window, t1 or t2 or t3 or t4, writes)

@@ -97,12 +97,14 @@ def _catalog_model(preset: ModelPreset, provider: Provider) -> CatalogModel:
     )
     if preset.free:
         model.input_price = model.output_price = model.cached_input_price = Decimal("0")
+        model.cache_write_price = Decimal("0")
         model.price_source = "local server (no per-token charge)"
     elif preset.price_ref and (price := lookup_price(*preset.price_ref)):
         model.input_price = price.input
         embedding = preset.category == "embedding"
         model.output_price = Decimal("0") if embedding and price.output is None else price.output
         model.cached_input_price = price.cached_input
+        model.cache_write_price = price.cache_write
         model.context_window = model.context_window or price.context_window
         model.price_source = price.source
     return model
@@ -179,6 +181,26 @@ def _seed_settings(report: SeedReport) -> None:
     db.session.flush()
 
 
+def _seed_cache_write_prices() -> bool:
+    """Once: give preset models seeded before cache-write prices existed the price data's
+    cache-write price (an empty new column, never an admin's edit)."""
+    if "cache_write_price" in _seeded("backfill"):
+        return False
+    presets = {(p.provider, p.model_id): p for p in MODELS}
+    changed = False
+    for model in db.session.scalars(
+        sa.select(CatalogModel).where(CatalogModel.cache_write_price.is_(None))
+    ):
+        preset = presets.get((model.provider.slug, model.model_id))
+        if preset is None or preset.free or not preset.price_ref:
+            continue
+        price = lookup_price(*preset.price_ref)
+        if price is not None and price.cache_write is not None:
+            model.cache_write_price, changed = price.cache_write, True
+    _mark("backfill", "cache_write_price")
+    return changed
+
+
 def seed_all() -> SeedReport:
     """Insert every preset never seeded before; safe to run concurrently from several workers."""
     report = SeedReport()
@@ -187,6 +209,7 @@ def seed_all() -> SeedReport:
         _seed_models(report, providers)
         defaults_changed = _seed_defaults()
         _seed_settings(report)
+        defaults_changed |= _seed_cache_write_prices()
         if report.providers or report.models or report.profiles or defaults_changed:
             bump_settings_version()  # running processes pick the new presets up too
         db.session.commit()

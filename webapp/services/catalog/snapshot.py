@@ -49,6 +49,15 @@ class ModelInfo:
     provider_enabled: bool
     protocol: str
     credit_multiplier: Decimal
+    context_window: int | None = None
+    cache_write_price: Decimal | None = None
+    allow_unpriced: bool = False
+
+    @property
+    def priced(self) -> bool:
+        return self.input_price is not None and (
+            self.output_price is not None or self.category == "embedding"
+        )
 
     @property
     def global_id(self) -> str:
@@ -89,6 +98,9 @@ def _load_all() -> tuple[dict[int, ModelInfo], dict[str, ModelInfo], dict[str, i
             provider_enabled=provider.enabled,
             protocol=provider.protocol,
             credit_multiplier=provider.credit_multiplier,
+            context_window=model.context_window,
+            cache_write_price=model.cache_write_price,
+            allow_unpriced=model.allow_unpriced,
         )
         by_id[model.id] = info
         if model.is_default_chat:

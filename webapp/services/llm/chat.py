@@ -42,6 +42,7 @@ def _request(call: Call, target: Target, messages: list[Message], tools: list[To
     assert settings is not None
     params, dropped = call_params(settings, target.model)
     call.record.dropped_params = dropped
+    call.record.prompt_chars = sum(len(m.content or "") for m in messages)
     call.record.request_body = {
         "model": target.model.global_id,
         "messages": [m.to_dict() for m in messages],
@@ -103,11 +104,17 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
     raise last
 
 
+def _reply_chars(text: str, calls: list[ToolCall]) -> int:
+    """The size of a reply, to estimate its tokens if the upstream never says."""
+    return len(text) + sum(len(c.name) + len(str(c.arguments)) for c in calls)
+
+
 def _completion(
     call: Call, target: Target, result: ChatResult, ttft_ms: int | None = None
 ) -> Completion:
     record = call.record
     record.usage, record.stop_reason, record.ttft_ms = result.usage, result.stop_reason, ttft_ms
+    record.reply_chars = _reply_chars(result.text, result.tool_calls)
     record.response_body = {
         "text": result.text,
         "tool_calls": [c.to_dict() for c in result.tool_calls],
@@ -194,9 +201,11 @@ class CompletionStream:
                 self._close_upstream()
                 call.record.error = Cancelled("The caller stopped reading the stream.")
                 call.record.response_body = {"text": "".join(text), "partial": True}
+                call.record.reply_chars = _reply_chars("".join(text), calls)
                 return
             except Exception as exc:
                 call.record.response_body = {"text": "".join(text), "partial": True}
+                call.record.reply_chars = _reply_chars("".join(text), calls)
                 raise classify(exc, target.model.provider_name, (target.key.secret,)) from None
             finally:
                 self._finished = True

@@ -11,33 +11,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.models import Credential, Mode, UsageRecord
+from webapp.models import CallStatus, Credential, Mode, UsageRecord
 from webapp.models.base import utcnow
 from webapp.services import side_writes
 from webapp.services.catalog.snapshot import ModelInfo
 from webapp.services.llm.errors import LLMError, redact
 from webapp.services.llm.types import Usage
+from webapp.services.llm.usage import MeteredUsage, cost_usd, credits_for, normalize
 
 log = logging.getLogger(__name__)
-MILLION = Decimal(1_000_000)
-
-
-def compute_cost(model: ModelInfo | None, usage: Usage | None) -> Decimal | None:
-    """USD from catalog prices; None (unpriced) when a needed price is missing — never 0."""
-    if model is None or usage is None or usage.input_tokens is None:
-        return None
-    if model.input_price is None or (usage.output_tokens and model.output_price is None):
-        return None
-    cached = usage.cached_tokens or 0
-    cached_price = (
-        model.cached_input_price if model.cached_input_price is not None else model.input_price
-    )
-    cost = (
-        Decimal(usage.input_tokens - cached) * model.input_price
-        + Decimal(cached) * cached_price
-        + Decimal(usage.output_tokens or 0) * (model.output_price or Decimal(0))
-    ) / MILLION
-    return cost.quantize(Decimal("0.00000001"))
 
 
 def _clip(value: str | None, size: int) -> str | None:
@@ -85,6 +67,8 @@ class CallRecord:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     dropped_params: list[str] = field(default_factory=list)
     error: LLMError | None = None
+    prompt_chars: int = 0  # to estimate tokens when the upstream reports none
+    reply_chars: int = 0
     request_body: Any = None
     response_body: Any = None
     logging: dict[str, Any] = field(default_factory=dict)
@@ -105,19 +89,33 @@ LAST_USED_EVERY_S = 60.0
 _last_used: dict[int, float] = {}
 
 
-def _credits(call: CallRecord, cost: Decimal | None) -> Decimal | None:
-    if cost is None or call.model is None:
-        return None
-    if call.mode != Mode.MANAGED:
-        return Decimal(0)
-    return (cost * call.model.credit_multiplier).quantize(Decimal("0.00000001"))
+def status_of(call: CallRecord) -> str:
+    if call.error is None:
+        return CallStatus.OK
+    return CallStatus.CANCELLED if call.error.error_type == "cancelled" else CallStatus.ERROR
 
 
-def _row(call: CallRecord, cost: Decimal | None, credits: Decimal | None) -> dict[str, Any]:
+def metered_usage(call: CallRecord) -> MeteredUsage:
+    """The call's usage fit to bill. A call that never reached the upstream used nothing; one
+    that did but reports nothing (a cut stream, a cancelled call) is estimated."""
+    reached = call.usage is not None or call.reply_chars > 0
+    if not reached:
+        return MeteredUsage(Usage())
+    return normalize(
+        call.usage,
+        call.model,
+        prompt_chars=call.prompt_chars,
+        reply_chars=call.reply_chars,
+        expect_output=call.operation == "chat",
+    )
+
+
+def _row(call: CallRecord, metered: MeteredUsage, cost: Decimal | None) -> dict[str, Any]:
     failed = call.error is not None
     keep_request, keep_response = bodies_to_keep(call.logging, failed)
-    usage = call.usage or Usage()
+    usage = metered.usage
     model = call.model
+    credits = credits_for(cost, model, call.mode == Mode.MANAGED)
     return {
         "created_at": utcnow(),
         "request_id": call.request_id,
@@ -136,7 +134,7 @@ def _row(call: CallRecord, cost: Decimal | None, credits: Decimal | None) -> dic
         "mode": call.mode,
         "key_source": call.key_source,
         "credential_id": call.credential_id,
-        "status": "error" if failed else "ok",
+        "status": status_of(call),
         "error_type": call.error.error_type if call.error else None,
         # The sanitized upstream excerpt is kept for admins (see LLMError.detail).
         "error_message": redact(call.error.admin_message, call.secrets)[:1000]
@@ -146,6 +144,9 @@ def _row(call: CallRecord, cost: Decimal | None, credits: Decimal | None) -> dic
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "cached_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "estimated": metered.estimated,
+        "usage_adjusted": metered.adjusted,
         "cost_usd": cost,
         "unpriced": usage.input_tokens is not None and cost is None,
         "credits": credits,
@@ -177,9 +178,9 @@ def _mark_used(connection: Any, credential_id: int | None, now: datetime) -> Non
 
 def write(call: CallRecord) -> Metered:
     """Insert the call's usage record in a transaction of its own (Core, no ORM objects)."""
-    cost = compute_cost(call.model, call.usage)
-    credits = _credits(call, cost)
-    row = _row(call, cost, credits)
+    metered = metered_usage(call)
+    cost = cost_usd(call.model, metered.usage)
+    row = _row(call, metered, cost)
     # Its own transaction: never commits (or loses to a rollback) what the caller has pending.
     with side_writes.own_transaction() as connection:
         connection.execute(sa.insert(UsageRecord.__table__).values(**row))
@@ -197,4 +198,4 @@ def write(call: CallRecord) -> Metered:
         call.key_source,
         call.latency_ms,
     )
-    return Metered(cost, credits)
+    return Metered(cost, row["credits"])

@@ -41,6 +41,7 @@ def embed(
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         if not texts or not all(isinstance(t, str) for t in texts):
             raise ValidationError({"input": "Send a string or a list of strings to embed."})
+        call.record.prompt_chars = sum(len(text) for text in texts)
         info = (
             catalog_snapshot.require_model(model)
             if model

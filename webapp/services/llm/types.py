@@ -52,11 +52,13 @@ class Message:
 
 @dataclass
 class Usage:
-    """Tokens as reported by the provider. ``input_tokens`` includes cached tokens."""
+    """Tokens as reported by the provider. ``input_tokens`` includes cached tokens (reads) and
+    cache writes; ``cached_tokens`` and ``cache_write_tokens`` say how many of them were."""
 
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 @dataclass

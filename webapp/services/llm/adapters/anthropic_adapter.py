@@ -74,7 +74,7 @@ def _usage(raw: Any) -> Usage:
     cached = getattr(raw, "cache_read_input_tokens", None) or 0
     created = getattr(raw, "cache_creation_input_tokens", None) or 0
     # Anthropic's input_tokens excludes cache reads and writes; ours includes them.
-    return Usage((raw.input_tokens or 0) + cached + created, raw.output_tokens, cached)
+    return Usage((raw.input_tokens or 0) + cached + created, raw.output_tokens, cached, created)
 
 
 class AnthropicAdapter:
@@ -144,6 +144,9 @@ class AnthropicAdapter:
             for event in stream:
                 if event.type == "message_start":
                     usage = _usage(event.message.usage)
+                    # The output count here is a placeholder until message_delta: unknown, so
+                    # a stream that breaks before it is estimated from its text.
+                    usage.output_tokens = None
                     yield Delta(usage=usage)  # input tokens are known even if the stream breaks
                 elif event.type == "content_block_start" and event.content_block.type == "tool_use":
                     block = event.content_block
