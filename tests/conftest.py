@@ -29,6 +29,7 @@ import contextvars
 import ipaddress
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from tests import factories, isolation
 from tests.fake_upstream import FakeUpstream, _fake_upstream_server, fake_upstream  # noqa: F401
@@ -300,3 +302,18 @@ def wired(app, fake_upstream: FakeUpstream, sleeps):  # type: ignore[no-untyped-
         factories.global_key(slug, GLOBAL_COMPAT_KEY)
     settings_cache().clear()
     return fake_upstream
+
+
+@pytest.fixture
+def live_server(app: Flask, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The app served over real HTTP on loopback from a thread (tests marked committed)."""
+    if request.node.get_closest_marker("committed") is None:
+        pytest.fail("a live server answers from other threads: mark the test committed")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

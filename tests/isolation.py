@@ -92,18 +92,26 @@ class _SideWrites:
 
     connection: Connection
     statements: list[tuple[Any, Any]]
+    redo: Any = None  # re-applies the whole write (statements that use returned ids)
 
     def execute(self, statement: Any, parameters: Any = None) -> Any:
         self.statements.append((statement, parameters))
         return self.connection.execute(statement, parameters)
 
+    def __getattr__(self, name: str) -> Any:  # dialect, scalar… as the connection has them
+        return getattr(self.connection, name)
 
-def _replay(statements: list[tuple[Any, Any]]) -> None:
+
+def _replay(statements: list[Any]) -> None:
     if not statements or not _bindings:
         return
     connection = next(iter(_bindings.values())).connection
-    with connection.begin_nested():
-        for statement, parameters in statements:
+    for item in statements:
+        if callable(item):
+            item()  # a side write that knows how to write itself again
+            continue
+        statement, parameters = item
+        with connection.begin_nested():
             connection.execute(statement, parameters)
 
 
@@ -168,14 +176,15 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 @contextmanager
-def _savepoint_on(connection: Connection) -> Iterator[_SideWrites]:
+def _savepoint_on(connection: Connection, redo: Any = None) -> Iterator[_SideWrites]:
     """A side write in a rolled-back test: a SAVEPOINT on the test's connection (a second
     connection would wait on the test's locks), replayed if the enclosing session rolls back."""
-    writes = _SideWrites(connection, [])
+    writes = _SideWrites(connection, [], redo)
     with connection.begin_nested():
         yield writes
     if db.session.registry.has() and db.session().in_transaction():
-        db.session().info.setdefault(SIDE_WRITES, []).extend(writes.statements)
+        replay = [redo] if redo is not None else writes.statements
+        db.session().info.setdefault(SIDE_WRITES, []).extend(replay)
 
 
 @contextmanager
@@ -189,7 +198,7 @@ def rolled_back(app: Flask) -> Iterator[Connection]:
     transaction = connection.begin()
     _bindings[app] = Binding(connection, threading.get_ident())
     own_transaction = side_writes.own_transaction
-    side_writes.own_transaction = lambda: _savepoint_on(connection)
+    side_writes.own_transaction = lambda redo=None: _savepoint_on(connection, redo)
     try:
         yield connection
     finally:

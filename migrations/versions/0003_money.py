@@ -6,7 +6,7 @@ provider health, feature locks, and the access-token fields the gateway needs.
 - models: a cache-write price, and ``allow_unpriced`` (managed calls to an unpriced model).
 - features: ``locked_fields`` and ``system_prompt``; organizations: ``default_profile`` and
   ``members_pay``.
-- credit_accounts.reserved; credit_entries.request_id (unique: a call is charged once) and
+- credit amounts widened to eight decimals; credit_accounts.reserved; credit_entries.request_id (unique: a call is charged once) and
   the ``expiry`` kind; budgets per access token, a ``total`` period and soft thresholds;
   budget_windows (spend per period) and reservations (money held by calls in flight).
 - app_settings (operational settings changed in the UI) and provider_health (cooldowns).
@@ -40,7 +40,23 @@ OLD_OWNER_CHECK = (
 )
 
 
+AMOUNT_COLUMNS = {
+    "credit_accounts": ("balance",),
+    "credit_entries": ("amount", "balance_after"),
+    "budgets": ("amount",),
+}
+
+
+def _amounts(old, new):
+    for table, columns in AMOUNT_COLUMNS.items():
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            for column in columns:
+                batch_op.alter_column(column, existing_type=old, type_=new, existing_nullable=False)
+
+
 def upgrade():
+    # Credits carry eight decimals, like usage records: a call is charged exactly its cost.
+    _amounts(sa.Numeric(precision=18, scale=6), sa.Numeric(precision=20, scale=8))
     op.create_table(
         "app_settings",
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -83,7 +99,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=True),
-        sa.Column("credits", sa.Numeric(precision=18, scale=6), nullable=False),
+        sa.Column("credits", sa.Numeric(precision=20, scale=8), nullable=False),
         sa.Column("holds", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
@@ -103,8 +119,8 @@ def upgrade():
         "budget_windows",
         sa.Column("budget_id", sa.Integer(), nullable=False),
         sa.Column("period_start", sa.DateTime(), nullable=False),
-        sa.Column("spent", sa.Numeric(precision=18, scale=6), nullable=False),
-        sa.Column("reserved", sa.Numeric(precision=18, scale=6), nullable=False),
+        sa.Column("spent", sa.Numeric(precision=20, scale=8), nullable=False),
+        sa.Column("reserved", sa.Numeric(precision=20, scale=8), nullable=False),
         sa.Column("warned_percent", sa.Integer(), nullable=False),
         sa.CheckConstraint("reserved >= 0", name=op.f("ck_budget_windows_reserved_non_negative")),
         sa.CheckConstraint("spent >= 0", name=op.f("ck_budget_windows_spent_non_negative")),
@@ -191,7 +207,7 @@ def upgrade():
     with op.batch_alter_table("credit_accounts", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
-                "reserved", sa.Numeric(precision=18, scale=6), nullable=False, server_default="0"
+                "reserved", sa.Numeric(precision=20, scale=8), nullable=False, server_default="0"
             )
         )
         batch_op.create_check_constraint(
@@ -284,6 +300,7 @@ def upgrade():
 
 
 def downgrade():
+    _amounts(sa.Numeric(precision=20, scale=8), sa.Numeric(precision=18, scale=6))
     # Values the older schema cannot hold: cancelled calls were errors, expiries adjustments;
     # total and per-token budgets and service tokens have no place there and are removed.
     op.execute("UPDATE usage_records SET status = 'error' WHERE status = 'cancelled'")

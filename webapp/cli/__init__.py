@@ -6,6 +6,7 @@ import click
 from flask import Flask
 
 from webapp.cli.accounts import create_user_command, reset_password_command
+from webapp.cli.billing import credits_group
 from webapp.cli.catalog import seed_command
 from webapp.cli.config import config_group
 from webapp.cli.encryption_keys import keys_group
@@ -24,3 +25,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(keys_group)
     app.cli.add_command(_alias(keys_group, "keys", "Same as `encryption-keys`"))
     app.cli.add_command(config_group)
+    app.cli.add_command(credits_group)

@@ -64,3 +64,13 @@ class VersionedMixin:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.version}
+
+    def check_version(self, expected: int | None) -> None:
+        """Refuse a save from a form opened on another version (None: no form involved)."""
+        from webapp.services.errors import Conflict
+
+        if expected is not None and expected != self.version:
+            raise Conflict(
+                "Someone else changed this since you opened it. Review the current values "
+                "and save again."
+            )

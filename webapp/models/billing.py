@@ -21,7 +21,9 @@ from webapp.models.base import (
     utcnow,
 )
 
-Amount = sa.Numeric(18, 6)
+# Eight decimals, like the usage records' credits: a call costing 0.00004050 credits is
+# charged exactly that.
+Amount = sa.Numeric(20, 8)
 
 
 class EntryKind(StrEnum):
@@ -174,5 +176,6 @@ class Reservation(db.Model):
         sa.ForeignKey("credit_accounts.id", ondelete="CASCADE")
     )
     credits: Mapped[Decimal] = mapped_column(Amount, nullable=False, default=Decimal("0"))
-    # [{"budget_id": 1, "period_start": "…", "amount": "0.25"}, …]
-    holds: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
+    # {"budgets": [{"budget_id": 1, "period_start": "…", "amount": "0.25"}, …],
+    #  "call": {who called what: enough to record the call if its process dies}}
+    holds: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)

@@ -80,3 +80,14 @@ class NotConfigured(LLMError):
     resolution and the call service alike; the message says what to change."""
 
     error_type, status_code = "not_configured", 400
+
+
+class BudgetExceeded(LLMError):
+    """A managed call would exceed a hard budget or the paying account's credits; refused
+    before it reaches the provider. The message names the limit and when it resets."""
+
+    error_type, status_code = "budget_exceeded", 402
+
+    def __init__(self, message: str, *, limit: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit or {}  # what was hit: kind, owner, amount, unit, resets_at

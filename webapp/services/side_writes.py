@@ -8,6 +8,7 @@ that they join the test's rolled-back transaction instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -16,8 +17,15 @@ from sqlalchemy.engine import Connection
 from webapp.extensions import db
 
 
-def own_transaction() -> AbstractContextManager[Connection]:
-    """``with own_transaction() as connection:`` — committed when the block ends."""
+def own_transaction(
+    redo: Callable[[], None] | None = None,
+) -> AbstractContextManager[Connection]:
+    """``with own_transaction() as connection:`` — committed when the block ends.
+
+    ``redo`` writes the same thing again from scratch; only the test suite uses it (to
+    re-apply a side write its rolled-back test transaction undid, when the statements
+    depend on ids the database handed out).
+    """
     return db.engine.begin()
 
 

@@ -16,6 +16,7 @@ from webapp.models import UsageRecord
 from webapp.services import llm
 from webapp.services.llm import clients, errors
 from webapp.services.settings import layers as settings_service
+from webapp.services.settings.cache import settings_cache
 
 HI = [{"role": "user", "content": "Hi"}]
 
@@ -184,8 +185,15 @@ def test_cached_tokens_are_counted_and_priced(wired, member, model):
 
 
 def test_unpriced_model_has_empty_cost_never_zero(wired, member):
-    reply = llm.complete(HI, context=ctx(member), model="github/openai/gpt-5.4-mini")
-    (record,) = records()
+    unpriced = factories.model("github/openai/gpt-5.4-mini")
+    with pytest.raises(errors.NotConfigured, match="has no price"):  # managed: refused…
+        llm.complete(HI, context=ctx(member), model=unpriced.global_id)
+    assert wired.requests == []
+    unpriced.allow_unpriced = True  # …unless an admin allowed unpriced calls to it
+    db.session.commit()
+    settings_cache().clear()  # as the catalog service's write would tell every process
+    reply = llm.complete(HI, context=ctx(member), model=unpriced.global_id)
+    record = records()[-1]
     assert reply.cost_usd is None and record.cost_usd is None and record.unpriced is True
     assert record.credits is None and record.input_tokens == 12
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, request, stream_with_context
+from flask import Response, request
 from flask_login import current_user
 
 from webapp.blueprints.playground import bp
@@ -17,6 +17,7 @@ from webapp.permissions import admin_required
 from webapp.services import llm
 from webapp.services.errors import ServiceError, ValidationError
 from webapp.services.llm import playground
+from webapp.views.streaming import stream_response
 
 
 def _form(formdata: Any = None) -> PlaygroundForm:
@@ -129,20 +130,17 @@ def stream() -> Response:
         message = exc.admin_message if isinstance(exc, llm.LLMError) else exc.message
         return Response(message, exc.status_code, headers=headers, mimetype="text/plain")
 
-    def chunks() -> Iterator[str]:
+    def text(events: llm.CompletionStream) -> Iterator[str]:
         try:
-            for event in reply:
+            for event in events:
                 if event.type == "text":
                     yield event.text
         except llm.LLMError as exc:
             yield f"\n\n[stream failed: {exc.admin_message}]"
 
-    response = Response(stream_with_context(chunks()), mimetype="text/plain")
-    response.call_on_close(reply.close)  # a reader gone before the first chunk is recorded too
-    response.headers.update(
-        {"X-Request-Id": reply.request_id, "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return stream_response(
+        reply, text, mimetype="text/plain", headers={"X-Request-Id": reply.request_id}
     )
-    return response
 
 
 @bp.route("/records/<request_id>")

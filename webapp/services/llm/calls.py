@@ -4,17 +4,22 @@ and the metering that runs whether the call succeeds or fails."""
 from __future__ import annotations
 
 import functools
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import current_app
 
 from webapp.extensions import db
 from webapp.models import Mode, Organization, Provider, User
+from webapp.models.base import utcnow
+from webapp.services.billing import reservations
+from webapp.services.billing.plan import plan_for
 from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
 from webapp.services.credentials import url_guard
 from webapp.services.credentials.resolution import ResolvedKey, resolve_key
@@ -24,6 +29,7 @@ from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.errors import BadRequest, LLMError, NotConfigured
 from webapp.services.llm.metering import CallRecord, Metered, write
 from webapp.services.llm.retry import Attempts
+from webapp.services.llm.usage import MILLION
 from webapp.services.settings import resolution as effective_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -143,9 +149,87 @@ def resolve_settings(call: Call, overrides: dict[str, Any]) -> effective_setting
     return settings
 
 
+RESERVE_CHARS_PER_TOKEN = 2  # a prompt's tokens for a reservation: on the safe side
+MESSAGE_OVERHEAD_TOKENS = 4  # role and framing of each message, as providers count them
+RESERVATION_MARGIN_S = 60
+
+
+def _worst_case(call: Call, models: list[ModelInfo]) -> tuple[Decimal, Decimal]:
+    """The most the call can cost (USD, credits) on any of its candidate models: its prompt
+    at about two characters a token, and every output token it may ask for."""
+    settings = call.settings
+    assert settings is not None
+    prompt = math.ceil(call.record.prompt_chars / RESERVE_CHARS_PER_TOKEN) + (
+        MESSAGE_OVERHEAD_TOKENS * call.record.prompt_messages
+    )
+    usd = credits = Decimal(0)
+    for model in models:
+        if not model.priced:
+            continue  # allowed unpriced: charged nothing (target_for refuses the others)
+        output = settings.values.get("max_tokens") or 0
+        if model.max_output_tokens:
+            output = min(output, model.max_output_tokens)
+        if call.record.operation != "chat":
+            output = 0
+        cost = (
+            Decimal(prompt) * (model.input_price or 0) + Decimal(output) * (model.output_price or 0)
+        ) / MILLION
+        usd, credits = max(usd, cost), max(credits, cost * model.credit_multiplier)
+    return usd, credits
+
+
+def hold_money(call: Call, models: list[ModelInfo]) -> None:
+    """A managed call holds its worst-case cost against its billing plan before anything
+    goes out; BudgetExceeded (nothing sent) when the balance or a hard budget cannot."""
+    ctx = call.context
+    if ctx.effective_mode != Mode.MANAGED or call.record.hold is not None:
+        return
+    record = call.record
+    plan = plan_for(record.user_id, record.org_id, record.access_token_id)
+    if not plan.charges and not plan.credits_required:
+        return
+    usd, credits = _worst_case(call, models)
+    config = current_app.config
+    seconds = config.get("LLM_CALL_DEADLINE_S", 180) + RESERVATION_MARGIN_S
+    if record.stream:
+        seconds += config.get("LLM_STREAM_MAX_S", 600)
+    record.hold = reservations.reserve(
+        plan,
+        record.request_id,
+        usd=usd,
+        credits=credits,
+        expires_at=reservations.expiry(utcnow(), seconds),
+        call=_call_info(record, models[0] if models else None),
+    )
+
+
+def _call_info(record: CallRecord, model: ModelInfo | None) -> dict[str, Any]:
+    """Enough to record the call if its process dies before metering it."""
+    return {
+        "caller": record.caller,
+        "operation": record.operation,
+        "user_id": record.user_id,
+        "org_id": record.org_id,
+        "feature_id": record.feature_id,
+        "access_token_id": record.access_token_id,
+        "provider_id": model.provider_id if model else None,
+        "model_id": model.id if model and model.id else None,
+        "provider_slug": model.provider_slug if model else None,
+        "model_name": model.model_id if model else None,
+        "requested_model": (record.requested_model or "")[:300] or None,
+        "mode": record.mode,
+        "stream": record.stream,
+    }
+
+
 def target_for(call: Call, model: ModelInfo) -> Target:
     """The key and pooled client for ``model``; NotConfigured when no key may serve it."""
     ctx = call.context
+    if ctx.effective_mode == Mode.MANAGED and not model.priced and not model.allow_unpriced:
+        raise NotConfigured(
+            f"{model.global_id} has no price, so managed calls to it cannot be charged. An "
+            "admin can allow unpriced calls for this model on the Models page."
+        )
     provider = db.session.get(Provider, model.provider_id)
     if provider is None:
         raise NotConfigured(f"{model.provider_name} no longer exists.")

@@ -13,6 +13,7 @@ from webapp.services.llm.calls import (
     Target,
     call_params,
     candidates,
+    hold_money,
     leaves_caller_pending,
     metered,
     new_call,
@@ -42,7 +43,7 @@ def _request(call: Call, target: Target, messages: list[Message], tools: list[To
     assert settings is not None
     params, dropped = call_params(settings, target.model)
     call.record.dropped_params = dropped
-    call.record.prompt_chars = sum(len(m.content or "") for m in messages)
+    call.record.max_tokens = params.get("max_tokens")
     call.record.request_body = {
         "model": target.model.global_id,
         "messages": [m.to_dict() for m in messages],
@@ -63,8 +64,12 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
     """Try the primary model, then each fallback, each with retries; return the winner."""
     settings = call.settings
     assert settings is not None
+    models = candidates(settings)
+    call.record.prompt_chars = sum(len(m.content or "") for m in messages)
+    call.record.prompt_messages = len(messages)
+    hold_money(call, models)
     last: LLMError | None = None
-    for index, model in enumerate(candidates(settings)):
+    for index, model in enumerate(models):
         try:
             target = target_for(call, model)
         except NotConfigured as exc:

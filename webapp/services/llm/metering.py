@@ -10,11 +10,18 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from webapp.models import CallStatus, Credential, Mode, UsageRecord
+from webapp.models import AuditEvent, CallStatus, Credential, Mode, UsageRecord
 from webapp.models.base import utcnow
 from webapp.services import side_writes
+from webapp.services.audit.events import diff as audit_diff
+from webapp.services.billing import reservations
+from webapp.services.billing.plan import BudgetRef
+from webapp.services.billing.reservations import Hold
 from webapp.services.catalog.snapshot import ModelInfo
+from webapp.services.llm import outbox
 from webapp.services.llm.errors import LLMError, redact
 from webapp.services.llm.types import Usage
 from webapp.services.llm.usage import MeteredUsage, cost_usd, credits_for, normalize
@@ -68,7 +75,10 @@ class CallRecord:
     dropped_params: list[str] = field(default_factory=list)
     error: LLMError | None = None
     prompt_chars: int = 0  # to estimate tokens when the upstream reports none
+    prompt_messages: int = 0
     reply_chars: int = 0
+    max_tokens: int | None = None  # the output the call asked for: a cap on what is billed
+    hold: Hold | None = None  # money held for this managed call, settled when it is metered
     request_body: Any = None
     response_body: Any = None
     logging: dict[str, Any] = field(default_factory=dict)
@@ -85,6 +95,7 @@ class Metered:
 
 # Credential ids and when this process last wrote their ``last_used_at``: at most once a
 # minute per key, so a busy key does not cost an UPDATE per call.
+USAGE = UsageRecord.__table__
 LAST_USED_EVERY_S = 60.0
 _last_used: dict[int, float] = {}
 
@@ -107,6 +118,7 @@ def metered_usage(call: CallRecord) -> MeteredUsage:
         prompt_chars=call.prompt_chars,
         reply_chars=call.reply_chars,
         expect_output=call.operation == "chat",
+        max_output=call.max_tokens,
     )
 
 
@@ -176,16 +188,103 @@ def _mark_used(connection: Any, credential_id: int | None, now: datetime) -> Non
     )
 
 
+def _warn(connection: Connection, budget: BudgetRef, spent: Decimal, percent: int) -> None:
+    """A soft budget crossed a threshold: an audit event every admin page can show."""
+    connection.execute(
+        sa.insert(AuditEvent.__table__).values(
+            created_at=utcnow(),
+            action="warn",
+            target_type="budget",
+            target_id=str(budget.id),
+            target_label=f"{budget.owner} {budget.period} budget",
+            diff=audit_diff(
+                None,
+                {
+                    "threshold_percent": percent,
+                    "spent": f"{spent:f}",
+                    "amount": f"{budget.amount:f}",
+                },
+            ),
+        )
+    )
+    log.warning("budget %s reached %s%% (%s of %s)", budget.id, percent, spent, budget.amount)
+
+
+# References a usage record keeps only while the row exists (ON DELETE SET NULL).
+REFERENCES = {
+    "user_id": "users",
+    "org_id": "organizations",
+    "feature_id": "features",
+    "provider_id": "providers",
+    "model_id": "models",
+    "credential_id": "credentials",
+    "access_token_id": "access_tokens",
+    "account_id": "credit_accounts",
+}
+
+
+def _drop_vanished(connection: Connection, row: dict[str, Any]) -> None:
+    """A user, key or model deleted while the call ran: keep the record, drop the link (the
+    names stay copied in the record)."""
+    for column, table in REFERENCES.items():
+        if row.get(column) is None:
+            continue
+        found = connection.execute(
+            sa.text(f"SELECT 1 FROM {table} WHERE id = :id"), {"id": row[column]}
+        ).first()
+        if found is None:
+            row[column] = None
+
+
+def persist(entry: dict[str, Any], *, replay: bool = False) -> None:
+    """Write one metering entry: the usage record, the key's last use, and the settlement of
+    what the call held — in one transaction of its own, so all of it lands or none of it.
+    ``replay`` (a second attempt, the outbox) first checks whether an earlier attempt landed
+    after all, and drops references to rows deleted in the meantime."""
+    row, hold = entry["row"], entry["hold"]
+    redo = lambda: persist(entry, replay=True)  # noqa: E731 - the test suite's re-apply
+    with side_writes.own_transaction(redo) as connection:
+        if replay:
+            if reservations.usage_exists(connection, row["request_id"]):
+                return
+            _drop_vanished(connection, row)
+        usage_id = connection.execute(
+            sa.insert(USAGE).values(**row).returning(USAGE.c.id)
+        ).scalar_one()
+        if row["status"] == CallStatus.OK:
+            _mark_used(connection, row["credential_id"], row["created_at"])
+        if hold is not None and hold.plan.charges:
+            reservations.settle(
+                connection,
+                hold,
+                usd=row["cost_usd"],
+                credits=row["credits"],
+                usage_id=usage_id,
+                warn=_warn,
+            )
+
+
 def write(call: CallRecord) -> Metered:
-    """Insert the call's usage record in a transaction of its own (Core, no ORM objects)."""
+    """Meter the call. A write that fails never fails the call and never loses the charge:
+    the entry goes to the outbox and lands later, exactly once (see ``outbox``)."""
     metered = metered_usage(call)
     cost = cost_usd(call.model, metered.usage)
     row = _row(call, metered, cost)
-    # Its own transaction: never commits (or loses to a rollback) what the caller has pending.
-    with side_writes.own_transaction() as connection:
-        connection.execute(sa.insert(UsageRecord.__table__).values(**row))
-        if call.error is None:
-            _mark_used(connection, call.credential_id, row["created_at"])
+    if call.hold is not None and call.hold.plan.account_id is not None:
+        row["account_id"] = call.hold.plan.account_id
+    entry = {"row": row, "hold": call.hold}
+    try:
+        try:
+            persist(entry)
+        except IntegrityError:  # landed already, or a referenced row vanished meanwhile
+            persist(entry, replay=True)
+    except SQLAlchemyError as exc:
+        log.error(
+            "metering %s failed (%s): kept in the outbox", call.request_id, type(exc).__name__
+        )
+        outbox.keep(entry)
+    else:
+        outbox.drain_soon()
     log.info(
         "call %s %s %s status=%s tokens=%s/%s cost=%s key=%s latency=%sms",
         call.request_id,

@@ -18,6 +18,7 @@ from webapp.services.llm import retry
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.calls import (
     CallContext,
+    hold_money,
     leaves_caller_pending,
     metered,
     new_call,
@@ -50,6 +51,7 @@ def embed(
         if info is None:
             raise NotConfigured("No embedding model is set as the default in the catalog.")
         settings = resolve_settings(call, {"model": info.global_id})
+        hold_money(call, [info])
         target = target_for(call, info)
         call.serve(target)
         timeout_s = settings.values["request_timeout_ms"] / 1000

@@ -4,8 +4,8 @@ missing, and price the result — never a negative cost, never a silent gap.
 Rules (each adjustment flags the record ``usage_adjusted``; each estimate ``estimated``):
 - counts that are not whole numbers are read as such (``3e9`` → 3000000000) or dropped;
 - negative counts become 0; cached reads and cache writes never exceed the input;
-- input beyond the model's context window, output beyond its output limit, and anything
-  beyond what the bigint columns hold are capped;
+- input beyond the model's context window, output beyond its output limit or the call's
+  ``max_tokens``, and anything beyond what the bigint columns hold are capped;
 - no usage at all (a stream cut before the final chunk) → estimated from the text, at about
   four characters a token, so a cut stream is still billed for what it streamed.
 """
@@ -74,6 +74,7 @@ def normalize(
     prompt_chars: int = 0,
     reply_chars: int = 0,
     expect_output: bool = True,
+    max_output: int | None = None,
 ) -> MeteredUsage:
     """Usage fit to bill: clamped, capped, estimated where missing (see the module text)."""
     usage = usage or Usage()
@@ -88,6 +89,8 @@ def normalize(
     output_cap = (model.max_output_tokens if model and model.max_output_tokens else None) or (
         FALLBACK_OUTPUT_CAP
     )
+    if max_output:  # the call asked for at most this much: more cannot have been produced
+        output_cap = min(output_cap, max_output)
     inputs, a = _bounded(values["input_tokens"], input_cap)
     outputs, b = _bounded(values["output_tokens"], output_cap)
     fixed += [a, b]

@@ -1,0 +1,428 @@
+"""Hold a managed call's worst-case cost before it goes out; settle the actual cost after.
+
+``reserve`` runs in one transaction of its own: one conditional UPDATE on the paying account
+(``balance - reserved >= amount``) and one per hard budget window
+(``spent + reserved + amount <= limit``), then the reservation row. If any of them matches no
+row, nothing is held and the call is refused with ``budget_exceeded`` before it reaches the
+provider. PostgreSQL's row locks (and SQLite's single writer) serialize concurrent holds, so
+concurrent calls can never hold more than there is.
+
+``settle`` runs inside the metering transaction, beside the usage record: it deletes the
+reservation, charges the actual cost to the account (a ledger line, unique per request) and
+to every budget window, and releases what was held. A reservation whose process died expires
+and is released by ``sweep_expired``, which also records the call that never finished.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from webapp.models import (
+    BudgetUnit,
+    BudgetWindow,
+    CreditAccount,
+    CreditEntry,
+    EntryKind,
+    Reservation,
+    UsageRecord,
+)
+from webapp.models.base import utcnow
+from webapp.services import side_writes
+from webapp.services.billing.periods import next_reset, period_start
+from webapp.services.billing.plan import BudgetRef, Plan
+from webapp.services.errors import BudgetExceeded
+
+log = logging.getLogger(__name__)
+
+# SQLite keeps NUMERIC as floating point: compare with half of the last stored digit of
+# slack, so a balance that pays for exactly N calls pays for N, not N - 1.
+SLACK = Decimal("0.0000005")
+ACCOUNTS = CreditAccount.__table__
+WINDOWS = BudgetWindow.__table__
+RESERVATIONS = Reservation.__table__
+ENTRIES = CreditEntry.__table__
+
+
+@dataclass
+class BudgetHold:
+    budget: BudgetRef
+    period_start: datetime
+    amount: Decimal  # in the budget's unit; 0 for a soft budget (never held)
+
+
+@dataclass
+class Hold:
+    """What a call holds while it is in flight (kept on the call until it is metered)."""
+
+    request_id: str
+    plan: Plan
+    credits: Decimal = Decimal(0)
+    budgets: list[BudgetHold] = field(default_factory=list)
+    reserved: bool = False  # a reservation row exists
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "credits": str(self.credits),
+            "reserved": self.reserved,
+            "budgets": [
+                {
+                    "id": b.budget.id,
+                    "period_start": b.period_start.isoformat(),
+                    "amount": str(b.amount),
+                }
+                for b in self.budgets
+            ],
+        }
+
+
+def hold_to_json(hold: Hold) -> dict[str, Any]:
+    """A hold and its plan as plain data (the metering outbox spools it)."""
+    plan = hold.plan
+    return {
+        **hold.to_json(),
+        "plan": {
+            "account_id": plan.account_id,
+            "payer": plan.payer,
+            "credits_required": plan.credits_required,
+            "timezone": plan.timezone,
+            "budgets": [
+                {**vars(b), "amount": str(b.amount), "thresholds": list(b.thresholds)}
+                for b in plan.budgets
+            ],
+        },
+    }
+
+
+def hold_from_json(data: dict[str, Any]) -> Hold:
+    raw = data["plan"]
+    budgets = {
+        b["id"]: BudgetRef(
+            **{**b, "amount": Decimal(b["amount"]), "thresholds": tuple(b["thresholds"])}
+        )
+        for b in raw["budgets"]
+    }
+    plan = Plan(
+        account_id=raw["account_id"],
+        payer=raw["payer"],
+        credits_required=raw["credits_required"],
+        budgets=tuple(budgets.values()),
+        timezone=raw["timezone"],
+    )
+    hold = Hold(data["request_id"], plan, Decimal(data["credits"]), reserved=data["reserved"])
+    hold.budgets = [
+        BudgetHold(
+            budgets[b["id"]], datetime.fromisoformat(b["period_start"]), Decimal(b["amount"])
+        )
+        for b in data["budgets"]
+        if b["id"] in budgets
+    ]
+    return hold
+
+
+def _exceeded(plan: Plan, what: str, budget: BudgetRef | None, now: datetime) -> BudgetExceeded:
+    if budget is None:
+        return BudgetExceeded(
+            f"Not enough credits: the {what} balance cannot cover this call. An admin can "
+            "grant credits on the user or organization page.",
+            limit={"kind": "credits", "owner": what},
+        )
+    resets = next_reset(budget.period, plan.timezone, now)
+    when = f"; it resets {resets:%Y-%m-%d %H:%M} UTC" if resets else " (a total budget)"
+    unit = "USD" if budget.unit == BudgetUnit.USD else "credits"
+    return BudgetExceeded(
+        f"The {budget.owner}'s {budget.period} budget of {budget.amount.normalize():f} {unit} "
+        f"would be exceeded by this call{when}.",
+        limit={
+            "kind": "budget",
+            "owner": budget.owner,
+            "budget_id": str(budget.id),
+            "period": budget.period,
+            "amount": f"{budget.amount.normalize():f}",
+            "unit": budget.unit,
+            "resets_at": resets.isoformat() if resets else "",
+        },
+    )
+
+
+def _released(column: sa.Column[Any], amount: Decimal) -> sa.ColumnElement[Any]:
+    """``column - amount``, never below 0 (SQLite's floating point can leave -1e-21)."""
+    left = column - amount
+    return sa.case((left < SLACK, 0), else_=left)
+
+
+def _insert_ignore(connection: Connection, table: sa.Table, values: dict[str, Any]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on either database."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    connection.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+
+
+def _ensure_window(connection: Connection, budget_id: int, start: datetime) -> None:
+    _insert_ignore(
+        connection,
+        WINDOWS,
+        {
+            "budget_id": budget_id,
+            "period_start": start,
+            "spent": 0,
+            "reserved": 0,
+            "warned_percent": 0,
+        },
+    )
+
+
+def _hold_account(connection: Connection, account_id: int, amount: Decimal) -> bool:
+    if amount <= 0:
+        return True
+    held = connection.execute(
+        sa.update(ACCOUNTS)
+        .where(
+            ACCOUNTS.c.id == account_id, ACCOUNTS.c.balance - ACCOUNTS.c.reserved >= amount - SLACK
+        )
+        .values(reserved=ACCOUNTS.c.reserved + amount)
+    )
+    return held.rowcount == 1
+
+
+def _hold_window(connection: Connection, hold: BudgetHold) -> bool:
+    if hold.amount <= 0:
+        return True
+    _ensure_window(connection, hold.budget.id, hold.period_start)
+    limit = hold.budget.amount
+    held = connection.execute(
+        sa.update(WINDOWS)
+        .where(
+            WINDOWS.c.budget_id == hold.budget.id,
+            WINDOWS.c.period_start == hold.period_start,
+            WINDOWS.c.spent + WINDOWS.c.reserved + hold.amount <= limit + SLACK,
+        )
+        .values(reserved=WINDOWS.c.reserved + hold.amount)
+    )
+    return held.rowcount == 1
+
+
+def _try_reserve(hold: Hold, expires_at: datetime, call: dict[str, Any], now: datetime) -> None:
+    plan = hold.plan
+    with side_writes.own_transaction() as connection:
+        if plan.account_id is not None and not _hold_account(
+            connection, plan.account_id, hold.credits
+        ):
+            raise _exceeded(plan, plan.payer, None, now)
+        for budget_hold in hold.budgets:
+            if not _hold_window(connection, budget_hold):
+                raise _exceeded(plan, budget_hold.budget.owner, budget_hold.budget, now)
+        connection.execute(
+            sa.insert(RESERVATIONS).values(
+                request_id=hold.request_id,
+                created_at=now,
+                expires_at=expires_at,
+                account_id=plan.account_id,
+                credits=hold.credits,
+                holds={"budgets": hold.to_json()["budgets"], "call": call},
+            )
+        )
+
+
+def reserve(
+    plan: Plan,
+    request_id: str,
+    *,
+    usd: Decimal,
+    credits: Decimal,
+    expires_at: datetime,
+    call: dict[str, Any],
+) -> Hold:
+    """Hold ``usd`` / ``credits`` (the call's worst case) or raise BudgetExceeded."""
+    now = utcnow()
+    if plan.credits_required and plan.account_id is None:
+        raise BudgetExceeded(
+            "Managed calls need credits, and there is no credit balance to pay for this one. "
+            "An admin can grant credits on the user or organization page.",
+            limit={"kind": "credits", "owner": plan.payer},
+        )
+    hold = Hold(request_id, plan, credits=credits if plan.account_id is not None else Decimal(0))
+    for budget in plan.budgets:
+        start = period_start(budget.period, plan.timezone, now)
+        amount = (usd if budget.unit == BudgetUnit.USD else credits) if budget.hard else Decimal(0)
+        hold.budgets.append(BudgetHold(budget, start, amount))
+    if not plan.holds_money:
+        return hold  # soft budgets only: charged at settlement, never held
+    try:
+        _try_reserve(hold, expires_at, call, now)
+    except BudgetExceeded:
+        # Calls of a process that died may still hold money: release them and look again.
+        if not sweep_expired(now):
+            raise
+        _try_reserve(hold, expires_at, call, now)
+    hold.reserved = True
+    return hold
+
+
+def _charge_account(
+    connection: Connection,
+    plan: Plan,
+    hold: Hold | None,
+    credits: Decimal,
+    usage_id: int,
+    now: datetime,
+) -> None:
+    released = hold.credits if hold is not None and hold.reserved else Decimal(0)
+    if credits == 0 and released == 0:
+        return
+    balance = connection.execute(
+        sa.update(ACCOUNTS)
+        .where(ACCOUNTS.c.id == plan.account_id)
+        .values(
+            balance=ACCOUNTS.c.balance - credits,
+            reserved=_released(ACCOUNTS.c.reserved, released),
+            updated_at=now,
+        )
+        .returning(ACCOUNTS.c.balance)
+    ).scalar_one_or_none()
+    if credits and balance is not None:
+        connection.execute(
+            sa.insert(ENTRIES).values(
+                account_id=plan.account_id,
+                created_at=now,
+                kind=EntryKind.CHARGE,
+                amount=-credits,
+                balance_after=balance,
+                usage_record_id=usage_id,
+                request_id=hold.request_id if hold is not None else None,
+            )
+        )
+
+
+def _charge_budget(
+    connection: Connection, budget_hold: BudgetHold, released: Decimal, amount: Decimal
+) -> Decimal | None:
+    """Add the actual spend to the budget's window; its spend afterwards (None: no change)."""
+    if amount == 0 and released == 0:
+        return None
+    budget = budget_hold.budget
+    _ensure_window(connection, budget.id, budget_hold.period_start)
+    return connection.execute(
+        sa.update(WINDOWS)
+        .where(WINDOWS.c.budget_id == budget.id, WINDOWS.c.period_start == budget_hold.period_start)
+        .values(spent=WINDOWS.c.spent + amount, reserved=_released(WINDOWS.c.reserved, released))
+        .returning(WINDOWS.c.spent)
+    ).scalar_one_or_none()
+
+
+def settle(
+    connection: Connection,
+    hold: Hold,
+    *,
+    usd: Decimal | None,
+    credits: Decimal | None,
+    usage_id: int,
+    warn: Any,
+) -> None:
+    """Charge the actual cost and release the hold, in the metering transaction.
+
+    ``warn(budget, spent, percent)`` is called for a soft threshold crossed for the first
+    time in a period (the caller audits it).
+    """
+    now = utcnow()
+    still_held = True
+    if hold.reserved:
+        deleted = connection.execute(
+            sa.delete(RESERVATIONS).where(RESERVATIONS.c.request_id == hold.request_id)
+        )
+        still_held = deleted.rowcount == 1  # else it expired and was released by a sweep
+    if not still_held:
+        hold.credits = Decimal(0)
+        for budget_hold in hold.budgets:
+            budget_hold.amount = Decimal(0)
+    plan = hold.plan
+    if plan.account_id is not None:
+        _charge_account(connection, plan, hold, credits or Decimal(0), usage_id, now)
+    for budget_hold in hold.budgets:
+        budget = budget_hold.budget
+        spend = (usd if budget.unit == BudgetUnit.USD else credits) or Decimal(0)
+        spent = _charge_budget(connection, budget_hold, budget_hold.amount, spend)
+        if spent is not None and not budget.hard:
+            _maybe_warn(connection, budget_hold, Decimal(spent), warn)
+
+
+def _maybe_warn(connection: Connection, budget_hold: BudgetHold, spent: Decimal, warn: Any) -> None:
+    budget = budget_hold.budget
+    percent = int(spent * 100 / budget.amount) if budget.amount else 0
+    crossed = [t for t in budget.thresholds if t <= percent]
+    if not crossed:
+        return
+    newly = connection.execute(
+        sa.update(WINDOWS)
+        .where(
+            WINDOWS.c.budget_id == budget.id,
+            WINDOWS.c.period_start == budget_hold.period_start,
+            WINDOWS.c.warned_percent < crossed[-1],
+        )
+        .values(warned_percent=crossed[-1])
+    )
+    if newly.rowcount == 1:
+        warn(connection, budget, spent, crossed[-1])
+
+
+def sweep_expired(now: datetime | None = None) -> int:
+    """Release the reservations of calls whose process died; record each such call once."""
+    from webapp.services.billing.interrupted import record_interrupted
+
+    now = now or utcnow()
+    released = 0
+    with side_writes.own_transaction() as connection:
+        query = sa.select(RESERVATIONS).where(RESERVATIONS.c.expires_at <= now).limit(500)
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        for row in connection.execute(query).mappings().all():
+            if not _release(connection, row):
+                continue
+            record_interrupted(connection, row, now)
+            released += 1
+    if released:
+        log.warning("released %s reservation(s) of calls that never finished", released)
+    return released
+
+
+def _release(connection: Connection, row: Any) -> bool:
+    gone = connection.execute(sa.delete(RESERVATIONS).where(RESERVATIONS.c.id == row["id"]))
+    if gone.rowcount != 1:
+        return False
+    if row["account_id"] is not None and row["credits"]:
+        connection.execute(
+            sa.update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == row["account_id"])
+            .values(reserved=_released(ACCOUNTS.c.reserved, row["credits"]))
+        )
+    for held in (row["holds"] or {}).get("budgets", []):
+        amount = Decimal(held["amount"])
+        if amount:
+            connection.execute(
+                sa.update(WINDOWS)
+                .where(
+                    WINDOWS.c.budget_id == held["id"],
+                    WINDOWS.c.period_start == datetime.fromisoformat(held["period_start"]),
+                )
+                .values(reserved=_released(WINDOWS.c.reserved, amount))
+            )
+    return True
+
+
+def expiry(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
+
+
+def usage_exists(connection: Connection, request_id: str) -> bool:
+    table = UsageRecord.__table__
+    return (
+        connection.execute(sa.select(table.c.id).where(table.c.request_id == request_id)).first()
+        is not None
+    )
