@@ -276,6 +276,9 @@ def _clear_process_caches() -> None:
 
     llm_clients.clear()
     metering._last_used.clear()  # credential ids repeat from one test to the next
+    from webapp.services.billing import reservations
+
+    reservations._last_sweep[0] = float("-inf")
     storage = getattr(limiter, "_storage", None)
     if isinstance(storage, MemoryStorage):  # never a shared Redis
         storage.reset()

@@ -187,6 +187,14 @@ def _cookie_config(production: bool) -> dict[str, Any]:
     }
 
 
+def _engine_options() -> dict[str, Any]:
+    """Connection pool: each worker thread (or greenlet) needs a connection only for short
+    moments (no connection is held while a provider answers), so a few suffice; raise
+    SWITCHBOARD_DB_POOL_SIZE for many threads per process."""
+    size = _positive_int("SWITCHBOARD_DB_POOL_SIZE", 10)
+    return {"pool_pre_ping": True, "pool_size": size, "max_overflow": size, "pool_timeout": 10}
+
+
 def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping; ``overrides`` (tests) win over the environment."""
     overrides = dict(overrides or {})
@@ -203,7 +211,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     config: dict[str, Any] = {
         "SWITCHBOARD_ENV": env,
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url or default_db),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
         "REDIS_URL": redis_url,
         **_cookie_config(production),
         # The CSRF token is bound to the session, which already expires; Flask-WTF's default

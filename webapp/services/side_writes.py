@@ -12,9 +12,43 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db
+
+WROTE = "switchboard.flushed"  # Session.info: the open transaction has written something
+
+
+@event.listens_for(Session, "after_flush")
+def _note_write(session: Session, _context: Any) -> None:
+    session.info[WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_write(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(WROTE, None)
+
+
+def release_connection() -> None:
+    """Before waiting on a provider, hand the caller's database connection back to the pool
+    if its transaction only read: a call can take minutes and hundreds may wait at once,
+    and a call holding a connection while metering takes another could drain the pool.
+    Loaded objects stay loaded; a transaction that wrote is left alone."""
+    if not db.session.registry.has():
+        return
+    session = db.session()
+    if not session.in_transaction() or session.info.get(WROTE):
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()  # nothing to write: just ends the read-only transaction
+    finally:
+        session.expire_on_commit = expire
 
 
 def own_transaction(
@@ -25,7 +59,11 @@ def own_transaction(
     ``redo`` writes the same thing again from scratch; only the test suite uses it (to
     re-apply a side write its rolled-back test transaction undid, when the statements
     depend on ids the database handed out).
+
+    The caller's session gives its connection back first when it only read, so one thread
+    never holds two connections (a pool of N serves N threads without a deadlock).
     """
+    release_connection()
     return db.engine.begin()
 
 

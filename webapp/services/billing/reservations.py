@@ -16,6 +16,7 @@ and is released by ``sweep_expired``, which also records the call that never fin
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -159,6 +160,18 @@ def _released(column: sa.Column[Any], amount: Decimal) -> sa.ColumnElement[Any]:
     return sa.case((left < SLACK, 0), else_=left)
 
 
+SWEEP_EVERY_S = 2.0
+_last_sweep = [float("-inf")]
+
+
+def _sweep_due() -> bool:
+    clock = time.monotonic()
+    if clock - _last_sweep[0] < SWEEP_EVERY_S:
+        return False
+    _last_sweep[0] = clock
+    return True
+
+
 def _insert_ignore(connection: Connection, table: sa.Table, values: dict[str, Any]) -> None:
     """INSERT … ON CONFLICT DO NOTHING on either database."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
@@ -258,8 +271,9 @@ def reserve(
     try:
         _try_reserve(hold, expires_at, call, now)
     except BudgetExceeded:
-        # Calls of a process that died may still hold money: release them and look again.
-        if not sweep_expired(now):
+        # Calls of a process that died may still hold money: release them and look again
+        # (at most every few seconds per process, so a flood of refusals stays cheap).
+        if not _sweep_due() or not sweep_expired(now):
             raise
         _try_reserve(hold, expires_at, call, now)
     hold.reserved = True

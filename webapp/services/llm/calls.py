@@ -18,6 +18,7 @@ from flask import current_app
 from webapp.extensions import db
 from webapp.models import Mode, Organization, Provider, User
 from webapp.models.base import utcnow
+from webapp.services import side_writes
 from webapp.services.billing import reservations
 from webapp.services.billing.plan import plan_for
 from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
@@ -93,6 +94,9 @@ class Call:
         self.record.key_source = target.key.source
         self.record.credential_id = target.key.credential_id
         self.record.secrets = (target.key.secret,)
+
+
+release_connection = side_writes.release_connection
 
 
 def leaves_caller_pending(fn: F) -> F:

@@ -17,6 +17,7 @@ from webapp.services.llm.calls import (
     leaves_caller_pending,
     metered,
     new_call,
+    release_connection,
     resolve_settings,
     target_for,
 )
@@ -86,6 +87,7 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
             continue
         request = _request(call, target, messages, tools)
         call.serve(target)
+        release_connection()
         try:
             result = retry.with_retries(
                 lambda t=target, r=request: getattr(t.adapter, action)(t.client, r),

@@ -22,6 +22,7 @@ from webapp.services.llm.calls import (
     leaves_caller_pending,
     metered,
     new_call,
+    release_connection,
     resolve_settings,
     target_for,
     target_with_key,
@@ -54,6 +55,7 @@ def embed(
         hold_money(call, [info])
         target = target_for(call, info)
         call.serve(target)
+        release_connection()
         timeout_s = settings.values["request_timeout_ms"] / 1000
         vectors, usage = retry.with_retries(
             lambda: target.adapter.embed(target.client, info.model_id, texts, timeout_s),

@@ -47,7 +47,13 @@ def bump_settings_version() -> None:
 
 
 def read_version() -> int:
-    return db.session.scalar(sa.select(AppCounter.value).where(AppCounter.name == COUNTER)) or 0
+    """The counter, read on a connection of its own: a check of the cache never opens a
+    transaction on the caller's session (which would then hold its connection)."""
+    from webapp.services import side_writes
+
+    query = sa.select(AppCounter.value).where(AppCounter.name == COUNTER)
+    with side_writes.own_transaction() as connection:
+        return connection.execute(query).scalar() or 0
 
 
 class SettingsCache:

@@ -93,6 +93,19 @@ def seed_and_admin(app: Flask) -> None:
         log.info("created admin %s from SWITCHBOARD_ADMIN_EMAIL", user.email)
 
 
+def settle_leftovers() -> None:
+    """Metering that a previous process spooled, and money held by calls that never
+    finished: write the first, release the second (each exactly once)."""
+    from webapp.services.billing.reservations import sweep_expired
+    from webapp.services.llm import outbox
+
+    try:
+        outbox.drain()
+        sweep_expired()
+    except Exception:  # never keep the app from starting: the next call tries again
+        log.exception("could not settle the metering outbox or expired reservations at start")
+
+
 def run_start_up(app: Flask) -> None:
     """Check the schema; when it is current, seed (if configured) and check the keys."""
     with app.app_context():
@@ -104,6 +117,7 @@ def run_start_up(app: Flask) -> None:
         if app.config["SEED_ON_START"]:
             seed_and_admin(app)
         checks.keys.get(fresh=True)  # logs every key version that cannot be decrypted
+        settle_leftovers()
         db.session.remove()
         # gunicorn --preload forks workers from this process: they must not share its sockets.
         db.engine.dispose()
