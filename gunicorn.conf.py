@@ -23,3 +23,10 @@ def on_starting(server: object) -> None:
     except ConfigError as exc:
         print(f"Error: Switchboard cannot start: {exc.message}", file=sys.stderr)
         sys.exit(1)
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """A stopping worker meters the calls it still has in flight (cancelled), once each."""
+    from webapp.services.llm import inflight
+
+    inflight.meter_all()

@@ -116,3 +116,17 @@ def test_a_user_deleted_during_the_call_still_leaves_its_record(wired, member, m
     (record,) = _records()
     assert record.request_id == reply.request_id and record.user_id is None
     assert not any(outbox._directory().glob("outbox-*.jsonl"))
+
+
+def test_a_stream_still_running_at_shutdown_is_metered_once(wired, member):
+    from webapp.services.llm import inflight
+
+    stream = llm.stream(HI, context=llm.CallContext(user=member))
+    events = iter(stream)
+    next(events)  # streaming when the server stops
+    assert inflight.count() == 1
+    assert inflight.meter_all() == 1
+    (record,) = _records()
+    assert record.status == "cancelled" and record.request_id == stream.request_id
+    events.close()  # the stream ends after all: no second record
+    assert len(_records()) == 1 and inflight.count() == 0

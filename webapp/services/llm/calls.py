@@ -25,7 +25,7 @@ from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
 from webapp.services.credentials import url_guard
 from webapp.services.credentials.resolution import ResolvedKey, resolve_key
 from webapp.services.errors import ServiceError, ValidationError
-from webapp.services.llm import clients, transport
+from webapp.services.llm import clients, inflight, transport
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.errors import BadRequest, LLMError, NotConfigured
 from webapp.services.llm.metering import CallRecord, Metered, write
@@ -133,7 +133,9 @@ def new_call(
         stream_max_s=config.get("LLM_STREAM_MAX_S"),
     )
     deadline = time.monotonic() + config.get("LLM_CALL_DEADLINE_S", 180)
-    return Call(context, record, deadline=deadline, outbound=outbound)
+    call = Call(context, record, deadline=deadline, outbound=outbound)
+    inflight.track(current_app._get_current_object(), call)  # type: ignore[attr-defined]
+    return call
 
 
 def resolve_settings(call: Call, overrides: dict[str, Any]) -> effective_settings.EffectiveSettings:
@@ -300,4 +302,5 @@ def metered(call: Call) -> Iterator[Call]:
     finally:
         call.record.latency_ms = call.record.latency_ms or call.elapsed_ms()
         call.record.attempts = call.attempts.entries
-        call.metered = write(call.record)
+        if inflight.done(call.record.request_id):  # metered once, here or at shutdown
+            call.metered = write(call.record)
