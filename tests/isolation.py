@@ -277,9 +277,12 @@ def _clear_process_caches() -> None:
     llm_clients.clear()
     metering._last_used.clear()  # credential ids repeat from one test to the next
     from webapp.services.billing import reservations
-    from webapp.services.llm import inflight
+    from webapp.services.credentials import pools
+    from webapp.services.llm import cooldown, inflight
 
     reservations._last_sweep[0] = float("-inf")
+    pools.clear()
+    cooldown.reset()
     inflight._calls.clear()  # a test's abandoned calls are not the next test's
     storage = getattr(limiter, "_storage", None)
     if isinstance(storage, MemoryStorage):  # never a shared Redis

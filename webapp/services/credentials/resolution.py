@@ -22,10 +22,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import Credential, KeySource, LastTestStatus, Mode, Organization, Provider, User
+from webapp.models import Credential, KeySource, Mode, Organization, Provider, User
 from webapp.models.base import utcnow
 from webapp.services.catalog.provider_rules import KEY_VARS_SETTING, key_env_name_ok
-from webapp.services.credentials import crypto
+from webapp.services.credentials import crypto, pools
 from webapp.services.credentials.origins import (
     Pause,
     credential_pause,
@@ -67,10 +67,9 @@ class _Skipped:
         return paused_message(*self.paused[0]) if self.paused else None
 
 
-def _usable(
-    owner: Owner, provider: Provider, now: datetime, skipped: _Skipped
-) -> Credential | None:
-    """The owner's best key for the provider; expired and paused ones are noted in ``skipped``."""
+def _usable(owner: Owner, provider: Provider, now: datetime, skipped: _Skipped) -> list[Credential]:
+    """The owner's usable keys for the provider, in the order to try them (a pool, see
+    ``pools``); expired and paused ones are noted in ``skipped``."""
     candidates = list(
         db.session.scalars(
             sa.select(Credential)
@@ -88,8 +87,7 @@ def _usable(
         else:
             skipped.paused.append((credential, pause))
             log.info("credential %s not used: paused (%s)", credential.id, pause.why)
-    usable.sort(key=lambda c: c.last_test_status == LastTestStatus.INVALID)
-    return usable[0] if usable else None
+    return pools.in_turn(usable, owner.key, provider.id)
 
 
 def key_from_credential(credential: Credential) -> ResolvedKey:
@@ -142,15 +140,15 @@ def _env_key(provider: Provider) -> tuple[ResolvedKey | None, str | None]:
     ), None
 
 
-def _byok(user: User | None, provider: Provider, now: datetime) -> ResolvedKey:
+def _byok(user: User | None, provider: Provider, now: datetime) -> list[ResolvedKey]:
     """The user's own key, and nothing else — never a managed key."""
     name = provider.display_name
     if user is None:
         raise NotConfigured("Bring-your-own-key calls need a signed-in user.")
     skipped = _Skipped()
-    credential = _usable(user_owner(user.id), provider, now, skipped)
-    if credential is not None:
-        return _resolved(KeySource.USER, provider, credential)
+    pool = _usable(user_owner(user.id), provider, now, skipped)
+    if pool:
+        return [_resolved(KeySource.USER, provider, c) for c in pool]
     if paused := skipped.message():
         raise NotConfigured(paused)
     hint = "has expired" if skipped.expired else "is missing"
@@ -168,7 +166,22 @@ def resolve_key(
     mode: str | None = None,
     now: datetime | None = None,
 ) -> ResolvedKey:
-    """The key that serves ``user``'s call to ``provider`` in ``org``, or NotConfigured.
+    """The key that serves ``user``'s call to ``provider`` in ``org`` (the first of its
+    pool), or NotConfigured."""
+    return resolve_keys(user, org, provider, mode=mode, now=now)[0]
+
+
+def resolve_keys(
+    user: User | None,
+    org: Organization | None,
+    provider: Provider,
+    *,
+    mode: str | None = None,
+    now: datetime | None = None,
+) -> list[ResolvedKey]:
+    """The keys that may serve ``user``'s call to ``provider`` in ``org``, in the order to
+    try them: every usable key of the first scope that has one (org, then global), else the
+    environment variable, else none for a keyless local server. NotConfigured when none.
 
     A paused key is skipped like an expired one: the next scope's key (itself checked against
     where it would go) may serve the call; when none does, the error says which key is paused
@@ -186,19 +199,21 @@ def resolve_key(
     if org is not None:
         if user is not None and not user.is_admin and user.org_role(org.id) is None:
             raise NotConfigured(f"You are not a member of {org.name}.")
-        credential = _usable(org_owner(org.id), provider, now, skipped)
-        if credential is not None:
-            return _resolved(KeySource.ORG, provider, credential)
-    credential = _usable(GLOBAL, provider, now, skipped)
-    if credential is not None:
-        return _resolved(KeySource.GLOBAL, provider, credential)
+        pool = _usable(org_owner(org.id), provider, now, skipped)
+        if pool:
+            return [_resolved(KeySource.ORG, provider, c) for c in pool]
+    pool = _usable(GLOBAL, provider, now, skipped)
+    if pool:
+        return [_resolved(KeySource.GLOBAL, provider, c) for c in pool]
     env_key, env_problem = _env_key(provider)
     if env_key is not None:
-        return env_key
+        return [env_key]
     if not provider.api_key_env and not skipped.expired and not skipped.paused:
-        return ResolvedKey(
-            KeySource.NONE, provider.slug, NO_KEY_PLACEHOLDER, base_url=provider.base_url
-        )
+        return [
+            ResolvedKey(
+                KeySource.NONE, provider.slug, NO_KEY_PLACEHOLDER, base_url=provider.base_url
+            )
+        ]
     if reason := skipped.message() or env_problem:
         raise NotConfigured(f"{name} cannot be called. {reason}")
     detail = "the configured keys have expired" if skipped.expired else "no key is configured"

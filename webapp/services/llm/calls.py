@@ -23,7 +23,7 @@ from webapp.services.billing import reservations
 from webapp.services.billing.plan import plan_for
 from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
 from webapp.services.credentials import url_guard
-from webapp.services.credentials.resolution import ResolvedKey, resolve_key
+from webapp.services.credentials.resolution import ResolvedKey, resolve_keys
 from webapp.services.errors import ServiceError, ValidationError
 from webapp.services.llm import clients, inflight, transport
 from webapp.services.llm.adapters import adapter_for
@@ -229,7 +229,13 @@ def _call_info(record: CallRecord, model: ModelInfo | None) -> dict[str, Any]:
 
 
 def target_for(call: Call, model: ModelInfo) -> Target:
-    """The key and pooled client for ``model``; NotConfigured when no key may serve it."""
+    """The first key of ``model``'s pool (see ``targets_for``)."""
+    return targets_for(call, model)[0]
+
+
+def targets_for(call: Call, model: ModelInfo) -> list[Target]:
+    """A target per key of the pool that may serve ``model`` (in the order to try them);
+    NotConfigured when no key may."""
     ctx = call.context
     if ctx.effective_mode == Mode.MANAGED and not model.priced and not model.allow_unpriced:
         raise NotConfigured(
@@ -239,8 +245,8 @@ def target_for(call: Call, model: ModelInfo) -> Target:
     provider = db.session.get(Provider, model.provider_id)
     if provider is None:
         raise NotConfigured(f"{model.provider_name} no longer exists.")
-    key = resolve_key(ctx.user, ctx.org, provider, mode=ctx.effective_mode)
-    return target_with_key(model, key, provider)
+    keys = resolve_keys(ctx.user, ctx.org, provider, mode=ctx.effective_mode)
+    return [target_with_key(model, key, provider) for key in keys]
 
 
 def target_with_key(model: ModelInfo, key: ResolvedKey, provider: Provider) -> Target:

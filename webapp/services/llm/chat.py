@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from webapp.services.llm import retry
+from webapp.services.llm import attempts, cooldown
 from webapp.services.llm.calls import (
     Call,
     CallContext,
@@ -19,9 +19,9 @@ from webapp.services.llm.calls import (
     new_call,
     release_connection,
     resolve_settings,
-    target_for,
+    targets_for,
 )
-from webapp.services.llm.errors import Cancelled, LLMError, NotConfigured, classify
+from webapp.services.llm.errors import Cancelled, LLMError, NotConfigured, Unavailable, classify
 from webapp.services.llm.types import (
     ChatRequest,
     ChatResult,
@@ -72,9 +72,11 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
     last: LLMError | None = None
     for index, model in enumerate(models):
         try:
-            target = target_for(call, model)
-        except NotConfigured as exc:
-            if index == 0:
+            cooldown.check(model)  # Unavailable while it cools down: straight to fallbacks
+            targets = targets_for(call, model)
+        except (NotConfigured, Unavailable) as exc:
+            primary_unusable = index == 0 and isinstance(exc, NotConfigured)
+            if primary_unusable or (index == len(models) - 1 and last is None):
                 raise
             call.attempts.entries.append(
                 {
@@ -84,28 +86,26 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
                     "error_type": exc.error_type,
                 }
             )
+            last = last or exc
             continue
-        request = _request(call, target, messages, tools)
-        call.serve(target)
+        request = _request(call, targets[0], messages, tools)
         release_connection()
         try:
-            result = retry.with_retries(
-                lambda t=target, r=request: getattr(t.adapter, action)(t.client, r),
-                model=model.global_id,
-                provider=model.provider_name,
-                secrets=(target.key.secret,),
+            target, result = attempts.run(
+                call,
+                targets,
+                lambda t, r=request: getattr(t.adapter, action)(t.client, r),
+                timeout_s=request.timeout_s,
                 max_retries=settings.values["max_retries"],
                 backoff_ms=settings.values["retry_backoff_ms"],
-                timeout_s=request.timeout_s,
-                attempts=call.attempts,
-                scope=call.outbound,
-                deadline=call.deadline,
             )
         except LLMError as exc:
+            cooldown.failed(model, exc)
             last = exc
             if not exc.fallback:
                 raise
             continue
+        cooldown.succeeded(model)
         return target, result
     assert last is not None
     raise last

@@ -14,7 +14,7 @@ from webapp.services.credentials.resolution import (
     resolve_key,
 )
 from webapp.services.errors import ValidationError
-from webapp.services.llm import retry
+from webapp.services.llm import attempts, cooldown, retry
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.calls import (
     CallContext,
@@ -24,8 +24,8 @@ from webapp.services.llm.calls import (
     new_call,
     release_connection,
     resolve_settings,
-    target_for,
     target_with_key,
+    targets_for,
 )
 from webapp.services.llm.errors import LLMError, NotConfigured
 from webapp.services.llm.types import EmbeddingResult, LiveModel, Usage
@@ -53,22 +53,23 @@ def embed(
             raise NotConfigured("No embedding model is set as the default in the catalog.")
         settings = resolve_settings(call, {"model": info.global_id})
         hold_money(call, [info])
-        target = target_for(call, info)
-        call.serve(target)
+        cooldown.check(info)
+        targets = targets_for(call, info)
         release_connection()
         timeout_s = settings.values["request_timeout_ms"] / 1000
-        vectors, usage = retry.with_retries(
-            lambda: target.adapter.embed(target.client, info.model_id, texts, timeout_s),
-            model=info.global_id,
-            provider=info.provider_name,
-            secrets=(target.key.secret,),
-            max_retries=settings.values["max_retries"],
-            backoff_ms=settings.values["retry_backoff_ms"],
-            timeout_s=timeout_s,
-            attempts=call.attempts,
-            scope=call.outbound,
-            deadline=call.deadline,
-        )
+        try:
+            _, (vectors, usage) = attempts.run(
+                call,
+                targets,
+                lambda t: t.adapter.embed(t.client, info.model_id, texts, timeout_s),
+                timeout_s=timeout_s,
+                max_retries=settings.values["max_retries"],
+                backoff_ms=settings.values["retry_backoff_ms"],
+            )
+        except LLMError as exc:
+            cooldown.failed(info, exc)
+            raise
+        cooldown.succeeded(info)
         call.record.usage = usage
         call.record.request_body = {"model": info.global_id, "input": texts}
         call.record.response_body = {

@@ -71,6 +71,7 @@ def health() -> Health:
 class HealthReport:
     schema: SchemaState
     keys: KeyCheck | None  # None: not checked (the schema is not usable)
+    cooling: tuple[str, ...] = ()  # providers and models resting after repeated failures
 
     @property
     def ok(self) -> bool:
@@ -88,6 +89,8 @@ class HealthReport:
         details += [problem.describe() for problem in (self.keys.problems if self.keys else ())]
         if details:
             body["details"] = details
+        if self.cooling:  # information, not ill health: calls go to fallbacks meanwhile
+            body["cooling_down"] = list(self.cooling)
         return body
 
 
@@ -105,9 +108,26 @@ def health_report() -> HealthReport:
         return HealthReport(schema, None)
     try:
         keys = checks.keys.get()
+        cooling = _cooling()
     except SQLAlchemyError:
         return HealthReport(SchemaState("unreachable", (), schema.expected), None)
-    return HealthReport(schema, keys)
+    return HealthReport(schema, keys, cooling)
+
+
+def _cooling() -> tuple[str, ...]:
+    from webapp.extensions import db
+    from webapp.models import Provider
+    from webapp.services.llm import cooldown
+
+    rows = cooldown.cooling_down()
+    if not rows:
+        return ()
+    slugs = {pid: slug for pid, slug in db.session.execute(db.select(Provider.id, Provider.slug))}
+    return tuple(
+        f"{slugs.get(h.provider_id, h.provider_id)}/{h.model_key or '*'} until "
+        f"{h.cooldown_until:%Y-%m-%dT%H:%M:%SZ} ({h.reason})"
+        for h in rows
+    )
 
 
 def key_problems() -> list[str]:
