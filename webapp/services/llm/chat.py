@@ -65,6 +65,8 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
     """Try the primary model, then each fallback, each with retries; return the winner."""
     settings = call.settings
     assert settings is not None
+    if settings.system_prompt:  # the feature's own instructions come first, always
+        messages = [Message(role="system", content=settings.system_prompt), *messages]
     models = candidates(settings)
     call.record.prompt_chars = sum(len(m.content or "") for m in messages)
     call.record.prompt_messages = len(messages)

@@ -51,6 +51,9 @@ class EffectiveSettings:
     org_id: int | None = None
     feature_id: int | None = None
     clamped: list[str] = field(default_factory=list)
+    locked: frozenset[str] = frozenset()  # fields the feature locks against users and calls
+    ignored: list[str] = field(default_factory=list)  # overrides a lock set aside
+    system_prompt: str | None = None  # the feature's, put before every call's messages
 
     def get(self, name: str) -> Any:
         return self.values[name]
@@ -97,6 +100,19 @@ class OrgPolicy:
     name: str
     archived: bool
     allowed_models: list[str] | None
+    default_profile: str | None = None
+
+
+@dataclass(frozen=True)
+class FeatureRules:
+    """What the cache keeps of a feature besides its settings."""
+
+    id: int
+    enabled: bool
+    profile: Layer | None
+    layer: Layer
+    locked: frozenset[str]
+    system_prompt: str | None
 
 
 def _org_layer(org_id: int) -> tuple[Layer, OrgPolicy | None]:
@@ -105,7 +121,10 @@ def _org_layer(org_id: int) -> tuple[Layer, OrgPolicy | None]:
         return Layer(Source("org"), {}), None
     pset = _pset(org_id=org_id)
     policy = OrgPolicy(
-        org.name, org.archived, list(org.allowed_models) if org.allowed_models else None
+        org.name,
+        org.archived,
+        list(org.allowed_models) if org.allowed_models else None,
+        org.default_profile or None,
     )
     return Layer(
         Source(
@@ -137,7 +156,7 @@ def _profile_layer(org_id: int | None, name: str) -> Layer | None:
     )
 
 
-def _feature_layers(org_id: int | None, slug: str) -> tuple[int, bool, Layer | None, Layer]:
+def _feature_layers(org_id: int | None, slug: str) -> FeatureRules:
     query = sa.select(Feature).where(Feature.slug == slug)
     feature = None
     if org_id is not None:
@@ -150,7 +169,14 @@ def _feature_layers(org_id: int | None, slug: str) -> tuple[int, bool, Layer | N
         Source("feature", "feature", feature.id, f"Feature {feature.name}", org_id=feature.org_id),
         _values_of(feature.settings),
     )
-    return feature.id, feature.enabled, profile, layer
+    return FeatureRules(
+        feature.id,
+        feature.enabled,
+        profile,
+        layer,
+        frozenset(feature.locked_fields or ()),
+        (feature.system_prompt or "").strip() or None,
+    )
 
 
 def _user_layer(user_id: int) -> Layer:
@@ -238,23 +264,28 @@ def resolve(
             {k: v for k, v in unsaved.items() if v is not None},
         )
     layers = [cache.get(("defaults",), _defaults_layer), global_layer]
-    allowed = None
+    allowed, default_profile = None, None
     if org_id is not None:
         org_layer, policy = cache.get(("org", org_id), lambda: _org_layer(org_id))
         if policy is None:
             raise NotConfigured("That organization does not exist.")
         if policy.archived:
             raise NotConfigured(f"The organization {policy.name} is archived.")
-        allowed = policy.allowed_models
+        allowed, default_profile = policy.allowed_models, policy.default_profile
         layers.append(org_layer)
-    feature_id = None
+    rules = None
     if feature:
-        feature_id, enabled, profile, feature_layer = cache.get(
-            ("feature", org_id, feature), lambda: _feature_layers(org_id, feature)
-        )
-        if not enabled:
+        rules = cache.get(("feature", org_id, feature), lambda: _feature_layers(org_id, feature))
+        if not rules.enabled:
             raise NotConfigured(f"The feature {feature!r} is disabled.")
-        layers += [profile, feature_layer] if profile else [feature_layer]
+    # The feature's profile, else the org's default profile, when either names one.
+    profile = rules.profile if rules and rules.profile else None
+    if profile is None and default_profile:
+        profile = cache.get(
+            ("profile", org_id, default_profile), lambda: _profile_layer(org_id, default_profile)
+        )
+    layers += [layer for layer in (profile, rules.layer if rules else None) if layer]
+    locked = rules.locked if rules else frozenset()
     if user_id is not None:
         layers.append(cache.get(("user", user_id), lambda: _user_layer(user_id)))
     clamped: list[str] = []
@@ -264,10 +295,16 @@ def resolve(
 
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
+    ignored: list[str] = []
     for layer in layers:
+        above_feature = layer.source.layer in ("user", "call")
         for name, value in layer.values.items():
             if name == "model" and layer.source.layer == "user" and not _allowed(value, allowed):
                 continue  # a preference the org no longer allows: the org's choice applies
+            if above_feature and name in locked:
+                if layer.source.layer == "call":
+                    ignored.append(name)
+                continue  # the feature locked it: users and calls cannot change it
             values[name] = value
             sources[name] = layer.source
     for spec in FIELDS:
@@ -281,4 +318,15 @@ def resolve(
         info = catalog_snapshot.model_by_global_id(global_id)
         if info is not None and info.usable and (allowed is None or global_id in allowed):
             fallbacks.append(info)
-    return EffectiveSettings(values, sources, model, fallbacks, org_id, feature_id, clamped)
+    return EffectiveSettings(
+        values,
+        sources,
+        model,
+        fallbacks,
+        org_id,
+        rules.id if rules else None,
+        clamped,
+        locked,
+        ignored,
+        rules.system_prompt if rules else None,
+    )
