@@ -1,7 +1,10 @@
-"""What the call service adds to a call: settings, key resolution, retries bookkeeping and the
-usage-record write, measured against a raw SDK call to the same loopback fake upstream.
+"""What the call service adds to a call: settings, key resolution, retries bookkeeping, the
+usage-record write and — with ``--budgets`` — a credit balance and a hard budget (reservation
+before the call, settlement after), measured against a raw SDK call to the same loopback fake
+upstream. Also counts the SQL statements per call.
 
 Usage: .venv/bin/python bench/service_overhead.py [--engine sqlite|postgresql] [--calls 500]
+       [--budgets]
 The last line is the figures as name=value pairs.
 """
 
@@ -12,6 +15,7 @@ import logging
 import statistics
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,7 +28,10 @@ from tests.fake_upstream import FakeUpstream
 from webapp.extensions import db
 from webapp.models import Provider, UsageRecord, User
 from webapp.services import llm
+from webapp.services.billing import budgets, ledger
+from webapp.services.credentials import allowed_hosts
 from webapp.services.credentials import storage as credentials
+from webapp.services.credentials.origins import origin_of
 
 KEY = "sk-bench-key-0000000001"
 MESSAGES = [{"role": "user", "content": "Hello"}]
@@ -49,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--engine", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--budgets", action="store_true", help="a balance and a hard budget")
     args = parser.parse_args()
     logging.disable(logging.INFO)
     with FakeUpstream() as fake, bench_app(args.engine):
@@ -57,9 +65,21 @@ def main() -> None:
         admin = User(email="bench@example.com", password_hash="x", role="admin")
         db.session.add(admin)
         db.session.commit()
+        provider.env_key_origin = origin_of(fake.openai_base_url)
+        db.session.commit()
+        allowed_hosts.add_allowed_host(admin, fake.base_url.removeprefix("http://"))
         credentials.create_credential(
             admin, credentials.GLOBAL, provider.id, credentials.CredentialInput(secret=KEY)
         )
+        if args.budgets:
+            ledger.post_entry(
+                admin, ledger.Owner("user", admin.id), Decimal(1000), kind="grant", note=None
+            )
+            budgets.create_budget(
+                admin,
+                budgets.BudgetOwner("user", admin.id),
+                budgets.BudgetInput("monthly", "usd", "1000", hard=True),
+            )
         raw_client = openai.OpenAI(api_key=KEY, base_url=fake.openai_base_url, max_retries=0)
 
         def raw() -> None:
@@ -71,11 +91,21 @@ def main() -> None:
             llm.complete(MESSAGES, context=llm.CallContext(user=admin))
 
         raw_ms = timed(raw, args.calls)
+        statements = [0]
+
+        def count(*_: object) -> None:
+            statements[0] += 1
+
         service_ms = timed(service, args.calls)
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        for _ in range(50):
+            service()
+        sa.event.remove(db.engine, "before_cursor_execute", count)
         records = db.session.scalar(sa.select(sa.func.count()).select_from(UsageRecord))
-        assert records == args.calls + 20, records
+        assert records == args.calls + 20 + 50, records
         figures = {
             "engine": args.engine,
+            "budgets": "on" if args.budgets else "off",
             "calls": args.calls,
             "raw_p50_ms": f"{pct(raw_ms, 0.5):.2f}",
             "raw_p99_ms": f"{pct(raw_ms, 0.99):.2f}",
@@ -83,6 +113,7 @@ def main() -> None:
             "service_p99_ms": f"{pct(service_ms, 0.99):.2f}",
             "overhead_p50_ms": f"{pct(service_ms, 0.5) - pct(raw_ms, 0.5):.2f}",
             "overhead_p99_ms": f"{pct(service_ms, 0.99) - pct(raw_ms, 0.99):.2f}",
+            "sql_per_call": f"{statements[0] / 50:.1f}",
         }
         print(f"{args.calls} calls each; {records} usage records written by the service")
         print(" ".join(f"{k}={v}" for k, v in figures.items()))

@@ -322,7 +322,8 @@ def _charge_budget(
     if amount == 0 and released == 0:
         return None
     budget = budget_hold.budget
-    _ensure_window(connection, budget.id, budget_hold.period_start)
+    if released == 0:  # a window that held nothing for this call may not exist yet
+        _ensure_window(connection, budget.id, budget_hold.period_start)
     return connection.execute(
         sa.update(WINDOWS)
         .where(WINDOWS.c.budget_id == budget.id, WINDOWS.c.period_start == budget_hold.period_start)
