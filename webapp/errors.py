@@ -95,7 +95,7 @@ def forget_session() -> None:
         db.session.remove()
 
 
-def _cause(exc: SQLAlchemyError) -> str:
+def _cause(exc: BaseException) -> str:
     """The driver error's class, never its text: that holds the SQL and its parameters."""
     return type(getattr(exc, "orig", None) or exc).__name__
 

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Flask,
-    Response,
     current_app,
     flash,
     g,
@@ -26,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_fresh, login_user, logout_user
+from werkzeug.wrappers import Response
 
 from webapp.htmx import redirect_to
 from webapp.models import User

@@ -53,5 +53,5 @@ def init_filters(app: Flask) -> None:
     app.add_template_filter(wbr, "wbr")
     app.add_template_global(timedelta, "timedelta")
     app.add_template_global(utcnow, "now")
-    app.add_template_global(FIELDS, "setting_fields")
+    app.jinja_env.globals["setting_fields"] = FIELDS
     app.context_processor(_banner)

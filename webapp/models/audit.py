@@ -8,11 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import db
-from webapp.models.base import BigId, UTCDateTime, utcnow
+from webapp.models.base import BigId, Model, UTCDateTime, utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One change. Actor and target labels are copied so events outlive deleted rows."""
 
     __tablename__ = "audit_events"

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from webapp.extensions import Base, db
+
+if TYPE_CHECKING:
+
+    class Model(Base):
+        """What ``db.Model`` is, spelled so a type checker can see it."""
+
+        __abstract__ = True
+        __table__: ClassVar[sa.Table]  # declarative classes map a Table, not any FromClause
+
+else:
+    Model = db.Model
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import db
 from webapp.models.base import (
     BigId,
+    Model,
     TimestampMixin,
     UTCDateTime,
     VersionedMixin,
@@ -45,7 +45,7 @@ class BudgetUnit(StrEnum):
     CREDITS = "credits"
 
 
-class CreditAccount(db.Model):
+class CreditAccount(Model):
     """A user's or an org's balance; ``reserved`` is held by calls in flight.
 
     ``balance`` always equals the sum of the account's ledger entries (``flask credits
@@ -77,7 +77,7 @@ class CreditAccount(db.Model):
     )
 
 
-class CreditEntry(db.Model):
+class CreditEntry(Model):
     """One ledger line. Never updated or deleted; corrections are new adjustment lines."""
 
     __tablename__ = "credit_entries"
@@ -110,7 +110,7 @@ OWNER_CHECK = (
 )
 
 
-class Budget(TimestampMixin, VersionedMixin, db.Model):
+class Budget(TimestampMixin, VersionedMixin, Model):
     """A spending limit per user, org or access token: hard blocks the call, soft warns at
     its thresholds. Periods are calendar days or months in the billing time zone, or the
     whole lifetime (``total``); they reset by time, never by a job."""
@@ -141,7 +141,7 @@ class Budget(TimestampMixin, VersionedMixin, db.Model):
     thresholds: Mapped[list[int] | None] = mapped_column(sa.JSON)
 
 
-class BudgetWindow(db.Model):
+class BudgetWindow(Model):
     """What one budget period has spent and holds in reservations. A new period is a new
     row, so a budget resets by time without a job that could fail."""
 
@@ -161,7 +161,7 @@ class BudgetWindow(db.Model):
     warned_percent: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
 
 
-class Reservation(db.Model):
+class Reservation(Model):
     """Money held for one call in flight: its worst-case cost against the paying account and
     every applicable budget. Settled (deleted) when the call is metered; one left behind by
     a crashed process expires and is released."""

@@ -8,8 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
-from webapp.models.base import TimestampMixin, VersionedMixin, choice_check
+from webapp.models.base import Model, TimestampMixin, VersionedMixin, choice_check
 
 
 class Protocol(StrEnum):
@@ -34,7 +33,7 @@ class Category(StrEnum):
 Price = sa.Numeric(12, 6)
 
 
-class Provider(TimestampMixin, VersionedMixin, db.Model):
+class Provider(TimestampMixin, VersionedMixin, Model):
     """An upstream API. ``enabled`` means offered to users and callable."""
 
     __tablename__ = "providers"
@@ -75,7 +74,7 @@ class Provider(TimestampMixin, VersionedMixin, db.Model):
         return f"<Provider {self.slug}>"
 
 
-class CatalogModel(TimestampMixin, VersionedMixin, db.Model):
+class CatalogModel(TimestampMixin, VersionedMixin, Model):
     """One model of a provider, with capabilities and prices (None = unpriced, never 0)."""
 
     __tablename__ = "models"

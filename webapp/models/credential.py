@@ -8,8 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
-from webapp.models.base import TimestampMixin, UTCDateTime, VersionedMixin, choice_check
+from webapp.models.base import Model, TimestampMixin, UTCDateTime, VersionedMixin, choice_check
 from webapp.models.catalog import Provider
 
 
@@ -38,7 +37,7 @@ def owner_key(scope: str, org_id: int | None, user_id: int | None) -> str:
     return "global"
 
 
-class Credential(TimestampMixin, VersionedMixin, db.Model):
+class Credential(TimestampMixin, VersionedMixin, Model):
     """An API key. The secret is AES-256-GCM ciphertext bound to this row; never rendered."""
 
     __tablename__ = "credentials"

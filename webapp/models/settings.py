@@ -8,8 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
-from webapp.models.base import TimestampMixin, VersionedMixin, choice_check
+from webapp.models.base import Model, TimestampMixin, VersionedMixin, choice_check
 from webapp.models.catalog import CatalogModel
 from webapp.models.user import Organization
 
@@ -56,7 +55,7 @@ def _owner_check() -> sa.CheckConstraint:
     return sa.CheckConstraint(" OR ".join(clauses), name="owner_matches_scope")
 
 
-class ParameterSet(TimestampMixin, VersionedMixin, db.Model):
+class ParameterSet(TimestampMixin, VersionedMixin, Model):
     """Settings of one layer. Every field is nullable: NULL means inherit from below."""
 
     __tablename__ = "parameter_sets"
@@ -121,7 +120,7 @@ class ParameterSet(TimestampMixin, VersionedMixin, db.Model):
     model: Mapped[CatalogModel | None] = relationship()
 
 
-class Profile(TimestampMixin, VersionedMixin, db.Model):
+class Profile(TimestampMixin, VersionedMixin, Model):
     """A named tier (fast, balanced, powerful …): a model plus settings, global or per org."""
 
     __tablename__ = "profiles"
@@ -156,7 +155,7 @@ class Profile(TimestampMixin, VersionedMixin, db.Model):
         return self.organization.name if self.organization else None
 
 
-class Feature(TimestampMixin, VersionedMixin, db.Model):
+class Feature(TimestampMixin, VersionedMixin, Model):
     """A use case (e.g. ``summarize``), global or per org, pointing at a profile by name.
 
     The profile is referenced by name so that a global feature uses an org's own ``fast``

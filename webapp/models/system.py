@@ -8,11 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import db
-from webapp.models.base import UTCDateTime, utcnow
+from webapp.models.base import Model, UTCDateTime, utcnow
 
 
-class AppCounter(db.Model):
+class AppCounter(Model):
     """A named counter, e.g. ``settings_version``: bumped on every settings write so every
     app process drops its cached settings within a second."""
 
@@ -22,7 +21,7 @@ class AppCounter(db.Model):
     value: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
 
 
-class SeedRecord(db.Model):
+class SeedRecord(Model):
     """Every preset the seed has ever inserted. The seed inserts only what it never inserted
     before, so an admin's edits are kept and deleted presets stay deleted."""
 
@@ -33,7 +32,7 @@ class SeedRecord(db.Model):
     seeded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-class AllowedHost(db.Model):
+class AllowedHost(Model):
     """A host and port an admin allowed as a base URL although it is private or loopback
     (e.g. a local Ollama server on localhost:11434). Always one port: a host alone must not
     open every service on it."""
@@ -59,7 +58,7 @@ class AllowedHost(db.Model):
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-class AppSetting(db.Model):
+class AppSetting(Model):
     """An operational setting an admin changes in the UI (e.g. whether managed calls need
     credits, the billing time zone): one JSON value per key, audited when changed."""
 
@@ -75,7 +74,7 @@ class AppSetting(db.Model):
     )
 
 
-class ProviderHealth(db.Model):
+class ProviderHealth(Model):
     """Recent failures of a provider (model_id NULL) or one of its models, and the cooldown
     they earned: shared by every process through the database."""
 

@@ -9,8 +9,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import db
-from webapp.models.base import UTCDateTime, choice_check, utcnow
+from webapp.models.base import Model, UTCDateTime, choice_check, utcnow
 
 
 class TokenKind(StrEnum):
@@ -24,7 +23,7 @@ class TokenScope(StrEnum):
     GATEWAY = "gateway"  # the gateway only
 
 
-class AccessToken(db.Model):
+class AccessToken(Model):
     """A bearer token. Personal tokens belong to a user (and may run in one of their orgs);
     service tokens belong to an organization."""
 

@@ -10,8 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import db
-from webapp.models.base import BigId, UTCDateTime, choice_check, utcnow
+from webapp.models.base import BigId, Model, UTCDateTime, choice_check, utcnow
 
 
 class CallStatus(StrEnum):
@@ -31,7 +30,7 @@ class KeySource(StrEnum):
     NONE = "none"  # local servers that need no key
 
 
-class UsageRecord(db.Model):
+class UsageRecord(Model):
     """Metering for one call. Names are copied so records outlive deleted catalog rows."""
 
     __tablename__ = "usage_records"

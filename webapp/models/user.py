@@ -10,8 +10,14 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
-from webapp.models.base import TimestampMixin, UTCDateTime, VersionedMixin, choice_check, utcnow
+from webapp.models.base import (
+    Model,
+    TimestampMixin,
+    UTCDateTime,
+    VersionedMixin,
+    choice_check,
+    utcnow,
+)
 
 
 class Role(StrEnum):
@@ -40,7 +46,7 @@ def new_session_token() -> str:
     return secrets.token_hex(32)
 
 
-class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
+class User(UserMixin, TimestampMixin, VersionedMixin, Model):
     """Someone who signs in: an admin or a member (who may be an org admin)."""
 
     __tablename__ = "users"
@@ -71,7 +77,7 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
     )
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     @property
@@ -97,7 +103,7 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
         return f"<User {self.id} {self.email} {self.role}>"
 
 
-class Organization(TimestampMixin, VersionedMixin, db.Model):
+class Organization(TimestampMixin, VersionedMixin, Model):
     """A tenant: its members, keys, settings, profiles and features."""
 
     __tablename__ = "organizations"
@@ -126,7 +132,7 @@ class Organization(TimestampMixin, VersionedMixin, db.Model):
         return f"<Organization {self.slug}>"
 
 
-class Membership(db.Model):
+class Membership(Model):
     """A user's place in an organization, with their org role."""
 
     __tablename__ = "memberships"
@@ -149,7 +155,7 @@ class Membership(db.Model):
     organization: Mapped[Organization] = relationship(back_populates="memberships")
 
 
-class OrgInvitation(db.Model):
+class OrgInvitation(Model):
     """A pending place in an organization for an email address, accepted by its owner on
     sign-in. Org admins see the same answer whether or not the email is registered."""
 

@@ -39,9 +39,10 @@ def stream_response(
     """A response that sends ``body(reply)`` and always closes ``reply`` (metering it)."""
     close = in_app_context(reply.close)
 
-    def chunks() -> Iterator[str | bytes]:
+    def chunks() -> Iterator[bytes]:
         try:
-            yield from body(reply)
+            for part in body(reply):
+                yield part.encode() if isinstance(part, str) else part
         finally:
             close()
 

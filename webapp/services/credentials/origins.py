@@ -123,7 +123,9 @@ def who_confirms(credential: Credential) -> str:
 
 def paused_message(credential: Credential, pause: Pause) -> str:
     """Why a call may not use this key, for the 'not configured' error."""
-    owner = {Scope.USER: "personal", Scope.ORG: "organization"}.get(credential.scope, "global")
+    owner = {Scope.USER.value: "personal", Scope.ORG.value: "organization"}.get(
+        credential.scope, "global"
+    )
     where = "its base URL" if pause.own_url else f"{pause.provider}'s base URL"
     return (
         f"The {owner} {pause.provider} key “{credential.label}” is paused because {where} now "

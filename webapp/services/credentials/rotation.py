@@ -38,7 +38,7 @@ class RotationReport:
         )
 
 
-def _batches(batch_size: int):  # type: ignore[no-untyped-def]
+def _batches(batch_size: int):
     """Rows in id order, one batch at a time (keyset pagination, no long-held cursor)."""
     last_id = 0
     columns = (
@@ -96,7 +96,7 @@ def rotate_all(
             )
         if updates:
             # One executemany per batch; both supported drivers report the summed rowcount.
-            swapped = db.session.execute(swap, updates).rowcount
+            swapped = db.session.execute(swap, updates).rowcount  # type: ignore[attr-defined]
             db.session.commit()
             report.rotated += swapped
             report.changed_meanwhile += len(updates) - swapped

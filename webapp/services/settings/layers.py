@@ -45,7 +45,7 @@ def check_number(spec: FieldSpec, value: Any) -> float | int:
 
 def _number(spec: FieldSpec, value: Any) -> float | int:
     value = check_number(spec, value)
-    if not spec.low <= value <= spec.high:  # type: ignore[operator]
+    if not spec.low <= value <= spec.high:
         raise ValidationError(
             {spec.name: f"{spec.label} must be between {spec.low:g} and {spec.high:g}."}
         )
@@ -153,7 +153,10 @@ def parameter_set_for(
             db.session.flush()
         except IntegrityError:  # another request created it a moment ago: use that one
             db.session.rollback()
-            pset = db.session.scalar(query)
+            existing = db.session.scalar(query)
+            if existing is None:  # created and deleted again in between
+                raise Conflict("These settings changed at the same moment. Try again.") from None
+            pset = existing
     return pset
 
 
@@ -182,9 +185,9 @@ def _owning_org(pset: ParameterSet) -> Organization | None:
 def _check_org_allows(pset: ParameterSet, cleaned: dict[str, Any]) -> None:
     """An org's own settings may only name models the org allows."""
     org = _owning_org(pset)
-    allowed = org.allowed_models if org else None
-    if not allowed:
+    if org is None or not org.allowed_models:
         return
+    allowed = org.allowed_models
     model = cleaned.get("model")
     info = catalog_snapshot.model_by_id(model) if model else None
     if info is not None and info.global_id not in allowed:

@@ -210,6 +210,7 @@ def clamp_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str
             continue
         if spec.kind in ("float", "int"):
             number = settings_service.check_number(spec, value)
+            assert spec.low is not None and spec.high is not None  # every numeric field has both
             value = min(max(number, spec.low), spec.high)
             if value != number:
                 clamped.append(name)

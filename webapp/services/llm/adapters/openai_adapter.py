@@ -122,6 +122,7 @@ class OpenAIAdapter:
         calls = [
             ToolCall(c.id, c.function.name, _arguments(c.function.arguments))
             for c in choice.message.tool_calls or []
+            if c.type == "function"  # custom (free-text) tools are never offered
         ]
         return ChatResult(
             choice.message.content or "", calls, choice.finish_reason, _usage(response.usage)
