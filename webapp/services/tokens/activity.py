@@ -11,7 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import AccessToken, Budget, BudgetWindow, UsageRecord
+from webapp.models import AccessToken, Budget, BudgetWindow, Organization, UsageRecord, User
 from webapp.models.base import utcnow
 from webapp.services.billing import config as billing_config
 from webapp.services.billing.budgets import BudgetStatus
@@ -106,3 +106,17 @@ def activity(tokens: list[AccessToken], days: int = USAGE_DAYS) -> dict[int, Tok
         entry.budgets = spend.get(token_id, [])
         result[token_id] = entry
     return result
+
+
+def owner_names(tokens: list[AccessToken]) -> dict[str, dict[int, str]]:
+    """``{"users": {id: email}, "orgs": {id: name}}`` for the tokens' owners and orgs."""
+    user_ids = {t.user_id for t in tokens if t.user_id is not None}
+    org_ids = {t.org_id for t in tokens if t.org_id is not None}
+    users = db.session.execute(sa.select(User.id, User.email).where(User.id.in_(user_ids)))
+    orgs = db.session.execute(
+        sa.select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
+    )
+    return {
+        "users": {user_id: email for user_id, email in users} if user_ids else {},
+        "orgs": {org_id: name for org_id, name in orgs} if org_ids else {},
+    }

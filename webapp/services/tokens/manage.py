@@ -93,6 +93,10 @@ def member_orgs(user: User) -> list[Organization]:
     )
 
 
+def org_by_slug(slug: str) -> Organization | None:
+    return db.session.scalar(sa.select(Organization).where(Organization.slug == slug.strip()))
+
+
 def _usable_org(org_id: int, field: str) -> Organization:
     org = db.session.get(Organization, org_id)
     if org is None or org.archived:
