@@ -42,7 +42,7 @@ class TokenForm(FlaskForm):
         "Expires in (days)", validators=[Optional()], description="Empty: never expires."
     )
     budget_amount = StringField(
-        "Budget",
+        "Amount",
         validators=[Optional(), Length(max=30)],
         description="Optional: calls stop when this token has spent it.",
         render_kw={"inputmode": "decimal", "placeholder": "e.g. 10"},
