@@ -220,3 +220,22 @@ def test_admin_lists_every_token_with_filters_and_pages(
     assert manage.list_all(admin, query="%").total == 0
     with pytest.raises(PermissionDenied):
         manage.list_all(member)
+
+
+def test_archived_orgs_get_no_new_tokens(org_admin, acme, member):
+    factories.add_member(acme, member)
+    acme.archived_at = utcnow()
+    db.session.commit()
+    with pytest.raises(ValidationError):
+        manage.create_service_token(org_admin, acme.id, TokenInput(name="svc"))
+    with pytest.raises(ValidationError) as caught:
+        manage.create_personal_token(member, TokenInput(name="x"), actor=member, org_id=acme.id)
+    assert "org_id" in caught.value.errors
+    assert manage.member_orgs(member) == []
+
+
+def test_deactivated_users_get_no_new_tokens(member):
+    member.active = False
+    db.session.commit()
+    with pytest.raises(ValidationError):
+        manage.create_personal_token(member, TokenInput(name="x"), actor=None)
