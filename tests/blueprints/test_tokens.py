@@ -209,7 +209,7 @@ def test_org_admin_creates_and_revokes_service_tokens_of_own_org_only(
     foreign = manage.create_personal_token(member, TokenInput(name="mine"), actor=member).token
     assert org_admin_client.post(f"/tokens/{foreign.id}/revoke").status_code == 404
 
-    response = org_admin_client.post(f"/tokens/{token.id}/revoke?view=org")
+    response = org_admin_client.post(f"/tokens/{token.id}/revoke")
     assert response.status_code == 303
     assert response.headers["Location"] == f"/admin/orgs/{acme.id}/tokens"
 

@@ -58,7 +58,9 @@ def create_round_trip(
 def revoked_response(token: AccessToken) -> Response:
     """htmx: the token's row, now revoked; plain posts: back to the page it was revoked on."""
     view = request.args.get("view", "")
-    view = view if view in VIEWS else ("mine" if token.user_id == current_user.id else "admin")
+    if view not in VIEWS:
+        own = token.user_id == current_user.id
+        view = "mine" if own else ("admin" if current_user.is_admin else "org")
     notice = f"Token {token.name} revoked: it stops working at once."
     if is_partial_request():
         context = table_context([token], view)
