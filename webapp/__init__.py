@@ -37,6 +37,7 @@ BLUEPRINTS = (
     "audit",
     "config",
     "playground",
+    "tokens",
 )
 
 CONTENT_SECURITY_POLICY = (

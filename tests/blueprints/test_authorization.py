@@ -93,6 +93,7 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
         "profile_id": lambda: (_sample_org_profile() if in_org else _sample_profile()).id,
         "membership_id": lambda: _sample_membership().id,
         "invitation_id": lambda: _sample_invitation().id,
+        "token_id": lambda: _sample_token().id,
     }
 
 
@@ -295,3 +296,24 @@ def _sample_invitation():  # type: ignore[no-untyped-def]
         db.session.add(invitation)
         db.session.commit()
     return invitation
+
+
+def _sample_token():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import AccessToken
+    from webapp.services.tokens.secrets import new_secret
+
+    org = _sample_org()
+    token = db.session.scalar(sa.select(AccessToken).where(AccessToken.org_id == org.id))
+    if token is None:
+        minted = new_secret()
+        token = AccessToken(
+            kind="service",
+            org_id=org.id,
+            name="sample",
+            prefix=minted.prefix,
+            token_hash=minted.token_hash,
+        )
+        db.session.add(token)
+        db.session.commit()
+    return token

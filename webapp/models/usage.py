@@ -40,6 +40,8 @@ class UsageRecord(Model):
         sa.Index("ix_usage_records_org_time", "org_id", "created_at"),
         sa.Index("ix_usage_records_model_time", "model_id", "created_at"),
         sa.Index("ix_usage_records_provider_time", "provider_id", "created_at"),
+        # Each token's row on the token pages sums its recent records.
+        sa.Index("ix_usage_records_token_time", "access_token_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -9,7 +9,16 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import AccessToken, Budget, BudgetPeriod, BudgetUnit, BudgetWindow, User
+from webapp.models import (
+    AccessToken,
+    Budget,
+    BudgetPeriod,
+    BudgetUnit,
+    BudgetWindow,
+    OrgRole,
+    TokenKind,
+    User,
+)
 from webapp.models.base import utcnow
 from webapp.services.audit import events as audit
 from webapp.services.billing import config
@@ -45,13 +54,24 @@ class BudgetInput:
 
 
 def may_manage(actor: User, owner: BudgetOwner) -> bool:
-    """Admins manage every budget; a member the budgets of their own access tokens."""
+    """Admins manage every budget; a member the budgets of their own access tokens, an org
+    admin those of the org's service tokens."""
     if actor.is_admin:
         return True
     if owner.kind == "token":
         token = db.session.get(AccessToken, owner.id)
-        return token is not None and token.user_id == actor.id
+        if token is None:
+            return False
+        if token.kind == TokenKind.SERVICE:
+            return token.org_id is not None and actor.org_role(token.org_id) == OrgRole.ORG_ADMIN
+        return token.user_id == actor.id
     return False
+
+
+def check_input(data: BudgetInput) -> None:
+    """Raise the ValidationError ``create_budget`` would, without saving anything (so a
+    form that creates a budget along with something else can refuse both at once)."""
+    _clean(data)
 
 
 def _thresholds(raw: str | list[int] | None) -> list[int]:
