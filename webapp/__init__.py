@@ -37,6 +37,7 @@ BLUEPRINTS = (
     "audit",
     "config",
     "playground",
+    "billing",
 )
 
 CONTENT_SECURITY_POLICY = (

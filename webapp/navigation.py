@@ -16,7 +16,12 @@ ADMIN_NAV: list[Group] = [
     ("Catalog", [("Providers", "providers.index"), ("Models", "catalog.index")]),
     (
         "Access",
-        [("Keys", "credentials.index"), ("Users", "users.index"), ("Organizations", "orgs.index")],
+        [
+            ("Keys", "credentials.index"),
+            ("Users", "users.index"),
+            ("Organizations", "orgs.index"),
+            ("Billing", "billing.settings"),
+        ],
     ),
     (
         "Behaviour",

@@ -1,0 +1,116 @@
+"""What the credits and budgets partials show, built for the signed-in user.
+
+The user, org and account pages include the partials with one line each, e.g.
+``{% with credits = credits_panel("user", u.id) %}{% include "billing/_credits.html" %}{% endwith %}``;
+the builders below are template globals for that. A builder returns None when the viewer
+may not see the owner's money (the partial then renders nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_login import current_user
+
+from webapp.blueprints.billing.forms import BudgetForm, CreditForm, budget_form
+from webapp.extensions import db
+from webapp.models import Budget, User
+from webapp.services.billing import budgets, config, ledger
+from webapp.services.billing.access import BillingOwner, billing_owner
+from webapp.services.errors import NotFound
+
+RECENT = 20
+
+
+@dataclass
+class CreditsPanel:
+    owner: BillingOwner
+    account: ledger.AccountView | None
+    form: CreditForm | None  # None: the viewer may not grant
+    actors: dict[int, str]  # ledger actor id → email
+    credits_required: bool
+
+
+@dataclass
+class BudgetsPanel:
+    owner: BillingOwner
+    statuses: list[budgets.BudgetStatus]
+    create_form: BudgetForm | None  # None: the viewer may not manage these budgets
+    edit_forms: dict[int, BudgetForm] = field(default_factory=dict)
+    open_id: int | None = None  # the editor to show open (it has errors)
+    create_open: bool = False
+    timezone: str = "UTC"
+
+
+def _actors(entries: list[ledger.CreditEntry]) -> dict[int, str]:
+    ids = {e.actor_id for e in entries if e.actor_id is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def credits_for(owner: BillingOwner, form: CreditForm | None = None) -> CreditsPanel:
+    account = ledger.view(owner.ledger_owner, limit=RECENT) if owner.has_account else None
+    if owner.may_grant and form is None:
+        form = CreditForm(formdata=None, prefix=f"credits-{owner.kind}-{owner.id}")
+    return CreditsPanel(
+        owner=owner,
+        account=account,
+        form=form if owner.may_grant else None,
+        actors=_actors(account.entries) if account else {},
+        credits_required=config.current().credits_required,
+    )
+
+
+def budgets_for(
+    owner: BillingOwner,
+    *,
+    create_form: BudgetForm | None = None,
+    edited: tuple[int, BudgetForm] | None = None,
+) -> BudgetsPanel:
+    statuses = budgets.statuses(owner.budget_owner)
+    panel = BudgetsPanel(
+        owner=owner, statuses=statuses, create_form=None, timezone=config.current().timezone
+    )
+    if not owner.may_manage_budgets:
+        return panel
+    panel.create_form = create_form or budget_form(None, formdata=None)
+    panel.create_open = create_form is not None
+    panel.edit_forms = {s.budget.id: budget_form(s.budget, formdata=None) for s in statuses}
+    if edited is not None:
+        panel.open_id, panel.edit_forms[edited[0]] = edited
+    return panel
+
+
+def _owner_or_none(kind: str, owner_id: int) -> BillingOwner | None:
+    if not current_user.is_authenticated:
+        return None
+    try:
+        return billing_owner(current_user, kind, owner_id)
+    except NotFound:
+        return None
+
+
+def credits_panel(kind: str, owner_id: int) -> CreditsPanel | None:
+    owner = _owner_or_none(kind, owner_id)
+    return credits_for(owner) if owner is not None and owner.has_account else None
+
+
+def budgets_panel(kind: str, owner_id: int) -> BudgetsPanel | None:
+    owner = _owner_or_none(kind, owner_id)
+    return budgets_for(owner) if owner is not None else None
+
+
+def owner_of(budget: Budget) -> tuple[str, int]:
+    if budget.user_id:
+        return "user", budget.user_id
+    if budget.org_id:
+        return "org", budget.org_id
+    return "token", budget.access_token_id or 0
+
+
+def init_panels(app: Flask) -> None:
+    app.add_template_global(credits_panel, "credits_panel")
+    app.add_template_global(budgets_panel, "budgets_panel")
