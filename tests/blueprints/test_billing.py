@@ -35,15 +35,23 @@ def org_admin_client(app, acme, member):  # type: ignore[no-untyped-def]
     return login(app.test_client(), member.email)
 
 
-def grant(client, kind: str, owner_id: int, amount: str, note="allowance", entry="grant", headers=HX):  # type: ignore[no-untyped-def]
+def grant(
+    client, kind: str, owner_id: int, amount: str, note="allowance", entry="grant", headers=HX
+):  # type: ignore[no-untyped-def]
     prefix = f"credits-{kind}-{owner_id}"
     data = {f"{prefix}-kind": entry, f"{prefix}-amount": amount, f"{prefix}-note": note}
     return client.post(f"/billing/{kind}/{owner_id}/credits", data=data, headers=headers)
 
 
 def budget_data(prefix="new-budget", **fields):  # type: ignore[no-untyped-def]
-    values = {"period": "monthly", "unit": "usd", "amount": "100", "enforcement": "hard",
-              "thresholds": "50, 80, 100", **fields}
+    values = {
+        "period": "monthly",
+        "unit": "usd",
+        "amount": "100",
+        "enforcement": "hard",
+        "thresholds": "50, 80, 100",
+        **fields,
+    }
     return {f"{prefix}-{k}": v for k, v in values.items()}
 
 
@@ -76,7 +84,7 @@ def test_owner_page_full_and_partial(admin_client, member):
     assert part.status_code == 200 and "<html" not in text
     assert text.lstrip().startswith("<section") and f'id="billing-credits-user-{member.id}"' in text
     assert "billing-budgets" not in text
-    assert part.headers["Vary"] == "HX-Request"
+    assert "HX-Request" in part.headers["Vary"]
 
 
 def test_admin_grants_credits_audited(admin_client, admin, member):
@@ -183,10 +191,18 @@ def test_ledger_links_to_the_usage_record_and_members_only_see_their_own(
 ):
     mine = _usage(member.id, "req-mine")
     theirs = _usage(other.id, "req-theirs")
-    account = ledger.post_entry(admin, Owner("user", member.id), Decimal("5"), kind="grant", note="x")
+    account = ledger.post_entry(
+        admin, Owner("user", member.id), Decimal("5"), kind="grant", note="x"
+    )
     db.session.add(
-        CreditEntry(account_id=account.account_id, kind="charge", amount=Decimal("-1"),
-                    balance_after=Decimal("4"), usage_record_id=mine.id, request_id="req-mine")
+        CreditEntry(
+            account_id=account.account_id,
+            kind="charge",
+            amount=Decimal("-1"),
+            balance_after=Decimal("4"),
+            usage_record_id=mine.id,
+            request_id="req-mine",
+        )
     )
     db.session.commit()
     body = member_client.get("/account").get_data(as_text=True)
@@ -197,8 +213,16 @@ def test_ledger_links_to_the_usage_record_and_members_only_see_their_own(
 
 
 def _usage(user_id: int, request_id: str, **fields) -> UsageRecord:  # type: ignore[no-untyped-def]
-    record = UsageRecord(request_id=request_id, caller="api", user_id=user_id, status="ok",
-                         provider_slug="openai", model_name="gpt-test", mode="managed", **fields)
+    record = UsageRecord(
+        request_id=request_id,
+        caller="api",
+        user_id=user_id,
+        status="ok",
+        provider_slug="openai",
+        model_name="gpt-test",
+        mode="managed",
+        **fields,
+    )
     db.session.add(record)
     db.session.commit()
     return record
@@ -262,20 +286,28 @@ def test_admin_edits_and_deletes_a_budget(admin_client, admin, acme):
     assert budget.amount == Decimal("20") and budget.period == "total"
     bad = budget_data(prefix, amount="-1", version=str(budget.version))
     response = admin_client.post(f"/billing/budgets/{budget.id}", data=bad, headers=HX)
-    assert response.status_code == 422 and "details open" not in response.get_data(as_text=True)
-    assert "<details open" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "<details open" in response.get_data(as_text=True)
     stale = budget_data(prefix, amount="30", version=str(budget.version - 1 or 99))
-    assert admin_client.post(f"/billing/budgets/{budget.id}", data=stale, headers=HX).status_code == 409
+    assert (
+        admin_client.post(f"/billing/budgets/{budget.id}", data=stale, headers=HX).status_code
+        == 409
+    )
     response = admin_client.post(f"/billing/budgets/{budget.id}/delete", headers=HX)
-    assert response.status_code == 200
-    assert db.session.get(Budget, budget.id) is None
+    assert response.status_code == 200 and f'id="budget-{budget.id}"' not in response.get_data(
+        as_text=True
+    )
+    budget_id = int(prefix.split("-")[1])
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(Budget).where(Budget.id == budget_id)) is None
 
 
 def test_members_and_org_admins_cannot_change_user_or_org_budgets(
     app, admin, member, org_admin_client, acme
 ):
     budget = _make_budget(admin, "org", acme.id)
-    body = org_admin_client.get(f"/billing/org/{acme.id}/budgets", headers=HX).get_data(as_text=True)
+    body = org_admin_client.get(f"/billing/org/{acme.id}/budgets", headers=HX).get_data(
+        as_text=True
+    )
     assert f'id="budget-{budget.id}"' in body and "Add a budget" not in body
     data = budget_data()
     assert org_admin_client.post(f"/billing/org/{acme.id}/budgets", data=data).status_code == 403
@@ -291,8 +323,15 @@ def test_soft_budget_past_a_threshold_shows_a_warning(app, admin, admin_client, 
     from webapp.services.billing.periods import period_start
 
     start = period_start("daily", config.current().timezone, utcnow())
-    db.session.add(BudgetWindow(budget_id=budget.id, period_start=start, spent=Decimal("8.5"),
-                                reserved=Decimal(0), warned_percent=80))
+    db.session.add(
+        BudgetWindow(
+            budget_id=budget.id,
+            period_start=start,
+            spent=Decimal("8.5"),
+            reserved=Decimal(0),
+            warned_percent=80,
+        )
+    )
     db.session.commit()
     body = admin_client.get(f"/billing/user/{member.id}/budgets", headers=HX).get_data(as_text=True)
     assert "warning: 80 % reached" in body and "(85 %)" in body

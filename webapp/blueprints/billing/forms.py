@@ -37,8 +37,11 @@ class CreditForm(FlaskForm):
     )
     note = StringField(
         "Reason",
-        validators=[InputRequired("Say why: it is kept in the ledger."), Length(max=500),
-                    NO_CONTROL_CHARS],
+        validators=[
+            InputRequired("Say why: it is kept in the ledger."),
+            Length(max=500),
+            NO_CONTROL_CHARS,
+        ],
         render_kw={"placeholder": "e.g. monthly allowance"},
     )
 
@@ -92,7 +95,10 @@ class BillingSettingsForm(FlaskForm):
     credits_required = BooleanField("Managed calls need credits")
     timezone = StringField(
         "Time zone of budget periods",
-        validators=[InputRequired("Enter a time zone, e.g. UTC."), Length(max=64),
-                    NO_CONTROL_CHARS],
+        validators=[
+            InputRequired("Enter a time zone, e.g. UTC."),
+            Length(max=64),
+            NO_CONTROL_CHARS,
+        ],
         render_kw={"list": "billing-zones", "autocomplete": "off"},
     )

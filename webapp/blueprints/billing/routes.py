@@ -76,7 +76,10 @@ def post_credits(kind: str, owner_id: int) -> Response:
         try:
             amount = ledger.parse_amount(form.amount.data)
             entry = ledger.post_entry(
-                current_user, found.ledger_owner, amount, kind=form.kind.data or "",
+                current_user,
+                found.ledger_owner,
+                amount,
+                kind=form.kind.data or "",
                 note=form.note.data,
             )
         except ValidationError as exc:
@@ -138,7 +141,9 @@ def update_budget(budget_id: int) -> Response:
         except Conflict as exc:
             fresh = budget_form(budgets.get_budget(current_user, budget_id), formdata=None)
             fresh.form_errors.append(exc.message)
-            return _respond(found, BUDGETS, 409, budgets=budgets_for(found, edited=(budget_id, fresh)))
+            return _respond(
+                found, BUDGETS, 409, budgets=budgets_for(found, edited=(budget_id, fresh))
+            )
         else:
             return _respond(found, BUDGETS, notice="Budget saved.")
     return _respond(found, BUDGETS, 422, budgets=budgets_for(found, edited=(budget_id, form)))
@@ -161,4 +166,3 @@ def usage_record(record_id: int) -> Response:
         "billing/usage_record.html", record=record, show_detail=current_user.is_admin
     )
     return Response(body)
-
