@@ -1,8 +1,8 @@
 """What the credits and budgets partials show, built for the signed-in user.
 
 The user, org and account pages include the partials with one line each, e.g.
-``{% with credits = credits_panel("user", u.id) %}{% include "billing/_credits.html" %}{% endwith %}``;
-the builders below are template globals for that. A builder returns None when the viewer
+``{% with credits = credits_panel("user", u.id) %}{% include "billing/_credits.html" %}
+{% endwith %}`` (on one line); the builders below are template globals for that. A builder returns None when the viewer
 may not see the owner's money (the partial then renders nothing).
 """
 

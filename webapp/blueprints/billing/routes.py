@@ -14,9 +14,9 @@ from webapp.blueprints.billing.forms import BudgetForm, CreditForm, budget_form
 from webapp.blueprints.billing.panels import budgets_for, credits_for, owner_of
 from webapp.forms import attach_errors
 from webapp.htmx import add_notice, is_partial_request, render
+from webapp.models import Budget
 from webapp.services.billing import budgets, ledger
 from webapp.services.billing.access import BillingOwner, billing_owner, get_usage_record
-from webapp.models import Budget
 from webapp.services.errors import Conflict, PermissionDenied, ValidationError
 
 OWNER = "/billing/<any(user,org,token):kind>/<int:owner_id>"
