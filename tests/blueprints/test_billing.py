@@ -40,7 +40,11 @@ def grant(
 ):  # type: ignore[no-untyped-def]
     prefix = f"credits-{kind}-{owner_id}"
     data = {f"{prefix}-kind": entry, f"{prefix}-amount": amount, f"{prefix}-note": note}
-    return client.post(f"/billing/{kind}/{owner_id}/credits", data=data, headers=headers)
+    return client.post(f"{_base(kind, owner_id)}/credits", data=data, headers=headers)
+
+
+def _base(kind: str, owner_id: int) -> str:
+    return f"/admin/{'orgs' if kind == 'org' else 'users'}/{owner_id}"
 
 
 def budget_data(prefix="new-budget", **fields):  # type: ignore[no-untyped-def]
@@ -77,9 +81,9 @@ def test_org_page_shows_credits_and_budgets_sections(admin_client, acme):
 
 
 def test_owner_page_full_and_partial(admin_client, member):
-    full = admin_client.get(f"/billing/user/{member.id}/credits")
+    full = admin_client.get(f"/admin/users/{member.id}/credits")
     assert full.status_code == 200 and "<html" in full.get_data(as_text=True)
-    part = admin_client.get(f"/billing/user/{member.id}/credits", headers=HX)
+    part = admin_client.get(f"/admin/users/{member.id}/credits", headers=HX)
     text = part.get_data(as_text=True)
     assert part.status_code == 200 and "<html" not in text
     assert text.lstrip().startswith("<section") and f'id="billing-credits-user-{member.id}"' in text
@@ -152,23 +156,34 @@ def test_member_cannot_grant(member_client, member):
     assert _balance("user", member.id) is None
 
 
+def test_member_sees_own_credits_and_budgets_sections(member_client, member):
+    full = member_client.get("/account/credits")
+    assert full.status_code == 200 and "<html" in full.get_data(as_text=True)
+    part = member_client.get("/account/budgets", headers=HX).get_data(as_text=True)
+    assert f'id="billing-budgets-user-{member.id}"' in part and "<html" not in part
+    assert "Add a budget" not in part
+
+
 def test_member_cannot_see_another_users_or_an_orgs_account(app, admin, member_client, other, acme):
     ledger.post_entry(admin, Owner("user", other.id), Decimal("9"), kind="grant", note="secret")
     for url in (
-        f"/billing/user/{other.id}",
-        f"/billing/user/{other.id}/credits",
-        f"/billing/user/{other.id}/budgets",
-        f"/billing/org/{acme.id}/credits",
+        f"/admin/users/{other.id}/credits",
+        f"/admin/users/{other.id}/budgets",
+        f"/admin/orgs/{acme.id}/credits",
+        f"/admin/orgs/{acme.id}/budgets",
     ):
         response = member_client.get(url, headers=HX)
-        assert response.status_code == 404, url
+        assert response.status_code == 403, url
         assert "secret" not in response.get_data(as_text=True)
-    assert grant(member_client, "user", other.id, "5").status_code == 404
+    assert grant(member_client, "user", other.id, "5").status_code == 403
+    own = member_client.get("/account/credits", headers=HX).get_data(as_text=True)
+    assert f'id="billing-credits-user-{other.id}"' not in own and "secret" not in own
+    assert _balance("user", other.id) == Decimal("9")
 
 
 def test_org_admin_sees_own_org_account_but_cannot_grant(org_admin_client, admin, acme):
     ledger.post_entry(admin, Owner("org", acme.id), Decimal("40"), kind="grant", note="seed")
-    response = org_admin_client.get(f"/billing/org/{acme.id}/credits", headers=HX)
+    response = org_admin_client.get(f"/admin/orgs/{acme.id}/credits", headers=HX)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "40.00" in body and "seed" in body
     assert "Grant or adjust credits" not in body and "Only admins grant" in body
@@ -180,10 +195,10 @@ def test_org_admin_sees_own_org_account_but_cannot_grant(org_admin_client, admin
 
 def test_org_admin_limited_to_own_org(org_admin_client, app):
     globex = factories.make_org("globex", "Globex")
-    assert org_admin_client.get(f"/billing/org/{globex.id}/credits").status_code == 404
-    assert org_admin_client.get(f"/billing/org/{globex.id}/budgets").status_code == 404
+    assert org_admin_client.get(f"/admin/orgs/{globex.id}/credits").status_code == 404
+    assert org_admin_client.get(f"/admin/orgs/{globex.id}/budgets").status_code == 404
     data = budget_data()
-    assert org_admin_client.post(f"/billing/org/{globex.id}/budgets", data=data).status_code == 404
+    assert org_admin_client.post(f"/admin/orgs/{globex.id}/budgets", data=data).status_code == 404
 
 
 def test_ledger_links_to_the_usage_record_and_members_only_see_their_own(
@@ -206,10 +221,10 @@ def test_ledger_links_to_the_usage_record_and_members_only_see_their_own(
     )
     db.session.commit()
     body = member_client.get("/account").get_data(as_text=True)
-    assert f"/billing/usage/{mine.id}" in body
-    page = member_client.get(f"/billing/usage/{mine.id}")
+    assert f"/account/usage/{mine.id}" in body
+    page = member_client.get(f"/account/usage/{mine.id}")
     assert page.status_code == 200 and "req-mine" in page.get_data(as_text=True)
-    assert member_client.get(f"/billing/usage/{theirs.id}").status_code == 404
+    assert member_client.get(f"/account/usage/{theirs.id}").status_code == 404
 
 
 def _usage(user_id: int, request_id: str, **fields) -> UsageRecord:  # type: ignore[no-untyped-def]
@@ -230,7 +245,7 @@ def _usage(user_id: int, request_id: str, **fields) -> UsageRecord:  # type: ign
 
 def test_unpriced_record_shows_the_flag_and_no_charge(app, member, member_client):
     record = _usage(member.id, "req-unpriced", unpriced=True, input_tokens=10, output_tokens=5)
-    body = member_client.get(f"/billing/usage/{record.id}").get_data(as_text=True)
+    body = member_client.get(f"/account/usage/{record.id}").get_data(as_text=True)
     assert "unpriced" in body and "0 credits" in body
 
 
@@ -239,7 +254,7 @@ def test_unpriced_record_shows_the_flag_and_no_charge(app, member, member_client
 
 def test_admin_creates_a_budget_with_progress(admin_client, member):
     response = admin_client.post(
-        f"/billing/user/{member.id}/budgets", data=budget_data(enforcement="soft"), headers=HX
+        f"/admin/users/{member.id}/budgets", data=budget_data(enforcement="soft"), headers=HX
     )
     body = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -264,7 +279,7 @@ def test_admin_creates_a_budget_with_progress(admin_client, member):
 )
 def test_bad_budgets_are_422(admin_client, member, fields, message):
     response = admin_client.post(
-        f"/billing/user/{member.id}/budgets", data=budget_data(**fields), headers=HX
+        f"/admin/users/{member.id}/budgets", data=budget_data(**fields), headers=HX
     )
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and message in body
@@ -280,19 +295,19 @@ def test_admin_edits_and_deletes_a_budget(admin_client, admin, acme):
     budget = _make_budget(admin, "org", acme.id)
     prefix = f"budget-{budget.id}"
     data = budget_data(prefix, amount="20", period="total", version=str(budget.version))
-    response = admin_client.post(f"/billing/budgets/{budget.id}", data=data, headers=HX)
+    response = admin_client.post(f"/admin/billing/budgets/{budget.id}", data=data, headers=HX)
     assert response.status_code == 200 and "never resets" in response.get_data(as_text=True)
     db.session.refresh(budget)
     assert budget.amount == Decimal("20") and budget.period == "total"
     bad = budget_data(prefix, amount="-1", version=str(budget.version))
-    response = admin_client.post(f"/billing/budgets/{budget.id}", data=bad, headers=HX)
+    response = admin_client.post(f"/admin/billing/budgets/{budget.id}", data=bad, headers=HX)
     assert response.status_code == 422 and "<details open" in response.get_data(as_text=True)
     stale = budget_data(prefix, amount="30", version=str(budget.version - 1 or 99))
     assert (
-        admin_client.post(f"/billing/budgets/{budget.id}", data=stale, headers=HX).status_code
+        admin_client.post(f"/admin/billing/budgets/{budget.id}", data=stale, headers=HX).status_code
         == 409
     )
-    response = admin_client.post(f"/billing/budgets/{budget.id}/delete", headers=HX)
+    response = admin_client.post(f"/admin/billing/budgets/{budget.id}/delete", headers=HX)
     assert response.status_code == 200 and f'id="budget-{budget.id}"' not in response.get_data(
         as_text=True
     )
@@ -305,14 +320,12 @@ def test_members_and_org_admins_cannot_change_user_or_org_budgets(
     app, admin, member, org_admin_client, acme
 ):
     budget = _make_budget(admin, "org", acme.id)
-    body = org_admin_client.get(f"/billing/org/{acme.id}/budgets", headers=HX).get_data(
-        as_text=True
-    )
+    body = org_admin_client.get(f"/admin/orgs/{acme.id}/budgets", headers=HX).get_data(as_text=True)
     assert f'id="budget-{budget.id}"' in body and "Add a budget" not in body
     data = budget_data()
-    assert org_admin_client.post(f"/billing/org/{acme.id}/budgets", data=data).status_code == 403
-    assert org_admin_client.post(f"/billing/user/{member.id}/budgets", data=data).status_code == 403
-    assert org_admin_client.post(f"/billing/budgets/{budget.id}/delete").status_code == 404
+    assert org_admin_client.post(f"/admin/orgs/{acme.id}/budgets", data=data).status_code == 403
+    assert org_admin_client.post(f"/admin/users/{member.id}/budgets", data=data).status_code == 403
+    assert org_admin_client.post(f"/admin/billing/budgets/{budget.id}/delete").status_code == 403
     assert db.session.get(Budget, budget.id) is not None
 
 
@@ -333,7 +346,7 @@ def test_soft_budget_past_a_threshold_shows_a_warning(app, admin, admin_client, 
         )
     )
     db.session.commit()
-    body = admin_client.get(f"/billing/user/{member.id}/budgets", headers=HX).get_data(as_text=True)
+    body = admin_client.get(f"/admin/users/{member.id}/budgets", headers=HX).get_data(as_text=True)
     assert "warning: 80 % reached" in body and "(85 %)" in body
 
 
@@ -375,7 +388,7 @@ def test_money_forms_require_the_csrf_token(app, member):
     admin = factories.make_user("csrf-admin@example.com", role="admin")
     client = login_with_csrf(app, admin)
     assert grant(client, "user", member.id, "5").status_code == 400
-    assert client.post(f"/billing/user/{member.id}/budgets", data=budget_data()).status_code == 400
+    assert client.post(f"/admin/users/{member.id}/budgets", data=budget_data()).status_code == 400
     assert client.post("/admin/billing", data={"timezone": "Asia/Tokyo"}).status_code == 400
     assert _balance("user", member.id) is None
     page = client.get(f"/admin/users/{member.id}").get_data(as_text=True)

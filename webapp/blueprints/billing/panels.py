@@ -1,9 +1,9 @@
 """What the credits and budgets partials show, built for the signed-in user.
 
-The user, org and account pages include the partials with one line each, e.g.
-``{% with credits = credits_panel("user", u.id) %}{% include "billing/_credits.html" %}
-{% endwith %}`` (on one line); the builders below are template globals for that. A builder returns None when the viewer
-may not see the owner's money (the partial then renders nothing).
+The user, org and account pages include each partial with one line, e.g. ``{% with credits =
+credits_panel("user", u.id) %}{% include "billing/_credits.html" %}{% endwith %}``: the
+builders below are template globals for that. A builder returns None when the viewer may not
+see the owner's money (the partial then renders nothing).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import url_for
 from flask_login import current_user
 
 from webapp.blueprints.billing.forms import BudgetForm, CreditForm, budget_form
@@ -32,6 +32,13 @@ class CreditsPanel:
     actors: dict[int, str]  # ledger actor id → email
     credits_required: bool
 
+    @property
+    def grant_url(self) -> str:
+        kind, ident = self.owner.kind, self.owner.id
+        if kind == "org":
+            return url_for("billing.grant_org", org_id=ident)
+        return url_for("billing.grant_user", user_id=ident)
+
 
 @dataclass
 class BudgetsPanel:
@@ -42,6 +49,13 @@ class BudgetsPanel:
     open_id: int | None = None  # the editor to show open (it has errors)
     create_open: bool = False
     timezone: str = "UTC"
+
+    @property
+    def create_url(self) -> str:
+        kind, ident = self.owner.kind, self.owner.id
+        if kind == "org":
+            return url_for("billing.create_org_budget", org_id=ident)
+        return url_for("billing.create_user_budget", user_id=ident)
 
 
 def _actors(entries: list[ledger.CreditEntry]) -> dict[int, str]:
@@ -109,8 +123,3 @@ def owner_of(budget: Budget) -> tuple[str, int]:
     if budget.org_id:
         return "org", budget.org_id
     return "token", budget.access_token_id or 0
-
-
-def init_panels(app: Flask) -> None:
-    app.add_template_global(credits_panel, "credits_panel")
-    app.add_template_global(budgets_panel, "budgets_panel")

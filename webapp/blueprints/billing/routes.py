@@ -1,6 +1,8 @@
-"""Credits and budgets of one owner: the page, its two sections (htmx swaps), granting and
-adjusting credits (admins), creating, editing and deleting budgets (admins; members for their
-own tokens), and the usage record a ledger line links to."""
+"""Credits and budgets of a user (``/admin/users/<id>/…``, admins), an organization
+(``/admin/orgs/<id>/…``: admins; its org admins may look) and the signed-in user's own
+(``/account/credits``, ``/account/budgets``): each section as an htmx swap or on its page,
+granting and adjusting credits, creating, editing and deleting budgets (admins only), and
+the usage record a ledger line links to."""
 
 from __future__ import annotations
 
@@ -15,29 +17,25 @@ from webapp.blueprints.billing.panels import budgets_for, credits_for, owner_of
 from webapp.forms import attach_errors
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models import Budget
+from webapp.permissions import admin_required, org_admin_required
 from webapp.services.billing import budgets, ledger
 from webapp.services.billing.access import BillingOwner, billing_owner, get_usage_record
 from webapp.services.errors import Conflict, PermissionDenied, ValidationError
 
-OWNER = "/billing/<any(user,org,token):kind>/<int:owner_id>"
 PAGE = "billing/owner.html"
 CREDITS = "billing/_credits.html"
 BUDGETS = "billing/_budgets.html"
 
 
 def _owner(kind: str, owner_id: int) -> BillingOwner:
-    return billing_owner(current_user, kind, owner_id)
+    return billing_owner(current_user, kind, owner_id)  # NotFound unless they may see it
 
 
 def home_url(owner: BillingOwner) -> str:
     """Where a plain (non-htmx) form post returns to: the page the sections sit on."""
-    if owner.kind == "user" and owner.id == current_user.id and not current_user.is_admin:
-        return url_for("account.index")
-    if owner.kind == "user" and current_user.is_admin:
-        return url_for("users.show", user_id=owner.id)
     if owner.kind == "org":
         return url_for("orgs.show", org_id=owner.id)
-    return url_for("billing.owner", kind=owner.kind, owner_id=owner.id)
+    return url_for("users.show", user_id=owner.id)
 
 
 def _respond(
@@ -47,37 +45,22 @@ def _respond(
     if notice and not is_partial_request():
         flash(notice, "success")
         return redirect(home_url(owner), 303)
-    ctx.setdefault("credits", credits_for(owner) if owner.has_account else None)
+    ctx.setdefault("credits", credits_for(owner))
     ctx.setdefault("budgets", budgets_for(owner))
     response = render(PAGE, partial, status, owner=owner, **ctx)
     return add_notice(response, notice) if notice else response
 
 
-@bp.route(OWNER)
-@login_required
-def owner(kind: str, owner_id: int) -> Response:
-    return _respond(_owner(kind, owner_id), PAGE)
-
-
-@bp.route(OWNER + "/credits")
-@login_required
-def credits(kind: str, owner_id: int) -> Response:
-    return _respond(_owner(kind, owner_id), CREDITS)
-
-
-@bp.route(OWNER + "/credits", methods=["POST"])
-@login_required
-def post_credits(kind: str, owner_id: int) -> Response:
-    found = _owner(kind, owner_id)
-    if not found.may_grant or not found.has_account:
+def _grant(owner: BillingOwner) -> Response:
+    if not owner.may_grant:
         raise PermissionDenied("Only admins grant or adjust credits.")
-    form = CreditForm(prefix=f"credits-{found.kind}-{found.id}")
+    form = CreditForm(prefix=f"credits-{owner.kind}-{owner.id}")
     if form.validate_on_submit():
         try:
             amount = ledger.parse_amount(form.amount.data)
             entry = ledger.post_entry(
                 current_user,
-                found.ledger_owner,
+                owner.ledger_owner,
                 amount,
                 kind=form.kind.data or "",
                 note=form.note.data,
@@ -85,9 +68,9 @@ def post_credits(kind: str, owner_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            notice = f"{entry.kind.title()} of {entry.amount:f} credits recorded for {found.label}."
-            return _respond(found, CREDITS, notice=notice)
-    return _respond(found, CREDITS, 422, credits=credits_for(found, form))
+            notice = f"{entry.kind.title()} of {entry.amount:f} credits recorded for {owner.label}."
+            return _respond(owner, CREDITS, notice=notice)
+    return _respond(owner, CREDITS, 422, credits=credits_for(owner, form))
 
 
 def _budget_input(form: BudgetForm) -> budgets.BudgetInput:
@@ -100,27 +83,75 @@ def _budget_input(form: BudgetForm) -> budgets.BudgetInput:
     )
 
 
-@bp.route(OWNER + "/budgets")
-@login_required
-def budget_list(kind: str, owner_id: int) -> Response:
-    return _respond(_owner(kind, owner_id), BUDGETS)
-
-
-@bp.route(OWNER + "/budgets", methods=["POST"])
-@login_required
-def create_budget(kind: str, owner_id: int) -> Response:
-    found = _owner(kind, owner_id)
-    if not found.may_manage_budgets:
-        raise PermissionDenied("You may not set budgets here.")
+def _create_budget(owner: BillingOwner) -> Response:
+    if not owner.may_manage_budgets:
+        raise PermissionDenied("Only admins set budgets here.")
     form = budget_form(None)
     if form.validate_on_submit():
         try:
-            budgets.create_budget(current_user, found.budget_owner, _budget_input(form))
+            budgets.create_budget(current_user, owner.budget_owner, _budget_input(form))
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            return _respond(found, BUDGETS, notice=f"Budget added for {found.label}.")
-    return _respond(found, BUDGETS, 422, budgets=budgets_for(found, create_form=form))
+            return _respond(owner, BUDGETS, notice=f"Budget added for {owner.label}.")
+    return _respond(owner, BUDGETS, 422, budgets=budgets_for(owner, create_form=form))
+
+
+# --- a user's money (admins) ---------------------------------------------------------------
+
+
+@bp.route("/admin/users/<int:user_id>/credits")
+@admin_required
+def user_credits(user_id: int) -> Response:
+    return _respond(_owner("user", user_id), CREDITS)
+
+
+@bp.route("/admin/users/<int:user_id>/credits", methods=["POST"])
+@admin_required
+def grant_user(user_id: int) -> Response:
+    return _grant(_owner("user", user_id))
+
+
+@bp.route("/admin/users/<int:user_id>/budgets")
+@admin_required
+def user_budgets(user_id: int) -> Response:
+    return _respond(_owner("user", user_id), BUDGETS)
+
+
+@bp.route("/admin/users/<int:user_id>/budgets", methods=["POST"])
+@admin_required
+def create_user_budget(user_id: int) -> Response:
+    return _create_budget(_owner("user", user_id))
+
+
+# --- an organization's money (admins; its org admins may look) -----------------------------
+
+
+@bp.route("/admin/orgs/<int:org_id>/credits")
+@org_admin_required
+def org_credits(org_id: int) -> Response:
+    return _respond(_owner("org", org_id), CREDITS)
+
+
+@bp.route("/admin/orgs/<int:org_id>/credits", methods=["POST"])
+@org_admin_required
+def grant_org(org_id: int) -> Response:
+    return _grant(_owner("org", org_id))
+
+
+@bp.route("/admin/orgs/<int:org_id>/budgets")
+@org_admin_required
+def org_budgets(org_id: int) -> Response:
+    return _respond(_owner("org", org_id), BUDGETS)
+
+
+@bp.route("/admin/orgs/<int:org_id>/budgets", methods=["POST"])
+@org_admin_required
+def create_org_budget(org_id: int) -> Response:
+    return _create_budget(_owner("org", org_id))
+
+
+# --- one budget (admins) -------------------------------------------------------------------
 
 
 def _budget(budget_id: int) -> tuple[BillingOwner, Budget]:
@@ -128,10 +159,10 @@ def _budget(budget_id: int) -> tuple[BillingOwner, Budget]:
     return _owner(*owner_of(budget)), budget
 
 
-@bp.route("/billing/budgets/<int:budget_id>", methods=["POST"])
-@login_required
+@bp.route("/admin/billing/budgets/<int:budget_id>", methods=["POST"])
+@admin_required
 def update_budget(budget_id: int) -> Response:
-    found, budget = _budget(budget_id)
+    owner, budget = _budget(budget_id)
     form = budget_form(budget)
     if form.validate_on_submit():
         try:
@@ -141,26 +172,41 @@ def update_budget(budget_id: int) -> Response:
         except Conflict as exc:
             fresh = budget_form(budgets.get_budget(current_user, budget_id), formdata=None)
             fresh.form_errors.append(exc.message)
-            return _respond(
-                found, BUDGETS, 409, budgets=budgets_for(found, edited=(budget_id, fresh))
-            )
+            panel = budgets_for(owner, edited=(budget_id, fresh))
+            return _respond(owner, BUDGETS, 409, budgets=panel)
         else:
-            return _respond(found, BUDGETS, notice="Budget saved.")
-    return _respond(found, BUDGETS, 422, budgets=budgets_for(found, edited=(budget_id, form)))
+            return _respond(owner, BUDGETS, notice="Budget saved.")
+    return _respond(owner, BUDGETS, 422, budgets=budgets_for(owner, edited=(budget_id, form)))
 
 
-@bp.route("/billing/budgets/<int:budget_id>/delete", methods=["POST"])
-@login_required
+@bp.route("/admin/billing/budgets/<int:budget_id>/delete", methods=["POST"])
+@admin_required
 def delete_budget(budget_id: int) -> Response:
-    found, budget = _budget(budget_id)
+    owner, budget = _budget(budget_id)
     budgets.delete_budget(current_user, budget)
-    return _respond(found, BUDGETS, notice="Budget removed.")
+    return _respond(owner, BUDGETS, notice="Budget removed.")
 
 
-@bp.route("/billing/usage/<int:record_id>")
+# --- the signed-in user's own --------------------------------------------------------------
+
+
+@bp.route("/account/credits")
+@login_required
+def my_credits() -> Response:
+    return _respond(_owner("user", current_user.id), CREDITS)
+
+
+@bp.route("/account/budgets")
+@login_required
+def my_budgets() -> Response:
+    return _respond(_owner("user", current_user.id), BUDGETS)
+
+
+@bp.route("/account/usage/<int:record_id>")
 @login_required
 def usage_record(record_id: int) -> Response:
-    """One metered call, as a ledger line links to it (error details for admins only)."""
+    """One metered call, as a ledger line links to it: the viewer's own, their org's for org
+    admins, any for admins (others are 404). The upstream's error text is for admins only."""
     record = get_usage_record(current_user, record_id)
     body = render_template(
         "billing/usage_record.html", record=record, show_detail=current_user.is_admin
