@@ -96,7 +96,7 @@ def test_admin_grants_credits_audited(admin_client, admin, member):
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "25.50" in body and "welcome" in body and admin.email in body
-    assert "notice" in response.headers["HX-Trigger"]
+    assert "Grant of 25.50 credits recorded" in response.headers["HX-Trigger"]
     assert _balance("user", member.id) == Decimal("25.5")
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.target_type == "credits"))
     assert event is not None and event.action == "grant" and event.actor_id == admin.id

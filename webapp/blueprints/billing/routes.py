@@ -21,6 +21,7 @@ from webapp.permissions import admin_required, org_admin_required
 from webapp.services.billing import budgets, ledger
 from webapp.services.billing.access import BillingOwner, billing_owner, get_usage_record
 from webapp.services.errors import Conflict, PermissionDenied, ValidationError
+from webapp.template_filters import price
 
 PAGE = "billing/owner.html"
 CREDITS = "billing/_credits.html"
@@ -68,7 +69,8 @@ def _grant(owner: BillingOwner) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            notice = f"{entry.kind.title()} of {entry.amount:f} credits recorded for {owner.label}."
+            amount_text = price(entry.amount)
+            notice = f"{entry.kind.title()} of {amount_text} credits recorded for {owner.label}."
             return _respond(owner, CREDITS, notice=notice)
     return _respond(owner, CREDITS, 422, credits=credits_for(owner, form))
 
