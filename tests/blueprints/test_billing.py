@@ -395,3 +395,28 @@ def test_money_forms_require_the_csrf_token(app, member):
     token = page.split('"X-CSRFToken": "')[1].split('"')[0]
     response = grant(client, "user", member.id, "5", headers={**HX, "X-CSRFToken": token})
     assert response.status_code == 200 and _balance("user", member.id) == Decimal("5")
+
+
+def test_real_calls_show_their_charge_and_soft_budget_warning(wired, admin, member, member_client):
+    from webapp.services import llm
+
+    ledger.post_entry(admin, Owner("user", member.id), Decimal("10"), kind="grant", note="start")
+    budgets.create_budget(
+        admin,
+        budgets.BudgetOwner("user", member.id),
+        budgets.BudgetInput("monthly", "usd", "0.00005", hard=False, thresholds="50 100"),
+    )
+    reply = llm.complete(
+        [{"role": "user", "content": "Hi"}],
+        context=llm.CallContext(user=member),
+        model="openai/gpt-5.4-mini",
+    )
+    record = db.session.scalar(
+        sa.select(UsageRecord).where(UsageRecord.request_id == reply.request_id)
+    )
+    body = member_client.get("/account").get_data(as_text=True)
+    assert f"/account/usage/{record.id}" in body and "metering" in body
+    assert "warning: 50 % reached" in body  # the call cost 81 % of the budget
+    assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "warn"))
+    page = member_client.get(f"/account/usage/{record.id}").get_data(as_text=True)
+    assert reply.request_id in page and "credits" in page
