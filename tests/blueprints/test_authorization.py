@@ -48,6 +48,10 @@ ACCESS: dict[str, str] = {
     "auth.reauth": LOGIN,
     "main.home": LOGIN,
     "billing.usage_record": OWNER,
+    "billing.token_budgets": OWNER,
+    "billing.create_token_budget": OWNER,
+    "billing.update_token_budget": OWNER,
+    "billing.delete_token_budget": OWNER,
 }
 
 # Routes that end the caller's own session: checked apart, or every later request of the
@@ -87,6 +91,7 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
         "request_id": lambda: _usage_record().request_id,
         "record_id": lambda: _usage_record().id,
         "budget_id": lambda: _sample_budget().id,
+        "token_id": lambda: _sample_token().id,
         "user_id": lambda: (
             factories.make_user("sample-user@example.com").id
             if not _find_user("sample-user@example.com")
@@ -214,6 +219,23 @@ def _sample_budget():  # type: ignore[no-untyped-def]
         db.session.add(budget)
         db.session.commit()
     return budget
+
+
+def _sample_token():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import AccessToken
+
+    token = db.session.scalar(sa.select(AccessToken).where(AccessToken.name == "sample-token"))
+    if token is None:
+        user = _find_user("sample-user@example.com") or factories.make_user(
+            "sample-user@example.com"
+        )
+        token = AccessToken(
+            user_id=user.id, name="sample-token", prefix="sb-sample0001", token_hash="0" * 64
+        )
+        db.session.add(token)
+        db.session.commit()
+    return token
 
 
 def _find_user(email: str):  # type: ignore[no-untyped-def]

@@ -420,3 +420,53 @@ def test_real_calls_show_their_charge_and_soft_budget_warning(wired, admin, memb
     assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "warn"))
     page = member_client.get(f"/account/usage/{record.id}").get_data(as_text=True)
     assert reply.request_id in page and "credits" in page
+
+
+def _token(user, name: str = "ci"):  # type: ignore[no-untyped-def]
+    from webapp.models import AccessToken
+
+    token = AccessToken(
+        user_id=user.id, name=name, prefix=f"sb-{name}-0001", token_hash=name.ljust(64, "0")
+    )
+    db.session.add(token)
+    db.session.commit()
+    return token
+
+
+def test_member_sets_budgets_on_their_own_access_token(member_client, member, other):
+    token = _token(member)
+    url = f"/tokens/{token.id}/budgets"
+    full = member_client.get(url)
+    assert full.status_code == 200 and f'id="billing-budgets-token-{token.id}"' in full.get_data(
+        as_text=True
+    )
+    assert "billing-credits" not in full.get_data(as_text=True)  # tokens hold no credits
+    response = member_client.post(url, data=budget_data(period="daily"), headers=HX)
+    assert response.status_code == 200 and "<progress" in response.get_data(as_text=True)
+    budget = db.session.scalar(sa.select(Budget).where(Budget.access_token_id == token.id))
+    assert budget is not None and budget.period == "daily"
+    bad = member_client.post(url, data=budget_data(amount="0"), headers=HX)
+    assert bad.status_code == 422
+    prefix = f"budget-{budget.id}"
+    edit = budget_data(prefix, amount="7", version=str(budget.version))
+    response = member_client.post(f"{url}/{budget.id}", data=edit, headers=HX)
+    assert response.status_code == 200
+    db.session.refresh(budget)
+    assert budget.amount == Decimal("7")
+    # Another user's token, and this token's budget through another token's URL: 404.
+    theirs = _token(other, "theirs")
+    assert member_client.get(f"/tokens/{theirs.id}/budgets").status_code == 404
+    assert member_client.post(f"/tokens/{theirs.id}/budgets", data=budget_data()).status_code == 404
+    mine_too = _token(member, "second")
+    wrong = f"/tokens/{mine_too.id}/budgets/{budget.id}/delete"
+    assert member_client.post(wrong, headers=HX).status_code == 404
+    response = member_client.post(f"{url}/{budget.id}/delete", headers=HX)
+    assert response.status_code == 200 and f'id="budget-{prefix[7:]}"' not in response.get_data(
+        as_text=True
+    )
+
+
+def test_member_cannot_use_admin_budget_routes_for_their_token_budget(member_client, member, admin):
+    token = _token(member)
+    budget = _make_budget(admin, "token", token.id)
+    assert member_client.post(f"/admin/billing/budgets/{budget.id}/delete").status_code == 403

@@ -55,7 +55,23 @@ class BudgetsPanel:
         kind, ident = self.owner.kind, self.owner.id
         if kind == "org":
             return url_for("billing.create_org_budget", org_id=ident)
+        if kind == "token":
+            return url_for("billing.create_token_budget", token_id=ident)
         return url_for("billing.create_user_budget", user_id=ident)
+
+    def update_url(self, budget_id: int) -> str:
+        if self.owner.kind == "token":
+            return url_for(
+                "billing.update_token_budget", token_id=self.owner.id, budget_id=budget_id
+            )
+        return url_for("billing.update_budget", budget_id=budget_id)
+
+    def delete_url(self, budget_id: int) -> str:
+        if self.owner.kind == "token":
+            return url_for(
+                "billing.delete_token_budget", token_id=self.owner.id, budget_id=budget_id
+            )
+        return url_for("billing.delete_budget", budget_id=budget_id)
 
 
 def _actors(entries: list[ledger.CreditEntry]) -> dict[int, str]:

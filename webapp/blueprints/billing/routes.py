@@ -1,8 +1,9 @@
 """Credits and budgets of a user (``/admin/users/<id>/…``, admins), an organization
-(``/admin/orgs/<id>/…``: admins; its org admins may look) and the signed-in user's own
-(``/account/credits``, ``/account/budgets``): each section as an htmx swap or on its page,
-granting and adjusting credits, creating, editing and deleting budgets (admins only), and
-the usage record a ledger line links to."""
+(``/admin/orgs/<id>/…``: admins; its org admins may look), an access token's budgets
+(``/tokens/<id>/budgets``: its owner) and the signed-in user's own (``/account/credits``,
+``/account/budgets``): each section as an htmx swap or on its page, granting and adjusting
+credits (admins), creating, editing and deleting budgets (admins; members for their own
+tokens), and the usage record a ledger line links to."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from webapp.models import Budget
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.billing import budgets, ledger
 from webapp.services.billing.access import BillingOwner, billing_owner, get_usage_record
-from webapp.services.errors import Conflict, PermissionDenied, ValidationError
+from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from webapp.template_filters import price
 
 PAGE = "billing/owner.html"
@@ -36,6 +37,8 @@ def home_url(owner: BillingOwner) -> str:
     """Where a plain (non-htmx) form post returns to: the page the sections sit on."""
     if owner.kind == "org":
         return url_for("orgs.show", org_id=owner.id)
+    if owner.kind == "token":
+        return url_for("billing.token_budgets", token_id=owner.id)
     return url_for("users.show", user_id=owner.id)
 
 
@@ -46,7 +49,7 @@ def _respond(
     if notice and not is_partial_request():
         flash(notice, "success")
         return redirect(home_url(owner), 303)
-    ctx.setdefault("credits", credits_for(owner))
+    ctx.setdefault("credits", credits_for(owner) if owner.has_account else None)
     ctx.setdefault("budgets", budgets_for(owner))
     response = render(PAGE, partial, status, owner=owner, **ctx)
     return add_notice(response, notice) if notice else response
@@ -153,18 +156,19 @@ def create_org_budget(org_id: int) -> Response:
     return _create_budget(_owner("org", org_id))
 
 
-# --- one budget (admins) -------------------------------------------------------------------
+# --- one budget ----------------------------------------------------------------------------
 
 
-def _budget(budget_id: int) -> tuple[BillingOwner, Budget]:
+def _budget(budget_id: int, token_id: int | None = None) -> tuple[BillingOwner, Budget]:
     budget = budgets.get_budget(current_user, budget_id)  # NotFound unless they manage it
-    return _owner(*owner_of(budget)), budget
+    kind, owner_id = owner_of(budget)
+    if token_id is not None and (kind, owner_id) != ("token", token_id):
+        raise NotFound("That budget does not exist.")
+    return _owner(kind, owner_id), budget
 
 
-@bp.route("/admin/billing/budgets/<int:budget_id>", methods=["POST"])
-@admin_required
-def update_budget(budget_id: int) -> Response:
-    owner, budget = _budget(budget_id)
+def _update_budget(budget_id: int, token_id: int | None = None) -> Response:
+    owner, budget = _budget(budget_id, token_id)
     form = budget_form(budget)
     if form.validate_on_submit():
         try:
@@ -181,12 +185,49 @@ def update_budget(budget_id: int) -> Response:
     return _respond(owner, BUDGETS, 422, budgets=budgets_for(owner, edited=(budget_id, form)))
 
 
+def _delete_budget(budget_id: int, token_id: int | None = None) -> Response:
+    owner, budget = _budget(budget_id, token_id)
+    budgets.delete_budget(current_user, budget)
+    return _respond(owner, BUDGETS, notice="Budget removed.")
+
+
+@bp.route("/admin/billing/budgets/<int:budget_id>", methods=["POST"])
+@admin_required
+def update_budget(budget_id: int) -> Response:
+    return _update_budget(budget_id)
+
+
 @bp.route("/admin/billing/budgets/<int:budget_id>/delete", methods=["POST"])
 @admin_required
 def delete_budget(budget_id: int) -> Response:
-    owner, budget = _budget(budget_id)
-    budgets.delete_budget(current_user, budget)
-    return _respond(owner, BUDGETS, notice="Budget removed.")
+    return _delete_budget(budget_id)
+
+
+# --- an access token's budgets (its owner; admins; org admins may look at service tokens) --
+
+
+@bp.route("/tokens/<int:token_id>/budgets")
+@login_required
+def token_budgets(token_id: int) -> Response:
+    return _respond(_owner("token", token_id), BUDGETS)
+
+
+@bp.route("/tokens/<int:token_id>/budgets", methods=["POST"])
+@login_required
+def create_token_budget(token_id: int) -> Response:
+    return _create_budget(_owner("token", token_id))
+
+
+@bp.route("/tokens/<int:token_id>/budgets/<int:budget_id>", methods=["POST"])
+@login_required
+def update_token_budget(token_id: int, budget_id: int) -> Response:
+    return _update_budget(budget_id, token_id)
+
+
+@bp.route("/tokens/<int:token_id>/budgets/<int:budget_id>/delete", methods=["POST"])
+@login_required
+def delete_token_budget(token_id: int, budget_id: int) -> Response:
+    return _delete_budget(budget_id, token_id)
 
 
 # --- the signed-in user's own --------------------------------------------------------------
