@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, url_for
+from flask import Response, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.blueprints.billing import bp
@@ -48,7 +48,7 @@ def _respond(
     """The section for htmx; the owner's page for plain GETs and errors; 303 after success."""
     if notice and not is_partial_request():
         flash(notice, "success")
-        return redirect(home_url(owner), 303)
+        return make_response(redirect(home_url(owner), 303))
     ctx.setdefault("credits", credits_for(owner) if owner.has_account else None)
     ctx.setdefault("budgets", budgets_for(owner))
     response = render(PAGE, partial, status, owner=owner, **ctx)
@@ -254,4 +254,4 @@ def usage_record(record_id: int) -> Response:
     body = render_template(
         "billing/usage_record.html", record=record, show_detail=current_user.is_admin
     )
-    return Response(body)
+    return make_response(body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from flask import Response, flash, redirect, url_for
+from flask import Response, flash, make_response, redirect, url_for
 from flask_login import current_user
 
 from webapp.blueprints.billing import bp
@@ -56,6 +56,6 @@ def save_settings() -> Response:
             )
             if not is_partial_request():
                 flash(notice, "success")
-                return redirect(url_for("billing.settings"), 303)
+                return make_response(redirect(url_for("billing.settings"), 303))
             return add_notice(_page(), notice)
     return _page(form, 422)
