@@ -1,9 +1,10 @@
 """What the credits and budgets partials show, built for the signed-in user.
 
-The user, org and account pages include each partial with one line, e.g. ``{% with credits =
-credits_panel("user", u.id) %}{% include "billing/_credits.html" %}{% endwith %}``: the
-builders below are template globals for that. A builder returns None when the viewer may not
-see the owner's money (the partial then renders nothing).
+Pages include them with one line: ``{% include "billing/_user.html" %}`` (a user's admin page,
+and ``/account`` with ``billing_user_id``) or ``{% include "billing/_org.html" %}`` (an
+organization's page). Those call the builders below, registered as template globals
+(``credits_panel``, ``budgets_panel``); a builder returns None when the viewer may not see
+the owner's money, and the partial then renders nothing.
 """
 
 from __future__ import annotations
