@@ -470,3 +470,14 @@ def test_member_cannot_use_admin_budget_routes_for_their_token_budget(member_cli
     token = _token(member)
     budget = _make_budget(admin, "token", token.id)
     assert member_client.post(f"/admin/billing/budgets/{budget.id}/delete").status_code == 403
+
+
+def test_members_see_who_pays_in_each_of_their_orgs(member_client, member, acme):
+    globex = factories.make_org("globex", "Globex")
+    globex.members_pay = True
+    db.session.commit()
+    factories.add_member(acme, member)
+    factories.add_member(globex, member)
+    body = member_client.get("/account/credits", headers=HX).get_data(as_text=True)
+    assert "Acme — paid by the organization" in body
+    assert "Globex — paid from this balance" in body

@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from webapp.blueprints.billing.forms import BudgetForm, CreditForm, budget_form
 from webapp.extensions import db
-from webapp.models import Budget, User
+from webapp.models import Budget, Membership, Organization, User
 from webapp.services.billing import budgets, config, ledger
 from webapp.services.billing.access import BillingOwner, billing_owner
 from webapp.services.errors import NotFound
@@ -32,6 +32,7 @@ class CreditsPanel:
     form: CreditForm | None  # None: the viewer may not grant
     actors: dict[int, str]  # ledger actor id → email
     credits_required: bool
+    orgs: list[tuple[str, bool]] = field(default_factory=list)  # a user's orgs: (name, members pay)
 
     @property
     def grant_url(self) -> str:
@@ -82,6 +83,17 @@ def _actors(entries: list[ledger.CreditEntry]) -> dict[int, str]:
     return dict(db.session.execute(sa.select(User.id, User.email).where(User.id.in_(ids))).all())
 
 
+def _orgs_of(user_id: int) -> list[tuple[str, bool]]:
+    """The user's active organizations and whether members pay there (else the org does)."""
+    rows = db.session.execute(
+        sa.select(Organization.name, Organization.members_pay)
+        .join(Membership, Membership.org_id == Organization.id)
+        .where(Membership.user_id == user_id, Organization.archived_at.is_(None))
+        .order_by(Organization.name)
+    )
+    return [(name, bool(members_pay)) for name, members_pay in rows]
+
+
 def credits_for(owner: BillingOwner, form: CreditForm | None = None) -> CreditsPanel:
     account = ledger.view(owner.ledger_owner, limit=RECENT) if owner.has_account else None
     if owner.may_grant and form is None:
@@ -92,6 +104,7 @@ def credits_for(owner: BillingOwner, form: CreditForm | None = None) -> CreditsP
         form=form if owner.may_grant else None,
         actors=_actors(account.entries) if account else {},
         credits_required=config.current().credits_required,
+        orgs=_orgs_of(owner.id) if owner.kind == "user" else [],
     )
 
 
