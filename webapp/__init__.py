@@ -38,6 +38,7 @@ BLUEPRINTS = (
     "config",
     "playground",
     "tokens",
+    "billing",
 )
 
 CONTENT_SECURITY_POLICY = (

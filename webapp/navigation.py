@@ -21,6 +21,7 @@ ADMIN_NAV: list[Group] = [
             ("Users", "users.index"),
             ("Organizations", "orgs.index"),
             ("All tokens", "tokens.admin_index"),
+            ("Billing", "billing.settings"),
         ],
     ),
     (

@@ -18,6 +18,8 @@ from tests import factories
 from tests.conftest import login
 
 PUBLIC, LOGIN, ORG_ADMIN, ADMIN, TOKEN = "public", "login", "org_admin", "admin", "token"
+# Signed in, and the record must be the viewer's own: others' are 404 (test_billing.py).
+OWNER = "owner"
 
 # Org admins manage their own orgs' pages (other orgs are 404 for them).
 ORG_ADMIN_PREFIXES = ("/admin/orgs", "/admin/features")
@@ -45,6 +47,11 @@ ACCESS: dict[str, str] = {
     "auth.logout": LOGIN,
     "auth.reauth": LOGIN,
     "main.home": LOGIN,
+    "billing.usage_record": OWNER,
+    "billing.token_budgets": OWNER,
+    "billing.create_token_budget": OWNER,
+    "billing.update_token_budget": OWNER,
+    "billing.delete_token_budget": OWNER,
 }
 
 # Routes that end the caller's own session: checked apart, or every later request of the
@@ -82,6 +89,9 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
         "credential_id": lambda: factories.global_key("openai").id,
         "host_id": lambda: factories.allowed_host("localhost:11434").id,
         "request_id": lambda: _usage_record().request_id,
+        "record_id": lambda: _usage_record().id,
+        "budget_id": lambda: _sample_budget().id,
+        "token_id": lambda: _sample_token().id,
         "user_id": lambda: (
             factories.make_user("sample-user@example.com").id
             if not _find_user("sample-user@example.com")
@@ -198,6 +208,35 @@ def _usage_record():  # type: ignore[no-untyped-def]
         db.session.add(record)
         db.session.commit()
     return record
+
+
+def _sample_budget():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import Budget
+
+    budget = db.session.scalar(sa.select(Budget))
+    if budget is None:
+        budget = Budget(org_id=_sample_org().id, period="daily", unit="usd", amount=5)
+        db.session.add(budget)
+        db.session.commit()
+    return budget
+
+
+def _sample_token():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import AccessToken
+
+    token = db.session.scalar(sa.select(AccessToken).where(AccessToken.name == "sample-token"))
+    if token is None:
+        user = _find_user("sample-user@example.com") or factories.make_user(
+            "sample-user@example.com"
+        )
+        token = AccessToken(
+            user_id=user.id, name="sample-token", prefix="sb-sample0001", token_hash="0" * 64
+        )
+        db.session.add(token)
+        db.session.commit()
+    return token
 
 
 def _find_user(email: str):  # type: ignore[no-untyped-def]

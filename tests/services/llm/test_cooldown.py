@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests import factories
 from tests.fake_upstream import Reply
 from webapp.extensions import db
 from webapp.models import ProviderHealth
@@ -89,3 +90,16 @@ def test_healthz_names_what_cools_down(wired, member, client):
     assert body["status"] == "ok"  # the app is healthy; a provider rests
     assert any(line.startswith("openai/gpt-5.4-mini until") for line in body["cooling_down"])
     assert any(line.startswith("openai/* until") for line in body["cooling_down"])
+
+
+def test_providers_page_shows_the_cooldown_and_its_reason(wired, member, admin_client):
+    body = admin_client.get("/admin/providers").get_data(as_text=True)
+    assert "cooling down" not in body
+    fail_five_times(wired, member)
+    body = admin_client.get("/admin/providers").get_data(as_text=True)
+    assert "cooling down" in body and "the whole provider" in body
+    assert "gpt-5.4-mini until" in body and "unavailable 503" in body
+    row = admin_client.get(
+        f"/admin/providers/{factories.provider('openai').id}/row", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "cooling down" in row

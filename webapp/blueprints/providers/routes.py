@@ -24,6 +24,7 @@ from webapp.services.credentials import storage as credentials
 from webapp.services.credentials.confirmation import confirm_provider_keys
 from webapp.services.credentials.origins import provider_host
 from webapp.services.errors import Conflict, ValidationError
+from webapp.services.llm import cooldown
 from webapp.sign_in import recent_sign_in_required, require_recent_sign_in
 
 ROW = "providers/_row.html"
@@ -36,9 +37,21 @@ def _keys_by_provider() -> dict[int, list[Any]]:
     return keys
 
 
+def _cooling() -> dict[int, list[cooldown.Health]]:
+    """What of each provider is cooling down after repeated failures, with the reason."""
+    cooling: dict[int, list[cooldown.Health]] = {}
+    for health in sorted(cooldown.cooling_down(), key=lambda h: h.model_key):
+        cooling.setdefault(health.provider_id, []).append(health)
+    return cooling
+
+
 def _key_context(provider_list: list[Provider]) -> dict[str, Any]:
-    """The global keys, and the keys each provider's address pauses, for the rows."""
-    return {"keys": _keys_by_provider(), "paused": key_origins.paused_keys(provider_list)}
+    """The global keys, the keys each provider's address pauses, and what cools down."""
+    return {
+        "keys": _keys_by_provider(),
+        "paused": key_origins.paused_keys(provider_list),
+        "cooling": _cooling(),
+    }
 
 
 def _page(status: int = 200, **extra: Any) -> Response:
