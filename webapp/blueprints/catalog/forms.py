@@ -45,6 +45,11 @@ class ModelForm(FlaskForm):
     input_price = StringField("Input $/M", validators=[Optional(), Length(max=20)])
     output_price = StringField("Output $/M", validators=[Optional(), Length(max=20)])
     cached_input_price = StringField("Cached input $/M", validators=[Optional(), Length(max=20)])
+    cache_write_price = StringField(
+        "Cache write $/M",
+        validators=[Optional(), Length(max=20)],
+        description="Writing to the prompt cache, where the provider prices it apart.",
+    )
     unsupported_params = StringField(
         "Parameters it rejects",
         validators=[Optional(), Length(max=300)],
@@ -54,6 +59,10 @@ class ModelForm(FlaskForm):
     supports_tools = BooleanField("Tools")
     supports_json = BooleanField("JSON mode")
     supports_streaming = BooleanField("Streaming")
+    allow_unpriced = BooleanField(
+        "Managed calls allowed with no price",
+        description="Unpriced calls are then charged nothing and stay flagged unpriced.",
+    )
     enabled = BooleanField("Enabled")
     deprecated = BooleanField("Deprecated")
     version = VersionField()

@@ -82,6 +82,7 @@ def edit_form(model: CatalogModel) -> ModelForm:
         input_price=text(model.input_price),
         output_price=text(model.output_price),
         cached_input_price=text(model.cached_input_price),
+        cache_write_price=text(model.cache_write_price),
         unsupported_params=", ".join(model.unsupported_params or []),
     )
 

@@ -6,7 +6,6 @@ Any error — in the document or from the database — leaves the database as it
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,11 +23,12 @@ from webapp.models import (
 )
 from webapp.models.base import utcnow
 from webapp.services.audit import events as audit
+from webapp.services.catalog.editing import write_model
+from webapp.services.catalog.providers import write_provider
 from webapp.services.config.document import Change, ImportPlan, Issue
-from webapp.services.config.export import PRICES, load_stored
+from webapp.services.config.export import load_stored
 from webapp.services.config.importing import plan_import
 from webapp.services.credentials import url_guard
-from webapp.services.credentials.origins import approve_new_provider
 from webapp.services.settings import layers as settings
 from webapp.services.settings.cache import bump_settings_version
 from webapp.services.settings.fields import COLUMN
@@ -77,29 +77,26 @@ class _Writer:
             pset.updated_by_id = self.actor.id if self.actor else None
 
     def provider(self, change: Change, values: dict[str, Any]) -> tuple[Provider, None]:
+        """Through the provider service's writer, as the provider form does."""
         row = self.stored.providers.get(change.ident[0])
         if row is None:
-            row = self.stored.providers[change.ident[0]] = Provider(is_preset=False)
-            db.session.add(row)
-        for name, value in values.items():
-            setattr(row, name, Decimal(value) if name == "credit_multiplier" else value)
-        if row.id is None:  # created by this import: the same rule as the provider form
-            approve_new_provider(row)
+            row = write_provider(Provider(is_preset=False), change.typed)
+            self.stored.providers[change.ident[0]] = row
+        else:
+            write_provider(row, {name: change.typed[name] for name in values})
         return row, None
 
     def model(self, change: Change, values: dict[str, Any]) -> tuple[CatalogModel, None]:
+        """Through the catalog service's writer, as the model form does."""
+        typed = {k: v for k, v in change.typed.items() if k not in ("provider", "model_id")}
         row = self.stored.models.get(change.ident)
         if row is None:
             row = CatalogModel(provider=self.stored.providers[change.ident[0]])
+            row.model_id = change.ident[1]
             self.stored.models[change.ident] = row
-            db.session.add(row)
-        for name, value in values.items():
-            if name in PRICES and value is not None:
-                value = Decimal(value)
-            if name != "provider":
-                setattr(row, name, value)
-        if any(price in values for price in PRICES):
-            row.price_source = "config import"  # no longer what the price data said
+        else:
+            typed = {name: typed[name] for name in values if name in typed}
+        write_model(row, typed, price_source="config import")
         return row, None
 
     def default(self, change: Change, values: dict[str, Any]) -> tuple[CatalogModel, None]:

@@ -17,10 +17,11 @@ from typing import Any
 
 import yaml
 
-from webapp.services.accounts.orgs import SLUG_RE
 from webapp.services.audit.events import jsonable
 from webapp.services.catalog.provider_rules import check_headers, key_env_problem
+from webapp.services.catalog.schemas import ModelId
 from webapp.services.errors import ValidationError
+from webapp.services.schemas import Slug, value_check
 
 FORMAT_KEY, FORMAT_VERSION = "switchboard_config", 1
 FORMATS = ("yaml", "json")
@@ -146,6 +147,7 @@ class Change:
     fields: dict[str, Any] = field(default_factory=dict)  # record diff (audit.diff shape)
     settings: dict[str, Any] = field(default_factory=dict)  # its settings diff
     values: dict[str, Any] = field(default_factory=dict, repr=False)  # what to write
+    typed: dict[str, Any] = field(default_factory=dict, repr=False)  # as the service checked it
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(field, before, after) for display, settings last as ``settings.<field>``."""
@@ -214,14 +216,10 @@ MISSING: Any = _Missing()
 # Headers that carry credentials: keys belong in encrypted credentials, never in a document.
 
 
-def slug(value: Any) -> str:
-    """A record's slug or name as the SPEC allows it."""
-    if not isinstance(value, str) or not SLUG_RE.match(value):
-        raise ValueError(
-            "must be lowercase letters, digits, '-' and '_', starting with a letter or digit"
-            " (at most 64)"
-        )
-    return value
+slug = value_check(Slug)  # a record's slug or name, as the SPEC allows it
+
+
+model_name = value_check(ModelId)  # a model's id at its provider
 
 
 def text(max_len: int, *, required: bool = False) -> Check:

@@ -9,10 +9,14 @@ and fields the document leaves out are left alone (nothing is ever deleted).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
-from webapp.models import Protocol
+from webapp.models import Provider
 from webapp.services.audit import events as audit
+from webapp.services.catalog.editing import check_model
+from webapp.services.catalog.providers import check_provider
+from webapp.services.catalog.schemas import MODEL_FIELDS, PROVIDER_FIELDS
 from webapp.services.config.document import (
     FORMAT_KEY,
     FORMAT_VERSION,
@@ -21,6 +25,7 @@ from webapp.services.config.document import (
     ImportPlan,
     Issue,
     Reader,
+    model_name,
     slug,
     text,
 )
@@ -28,8 +33,6 @@ from webapp.services.config.export import (
     FEATURE_CHECKS,
     FEATURE_DEFAULTS,
     FEATURE_KEYS,
-    MODEL_CHECKS,
-    MODEL_DEFAULTS,
     MODEL_KEYS,
     ORG_CHECKS,
     ORG_DEFAULTS,
@@ -37,8 +40,6 @@ from webapp.services.config.export import (
     PROFILE_CHECKS,
     PROFILE_DEFAULTS,
     PROFILE_KEYS,
-    PROVIDER_CHECKS,
-    PROVIDER_DEFAULTS,
     PROVIDER_KEYS,
     TOP_KEYS,
     feature_fields,
@@ -174,20 +175,29 @@ class _Planner:
         before = self.stored.settings_of(scope, row.id) if row is not None else NO_SETTINGS
         return self.settings_diff(reader.data.get("settings"), f"{reader.path}.settings", before)
 
-    def base_url(self, reader: Reader, desired: dict[str, Any], current: dict | None) -> None:
-        """A new or changed base URL must pass the SSRF guard (admin-allowed hosts pass). It is
-        stored as written, so that an export imported elsewhere exports the same again."""
-        if not desired.get("base_url"):
-            return
-        url = desired["base_url"] = desired["base_url"].strip()
-        if url == (current or {}).get("base_url"):
-            return
-        if self.allowed_hosts is None:
-            self.allowed_hosts = url_guard.allowed_hosts()
+    def checked(
+        self,
+        reader: Reader,
+        fields: tuple[str, ...],
+        current: dict[str, Any] | None,
+        check: Callable[[dict[str, Any]], dict[str, Any]],
+        start: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Check the record as it would be after the import (what the document sets over what
+        is stored) with the record's own service rules, the forms' rules too.
+
+        Returns the document's fields in document form and the whole record as the service
+        checked it, or None with every problem recorded at ``path.field``."""
+        given = {name: reader.data[name] for name in fields if name in reader.data}
         try:
-            url_guard.check_base_url(url, allowed=self.allowed_hosts, resolver=self.resolver)
+            stored = {name: value for name, value in (current or {}).items() if name in fields}
+            typed = check({**(start or {}), **stored, **given})
         except ValidationError as exc:
-            reader.error("base_url", exc.message)
+            for name, message in exc.errors.items():
+                reader.error(name, message[:1].lower() + message[1:])
+            return None
+        document = {name: audit.jsonable(typed[name]) for name in fields if name in typed}
+        return {name: document[name] for name in given}, typed
 
     def paused_keys(self, reader: Reader, row: Any, state: dict[str, Any]) -> None:
         """Say which keys a new address pauses: keys never follow a changed URL on their own."""
@@ -213,23 +223,29 @@ class _Planner:
                 continue
             row = self.stored.providers.get(key)
             current = provider_record(row) if row else None
-            desired = reader.values(PROVIDER_CHECKS)
-            self.base_url(reader, desired, current)
-            self.require(reader, ("display_name", "protocol"), current)
-            state = {**PROVIDER_DEFAULTS, **(current or {}), **desired, "slug": key}
-            if state.get("protocol") == Protocol.OPENAI_COMPATIBLE and not state["base_url"]:
-                reader.error("base_url", "is required for openai_compatible providers.")
+
+            def check(data: dict[str, Any], row: Provider | None = row, key: str = key) -> Any:
+                data = data if row is not None else {**data, "slug": key}
+                return check_provider(data, row, resolver=self.resolver)
+
+            found = self.checked(reader, PROVIDER_FIELDS, current, check)
+            self.providers[key] = {"enabled": True, **(current or {}), "slug": key}
+            if found is None:
+                continue
+            desired, typed = found
+            full = {name: audit.jsonable(typed[name]) for name in PROVIDER_FIELDS}
+            state = self.providers[key] = {**full, "slug": key}
             if row is not None:
                 self.paused_keys(reader, row, state)
-            self.providers[key] = state
             change = Change("provider", key, "create", reader.path, (key,), values={"slug": key})
-            self.record(change, current, desired, PROVIDER_DEFAULTS, PROVIDER_KEYS)
+            change.typed = typed
+            self.record(change, current, desired, full, PROVIDER_KEYS)
 
     def models_section(self, items: list[Any]) -> None:
         for index, item in enumerate(items):
             reader = Reader(item, f"models[{index}]", MODEL_KEYS, self.issues)
             provider = reader.get("provider", slug, required=True)
-            model_id = reader.get("model_id", text(200, required=True), required=True)
+            model_id = reader.get("model_id", model_name, required=True)
             if provider is MISSING or model_id is MISSING:
                 continue
             if provider not in self.providers:
@@ -240,12 +256,23 @@ class _Planner:
                 continue
             row = self.stored.models.get(ident)
             current = model_record(row) if row else None
-            desired = reader.values(MODEL_CHECKS)
-            defaults = {**MODEL_DEFAULTS, "display_name": model_id}
-            self.models[key] = {**defaults, **(current or {}), **desired, "provider": provider}
-            identity = {"provider": provider, "model_id": model_id}
-            change = Change("model", key, "create", reader.path, ident, values=identity)
-            self.record(change, current, desired, defaults, MODEL_KEYS)
+            identity_fields = {"provider": provider, "model_id": model_id}
+
+            def check(data: dict[str, Any], row: Any = row, new: Any = identity_fields) -> Any:
+                if row is not None:
+                    return check_model(data, row)
+                return check_model({**data, **new}, known_providers=self.providers)
+
+            start = {"display_name": model_id}
+            found = self.checked(reader, MODEL_FIELDS, current, check, start)
+            if found is None:
+                continue
+            desired, typed = found
+            full = {name: audit.jsonable(typed[name]) for name in MODEL_FIELDS}
+            self.models[key] = {**full, "provider": provider}
+            change = Change("model", key, "create", reader.path, ident, values=identity_fields)
+            change.typed = typed
+            self.record(change, current, desired, full, MODEL_KEYS)
 
     def defaults_section(self, value: Any) -> None:
         """One default chat and one default embedding model, each of the right category."""
