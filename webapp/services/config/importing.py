@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from webapp.models import Provider
+from webapp.services.accounts.orgs import check_org
+from webapp.services.accounts.schemas import ORG_FIELDS
 from webapp.services.audit import events as audit
 from webapp.services.catalog.editing import check_model
 from webapp.services.catalog.providers import check_provider
@@ -26,19 +28,15 @@ from webapp.services.config.document import (
     Issue,
     Reader,
     model_name,
+    model_reference,
     slug,
-    text,
 )
 from webapp.services.config.export import (
-    FEATURE_CHECKS,
-    FEATURE_DEFAULTS,
+    FEATURE_DOCUMENT_FIELDS,
+    FEATURE_DOCUMENT_NAMES,
     FEATURE_KEYS,
     MODEL_KEYS,
-    ORG_CHECKS,
-    ORG_DEFAULTS,
     ORG_KEYS,
-    PROFILE_CHECKS,
-    PROFILE_DEFAULTS,
     PROFILE_KEYS,
     PROVIDER_KEYS,
     TOP_KEYS,
@@ -53,10 +51,19 @@ from webapp.services.credentials import url_guard
 from webapp.services.credentials.confirmation import url_change_impact
 from webapp.services.errors import ValidationError
 from webapp.services.settings import layers as settings
+from webapp.services.settings.features import check_feature
 from webapp.services.settings.fields import NAMES
+from webapp.services.settings.profiles import check_profile
+from webapp.services.settings.schemas import PROFILE_FIELDS
 
 MODEL_REFS = ("model", "fallback_models")
 NO_SETTINGS: dict[str, Any] = dict.fromkeys(NAMES)
+SCHEMA_NAMES = {doc: name for name, doc in FEATURE_DOCUMENT_NAMES.items()}
+
+
+def _document_names(values: dict[str, Any]) -> dict[str, Any]:
+    """A feature's fields (or errors) named as in the document (``profile``)."""
+    return {FEATURE_DOCUMENT_NAMES.get(k, k): v for k, v in values.items()}
 
 
 class _Planner:
@@ -280,7 +287,7 @@ class _Planner:
         reader = Reader({} if value is None else value, "defaults", keys, self.issues)
         current = self.stored.defaults()
         for kind in ("chat", "embedding"):
-            wanted, path = reader.get(kind, text(300)), f"defaults.{kind}"
+            wanted, path = reader.get(kind, model_reference), f"defaults.{kind}"
             if wanted is MISSING or wanted is None:
                 wanted = current[kind]  # left alone
             elif wanted == current[kind]:
@@ -305,6 +312,11 @@ class _Planner:
             change = Change("settings", "global", "update", "settings", ("global",), settings=diff)
             self.plan.changes.append(change)
 
+    def profile_names(self, org: str | None, extra: set[str] | None = None) -> set[str]:
+        """Names a record of ``org`` may use: its profiles and the global ones, stored or in
+        the document."""
+        return {name for owner, name in self.profiles if owner in (org, None)} | (extra or set())
+
     def profiles_section(self, items: list[Any], path: str, org: str | None) -> None:
         for index, item in enumerate(items):
             reader = Reader(item, f"{path}[{index}]", PROFILE_KEYS, self.issues)
@@ -314,6 +326,11 @@ class _Planner:
             row = self.stored.profiles.get((org, name))
             current = profile_fields(row) if row else None
             self.profiles.add((org, name))
+
+            def check(data: dict[str, Any], row: Any = row, name: str = name) -> Any:
+                data = data if row is not None else {**data, "name": name}
+                return check_profile(data, row, None, check_unique=False)
+
             change = Change(
                 "profile",
                 f"{org or 'global'}/{name}",
@@ -323,8 +340,23 @@ class _Planner:
                 settings=self.layer_diff(reader, "profile", row),
                 values={"name": name},
             )
-            desired = reader.values(PROFILE_CHECKS)
-            self.record(change, current, desired, PROFILE_DEFAULTS, PROFILE_KEYS)
+            self.typed_record(reader, change, current, check, PROFILE_FIELDS, PROFILE_KEYS)
+
+    def typed_record(
+        self,
+        reader: Reader,
+        change: Change,
+        current: dict[str, Any] | None,
+        check: Callable[[dict[str, Any]], dict[str, Any]],
+        fields: tuple[str, ...],
+        keys: tuple[str, ...],
+    ) -> None:
+        """Check a record through its service and keep its change when it has one."""
+        found = self.checked(reader, fields, current, check)
+        if found is not None:
+            desired, change.typed = found
+            full = {name: audit.jsonable(change.typed[name]) for name in fields}
+            self.record(change, current, desired, full, keys)
 
     def features_section(self, items: list[Any], path: str, org: str | None) -> None:
         for index, item in enumerate(items):
@@ -334,12 +366,17 @@ class _Planner:
                 continue
             row = self.stored.features.get((org, key))
             current = feature_fields(row) if row else None
-            desired = reader.values(FEATURE_CHECKS)
-            profile = desired.get("profile")
-            known = {(org, profile), (None, profile)} & self.profiles
-            if profile and profile != (current or {}).get("profile") and not known:
-                reader.error("profile", f"there is no profile named {profile!r} here.")
-            self.require(reader, ("name",), current)
+            known = self.profile_names(org)
+
+            def check(data: dict[str, Any], row: Any = row, key: str = key, known=known) -> Any:
+                data = {SCHEMA_NAMES.get(k, k): v for k, v in data.items()}
+                data = data if row is not None else {**data, "slug": key}
+                try:
+                    values = check_feature(data, row, None, profiles=known, check_unique=False)
+                except ValidationError as exc:
+                    raise ValidationError(_document_names(exc.errors)) from None
+                return _document_names(values)
+
             change = Change(
                 "feature",
                 f"{org or 'global'}/{key}",
@@ -349,7 +386,7 @@ class _Planner:
                 settings=self.layer_diff(reader, "feature", row),
                 values={"slug": key},
             )
-            self.record(change, current, desired, FEATURE_DEFAULTS, FEATURE_KEYS)
+            self.typed_record(reader, change, current, check, FEATURE_DOCUMENT_FIELDS, FEATURE_KEYS)
 
     def orgs_section(self, items: list[Any]) -> None:
         for index, item in enumerate(items):
@@ -359,12 +396,13 @@ class _Planner:
                 continue
             row = self.stored.orgs.get(key)
             current = org_fields(row) if row else None
-            desired = reader.values(ORG_CHECKS)
-            allowed = desired.get("allowed_models") or []
-            unknown = [m for m in allowed if m not in self.models]
-            if unknown and allowed != (current or {}).get("allowed_models"):
-                reader.error("allowed_models", f"{unknown[0]!r} is not in the model catalog.")
-            self.require(reader, ("name",), current)
+            own = {p.get("name") for p in reader.items("profiles") if isinstance(p, dict)}
+            known = self.profile_names(key, {n for n in own if isinstance(n, str)})
+
+            def check(data: dict[str, Any], row: Any = row, key: str = key, known=known) -> Any:
+                data = data if row is not None else {**data, "slug": key}
+                return check_org(data, row, models=self.models, profiles=known)
+
             change = Change(
                 "organization",
                 key,
@@ -374,7 +412,7 @@ class _Planner:
                 settings=self.layer_diff(reader, "org", row),
                 values={"slug": key},
             )
-            self.record(change, current, desired, ORG_DEFAULTS, ORG_KEYS)
+            self.typed_record(reader, change, current, check, ORG_FIELDS, ORG_KEYS)
             self.profiles_section(reader.items("profiles"), f"{reader.path}.profiles", key)
             self.features_section(reader.items("features"), f"{reader.path}.features", key)
 
