@@ -164,7 +164,7 @@ def update_org(
     for admins (an org admin's form does not offer them: they are left as they are)."""
     if not may_manage(actor, org.id):
         raise PermissionDenied("You cannot change this organization.")
-    org.check_version(expected_version)
+    org.check_version(expected_version, "this organization")
     if not actor.is_admin:
         fields = {k: v for k, v in fields.items() if k not in schemas.ADMIN_ONLY}
     values = check_org(fields, org)

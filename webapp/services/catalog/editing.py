@@ -173,7 +173,7 @@ def update_model(
     expected_version: int | None,
 ) -> CatalogModel:
     require_admin(actor)
-    model.check_version(expected_version)
+    model.check_version(expected_version, "this model")
     values = check_model(data, model)
     before = audit.snapshot(model, FIELDS)
     with conflict_on_stale(STALE):

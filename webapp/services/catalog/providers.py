@@ -156,7 +156,7 @@ def update_provider(
 ) -> Provider:
     """Everything but the slug (exports and model ids refer to it)."""
     require_admin(actor)
-    provider.check_version(expected_version)
+    provider.check_version(expected_version, "this provider")
     values = check_provider(data, provider)
     before = _snapshot(provider)
     write_provider(provider, values)

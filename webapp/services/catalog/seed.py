@@ -22,6 +22,7 @@ from webapp.services.catalog.providers import check_provider, write_provider
 from webapp.services.catalog.seed_data import MODELS, PROVIDERS, ModelPreset
 from webapp.services.errors import ValidationError
 from webapp.services.settings.cache import bump_settings_version
+from webapp.services.settings.profiles import check_profile, write_profile
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +173,13 @@ def _seed_settings(report: SeedReport) -> None:
         )
         if exists is not None:
             continue
-        model = _find_model(global_id)
-        profile = Profile(name=name, description=description)
-        profile.settings = ParameterSet(scope=SettingsScope.PROFILE, model=model)
-        db.session.add(profile)
+        try:  # the same rules as the profile forms and config import
+            values = check_profile({"name": name, "description": description}, None, None)
+        except ValidationError as exc:
+            log.error("preset profile %s refused: %s", name, exc.message)
+            continue
+        profile = write_profile(Profile(), values)
+        profile.settings.model = _find_model(global_id)
         report.profiles.append(name)
     db.session.flush()
 

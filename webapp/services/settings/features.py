@@ -132,7 +132,7 @@ def update_feature(
     """Change the given fields (name, description, profile_name, enabled, locked_fields,
     system_prompt); the others keep their values."""
     _require(actor, feature.org_id)
-    feature.check_version(expected_version)
+    feature.check_version(expected_version, "this feature")
     values = check_feature(fields, feature, feature.org_id)
     before = audit.snapshot(feature, FIELDS)
     write_feature(feature, values)
