@@ -94,3 +94,13 @@ def delete_record(
         db.session.delete(record)
         bump_settings_version()
         db.session.commit()
+
+
+def commit_audited(target_type: str) -> None:
+    """Commit a write that audited several records itself (a confirmation that resumes many
+    keys at once): the same bump, commit and stale-version Conflict as ``commit_change``."""
+    with conflict_on_stale(
+        f"Someone else changed this {target_type} at the same moment. Reload and try again."
+    ):
+        bump_settings_version()
+        db.session.commit()

@@ -247,11 +247,6 @@ class Reader:
             self.error(key, f"{exc}.")
             return MISSING
 
-    def values(self, checks: dict[str, Check]) -> dict[str, Any]:
-        """The fields present and valid, checked."""
-        found = {key: self.get(key, check) for key, check in checks.items()}
-        return {key: value for key, value in found.items() if value is not MISSING}
-
     def items(self, key: str) -> list[Any]:
         """A list field (records of a section); absent means none."""
         value = self.data.get(key)
