@@ -26,8 +26,8 @@ CategoryName = Literal["fast", "balanced", "powerful", "specialized", "embedding
 
 
 def _env_name(value: str | None, info: ValidationInfo) -> str | None:
-    """Checked when it changes: a stored name the operator no longer allows stays editable
-    around (the call path refuses to use it)."""
+    """Checked when it changes: a stored name the operator has since taken off the allow-list
+    does not block saving the provider's other fields (the call path refuses to use it)."""
     unchanged = value == (info.context or {}).get("api_key_env", object())
     if value and not unchanged and (problem := key_env_problem(value)):
         raise ValueError(problem)
