@@ -65,7 +65,11 @@ def test_an_admin_adds_a_model_with_every_price(admin_client):
     assert prices == (Decimal("1.25"), Decimal("10"), Decimal("0.125"))
     assert model.cache_write_price == Decimal("1.5") and model.price_source == "admin"
     assert model.supports_tools and not model.supports_vision and model.enabled
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.target_id == model.id))
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(
+            AuditEvent.target_type == "model", AuditEvent.target_id == str(model.id)
+        )
+    )
     assert event.action == "create" and event.target_label == "openai/gpt-hand-1"
     assert event.diff["cache_write_price"] == {"before": None, "after": "1.5"}
 
