@@ -1,10 +1,10 @@
 """Edit the model catalog: prices, capabilities, enabled, deprecated, the two defaults, and
-models added from a provider's live list."""
+models added by hand or from a provider's live list. ``check_model`` and ``write_model`` are
+the halves every path uses: the forms, config import and the seed."""
 
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
-from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -37,28 +37,6 @@ PRICE_SOURCES = {
 STALE = "Someone else changed this model since you opened it."
 
 
-@dataclass
-class ModelInput:
-    """What the model forms send; validated by ``schemas.ModelRecord``."""
-
-    display_name: str
-    category: str
-    context_window: int | None = None
-    max_output_tokens: int | None = None
-    supports_vision: bool = False
-    supports_tools: bool = False
-    supports_json: bool = False
-    supports_streaming: bool = True
-    unsupported_params: str | list[str] | None = None
-    input_price: str | None = None
-    output_price: str | None = None
-    cached_input_price: str | None = None
-    cache_write_price: str | None = None
-    allow_unpriced: bool = False
-    enabled: bool = True
-    deprecated: bool = False
-
-
 def get_model(model_id: int) -> CatalogModel:
     model = db.session.get(CatalogModel, model_id)
     if model is None:
@@ -66,12 +44,8 @@ def get_model(model_id: int) -> CatalogModel:
     return model
 
 
-def _fields(data: ModelInput | Mapping[str, Any]) -> dict[str, Any]:
-    return asdict(data) if isinstance(data, ModelInput) else dict(data)
-
-
 def check_model(
-    data: ModelInput | Mapping[str, Any],
+    data: Mapping[str, Any],
     current: CatalogModel | None = None,
     *,
     known_providers: Container[str] | None = None,
@@ -82,9 +56,10 @@ def check_model(
     provider must exist and the model not be in the catalog yet. Config import passes the
     providers the catalog will have after the import as ``known_providers`` (and finds
     duplicates itself)."""
-    raw = _fields(data)
-    if current is not None:
-        return validate(schemas.ModelRecord, raw).model_dump()
+    if current is not None:  # fields ``data`` leaves out keep their stored values
+        stored = {name: getattr(current, name) for name in schemas.MODEL_FIELDS}
+        return validate(schemas.ModelRecord, {**stored, **data}).model_dump()
+    raw = dict(data)
     errors: dict[str, str] = {}
     try:
         values = validate(schemas.NewModel, raw).model_dump()
@@ -132,7 +107,7 @@ def _commit(actor: User | None, model: CatalogModel, before: dict[str, Any] | No
     )
 
 
-def create_model(actor: User, data: ModelInput | Mapping[str, Any]) -> CatalogModel:
+def create_model(actor: User, data: Mapping[str, Any]) -> CatalogModel:
     """Add a model to the catalog by hand (one a provider's live list does not show)."""
     require_admin(actor)
     values = check_model(data)
@@ -169,7 +144,7 @@ def _default_rules(model: CatalogModel) -> None:
 def update_model(
     actor: User,
     model: CatalogModel,
-    data: ModelInput | Mapping[str, Any],
+    data: Mapping[str, Any],
     expected_version: int | None,
 ) -> CatalogModel:
     require_admin(actor)
