@@ -188,3 +188,32 @@ def test_services_check_permissions_for_update_and_delete(app, admin, member):
     db.session.rollback()
     assert db.session.get(Feature, feature.id).name == "Summarize"
     assert db.session.get(CatalogModel, factories.model("openai/gpt-5.5").id).enabled
+
+
+def test_features_and_orgs_in_an_import_are_checked_by_their_services(app):
+    document = {
+        "switchboard_config": 1,
+        "features": [{"slug": "chat", "name": "Chat", "locked_fields": ["bogus"]}],
+        "orgs": [
+            {"slug": "beta", "name": "Beta", "default_profile": "nope", "members_pay": "yes",
+             "profiles": [{"name": "quick"}],
+             "features": [{"slug": "t", "name": "T", "system_prompt": "x" * 20_001}]},
+            {"slug": "gamma", "name": "Gamma", "default_profile": "quick"},
+        ],
+    }  # fmt: skip
+    found = import_errors(document)
+    assert found["features[0].locked_fields"] == "unknown settings: bogus."
+    assert "no profile named 'nope'" in found["orgs[0].default_profile"]
+    assert found["orgs[0].members_pay"] == "must be true or false."
+    assert found["orgs[0].features[0].system_prompt"] == "at most 20,000 characters."
+    assert "no profile named 'quick'" in found["orgs[1].default_profile"]  # beta's, not gamma's
+    document["orgs"][0].update(default_profile="quick", members_pay=True)
+    document["orgs"][0]["features"][0]["system_prompt"] = "Be kind."
+    document["features"][0]["locked_fields"] = ["seed", "model"]
+    document["orgs"].pop()
+    result = config_apply.apply_import(None, document, resolver=public)
+    assert result.applied, result.errors
+    beta = orgs.visible_orgs(factories.make_user("root@example.com", role="admin"))[0]
+    assert beta.default_profile == "quick" and beta.members_pay
+    chat = db.session.scalar(sa.select(Feature).where(Feature.slug == "chat"))
+    assert chat.locked_fields == ["model", "seed"]

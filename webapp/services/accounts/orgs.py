@@ -94,9 +94,31 @@ def check_org(
         values = validate(schema, raw).model_dump()
     except ValidationError as exc:
         errors, values = dict(exc.errors), {}
-    checked = dict(values)
-    if not values and "allowed_models" not in errors:  # other fields are wrong: check it too
-        values["allowed_models"] = sorted(set(raw.get("allowed_models") or []))
+    refs = values or _well_formed(raw, errors)  # other fields wrong: check references too
+    errors.update(_reference_errors(refs, current, models, profiles))
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def _well_formed(raw: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The references in ``raw`` that passed the schema, when other fields did not."""
+    refs: dict[str, Any] = {}
+    if "allowed_models" not in errors:
+        refs["allowed_models"] = sorted(set(raw.get("allowed_models") or []))
+    if "default_profile" not in errors:
+        refs["default_profile"] = raw.get("default_profile") or None
+    return refs
+
+
+def _reference_errors(
+    values: Mapping[str, Any],
+    current: Organization | None,
+    models: Container[str] | None,
+    profiles: Container[str] | None,
+) -> dict[str, str]:
+    """Allowed models in the catalog, the default profile known, the slug free."""
+    errors: dict[str, str] = {}
     allowed = values.get("allowed_models") or []
     if allowed != ((current.allowed_models or []) if current else []):
         unknown = [m for m in allowed if (m not in models if models is not None else not _known(m))]
@@ -110,9 +132,7 @@ def check_org(
     slug = values.get("slug") if current is None else None
     if slug and db.session.scalar(sa.select(Organization.id).where(Organization.slug == slug)):
         errors["slug"] = f"An organization with the slug {slug!r} exists already."
-    if errors:
-        raise ValidationError(errors)
-    return checked
+    return errors
 
 
 def _known(global_id: str) -> bool:
