@@ -68,10 +68,12 @@ def test_emptied_prices_mean_unpriced(admin_client):
 def test_bad_model_input_is_422(admin_client):
     m = model("mistral/mistral-large-4")
     for change, message in [
-        ({"input_price": "cheap"}, "USD per million"),
-        ({"output_price": "-1"}, "between 0"),
+        ({"input_price": "cheap"}, "decimal number"),
+        ({"output_price": "-1"}, "from 0 to 999,999"),
         ({"unsupported_params": "warp_speed"}, "Unknown settings"),
-        ({"context_window": "0"}, "token count"),
+        ({"context_window": "0"}, "whole number from 1 to 100,000,000"),
+        ({"context_window": "2000000000"}, "whole number from 1 to 100,000,000"),
+        ({"input_price": "0.0000001"}, "At most 6 decimal places"),
     ]:
         response = admin_client.post(
             f"/admin/models/{m.id}", headers=HX, data=edit_data(m, **change)

@@ -78,12 +78,13 @@ class VersionedMixin:
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.version}
 
-    def check_version(self, expected: int | None) -> None:
-        """Refuse a save from a form opened on another version (None: no form involved)."""
+    def check_version(self, expected: int | None, what: str = "this") -> None:
+        """Refuse a save from a form opened on another version (None: no form involved).
+        ``what`` names the record in the message: "this key", "these settings"."""
         from webapp.services.errors import Conflict
 
         if expected is not None and expected != self.version:
             raise Conflict(
-                "Someone else changed this since you opened it. Review the current values "
+                f"Someone else changed {what} since you opened the form. Review the current values "
                 "and save again."
             )

@@ -42,9 +42,15 @@ def commit_change(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     org_id: int | None = None,
+    secrets: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """Record what changed (nothing if nothing did) and commit; returns the diff."""
-    changes = audit.diff(before, after)
+    """Record what changed (nothing if nothing did) and commit; returns the diff.
+
+    The one way a configuration write is saved. The caller checked the form's version first
+    (``VersionedMixin.check_version``); a save that loses a race with another one surfaces
+    here as a StaleDataError and becomes a Conflict (409). ``secrets`` marks fields whose
+    values never reach the audit log (``audit.SET``, ``audit.CHANGED``, ``audit.REMOVED``)."""
+    changes = audit.diff(before, after, secrets)
     with conflict_on_stale(
         f"Someone else saved this {target_type} at the same moment. Reload and try again."
     ):
@@ -86,5 +92,15 @@ def delete_record(
             org_id=org_id,
         )
         db.session.delete(record)
+        bump_settings_version()
+        db.session.commit()
+
+
+def commit_audited(target_type: str) -> None:
+    """Commit a write that audited several records itself (a confirmation that resumes many
+    keys at once): the same bump, commit and stale-version Conflict as ``commit_change``."""
+    with conflict_on_stale(
+        f"Someone else changed this {target_type} at the same moment. Reload and try again."
+    ):
         bump_settings_version()
         db.session.commit()

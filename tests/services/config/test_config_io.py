@@ -399,7 +399,7 @@ def test_wrong_documents_are_refused_with_a_path(app, document, path):
 def test_base_urls_pass_the_ssrf_guard_unless_the_host_is_allowed(app):
     provider = {"slug": "box", "display_name": "Box", "protocol": "openai_compatible"}
     document = {"switchboard_config": 1, "providers": [provider]}
-    assert "is required" in errors(plan(document))["providers[0].base_url"]
+    assert "needs a base URL" in errors(plan(document))["providers[0].base_url"]
     provider["base_url"] = "http://127.0.0.1:8080/v1"
     found = errors(config_import.plan_import(document))
     assert "loopback" in found["providers[0].base_url"]

@@ -97,7 +97,8 @@ def test_a_typed_base_url_is_checked_again_at_call_time(wired, member):
     )
     from webapp.services.credentials.allowed_hosts import remove_allowed_host
 
-    remove_allowed_host(member, factories.allowed_host(host).id)  # takes effect at once
+    admin = factories.make_user("ops@example.com", role="admin")
+    remove_allowed_host(admin, factories.allowed_host(host).id)  # takes effect at once
     with pytest.raises(errors.NotConfigured, match="loopback"):
         llm.complete(
             [{"role": "user", "content": "x"}],

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SearchField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.forms import IntegerInput, VersionField, choices
 from webapp.models import Category
+from webapp.services.catalog.schemas import MODEL_FIELDS
 
 STATUS_CHOICES = [
     ("", "Any status"),
@@ -35,8 +38,9 @@ class ModelFilterForm(FlaskForm):
     status = SelectField("Status", choices=choices(STATUS_CHOICES), default="")
 
 
-class ModelForm(FlaskForm):
-    """Edit one catalog model. Empty prices mean unpriced, not free."""
+class ModelFields(FlaskForm):
+    """A catalog model's fields (``services/catalog/schemas.py`` has their rules). Empty
+    prices mean unpriced, not free."""
 
     display_name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     category = SelectField("Category", choices=choices((c.value, c.value) for c in Category))
@@ -45,6 +49,11 @@ class ModelForm(FlaskForm):
     input_price = StringField("Input $/M", validators=[Optional(), Length(max=20)])
     output_price = StringField("Output $/M", validators=[Optional(), Length(max=20)])
     cached_input_price = StringField("Cached input $/M", validators=[Optional(), Length(max=20)])
+    cache_write_price = StringField(
+        "Cache write $/M",
+        validators=[Optional(), Length(max=20)],
+        description="Writing to the prompt cache, where the provider prices it apart.",
+    )
     unsupported_params = StringField(
         "Parameters it rejects",
         validators=[Optional(), Length(max=300)],
@@ -54,6 +63,43 @@ class ModelForm(FlaskForm):
     supports_tools = BooleanField("Tools")
     supports_json = BooleanField("JSON mode")
     supports_streaming = BooleanField("Streaming")
+    allow_unpriced = BooleanField(
+        "Managed calls allowed with no price",
+        description="Unpriced calls are then charged nothing and stay flagged unpriced.",
+    )
     enabled = BooleanField("Enabled")
     deprecated = BooleanField("Deprecated")
+
+    def model_data(self) -> dict[str, Any]:
+        """The fields as the catalog service takes them."""
+        return {name: self._fields[name].data for name in MODEL_FIELDS}
+
+
+class ModelForm(ModelFields):
+    """Edit one catalog model."""
+
     version = VersionField()
+
+
+class NewModelForm(ModelFields):
+    """Add a model by hand: one a provider's live list does not show, or any model of a
+    provider without a list."""
+
+    provider = SelectField("Provider")
+    model_id = StringField(
+        "Model id",
+        validators=[InputRequired(), Length(max=200)],
+        description="Exactly as the provider's API names it, e.g. gpt-5.4-mini.",
+        render_kw={"autocomplete": "off"},
+    )
+
+    def fill_choices(self, providers: list[tuple[str, str]]) -> NewModelForm:
+        self.provider.choices = choices(providers)
+        return self
+
+    def model_data(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider.data,
+            "model_id": self.model_id.data,
+            **super().model_data(),
+        }

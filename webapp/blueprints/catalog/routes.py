@@ -9,9 +9,9 @@ from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.catalog import bp
-from webapp.blueprints.catalog.forms import ModelFilterForm, ModelForm
+from webapp.blueprints.catalog.forms import ModelFilterForm, ModelForm, NewModelForm
 from webapp.forms import attach_errors, choices
-from webapp.htmx import add_notice, is_partial_request, render, trigger
+from webapp.htmx import add_notice, is_partial_request, redirect_to, render, trigger
 from webapp.models import CatalogModel
 from webapp.permissions import admin_required
 from webapp.services.catalog import editing as models_admin
@@ -71,6 +71,40 @@ def index() -> Response:
     return _page()
 
 
+def _new_form(**data: Any) -> NewModelForm:
+    form = NewModelForm(**data) if data else NewModelForm()
+    return form.fill_choices([(p.slug, p.display_name) for p, _ in catalog.list_providers()])
+
+
+def _new_page(form: NewModelForm, status: int = 200) -> Response:
+    return render("catalog/new.html", "catalog/_new_form.html", status, form=form)
+
+
+@bp.route("/new")
+@admin_required
+def new() -> Response:
+    provider = request.args.get("provider", "")
+    form = _new_form(formdata=None, provider=provider, enabled=True, supports_streaming=True)
+    return _new_page(form)
+
+
+@bp.route("/new", methods=["POST"])
+@admin_required
+def create() -> Response:
+    form = _new_form()
+    if form.validate_on_submit():
+        try:
+            model = models_admin.create_model(current_user, form.model_data())
+        except ValidationError as exc:
+            attach_errors(form, exc.errors)
+        else:
+            flash(f"{model.global_id} added to the catalog.", "success")
+            return redirect_to(
+                url_for("catalog.index", provider=model.provider.slug) + f"#model-{model.id}"
+            )
+    return _new_page(form, 422)
+
+
 def edit_form(model: CatalogModel) -> ModelForm:
     def text(value: Any) -> str:
         return "" if value is None else format(value.normalize(), "f")
@@ -82,6 +116,7 @@ def edit_form(model: CatalogModel) -> ModelForm:
         input_price=text(model.input_price),
         output_price=text(model.output_price),
         cached_input_price=text(model.cached_input_price),
+        cache_write_price=text(model.cache_write_price),
         unsupported_params=", ".join(model.unsupported_params or []),
     )
 
@@ -105,11 +140,8 @@ def update(model_id: int) -> Response:
     model = models_admin.get_model(model_id)
     form = ModelForm()
     if form.validate_on_submit():
-        data = models_admin.ModelInput(
-            **{k: v for k, v in form.data.items() if k not in ("csrf_token", "version")}
-        )
         try:
-            models_admin.update_model(current_user, model, data, form.version.data)
+            models_admin.update_model(current_user, model, form.model_data(), form.version.data)
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.forms import VersionField, choices
+from webapp.services.settings.fields import FIELDS
 
 
 class FeatureForm(FlaskForm):
@@ -24,6 +25,19 @@ class FeatureForm(FlaskForm):
     )
     profile_name = SelectField("Profile", default="")
     enabled = BooleanField("Enabled (calls may use this feature)", default=True)
+    locked_fields = SelectMultipleField(
+        "Locked settings",
+        choices=choices((f.name, f.label) for f in FIELDS),
+        validators=[Optional()],
+        description="Users and per-call overrides cannot change these for this feature.",
+        render_kw={"size": 6},
+    )
+    system_prompt = TextAreaField(
+        "System prompt",
+        validators=[Optional(), Length(max=20_000)],
+        description="Put before every call's messages as the first system message.",
+        render_kw={"rows": 4},
+    )
 
     def fill_choices(self, owners: list[tuple[str, str]], profile_names: list[str]) -> FeatureForm:
         self.owner.choices = choices(owners)

@@ -38,6 +38,16 @@ def _form(cls: type[FeatureForm] = FeatureForm, **data: Any) -> FeatureForm:
     return form.fill_choices(_owners(), _names())
 
 
+def _fields(form: FeatureForm) -> dict[str, Any]:
+    return {
+        "description": form.description.data,
+        "profile_name": form.profile_name.data,
+        "enabled": bool(form.enabled.data),
+        "locked_fields": form.locked_fields.data or None,
+        "system_prompt": form.system_prompt.data,
+    }
+
+
 def _list(
     form: FeatureForm | None = None, profile_form: ProfileForm | None = None, status: int = 200
 ) -> Response:
@@ -72,9 +82,7 @@ def create() -> Response:
                 owner,
                 form.slug.data or "",
                 form.name.data or "",
-                description=form.description.data,
-                profile_name=form.profile_name.data,
-                enabled=bool(form.enabled.data),
+                **_fields(form),
             )
         except ValidationError as exc:
             attach_errors(form, exc.errors)
@@ -124,9 +132,7 @@ def update(feature_id: int) -> Response:
                 current_user,
                 feature,
                 name=form.name.data or "",
-                description=form.description.data,
-                profile_name=form.profile_name.data,
-                enabled=bool(form.enabled.data),
+                **_fields(form),
                 expected_version=form.version.data,
             )
             status, notice, form = 200, f"Feature {feature.slug} saved.", None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     EmailField,
     SelectField,
     SelectMultipleField,
@@ -41,12 +42,24 @@ class OrgForm(FlaskForm):
         description="None selected: every enabled model. Admins only.",
         render_kw={"size": 8},
     )
+    default_profile = SelectField(
+        "Default profile",
+        default="",
+        description="Chooses the model when no feature, user or call says otherwise.",
+    )
+    members_pay = BooleanField(
+        "Members pay from their own balance",
+        description="Managed calls are charged to each member's credits, not the org's. "
+        "Admins only.",
+    )
     version = VersionField()
 
-    def fill_choices(self) -> OrgForm:
+    def fill_choices(self, profile_names: list[str] | None = None) -> OrgForm:
         self.allowed_models.choices = choices(
             (m.global_id, m.global_id) for m in catalog_snapshot.usable_models()
         )
+        names = list(profile_names or [])
+        self.default_profile.choices = choices([("", "None")] + [(n, n) for n in names])
         return self
 
 

@@ -10,7 +10,7 @@ from flask import Response, flash, redirect, url_for
 from webapp.blueprints.orgs.forms import MemberAddForm, OrgForm, ProfileCreateForm
 from webapp.htmx import add_notice, is_partial_request, render
 from webapp.models import Organization
-from webapp.services.accounts import invitations
+from webapp.services.accounts import invitations, orgs
 from webapp.services.catalog import listing as catalog
 from webapp.services.credentials.storage import org_owner
 from webapp.services.settings import layers as settings_service
@@ -35,9 +35,11 @@ def details_form(org: Organization) -> OrgForm:
         name=org.name,
         description=org.description,
         allowed_models=org.allowed_models or [],
+        default_profile=org.default_profile or "",
+        members_pay=org.members_pay,
         version=org.version,
     )
-    return form.fill_choices()
+    return form.fill_choices(orgs.profile_choices(org.id))
 
 
 def context(org: Organization, **overrides: Any) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def show(org_id: int) -> Response:
 @org_admin_required
 def update(org_id: int) -> Response:
     org = orgs.get_org(current_user, org_id)
-    form = OrgForm().fill_choices()
+    form = OrgForm().fill_choices(orgs.profile_choices(org.id))
     if not form.validate_on_submit():
         return respond(org, "orgs/_details.html", 422, details_form=form)
     try:
@@ -71,6 +71,8 @@ def update(org_id: int) -> Response:
             name=form.name.data or "",
             description=form.description.data,
             allowed_models=form.allowed_models.data,
+            default_profile=form.default_profile.data,
+            members_pay=bool(form.members_pay.data),
             expected_version=form.version.data,
         )
     except ValidationError as exc:

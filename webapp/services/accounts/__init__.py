@@ -1,3 +1,4 @@
 """People and organizations: users (users.py), passwords (passwords.py), sessions and their
 tokens (sessions.py), sign-in delays (sign_in_throttle.py), organizations and memberships
-(orgs.py) and invitations to them (invitations.py)."""
+(orgs.py; what an organization may hold is defined once, in schemas.py) and invitations
+to them (invitations.py)."""

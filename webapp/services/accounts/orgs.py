@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Container, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import Membership, Organization, OrgRole, User
+from webapp.models import Membership, Organization, OrgRole, Profile, User
 from webapp.models.base import utcnow
+from webapp.services.accounts import schemas
 from webapp.services.accounts.users import find_by_email
 from webapp.services.audit import events as audit
 from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.changes import commit_change
-from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
-
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-SLUG_HELP = "Lowercase letters, digits, '-' and '_', starting with a letter or digit (max 64)."
-
-
-def check_slug(value: str, field: str = "slug") -> str:
-    slug = (value or "").strip()
-    if not SLUG_RE.match(slug):
-        raise ValidationError({field: SLUG_HELP})
-    return slug
+from webapp.services.errors import NotFound, PermissionDenied, ValidationError
+from webapp.services.schemas import validate
 
 
 def may_manage(actor: User, org_id: int) -> bool:
@@ -61,27 +54,113 @@ def _require_admin(actor: User) -> None:
         raise PermissionDenied("Only admins can do this.")
 
 
+FIELDS = ("slug", *schemas.ORG_FIELDS)
+
+
 def _snapshot(org: Organization) -> dict[str, object]:
-    return audit.snapshot(org, ("slug", "name", "description", "allowed_models", "archived_at"))
+    return audit.snapshot(org, FIELDS)
 
 
-def _clean_allowed(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    for global_id in values:
+def stored_values(org: Organization) -> dict[str, Any]:
+    return {name: getattr(org, name) for name in schemas.ORG_FIELDS}
+
+
+def profile_choices(org_id: int | None) -> list[str]:
+    """Profile names an org may choose as its default: its own and the global ones."""
+    query = sa.select(Profile.name).where(
+        sa.or_(Profile.org_id.is_(None), Profile.org_id == org_id)
+        if org_id
+        else Profile.org_id.is_(None)
+    )
+    return sorted(set(db.session.scalars(query)))
+
+
+def check_org(
+    data: Mapping[str, Any],
+    current: Organization | None,
+    *,
+    models: Container[str] | None = None,
+    profiles: Container[str] | None = None,
+) -> dict[str, Any]:
+    """The org's values as stored, or a ValidationError with every field's message.
+
+    Fields ``data`` leaves out keep their stored values. Allowed models must be in the
+    catalog and the default profile must exist for the org; config import passes what the
+    catalog and the profiles will hold after the import as ``models`` and ``profiles``."""
+    raw = {**(stored_values(current) if current is not None else {}), **data}
+    errors: dict[str, str] = {}
+    try:
+        schema = schemas.OrgRecord if current is not None else schemas.NewOrg
+        values = validate(schema, raw).model_dump()
+    except ValidationError as exc:
+        errors, values = dict(exc.errors), {}
+    refs = values or _well_formed(raw, errors)  # other fields wrong: check references too
+    errors.update(_reference_errors(refs, current, models, profiles))
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def _well_formed(raw: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The references in ``raw`` that passed the schema, when other fields did not."""
+    refs: dict[str, Any] = {}
+    if "allowed_models" not in errors:
+        refs["allowed_models"] = sorted(set(raw.get("allowed_models") or []))
+    if "default_profile" not in errors:
+        refs["default_profile"] = raw.get("default_profile") or None
+    return refs
+
+
+def _reference_errors(
+    values: Mapping[str, Any],
+    current: Organization | None,
+    models: Container[str] | None,
+    profiles: Container[str] | None,
+) -> dict[str, str]:
+    """Allowed models in the catalog, the default profile known, the slug free."""
+    errors: dict[str, str] = {}
+    allowed = values.get("allowed_models") or []
+    if allowed != ((current.allowed_models or []) if current else []):
+        unknown = [m for m in allowed if (m not in models if models is not None else not _known(m))]
+        if unknown:
+            errors["allowed_models"] = f"{unknown[0]!r} is not in the model catalog."
+    profile = values.get("default_profile")
+    if profile and profile != (current.default_profile if current else None):
+        known = profiles if profiles is not None else profile_choices(current and current.id)
+        if profile not in known:
+            errors["default_profile"] = f"There is no profile named {profile!r} here."
+    slug = values.get("slug") if current is None else None
+    if slug and db.session.scalar(sa.select(Organization.id).where(Organization.slug == slug)):
+        errors["slug"] = f"An organization with the slug {slug!r} exists already."
+    return errors
+
+
+def _known(global_id: str) -> bool:
+    try:
         catalog_snapshot.require_model(global_id, "allowed_models")
-    return sorted(set(values))
+    except ValidationError:
+        return False
+    return True
+
+
+def write_org(org: Organization, values: Mapping[str, Any]) -> Organization:
+    """Put checked values on an org (new or stored); nothing is committed here."""
+    for name, value in values.items():
+        if name == "archived":
+            org.archived_at = (org.archived_at or utcnow()) if value else None
+        else:
+            setattr(org, name, value)
+    if org.id is None:
+        db.session.add(org)
+    return org
 
 
 def create_org(actor: User, slug: str, name: str, description: str | None = None) -> Organization:
     _require_admin(actor)
-    slug, name = check_slug(slug), (name or "").strip()
-    if not name or len(name) > 120:
-        raise ValidationError({"name": "Give the organization a name (at most 120 characters)."})
-    if db.session.scalar(sa.select(Organization.id).where(Organization.slug == slug)):
-        raise ValidationError({"slug": f"An organization with the slug {slug!r} exists already."})
-    org = Organization(slug=slug, name=name, description=(description or "").strip() or None)
-    db.session.add(org)
+    values = check_org(
+        {"slug": (slug or "").strip(), "name": name, "description": description}, None
+    )
+    org = write_org(Organization(), values)
     db.session.flush()
     # The bump also clears a cached "no such organization" for this id.
     commit_change(
@@ -89,7 +168,7 @@ def create_org(actor: User, slug: str, name: str, description: str | None = None
         action="create",
         target_type="organization",
         target_id=org.id,
-        target_label=name,
+        target_label=org.name,
         before=None,
         after=_snapshot(org),
         org_id=org.id,
@@ -98,24 +177,19 @@ def create_org(actor: User, slug: str, name: str, description: str | None = None
 
 
 def update_org(
-    actor: User,
-    org: Organization,
-    *,
-    name: str,
-    description: str | None,
-    allowed_models: list[str] | None,
-    expected_version: int | None,
+    actor: User, org: Organization, *, expected_version: int | None, **fields: Any
 ) -> Organization:
-    """Name and description (org admins too); the allowed-model list (admins only)."""
-    if expected_version is not None and expected_version != org.version:
-        raise Conflict("Someone else changed this organization since you opened it.")
-    name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise ValidationError({"name": "Give the organization a name (at most 120 characters)."})
-    allowed = _clean_allowed(allowed_models) if actor.is_admin else org.allowed_models
+    """Change the given fields; the others keep their values. Name, description and the
+    default profile are for org admins too; the allowed models, who pays and archiving are
+    for admins (an org admin's form does not offer them: they are left as they are)."""
+    if not may_manage(actor, org.id):
+        raise PermissionDenied("You cannot change this organization.")
+    org.check_version(expected_version, "this organization")
+    if not actor.is_admin:
+        fields = {k: v for k, v in fields.items() if k not in schemas.ADMIN_ONLY}
+    values = check_org(fields, org)
     before = _snapshot(org)
-    org.name, org.description = name, (description or "").strip() or None
-    org.allowed_models = allowed
+    write_org(org, values)
     return _commit(actor, org, before)
 
 
@@ -123,7 +197,7 @@ def set_archived(actor: User, org: Organization, archived: bool) -> Organization
     """Archived orgs keep their history but can no longer make calls."""
     _require_admin(actor)
     before = _snapshot(org)
-    org.archived_at = utcnow() if archived else None
+    write_org(org, {"archived": archived})
     return _commit(actor, org, before, action="archive" if archived else "unarchive")
 
 

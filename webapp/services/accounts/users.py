@@ -280,8 +280,7 @@ def update_user(
     everywhere, so no session keeps powers it no longer has (or gained without signing in)."""
     if actor is not None and not actor.is_admin:
         raise PermissionDenied("Only admins manage users.")
-    if expected_version is not None and expected_version != user.version:
-        raise Conflict("Someone else changed this user since you opened the form.")
+    user.check_version(expected_version, "this user")
     _check_update(actor, user, role, mode, active)
     loses_admin = _loses_admin(user, role, active)
     before = audit.snapshot(user, EDITABLE_FIELDS)

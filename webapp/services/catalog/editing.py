@@ -1,10 +1,11 @@
 """Edit the model catalog: prices, capabilities, enabled, deprecated, the two defaults, and
-models added from a provider's live list."""
+models added by hand or from a provider's live list. ``check_model`` and ``write_model`` are
+the halves every path uses: the forms, config import and the seed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from collections.abc import Container, Mapping
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,31 +14,16 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import CatalogModel, Category, Provider, User
 from webapp.services.audit import events as audit
-from webapp.services.catalog.prices import lookup_price
+from webapp.services.catalog import schemas
+from webapp.services.catalog.prices import PriceInfo, lookup_price
+from webapp.services.catalog.providers import require_admin
 from webapp.services.changes import commit_change, conflict_on_stale
-from webapp.services.errors import Conflict, NotFound, ValidationError
+from webapp.services.errors import NotFound, ValidationError
+from webapp.services.schemas import validate
 from webapp.services.settings.cache import bump_settings_version
-from webapp.services.settings.fields import NAMES
 
-FIELDS = (
-    "display_name",
-    "category",
-    "context_window",
-    "max_output_tokens",
-    "supports_vision",
-    "supports_tools",
-    "supports_json",
-    "supports_streaming",
-    "unsupported_params",
-    "input_price",
-    "output_price",
-    "cached_input_price",
-    "enabled",
-    "deprecated",
-    "is_default_chat",
-    "is_default_embedding",
-)
-PRICE_FIELDS = ("input_price", "output_price", "cached_input_price")
+FIELDS = (*schemas.MODEL_FIELDS, "is_default_chat", "is_default_embedding")
+PRICE_FIELDS = schemas.PRICES
 # genai-prices provider ids for our preset slugs, to price models added from a live list.
 PRICE_SOURCES = {
     "openai": "openai",
@@ -48,24 +34,7 @@ PRICE_SOURCES = {
     "mistral": "mistral",
     "openrouter": "openrouter",
 }
-
-
-@dataclass
-class ModelInput:
-    display_name: str
-    category: str
-    context_window: int | None = None
-    max_output_tokens: int | None = None
-    supports_vision: bool = False
-    supports_tools: bool = False
-    supports_json: bool = False
-    supports_streaming: bool = True
-    unsupported_params: str | list[str] | None = None
-    input_price: str | None = None
-    output_price: str | None = None
-    cached_input_price: str | None = None
-    enabled: bool = True
-    deprecated: bool = False
+STALE = "Someone else changed this model since you opened it."
 
 
 def get_model(model_id: int) -> CatalogModel:
@@ -75,78 +44,79 @@ def get_model(model_id: int) -> CatalogModel:
     return model
 
 
-def _price(field: str, raw: str | None) -> Decimal | None:
-    """Empty means unpriced (cost left empty), which is not the same as a price of 0."""
-    if raw is None or str(raw).strip() == "":
-        return None
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise ValidationError({field: "A price is a number of USD per million tokens."}) from None
-    if not value.is_finite() or value < 0 or value >= Decimal("1000000"):
-        raise ValidationError({field: "A price is between 0 and 999999.999999."})
-    return value.quantize(Decimal("0.000001"))
+def check_model(
+    data: Mapping[str, Any],
+    current: CatalogModel | None = None,
+    *,
+    known_providers: Container[str] | None = None,
+) -> dict[str, Any]:
+    """A model's values as stored, or a ValidationError with every field's message.
 
-
-def _params(raw: str | list[str] | None) -> list[str] | None:
-    names = raw if isinstance(raw, list) else [p.strip() for p in (raw or "").split(",")]
-    names = sorted({n for n in names if n})
-    unknown = [n for n in names if n not in NAMES]
-    if unknown:
-        raise ValidationError({"unsupported_params": f"Unknown settings: {', '.join(unknown)}."})
-    return names or None
-
-
-def _clean(data: ModelInput) -> dict[str, Any]:
+    A new model (``current`` None) names its provider (slug) and its model id there; the
+    provider must exist and the model not be in the catalog yet. Config import passes the
+    providers the catalog will have after the import as ``known_providers`` (and finds
+    duplicates itself)."""
+    if current is not None:  # fields ``data`` leaves out keep their stored values
+        stored = {name: getattr(current, name) for name in schemas.MODEL_FIELDS}
+        return validate(schemas.ModelRecord, {**stored, **data}).model_dump()
+    raw = dict(data)
     errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    name = (data.display_name or "").strip()
-    if not name or len(name) > 200:
-        errors["display_name"] = "Give the model a name (at most 200 characters)."
-    if data.category not in tuple(Category):
-        errors["category"] = "Choose a category."
-    for field in ("context_window", "max_output_tokens"):
-        value = getattr(data, field)
-        if value is not None and not 1 <= value <= 100_000_000:
-            errors[field] = "A token count between 1 and 100,000,000, or empty."
-        values[field] = value
-    for field in PRICE_FIELDS:
-        try:
-            values[field] = _price(field, getattr(data, field))
-        except ValidationError as exc:
-            errors.update(exc.errors)
     try:
-        values["unsupported_params"] = _params(data.unsupported_params)
+        values = validate(schemas.NewModel, raw).model_dump()
     except ValidationError as exc:
-        errors.update(exc.errors)
+        errors, values = dict(exc.errors), {}
+    slug, model_id = values.get("provider"), values.get("model_id")
+    if slug and known_providers is not None:
+        if slug not in known_providers:
+            errors["provider"] = f"There is no provider {slug!r}."
+    elif slug:
+        provider = db.session.scalar(sa.select(Provider).where(Provider.slug == slug))
+        if provider is None:
+            errors["provider"] = f"There is no provider {slug!r}."
+        elif model_id and any(m.model_id == model_id for m in provider.models):
+            errors["model_id"] = f"{slug}/{model_id} is in the catalog already."
     if errors:
         raise ValidationError(errors)
-    values.update(
-        display_name=name,
-        category=data.category,
-        enabled=bool(data.enabled),
-        deprecated=bool(data.deprecated),
-        supports_vision=bool(data.supports_vision),
-        supports_tools=bool(data.supports_tools),
-        supports_json=bool(data.supports_json),
-        supports_streaming=bool(data.supports_streaming),
-    )
     return values
 
 
-STALE = "Someone else changed this model since you opened it."
+def write_model(
+    model: CatalogModel, values: Mapping[str, Any], *, price_source: str = "admin"
+) -> CatalogModel:
+    """Put checked values on a model (new or stored); nothing is committed here. Changed
+    prices are no longer what the price data said: ``price_source`` says who set them."""
+    before = {f: getattr(model, f) for f in PRICE_FIELDS}
+    for name, value in values.items():
+        setattr(model, name, value)
+    if any(getattr(model, f) != before[f] for f in PRICE_FIELDS if f in values):
+        model.price_source = price_source if model.input_price is not None else None
+    if model.id is None:
+        db.session.add(model)
+    return model
 
 
-def _commit(actor: User, model: CatalogModel, before: dict[str, Any]) -> None:
+def _commit(actor: User | None, model: CatalogModel, before: dict[str, Any] | None) -> None:
     commit_change(
         actor,
-        action="update",
+        action="create" if before is None else "update",
         target_type="model",
         target_id=model.id,
         target_label=model.global_id,
         before=before,
         after=audit.snapshot(model, FIELDS),
     )
+
+
+def create_model(actor: User, data: Mapping[str, Any]) -> CatalogModel:
+    """Add a model to the catalog by hand (one a provider's live list does not show)."""
+    require_admin(actor)
+    values = check_model(data)
+    provider = db.session.scalar(sa.select(Provider).where(Provider.slug == values.pop("provider")))
+    with conflict_on_stale("Someone else added this model at the same moment.", IntegrityError):
+        model = write_model(CatalogModel(provider=provider), values)
+        db.session.flush()
+        _commit(actor, model, None)
+    return model
 
 
 def _check_default_rules(model: CatalogModel) -> None:
@@ -172,23 +142,24 @@ def _default_rules(model: CatalogModel) -> None:
 
 
 def update_model(
-    actor: User, model: CatalogModel, data: ModelInput, expected_version: int | None
+    actor: User,
+    model: CatalogModel,
+    data: Mapping[str, Any],
+    expected_version: int | None,
 ) -> CatalogModel:
-    if expected_version is not None and expected_version != model.version:
-        raise Conflict("Someone else changed this model since you opened it.")
-    values = _clean(data)
+    require_admin(actor)
+    model.check_version(expected_version, "this model")
+    values = check_model(data, model)
     before = audit.snapshot(model, FIELDS)
     with conflict_on_stale(STALE):
-        for name, value in values.items():
-            setattr(model, name, value)
-        if any(before[f] != audit.jsonable(getattr(model, f)) for f in PRICE_FIELDS):
-            model.price_source = "admin" if model.input_price is not None else None
+        write_model(model, values)
         _check_default_rules(model)
         _commit(actor, model, before)
     return model
 
 
 def set_enabled(actor: User, model: CatalogModel, enabled: bool) -> CatalogModel:
+    require_admin(actor)
     before = audit.snapshot(model, FIELDS)
     with conflict_on_stale(STALE):
         model.enabled = enabled
@@ -199,6 +170,7 @@ def set_enabled(actor: User, model: CatalogModel, enabled: bool) -> CatalogModel
 
 def set_default(actor: User, model: CatalogModel, kind: str) -> CatalogModel:
     """Make ``model`` the one default of ``kind`` (chat | embedding), in one transaction."""
+    require_admin(actor)
     column = {"chat": "is_default_chat", "embedding": "is_default_embedding"}.get(kind)
     if column is None:
         raise ValidationError({"kind": "Choose the chat or the embedding default."})
@@ -244,14 +216,19 @@ def set_default(actor: User, model: CatalogModel, kind: str) -> CatalogModel:
 
 def add_live_models(actor: User, provider: Provider, model_ids: list[str]) -> list[CatalogModel]:
     """Add models from the provider's live list, priced from genai-prices when it knows them."""
+    require_admin(actor)
     existing = {m.model_id for m in provider.models}
     added: list[CatalogModel] = []
     with conflict_on_stale("Someone else added these models at the same moment.", IntegrityError):
         for model_id in sorted(set(model_ids) - existing):
-            if not model_id or len(model_id) > 200:
-                raise ValidationError({"models": "A model id has 1 to 200 characters."})
-            model = _live_model(provider, model_id)
-            db.session.add(model)
+            raw, source = live_values(provider, model_id)
+            try:
+                values = check_model(raw)
+            except ValidationError as exc:
+                db.session.rollback()
+                raise ValidationError({"models": f"{model_id[:200]}: {exc.message}"}) from None
+            values.pop("provider")
+            model = write_model(CatalogModel(provider=provider), values, price_source=source)
             db.session.flush()
             audit.record(
                 "create",
@@ -268,17 +245,33 @@ def add_live_models(actor: User, provider: Provider, model_ids: list[str]) -> li
     return added
 
 
-def _live_model(provider: Provider, model_id: str) -> CatalogModel:
-    model = CatalogModel(
-        provider=provider,
-        model_id=model_id,
-        display_name=model_id,
-        category="embedding" if "embed" in model_id else "balanced",
-    )
+def priced_values(price: PriceInfo | None) -> dict[str, Any]:
+    """A price-data entry as model fields (prices to the catalog's six decimals)."""
+    if price is None:
+        return {}
+    step = Decimal("0.000001")
+
+    def exact(value: Decimal | None) -> Decimal | None:
+        return None if value is None else value.quantize(step)
+
+    return {
+        "input_price": exact(price.input),
+        "output_price": exact(price.output),
+        "cached_input_price": exact(price.cached_input),
+        "cache_write_price": exact(price.cache_write),
+        "context_window": price.context_window,
+    }
+
+
+def live_values(provider: Provider, model_id: str) -> tuple[dict[str, Any], str]:
+    """What a model from the provider's live list starts as, and where its price is from."""
     source = PRICE_SOURCES.get(provider.slug)
     price = lookup_price(source, model_id) if source else None
-    if price is not None:
-        model.input_price, model.output_price = price.input, price.output
-        model.cached_input_price, model.price_source = price.cached_input, price.source
-        model.context_window = price.context_window
-    return model
+    values = {
+        "provider": provider.slug,
+        "model_id": model_id,
+        "display_name": model_id[:200],
+        "category": "embedding" if "embed" in model_id else "balanced",
+        **priced_values(price),
+    }
+    return values, price.source if price else "admin"

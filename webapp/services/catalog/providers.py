@@ -3,22 +3,22 @@ needs no code change: everything about it is data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import CatalogModel, Credential, Protocol, Provider, UsageRecord, User
-from webapp.services.accounts.orgs import check_slug
 from webapp.services.audit import events as audit
-from webapp.services.catalog.provider_rules import check_headers, key_env_problem
+from webapp.services.catalog import schemas
 from webapp.services.changes import commit_change, delete_record
+from webapp.services.credentials import url_guard
 from webapp.services.credentials.origins import approve_new_provider
-from webapp.services.credentials.url_guard import check_base_url
-from webapp.services.errors import Conflict, NotFound, ValidationError
-from webapp.services.json_input import parse_json
+from webapp.services.errors import NotFound, PermissionDenied, ValidationError
+from webapp.services.schemas import validate
 
 FIELDS = (
     "slug",
@@ -36,6 +36,8 @@ FIELDS = (
 
 @dataclass
 class ProviderInput:
+    """What a provider form sends; validated by ``schemas.ProviderRecord``."""
+
     display_name: str
     protocol: str
     slug: str = ""
@@ -54,59 +56,72 @@ def get_provider(provider_id: int) -> Provider:
     return provider
 
 
-def _headers(raw: str | dict[str, str] | None) -> dict[str, str] | None:
-    if raw is None or raw == "" or raw == {}:
-        return None
-    try:
-        value = parse_json(raw) if isinstance(raw, str) else raw
-        return check_headers(value)
-    except ValueError as exc:
-        raise ValidationError(
-            {"extra_headers": f"Extra headers: {str(exc).rstrip('.')}."}
-        ) from None
+def require_admin(actor: User | None) -> None:
+    """Providers and the catalog are site configuration: admins (or the system) only."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins can change providers and models.")
 
 
-def _clean(data: ProviderInput, current: Provider | None) -> dict[str, Any]:
+def _fields(data: ProviderInput | Mapping[str, Any]) -> dict[str, Any]:
+    return asdict(data) if isinstance(data, ProviderInput) else dict(data)
+
+
+def check_provider(
+    data: ProviderInput | Mapping[str, Any],
+    current: Provider | None,
+    *,
+    allowed: Iterable[str] | None = None,
+    resolver: url_guard.Resolver | None = None,
+    preset: bool = False,
+) -> dict[str, Any]:
+    """The provider's values as stored, or a ValidationError with every field's message.
+
+    The schema's rules, then those that need the database or the network: a free slug, and
+    the SSRF guard on a new or changed base URL (an unchanged one is not re-checked).
+    ``preset``: a provider shipped with Switchboard (the seed), whose address and key
+    variable are ours, not an admin's: no DNS lookup at start-up, no allow-list."""
+    raw = _fields(data)
+    if current is not None:
+        raw.pop("slug", None)  # the identity never changes: exports and model ids use it
+    else:
+        raw["slug"] = (raw.get("slug") or "").strip()
+    stored = {"api_key_env": current.api_key_env} if current is not None else None
+    if preset:
+        stored = {"api_key_env": raw.get("api_key_env")}
     errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-
-    def check(field: str, fn: Any) -> None:
-        try:
-            values[field] = fn()
+    try:
+        schema = schemas.ProviderRecord if current is not None else schemas.NewProvider
+        values = validate(schema, raw, stored).model_dump()
+    except ValidationError as exc:
+        errors, values = dict(exc.errors), {}
+    slug = values.get("slug")
+    if slug and db.session.scalar(sa.select(Provider.id).where(Provider.slug == slug)):
+        errors["slug"] = f"A provider with the slug {slug!r} exists already."
+    base_url = values.get("base_url") or (raw.get("base_url") or "").strip() or None
+    if base_url and (current is None or base_url != current.base_url):
+        try:  # stored normalized (host in punycode, no trailing slash) by every path
+            values["base_url"] = (
+                url_guard.normalized_url(base_url)
+                if preset
+                else url_guard.check_base_url(base_url, allowed=allowed, resolver=resolver)
+            )
         except ValidationError as exc:
             errors.update(exc.errors)
-
-    name = (data.display_name or "").strip()
-    if not name or len(name) > 120:
-        errors["display_name"] = "Give the provider a name (at most 120 characters)."
-    values["display_name"] = name
-    values["description"] = (data.description or "").strip() or None
-    if data.protocol not in tuple(Protocol):
-        errors["protocol"] = "Choose openai, anthropic or openai_compatible."
-    values["protocol"] = data.protocol
-    base_url = (data.base_url or "").strip() or None
-    if base_url and (current is None or base_url != current.base_url):
-        check("base_url", lambda: check_base_url(base_url))
-    else:
-        values["base_url"] = base_url
-    if data.protocol == Protocol.OPENAI_COMPATIBLE and not base_url:
-        errors["base_url"] = "An OpenAI-compatible provider needs a base URL."
-    env = (data.api_key_env or "").strip() or None
-    if env and (problem := key_env_problem(env)):
-        errors["api_key_env"] = problem
-    values["api_key_env"] = env
-    try:
-        multiplier = Decimal(str(data.credit_multiplier).strip() or "1")
-        if not multiplier.is_finite() or multiplier < 0 or multiplier > 1000:
-            raise InvalidOperation
-        values["credit_multiplier"] = multiplier
-    except (InvalidOperation, ValueError):
-        errors["credit_multiplier"] = "The credit multiplier is a number from 0 to 1000."
-    values["enabled"] = bool(data.enabled)
-    check("extra_headers", lambda: _headers(data.extra_headers))
+    if raw.get("protocol") == Protocol.OPENAI_COMPATIBLE and not base_url:
+        errors.setdefault("base_url", "An OpenAI-compatible provider needs a base URL.")
     if errors:
         raise ValidationError(errors)
     return values
+
+
+def write_provider(provider: Provider, values: Mapping[str, Any]) -> Provider:
+    """Put checked values on a provider (new or stored); nothing is committed here."""
+    for name, value in values.items():
+        setattr(provider, name, value)
+    if provider.id is None:  # the person creating a provider approves where its keys go
+        approve_new_provider(provider)
+        db.session.add(provider)
+    return provider
 
 
 def _snapshot(provider: Provider) -> dict[str, Any]:
@@ -126,41 +141,30 @@ def _save(actor: User, provider: Provider, action: str, before: dict | None) -> 
     return provider
 
 
-def create_provider(actor: User, data: ProviderInput) -> Provider:
-    errors: dict[str, str] = {}
-    try:
-        slug = check_slug(data.slug)
-        if db.session.scalar(sa.select(Provider.id).where(Provider.slug == slug)):
-            errors["slug"] = f"A provider with the slug {slug!r} exists already."
-    except ValidationError as exc:
-        errors.update(exc.errors)
-    try:
-        values = _clean(data, None)
-    except ValidationError as exc:
-        errors.update(exc.errors)
-    if errors:
-        raise ValidationError(errors)
-    provider = Provider(slug=slug, **values)
-    approve_new_provider(provider)
-    db.session.add(provider)
+def create_provider(actor: User, data: ProviderInput | Mapping[str, Any]) -> Provider:
+    require_admin(actor)
+    provider = write_provider(Provider(is_preset=False), check_provider(data, None))
     db.session.flush()
     return _save(actor, provider, "create", None)
 
 
 def update_provider(
-    actor: User, provider: Provider, data: ProviderInput, expected_version: int | None
+    actor: User,
+    provider: Provider,
+    data: ProviderInput | Mapping[str, Any],
+    expected_version: int | None,
 ) -> Provider:
     """Everything but the slug (exports and model ids refer to it)."""
-    if expected_version is not None and expected_version != provider.version:
-        raise Conflict("Someone else changed this provider since you opened it.")
-    values = _clean(data, provider)
+    require_admin(actor)
+    provider.check_version(expected_version, "this provider")
+    values = check_provider(data, provider)
     before = _snapshot(provider)
-    for name, value in values.items():
-        setattr(provider, name, value)
+    write_provider(provider, values)
     return _save(actor, provider, "update", before)
 
 
 def set_enabled(actor: User, provider: Provider, enabled: bool) -> Provider:
+    require_admin(actor)
     before = _snapshot(provider)
     provider.enabled = enabled
     return _save(actor, provider, "update", before)
@@ -191,6 +195,7 @@ def delete_impact(provider: Provider) -> DeleteImpact:
 
 def delete_provider(actor: User, provider: Provider) -> None:
     """Models and keys go with it; usage records stay, keeping the provider and model names."""
+    require_admin(actor)
     impact = delete_impact(provider)
     if impact.defaults:
         raise ValidationError(

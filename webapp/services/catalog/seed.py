@@ -7,18 +7,22 @@ never inserted before. Edited presets keep their edits, deleted presets stay del
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import CatalogModel, ParameterSet, Profile, Provider, SeedRecord, SettingsScope
+from webapp.services.catalog.editing import PRICE_FIELDS, check_model, priced_values, write_model
 from webapp.services.catalog.prices import lookup_price
+from webapp.services.catalog.providers import check_provider, write_provider
 from webapp.services.catalog.seed_data import MODELS, PROVIDERS, ModelPreset
-from webapp.services.credentials.origins import approve_new_provider
+from webapp.services.errors import ValidationError
 from webapp.services.settings.cache import bump_settings_version
+from webapp.services.settings.profiles import check_profile, write_profile
 
 log = logging.getLogger(__name__)
 
@@ -61,53 +65,43 @@ def _seed_providers(report: SeedReport) -> dict[str, Provider]:
         _mark("provider", preset.slug)
         if preset.slug in by_slug:  # an admin created it by hand first: leave it alone
             continue
-        provider = Provider(
-            slug=preset.slug,
-            display_name=preset.display_name,
-            description=preset.description,
-            protocol=preset.protocol,
-            base_url=preset.base_url,
-            api_key_env=preset.api_key_env,
-            credit_multiplier=preset.credit_multiplier,
-            enabled=preset.enabled,
-            extra_headers=preset.extra_headers,
-            is_preset=True,
-        )
-        approve_new_provider(provider)
-        db.session.add(provider)
-        by_slug[preset.slug] = provider
+        try:  # the same rules as the provider form and config import
+            values = check_provider(asdict(preset), None, preset=True)
+        except ValidationError as exc:
+            log.error("preset provider %s refused: %s", preset.slug, exc.message)
+            continue
+        by_slug[preset.slug] = write_provider(Provider(is_preset=True), values)
         report.providers.append(preset.slug)
     db.session.flush()
     return by_slug
 
 
-def _catalog_model(preset: ModelPreset, provider: Provider) -> CatalogModel:
-    model = CatalogModel(
-        provider=provider,
-        model_id=preset.model_id,
-        display_name=preset.display_name,
-        category=preset.category,
-        context_window=preset.context_window,
-        max_output_tokens=preset.max_output_tokens,
-        supports_vision=preset.vision,
-        supports_tools=preset.tools,
-        supports_json=preset.json,
-        supports_streaming=preset.streaming,
-        unsupported_params=list(preset.unsupported_params) or None,
-    )
+def _preset_values(preset: ModelPreset) -> tuple[dict[str, Any], str | None]:
+    """A preset's fields for the model schema, and where its prices come from."""
+    values: dict[str, Any] = {
+        "provider": preset.provider,
+        "model_id": preset.model_id,
+        "display_name": preset.display_name,
+        "category": preset.category,
+        "context_window": preset.context_window,
+        "max_output_tokens": preset.max_output_tokens,
+        "supports_vision": preset.vision,
+        "supports_tools": preset.tools,
+        "supports_json": preset.json,
+        "supports_streaming": preset.streaming,
+        "unsupported_params": list(preset.unsupported_params) or None,
+    }
     if preset.free:
-        model.input_price = model.output_price = model.cached_input_price = Decimal("0")
-        model.cache_write_price = Decimal("0")
-        model.price_source = "local server (no per-token charge)"
-    elif preset.price_ref and (price := lookup_price(*preset.price_ref)):
-        model.input_price = price.input
-        embedding = preset.category == "embedding"
-        model.output_price = Decimal("0") if embedding and price.output is None else price.output
-        model.cached_input_price = price.cached_input
-        model.cache_write_price = price.cache_write
-        model.context_window = model.context_window or price.context_window
-        model.price_source = price.source
-    return model
+        values.update(dict.fromkeys(PRICE_FIELDS, Decimal("0")))
+        return values, "local server (no per-token charge)"
+    price = lookup_price(*preset.price_ref) if preset.price_ref else None
+    if price is None:
+        return values, None
+    priced = priced_values(price)
+    if preset.category == "embedding" and priced["output_price"] is None:
+        priced["output_price"] = Decimal("0")
+    priced["context_window"] = preset.context_window or priced["context_window"]
+    return {**values, **priced}, price.source
 
 
 def _seed_models(report: SeedReport, providers: dict[str, Provider]) -> None:
@@ -121,8 +115,14 @@ def _seed_models(report: SeedReport, providers: dict[str, Provider]) -> None:
         _mark("model", key)
         if (provider.id, preset.model_id) in existing:
             continue
-        model = _catalog_model(preset, provider)
-        db.session.add(model)
+        raw, source = _preset_values(preset)
+        try:  # the same rules as the catalog form and config import
+            values = check_model(raw)
+        except ValidationError as exc:
+            log.error("preset model %s refused: %s", key, exc.message)
+            continue
+        values.pop("provider")
+        model = write_model(CatalogModel(provider=provider), values, price_source=source or "")
         report.models.append(key)
         if model.input_price is None:
             report.unpriced.append(key)
@@ -173,10 +173,13 @@ def _seed_settings(report: SeedReport) -> None:
         )
         if exists is not None:
             continue
-        model = _find_model(global_id)
-        profile = Profile(name=name, description=description)
-        profile.settings = ParameterSet(scope=SettingsScope.PROFILE, model=model)
-        db.session.add(profile)
+        try:  # the same rules as the profile forms and config import
+            values = check_profile({"name": name, "description": description}, None, None)
+        except ValidationError as exc:
+            log.error("preset profile %s refused: %s", name, exc.message)
+            continue
+        profile = write_profile(Profile(), values)
+        profile.settings.model = _find_model(global_id)
         report.profiles.append(name)
     db.session.flush()
 

@@ -6,7 +6,6 @@ Any error — in the document or from the database — leaves the database as it
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,16 +21,19 @@ from webapp.models import (
     SettingsScope,
     User,
 )
-from webapp.models.base import utcnow
+from webapp.services.accounts.orgs import write_org
 from webapp.services.audit import events as audit
+from webapp.services.catalog.editing import write_model
+from webapp.services.catalog.providers import write_provider
 from webapp.services.config.document import Change, ImportPlan, Issue
-from webapp.services.config.export import PRICES, load_stored
-from webapp.services.config.importing import plan_import
+from webapp.services.config.export import load_stored
+from webapp.services.config.importing import SCHEMA_NAMES, plan_import
 from webapp.services.credentials import url_guard
-from webapp.services.credentials.origins import approve_new_provider
 from webapp.services.settings import layers as settings
 from webapp.services.settings.cache import bump_settings_version
+from webapp.services.settings.features import write_feature
 from webapp.services.settings.fields import COLUMN
+from webapp.services.settings.profiles import write_profile
 
 log = logging.getLogger(__name__)
 
@@ -77,29 +79,26 @@ class _Writer:
             pset.updated_by_id = self.actor.id if self.actor else None
 
     def provider(self, change: Change, values: dict[str, Any]) -> tuple[Provider, None]:
+        """Through the provider service's writer, as the provider form does."""
         row = self.stored.providers.get(change.ident[0])
         if row is None:
-            row = self.stored.providers[change.ident[0]] = Provider(is_preset=False)
-            db.session.add(row)
-        for name, value in values.items():
-            setattr(row, name, Decimal(value) if name == "credit_multiplier" else value)
-        if row.id is None:  # created by this import: the same rule as the provider form
-            approve_new_provider(row)
+            row = write_provider(Provider(is_preset=False), change.typed)
+            self.stored.providers[change.ident[0]] = row
+        else:
+            write_provider(row, {name: change.typed[name] for name in values})
         return row, None
 
     def model(self, change: Change, values: dict[str, Any]) -> tuple[CatalogModel, None]:
+        """Through the catalog service's writer, as the model form does."""
+        typed = {k: v for k, v in change.typed.items() if k not in ("provider", "model_id")}
         row = self.stored.models.get(change.ident)
         if row is None:
             row = CatalogModel(provider=self.stored.providers[change.ident[0]])
+            row.model_id = change.ident[1]
             self.stored.models[change.ident] = row
-            db.session.add(row)
-        for name, value in values.items():
-            if name in PRICES and value is not None:
-                value = Decimal(value)
-            if name != "provider":
-                setattr(row, name, value)
-        if any(price in values for price in PRICES):
-            row.price_source = "config import"  # no longer what the price data said
+        else:
+            typed = {name: typed[name] for name in values if name in typed}
+        write_model(row, typed, price_source="config import")
         return row, None
 
     def default(self, change: Change, values: dict[str, Any]) -> tuple[CatalogModel, None]:
@@ -124,14 +123,12 @@ class _Writer:
         return self.stored.orgs[org].id if org else None
 
     def profile(self, change: Change, values: dict[str, Any]) -> tuple[Profile, int | None]:
+        """Through the profile service's writer, as the profile form does."""
         org_id = self._org_id(change.ident[0])
         row = self.stored.profiles.get(change.ident)
         if row is None:
             row = self.stored.profiles[change.ident] = Profile(org_id=org_id)
-            row.settings = ParameterSet(scope=SettingsScope.PROFILE)
-            db.session.add(row)
-        for name, value in values.items():
-            setattr(row, name, value)
+        write_profile(row, _changed(change, values))
         db.session.flush()
         self.settings(
             row.settings or settings.parameter_set_for("profile", row.id), change.settings
@@ -139,14 +136,13 @@ class _Writer:
         return row, org_id
 
     def feature(self, change: Change, values: dict[str, Any]) -> tuple[Feature, int | None]:
+        """Through the feature service's writer, as the feature form does."""
         org_id = self._org_id(change.ident[0])
         row = self.stored.features.get(change.ident)
         if row is None:
             row = self.stored.features[change.ident] = Feature(org_id=org_id)
-            row.settings = ParameterSet(scope=SettingsScope.FEATURE)
-            db.session.add(row)
-        for name, value in values.items():
-            setattr(row, "profile_name" if name == "profile" else name, value)
+        changed = _changed(change, values)
+        write_feature(row, {SCHEMA_NAMES.get(k, k): v for k, v in changed.items()})
         db.session.flush()
         self.settings(
             row.settings or settings.parameter_set_for("feature", row.id), change.settings
@@ -154,19 +150,22 @@ class _Writer:
         return row, org_id
 
     def org(self, change: Change, values: dict[str, Any]) -> tuple[Organization, int]:
+        """Through the orgs service's writer, as the organization form does."""
         row = self.stored.orgs.get(change.ident[0])
         if row is None:
             row = self.stored.orgs[change.ident[0]] = Organization()
-            db.session.add(row)
-        for name, value in values.items():
-            if name == "archived":
-                row.archived_at = (row.archived_at or utcnow()) if value else None
-            else:
-                setattr(row, name, value)
+        write_org(row, _changed(change, values))
         db.session.flush()
         if change.settings:
             self.settings(settings.parameter_set_for("org", row.id), change.settings)
         return row, row.id
+
+
+def _changed(change: Change, values: dict[str, Any]) -> dict[str, Any]:
+    """What to write: a new record whole (identity included), a stored one's changed fields."""
+    if change.action == "create":
+        return change.typed
+    return {name: change.typed[name] for name in values if name in change.typed}
 
 
 def apply_import(

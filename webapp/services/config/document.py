@@ -12,15 +12,14 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import Field
 
-from webapp.services.accounts.orgs import SLUG_RE
-from webapp.services.audit.events import jsonable
-from webapp.services.catalog.provider_rules import check_headers, key_env_problem
+from webapp.services.catalog.schemas import ModelId
 from webapp.services.errors import ValidationError
+from webapp.services.schemas import Slug, value_check
 
 FORMAT_KEY, FORMAT_VERSION = "switchboard_config", 1
 FORMATS = ("yaml", "json")
@@ -146,6 +145,7 @@ class Change:
     fields: dict[str, Any] = field(default_factory=dict)  # record diff (audit.diff shape)
     settings: dict[str, Any] = field(default_factory=dict)  # its settings diff
     values: dict[str, Any] = field(default_factory=dict, repr=False)  # what to write
+    typed: dict[str, Any] = field(default_factory=dict, repr=False)  # as the service checked it
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(field, before, after) for display, settings last as ``settings.<field>``."""
@@ -211,119 +211,12 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-# Headers that carry credentials: keys belong in encrypted credentials, never in a document.
 
-
-def slug(value: Any) -> str:
-    """A record's slug or name as the SPEC allows it."""
-    if not isinstance(value, str) or not SLUG_RE.match(value):
-        raise ValueError(
-            "must be lowercase letters, digits, '-' and '_', starting with a letter or digit"
-            " (at most 64)"
-        )
-    return value
-
-
-def text(max_len: int, *, required: bool = False) -> Check:
-    """Text up to ``max_len`` characters; empty means null unless required."""
-
-    def check(value: Any) -> str | None:
-        if value is None or value == "":
-            if required:
-                raise ValueError("is required")
-            return None
-        if not isinstance(value, str):
-            raise ValueError("must be text")
-        if len(value) > max_len:
-            raise ValueError(f"must be at most {max_len} characters")
-        return value
-
-    return check
-
-
-def flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
-
-
-def choice(options: tuple[str, ...]) -> Check:
-    def check(value: Any) -> str:
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(options)}")
-        return value
-
-    return check
-
-
-def whole(low: int, high: int) -> Check:
-    """A whole number in range, or null."""
-
-    def check(value: Any) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"must be a whole number from {low} to {high}, or null")
-        return value
-
-    return check
-
-
-def decimal(places: int, limit: int, *, nullable: bool = True) -> Check:
-    """A decimal from 0 to below ``limit`` with at most ``places`` decimals, as canonical text."""
-    step = Decimal(1).scaleb(-places)
-
-    def check(value: Any) -> str | None:
-        if value is None and nullable:
-            return None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ValueError('must be a decimal number in quotes, such as "0.15"')
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValueError('must be a decimal number, such as "0.15"') from None
-        if not number.is_finite() or number < 0:
-            raise ValueError("must be a number of zero or more")
-        if number > limit:
-            raise ValueError(f"must be at most {limit}")
-        if number != number.quantize(step):
-            raise ValueError(f"can have at most {places} decimal places")
-        return jsonable(number)
-
-    return check
-
-
-def strings(max_items: int, max_len: int) -> Check:
-    """A list of different non-empty strings; an empty list means null."""
-
-    def check(value: Any) -> list[str] | None:
-        if value is None or value == []:
-            return None
-        if not isinstance(value, list) or not all(
-            isinstance(v, str) and 0 < len(v) <= max_len for v in value
-        ):
-            raise ValueError(f"must be a list of texts of at most {max_len} characters")
-        if len(value) > max_items or len(set(value)) != len(value):
-            raise ValueError(f"must list at most {max_items} different values")
-        return list(value)
-
-    return check
-
-
-def env_name(value: Any) -> str | None:
-    """The name (never the value) of the environment variable holding a fallback key."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValueError("must be the name of an environment variable")
-    if problem := key_env_problem(value):
-        raise ValueError(problem[0].lower() + problem[1:])
-    return value
-
-
-def headers(value: Any) -> dict[str, str] | None:
-    """Plain HTTP headers: no line breaks (no injection) and no credentials."""
-    return check_headers(value)
+# A record's fields are checked by its service, through its schema (see ``importing.py``);
+# only the identities that match records, and references, are read here.
+slug = value_check(Slug)  # a record's slug or name, as the SPEC allows it
+model_name = value_check(ModelId)  # a model's id at its provider
+model_reference = value_check(Annotated[str, Field(max_length=300)] | None)  # provider/model
 
 
 class Reader:
@@ -353,11 +246,6 @@ class Reader:
         except ValueError as exc:
             self.error(key, f"{exc}.")
             return MISSING
-
-    def values(self, checks: dict[str, Check]) -> dict[str, Any]:
-        """The fields present and valid, checked."""
-        found = {key: self.get(key, check) for key, check in checks.items()}
-        return {key: value for key, value in found.items() if value is not MISSING}
 
     def items(self, key: str) -> list[Any]:
         """A list field (records of a section); absent means none."""

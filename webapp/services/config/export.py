@@ -1,8 +1,9 @@
 """Export the configuration (providers, models, settings, profiles, features, orgs) — never
 secrets, users, memberships, tokens, usage or audit — in an order that diffs cleanly.
 
-The record shapes live here too (keys, what each field may hold, defaults of a new record),
-so that an export and the import that reads it back cannot drift apart."""
+Which fields a record has comes from its schema (``services/<domain>/schemas.py``), the same
+one import checks with, so that an export and the import that reads it back cannot drift
+apart."""
 
 from __future__ import annotations
 
@@ -15,103 +16,33 @@ from sqlalchemy.orm import selectinload
 from webapp.extensions import db
 from webapp.models import (
     CatalogModel,
-    Category,
     Feature,
     Organization,
     ParameterSet,
     Profile,
-    Protocol,
     Provider,
     SettingsScope,
 )
+from webapp.services.accounts.schemas import ORG_FIELDS
 from webapp.services.audit.events import jsonable
 from webapp.services.catalog.provider_rules import secret_looking_header
-from webapp.services.config.document import (
-    FORMAT_KEY,
-    FORMAT_VERSION,
-    choice,
-    decimal,
-    dump_document,
-    env_name,
-    flag,
-    headers,
-    strings,
-    text,
-    whole,
-)
+from webapp.services.catalog.schemas import MODEL_FIELDS, PROVIDER_FIELDS
+from webapp.services.config.document import FORMAT_KEY, FORMAT_VERSION, dump_document
 from webapp.services.settings.fields import NAMES
 from webapp.services.settings.layers import as_form_values
+from webapp.services.settings.schemas import FEATURE_FIELDS, PROFILE_FIELDS
 
 TOP_KEYS = (
     FORMAT_KEY, "providers", "models", "defaults", "settings", "profiles", "features", "orgs",
 )  # fmt: skip
-PROVIDER_KEYS = (
-    "slug", "display_name", "description", "protocol", "base_url", "api_key_env",
-    "credit_multiplier", "enabled", "extra_headers",
-)  # fmt: skip
-MODEL_KEYS = (
-    "provider", "model_id", "display_name", "category", "context_window", "max_output_tokens",
-    "supports_vision", "supports_tools", "supports_json", "supports_streaming",
-    "unsupported_params", "input_price", "output_price", "cached_input_price", "enabled",
-    "deprecated",
-)  # fmt: skip
-PROFILE_KEYS = ("name", "description", "settings")
-FEATURE_KEYS = ("slug", "name", "description", "profile", "enabled", "settings")
-ORG_KEYS = (
-    "slug", "name", "description", "allowed_models", "archived", "settings", "profiles",
-    "features",
-)  # fmt: skip
-
-# What each field may hold when a document comes back in, and what a new record starts as.
-LONG_TEXT, MAX_INT = 10_000, 2**31 - 1
-PRICES = ("input_price", "output_price", "cached_input_price")
-PROVIDER_CHECKS = {
-    "display_name": text(120, required=True),
-    "description": text(LONG_TEXT),
-    "protocol": choice(tuple(p.value for p in Protocol)),
-    "base_url": text(500),
-    "api_key_env": env_name,
-    "credit_multiplier": decimal(4, 1000, nullable=False),
-    "enabled": flag,
-    "extra_headers": headers,
-}
-PROVIDER_DEFAULTS = {
-    "description": None, "base_url": None, "api_key_env": None, "credit_multiplier": "1",
-    "enabled": True, "extra_headers": None,
-}  # fmt: skip
-MODEL_CHECKS = {
-    "display_name": text(200, required=True),
-    "category": choice(tuple(c.value for c in Category)),
-    "context_window": whole(1, MAX_INT),
-    "max_output_tokens": whole(1, MAX_INT),
-    **{f"supports_{c}": flag for c in ("vision", "tools", "json", "streaming")},
-    "unsupported_params": strings(30, 64),
-    **{price: decimal(6, 999_999) for price in PRICES},
-    "enabled": flag,
-    "deprecated": flag,
-}
-MODEL_DEFAULTS = {
-    "category": "balanced", "context_window": None, "max_output_tokens": None,
-    "supports_vision": False, "supports_tools": False, "supports_json": False,
-    "supports_streaming": True, "unsupported_params": None, "input_price": None,
-    "output_price": None, "cached_input_price": None, "enabled": True, "deprecated": False,
-}  # fmt: skip
-PROFILE_CHECKS = {"description": text(LONG_TEXT)}
-PROFILE_DEFAULTS = {"description": None}
-FEATURE_CHECKS = {
-    "name": text(120, required=True),
-    "description": text(LONG_TEXT),
-    "profile": text(64),
-    "enabled": flag,
-}
-FEATURE_DEFAULTS = {"description": None, "profile": None, "enabled": True}
-ORG_CHECKS = {
-    "name": text(120, required=True),
-    "description": text(LONG_TEXT),
-    "allowed_models": strings(1000, 300),
-    "archived": flag,
-}
-ORG_DEFAULTS = {"description": None, "allowed_models": None, "archived": False}
+PROVIDER_KEYS = ("slug", *PROVIDER_FIELDS)  # the record schemas say which fields there are
+MODEL_KEYS = ("provider", "model_id", *MODEL_FIELDS)
+# The document names a feature's profile_name "profile".
+FEATURE_DOCUMENT_NAMES = {"profile_name": "profile"}
+FEATURE_DOCUMENT_FIELDS = tuple(FEATURE_DOCUMENT_NAMES.get(f, f) for f in FEATURE_FIELDS)
+PROFILE_KEYS = ("name", *PROFILE_FIELDS, "settings")
+FEATURE_KEYS = ("slug", *FEATURE_DOCUMENT_FIELDS, "settings")
+ORG_KEYS = ("slug", *ORG_FIELDS, "settings", "profiles", "features")
 
 
 @dataclass
@@ -183,9 +114,7 @@ def provider_record(provider: Provider) -> dict[str, Any]:
 
 
 def model_record(model: CatalogModel) -> dict[str, Any]:
-    record = {key: getattr(model, key) for key in MODEL_KEYS[1:]}
-    for key in ("input_price", "output_price", "cached_input_price"):
-        record[key] = jsonable(record[key])
+    record = {key: jsonable(getattr(model, key)) for key in MODEL_KEYS[1:]}
     record["unsupported_params"] = list(model.unsupported_params or []) or None
     return {"provider": model.provider.slug, **record}
 
@@ -196,27 +125,19 @@ def settings_record(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def profile_fields(profile: Profile) -> dict[str, Any]:
-    return {"name": profile.name, "description": profile.description}
+    return {"name": profile.name, **{f: jsonable(getattr(profile, f)) for f in PROFILE_FIELDS}}
 
 
 def feature_fields(feature: Feature) -> dict[str, Any]:
-    return {
-        "slug": feature.slug,
-        "name": feature.name,
-        "description": feature.description,
-        "profile": feature.profile_name,
-        "enabled": feature.enabled,
-    }
+    values = {FEATURE_DOCUMENT_NAMES.get(f, f): getattr(feature, f) for f in FEATURE_FIELDS}
+    values["locked_fields"] = list(feature.locked_fields or []) or None
+    return {"slug": feature.slug, **jsonable(values)}
 
 
 def org_fields(org: Organization) -> dict[str, Any]:
-    return {
-        "slug": org.slug,
-        "name": org.name,
-        "description": org.description,
-        "allowed_models": list(org.allowed_models or []) or None,
-        "archived": org.archived,
-    }
+    values = {name: jsonable(getattr(org, name)) for name in ORG_FIELDS}
+    values["allowed_models"] = list(org.allowed_models or []) or None
+    return {"slug": org.slug, **values}
 
 
 def _owned(records: dict[tuple[str | None, str], Any], org: str | None) -> list[Any]:

@@ -8,11 +8,16 @@ and fields the document leaves out are left alone (nothing is ever deleted).
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
-from webapp.models import Protocol
+from webapp.models import Provider
+from webapp.services.accounts.orgs import check_org
+from webapp.services.accounts.schemas import ORG_FIELDS
 from webapp.services.audit import events as audit
+from webapp.services.catalog.editing import check_model
+from webapp.services.catalog.providers import check_provider
+from webapp.services.catalog.schemas import MODEL_FIELDS, PROVIDER_FIELDS
 from webapp.services.config.document import (
     FORMAT_KEY,
     FORMAT_VERSION,
@@ -21,24 +26,16 @@ from webapp.services.config.document import (
     ImportPlan,
     Issue,
     Reader,
+    model_name,
     slug,
-    text,
 )
 from webapp.services.config.export import (
-    FEATURE_CHECKS,
-    FEATURE_DEFAULTS,
+    FEATURE_DOCUMENT_FIELDS,
+    FEATURE_DOCUMENT_NAMES,
     FEATURE_KEYS,
-    MODEL_CHECKS,
-    MODEL_DEFAULTS,
     MODEL_KEYS,
-    ORG_CHECKS,
-    ORG_DEFAULTS,
     ORG_KEYS,
-    PROFILE_CHECKS,
-    PROFILE_DEFAULTS,
     PROFILE_KEYS,
-    PROVIDER_CHECKS,
-    PROVIDER_DEFAULTS,
     PROVIDER_KEYS,
     TOP_KEYS,
     feature_fields,
@@ -48,17 +45,23 @@ from webapp.services.config.export import (
     profile_fields,
     provider_record,
 )
+from webapp.services.config.references import SettingsPlanner
 from webapp.services.credentials import url_guard
 from webapp.services.credentials.confirmation import url_change_impact
 from webapp.services.errors import ValidationError
-from webapp.services.settings import layers as settings
-from webapp.services.settings.fields import NAMES
+from webapp.services.settings.features import check_feature
+from webapp.services.settings.profiles import check_profile
+from webapp.services.settings.schemas import PROFILE_FIELDS
 
-MODEL_REFS = ("model", "fallback_models")
-NO_SETTINGS: dict[str, Any] = dict.fromkeys(NAMES)
+SCHEMA_NAMES = {doc: name for name, doc in FEATURE_DOCUMENT_NAMES.items()}
 
 
-class _Planner:
+def _document_names(values: dict[str, Any]) -> dict[str, Any]:
+    """A feature's fields (or errors) named as in the document (``profile``)."""
+    return {FEATURE_DOCUMENT_NAMES.get(k, k): v for k, v in values.items()}
+
+
+class _Planner(SettingsPlanner):
     """Walks the document once, comparing each record with the stored one."""
 
     def __init__(self, resolver: url_guard.Resolver) -> None:
@@ -107,87 +110,29 @@ class _Planner:
                 return
         self.plan.changes.append(change)
 
-    def usable(self, global_id: str) -> bool:
-        model = self.models[global_id]
-        return model["enabled"] and self.providers[model["provider"]]["enabled"]
+    def checked(
+        self,
+        reader: Reader,
+        fields: tuple[str, ...],
+        current: dict[str, Any] | None,
+        check: Callable[[dict[str, Any]], dict[str, Any]],
+        start: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Check the record as it would be after the import (what the document sets over what
+        is stored) with the record's own service rules, the forms' rules too.
 
-    def model_ref(self, value: Any, path: str, current: Any) -> Any:
-        """A changed ``provider/model`` reference must exist (stored or in the document) and be
-        usable; unchanged ones are left as they are."""
-        if value is None or value == "":
-            return None
-        if value == current:
-            return value
-        if not isinstance(value, str):
-            self.issues.append(Issue(path, "must be a provider/model id."))
-        elif value not in self.models:
-            self.issues.append(Issue(path, f"{value!r} is not in the model catalog."))
-        elif not self.usable(value):
-            self.issues.append(Issue(path, f"{value} is disabled; choose an enabled model."))
-        else:
-            return value
-        return MISSING
-
-    def fallbacks(self, value: Any, path: str, current: Any) -> Any:
-        """Fallback models, with the limits ``settings.clean`` applies."""
-        if value is None or value == "":
-            return None
-        if value == current:
-            return value
-        limit = settings.MAX_FALLBACKS
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.issues.append(Issue(path, "Give a list of provider/model ids."))
-        elif len(value) > limit or len(set(value)) != len(value):
-            self.issues.append(Issue(path, f"At most {limit} different fallback models."))
-        elif unknown := [v for v in value if v not in self.models]:
-            self.issues.append(Issue(path, f"{unknown[0]!r} is not in the model catalog."))
-        else:
-            return list(value)
-        return MISSING
-
-    def settings_diff(self, value: Any, path: str, current: dict[str, Any]) -> dict[str, Any]:
-        """One layer's field diff. Values go through ``settings.clean``; model references are
-        checked here because they may name models this same document creates."""
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.issues.append(Issue(path, "must be a mapping of setting: value."))
-            return {}
-        infinite = {k for k, v in value.items() if isinstance(v, float) and not math.isfinite(v)}
-        self.issues.extend(Issue(f"{path}.{k}", "must be a finite number.") for k in infinite)
-        plain = {k: v for k, v in value.items() if k not in MODEL_REFS and k not in infinite}
+        Returns the document's fields in document form and the whole record as the service
+        checked it, or None with every problem recorded at ``path.field``."""
+        given = {name: reader.data[name] for name in fields if name in reader.data}
         try:
-            cleaned = settings.clean(plain)
+            stored = {name: value for name, value in (current or {}).items() if name in fields}
+            typed = check({**(start or {}), **stored, **given})
         except ValidationError as exc:
-            self.issues.extend(Issue(f"{path}.{k}", m) for k, m in exc.errors.items())
-            cleaned = {}
-        if "model" in value:
-            cleaned["model"] = self.model_ref(value["model"], f"{path}.model", current["model"])
-        if "fallback_models" in value:
-            old, new = current["fallback_models"], value["fallback_models"]
-            cleaned["fallback_models"] = self.fallbacks(new, f"{path}.fallback_models", old)
-        cleaned = {k: v for k, v in cleaned.items() if v is not MISSING}
-        return audit.diff({k: current[k] for k in cleaned}, cleaned)
-
-    def layer_diff(self, reader: Reader, scope: str, row: Any) -> dict[str, Any]:
-        """The settings diff of a record that owns a parameter set."""
-        before = self.stored.settings_of(scope, row.id) if row is not None else NO_SETTINGS
-        return self.settings_diff(reader.data.get("settings"), f"{reader.path}.settings", before)
-
-    def base_url(self, reader: Reader, desired: dict[str, Any], current: dict | None) -> None:
-        """A new or changed base URL must pass the SSRF guard (admin-allowed hosts pass). It is
-        stored as written, so that an export imported elsewhere exports the same again."""
-        if not desired.get("base_url"):
-            return
-        url = desired["base_url"] = desired["base_url"].strip()
-        if url == (current or {}).get("base_url"):
-            return
-        if self.allowed_hosts is None:
-            self.allowed_hosts = url_guard.allowed_hosts()
-        try:
-            url_guard.check_base_url(url, allowed=self.allowed_hosts, resolver=self.resolver)
-        except ValidationError as exc:
-            reader.error("base_url", exc.message)
+            for name, message in exc.errors.items():
+                reader.error(name, message[:1].lower() + message[1:])
+            return None
+        document = {name: audit.jsonable(typed[name]) for name in fields if name in typed}
+        return {name: document[name] for name in given}, typed
 
     def paused_keys(self, reader: Reader, row: Any, state: dict[str, Any]) -> None:
         """Say which keys a new address pauses: keys never follow a changed URL on their own."""
@@ -199,12 +144,6 @@ class _Planner:
             )
             self.plan.notes.append(Issue(f"{reader.path}.base_url", message))
 
-    def require(self, reader: Reader, keys: tuple[str, ...], current: Any) -> None:
-        """A new record needs these fields; an existing one keeps what the document omits."""
-        for key in keys:
-            if current is None and key not in reader.data:
-                reader.error(key, "is required for a new record.")
-
     def providers_section(self, items: list[Any]) -> None:
         for index, item in enumerate(items):
             reader = Reader(item, f"providers[{index}]", PROVIDER_KEYS, self.issues)
@@ -213,23 +152,29 @@ class _Planner:
                 continue
             row = self.stored.providers.get(key)
             current = provider_record(row) if row else None
-            desired = reader.values(PROVIDER_CHECKS)
-            self.base_url(reader, desired, current)
-            self.require(reader, ("display_name", "protocol"), current)
-            state = {**PROVIDER_DEFAULTS, **(current or {}), **desired, "slug": key}
-            if state.get("protocol") == Protocol.OPENAI_COMPATIBLE and not state["base_url"]:
-                reader.error("base_url", "is required for openai_compatible providers.")
+
+            def check(data: dict[str, Any], row: Provider | None = row, key: str = key) -> Any:
+                data = data if row is not None else {**data, "slug": key}
+                return check_provider(data, row, resolver=self.resolver)
+
+            found = self.checked(reader, PROVIDER_FIELDS, current, check)
+            self.providers[key] = {"enabled": True, **(current or {}), "slug": key}
+            if found is None:
+                continue
+            desired, typed = found
+            full = {name: audit.jsonable(typed[name]) for name in PROVIDER_FIELDS}
+            state = self.providers[key] = {**full, "slug": key}
             if row is not None:
                 self.paused_keys(reader, row, state)
-            self.providers[key] = state
             change = Change("provider", key, "create", reader.path, (key,), values={"slug": key})
-            self.record(change, current, desired, PROVIDER_DEFAULTS, PROVIDER_KEYS)
+            change.typed = typed
+            self.record(change, current, desired, full, PROVIDER_KEYS)
 
     def models_section(self, items: list[Any]) -> None:
         for index, item in enumerate(items):
             reader = Reader(item, f"models[{index}]", MODEL_KEYS, self.issues)
             provider = reader.get("provider", slug, required=True)
-            model_id = reader.get("model_id", text(200, required=True), required=True)
+            model_id = reader.get("model_id", model_name, required=True)
             if provider is MISSING or model_id is MISSING:
                 continue
             if provider not in self.providers:
@@ -240,43 +185,28 @@ class _Planner:
                 continue
             row = self.stored.models.get(ident)
             current = model_record(row) if row else None
-            desired = reader.values(MODEL_CHECKS)
-            defaults = {**MODEL_DEFAULTS, "display_name": model_id}
-            self.models[key] = {**defaults, **(current or {}), **desired, "provider": provider}
-            identity = {"provider": provider, "model_id": model_id}
-            change = Change("model", key, "create", reader.path, ident, values=identity)
-            self.record(change, current, desired, defaults, MODEL_KEYS)
+            identity_fields = {"provider": provider, "model_id": model_id}
 
-    def defaults_section(self, value: Any) -> None:
-        """One default chat and one default embedding model, each of the right category."""
-        keys = ("chat", "embedding")
-        reader = Reader({} if value is None else value, "defaults", keys, self.issues)
-        current = self.stored.defaults()
-        for kind in ("chat", "embedding"):
-            wanted, path = reader.get(kind, text(300)), f"defaults.{kind}"
-            if wanted is MISSING or wanted is None:
-                wanted = current[kind]  # left alone
-            elif wanted == current[kind]:
-                self.plan.unchanged += 1
-            elif self.model_ref(wanted, path, None) is MISSING:
+            def check(data: dict[str, Any], row: Any = row, new: Any = identity_fields) -> Any:
+                if row is not None:
+                    return check_model(data, row)
+                return check_model({**data, **new}, known_providers=self.providers)
+
+            start = {"display_name": model_id}
+            found = self.checked(reader, MODEL_FIELDS, current, check, start)
+            if found is None:
                 continue
-            else:
-                diff = {kind: {"before": current[kind], "after": wanted}}
-                change = Change(
-                    "defaults", kind, "update", path, (kind,), diff, values={kind: wanted}
-                )
-                self.plan.changes.append(change)
-            category = self.models[wanted]["category"] if wanted in self.models else None
-            if category and (category == "embedding") != (kind == "embedding"):
-                reader.error(kind, f"{wanted} is a {category} model: not a default {kind} model.")
+            desired, typed = found
+            full = {name: audit.jsonable(typed[name]) for name in MODEL_FIELDS}
+            self.models[key] = {**full, "provider": provider}
+            change = Change("model", key, "create", reader.path, ident, values=identity_fields)
+            change.typed = typed
+            self.record(change, current, desired, full, MODEL_KEYS)
 
-    def global_settings(self, value: Any) -> None:
-        diff = self.settings_diff(value, "settings", self.stored.settings_of("global"))
-        if value is not None and not diff:
-            self.plan.unchanged += 1
-        elif diff:
-            change = Change("settings", "global", "update", "settings", ("global",), settings=diff)
-            self.plan.changes.append(change)
+    def profile_names(self, org: str | None, extra: set[str] | None = None) -> set[str]:
+        """Names a record of ``org`` may use: its profiles and the global ones, stored or in
+        the document."""
+        return {name for owner, name in self.profiles if owner in (org, None)} | (extra or set())
 
     def profiles_section(self, items: list[Any], path: str, org: str | None) -> None:
         for index, item in enumerate(items):
@@ -287,6 +217,11 @@ class _Planner:
             row = self.stored.profiles.get((org, name))
             current = profile_fields(row) if row else None
             self.profiles.add((org, name))
+
+            def check(data: dict[str, Any], row: Any = row, name: str = name) -> Any:
+                data = data if row is not None else {**data, "name": name}
+                return check_profile(data, row, None, check_unique=False)
+
             change = Change(
                 "profile",
                 f"{org or 'global'}/{name}",
@@ -296,8 +231,23 @@ class _Planner:
                 settings=self.layer_diff(reader, "profile", row),
                 values={"name": name},
             )
-            desired = reader.values(PROFILE_CHECKS)
-            self.record(change, current, desired, PROFILE_DEFAULTS, PROFILE_KEYS)
+            self.typed_record(reader, change, current, check, PROFILE_FIELDS, PROFILE_KEYS)
+
+    def typed_record(
+        self,
+        reader: Reader,
+        change: Change,
+        current: dict[str, Any] | None,
+        check: Callable[[dict[str, Any]], dict[str, Any]],
+        fields: tuple[str, ...],
+        keys: tuple[str, ...],
+    ) -> None:
+        """Check a record through its service and keep its change when it has one."""
+        found = self.checked(reader, fields, current, check)
+        if found is not None:
+            desired, change.typed = found
+            full = {name: audit.jsonable(change.typed[name]) for name in fields}
+            self.record(change, current, desired, full, keys)
 
     def features_section(self, items: list[Any], path: str, org: str | None) -> None:
         for index, item in enumerate(items):
@@ -307,12 +257,17 @@ class _Planner:
                 continue
             row = self.stored.features.get((org, key))
             current = feature_fields(row) if row else None
-            desired = reader.values(FEATURE_CHECKS)
-            profile = desired.get("profile")
-            known = {(org, profile), (None, profile)} & self.profiles
-            if profile and profile != (current or {}).get("profile") and not known:
-                reader.error("profile", f"there is no profile named {profile!r} here.")
-            self.require(reader, ("name",), current)
+            known = self.profile_names(org)
+
+            def check(data: dict[str, Any], row: Any = row, key: str = key, known=known) -> Any:
+                data = {SCHEMA_NAMES.get(k, k): v for k, v in data.items()}
+                data = data if row is not None else {**data, "slug": key}
+                try:
+                    values = check_feature(data, row, None, profiles=known, check_unique=False)
+                except ValidationError as exc:
+                    raise ValidationError(_document_names(exc.errors)) from None
+                return _document_names(values)
+
             change = Change(
                 "feature",
                 f"{org or 'global'}/{key}",
@@ -322,7 +277,7 @@ class _Planner:
                 settings=self.layer_diff(reader, "feature", row),
                 values={"slug": key},
             )
-            self.record(change, current, desired, FEATURE_DEFAULTS, FEATURE_KEYS)
+            self.typed_record(reader, change, current, check, FEATURE_DOCUMENT_FIELDS, FEATURE_KEYS)
 
     def orgs_section(self, items: list[Any]) -> None:
         for index, item in enumerate(items):
@@ -332,12 +287,13 @@ class _Planner:
                 continue
             row = self.stored.orgs.get(key)
             current = org_fields(row) if row else None
-            desired = reader.values(ORG_CHECKS)
-            allowed = desired.get("allowed_models") or []
-            unknown = [m for m in allowed if m not in self.models]
-            if unknown and allowed != (current or {}).get("allowed_models"):
-                reader.error("allowed_models", f"{unknown[0]!r} is not in the model catalog.")
-            self.require(reader, ("name",), current)
+            own = {p.get("name") for p in reader.items("profiles") if isinstance(p, dict)}
+            known = self.profile_names(key, {n for n in own if isinstance(n, str)})
+
+            def check(data: dict[str, Any], row: Any = row, key: str = key, known=known) -> Any:
+                data = data if row is not None else {**data, "slug": key}
+                return check_org(data, row, models=self.models, profiles=known)
+
             change = Change(
                 "organization",
                 key,
@@ -347,7 +303,7 @@ class _Planner:
                 settings=self.layer_diff(reader, "org", row),
                 values={"slug": key},
             )
-            self.record(change, current, desired, ORG_DEFAULTS, ORG_KEYS)
+            self.typed_record(reader, change, current, check, ORG_FIELDS, ORG_KEYS)
             self.profiles_section(reader.items("profiles"), f"{reader.path}.profiles", key)
             self.features_section(reader.items("features"), f"{reader.path}.features", key)
 

@@ -14,11 +14,10 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import AllowedHost, User
-from webapp.services.audit import events as audit
+from webapp.services.changes import commit_change, delete_record
 from webapp.services.credentials.addresses import host_key, literal, why_never_host
 from webapp.services.credentials.hostnames import ascii_host, unprintable
-from webapp.services.errors import NotFound, ValidationError
-from webapp.services.settings.cache import bump_settings_version
+from webapp.services.errors import NotFound, PermissionDenied, ValidationError
 
 ENTRY_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[^:\[\]/@\s]+):(\d{1,5})$")
 NAME_RE = re.compile(r"^[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?$")
@@ -59,8 +58,15 @@ def split_entry(entry: str) -> tuple[str, int]:
     return host, port
 
 
+def _require_admin(actor: User | None) -> None:
+    """Which private hosts Switchboard may call is the site's decision (None: the system)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins can allow hosts.")
+
+
 def add_allowed_host(actor: User, host: str, note: str | None = None) -> AllowedHost:
     """Allow one ``host:port`` (no scheme, no path)."""
+    _require_admin(actor)
     name, port = split_entry(host)
     label = host_key(name, port)
     note = (note or "").strip()[:300] or None
@@ -72,32 +78,29 @@ def add_allowed_host(actor: User, host: str, note: str | None = None) -> Allowed
     entry = AllowedHost(host=name, port=port, note=note, created_by_id=actor.id)
     db.session.add(entry)
     db.session.flush()
-    audit.record(
-        "create",
-        "allowed_host",
-        actor=actor,
+    # The bump in commit_change: every process drops its cached allowed list within a second.
+    commit_change(
+        actor,
+        action="create",
+        target_type="allowed_host",
         target_id=entry.id,
         target_label=label,
-        changes={"host": label, "note": entry.note},
+        before=None,
+        after={"host": label, "note": entry.note},
     )
-    bump_settings_version()  # every process drops its cached allowed list within a second
-    db.session.commit()
     return entry
 
 
 def remove_allowed_host(actor: User, host_id: int) -> None:
+    _require_admin(actor)
     entry = db.session.get(AllowedHost, host_id)
     if entry is None:
         raise NotFound("That allowed host does not exist.")
     label = host_key(entry.host, entry.port)
-    audit.record(
-        "delete",
-        "allowed_host",
-        actor=actor,
-        target_id=entry.id,
+    delete_record(
+        actor,
+        entry,
+        target_type="allowed_host",
         target_label=label,
         changes={"host": {"before": label, "after": None}},
     )
-    db.session.delete(entry)
-    bump_settings_version()
-    db.session.commit()

@@ -18,6 +18,7 @@ from webapp.extensions import db
 from webapp.models import Credential, Provider, Scope, User
 from webapp.services.audit import events as audit
 from webapp.services.catalog.provider_rules import key_env_name_ok
+from webapp.services.changes import commit_audited
 from webapp.services.credentials.origins import (
     Pause,
     configured_url,
@@ -84,7 +85,7 @@ def confirm_origin(actor: User, credential: Credential, origin: str | None = Non
     if not may_manage(actor, Owner(credential.scope, credential.org_id, credential.user_id)):
         raise NotFound("That key does not exist.")
     if _approve(actor, credential, origin):
-        db.session.commit()
+        commit_audited("key")
     return credential
 
 
@@ -93,7 +94,7 @@ def confirm_env_key_origin(actor: User, provider: Provider, origin: str | None =
     if not actor.is_admin:
         raise PermissionDenied("Only admins may confirm where the fallback key is sent.")
     if _approve_env(actor, provider, origin):
-        db.session.commit()
+        commit_audited("provider")
     return provider
 
 
@@ -112,7 +113,7 @@ def confirm_provider_keys(actor: User, provider: Provider, origin: str | None = 
     resumed = sum(_approve(actor, credential, origin) for credential in list(following))
     if provider.api_key_env:
         resumed += _approve_env(actor, provider, origin)
-    db.session.commit()
+    commit_audited("provider")
     return resumed
 
 

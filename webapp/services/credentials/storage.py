@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.extensions import db
 from webapp.models import Credential, LastTestStatus, OrgRole, Provider, Scope, User
@@ -24,11 +23,12 @@ from webapp.models.base import utcnow
 from webapp.models.credential import owner_key
 from webapp.services import side_writes
 from webapp.services.audit import events as audit
+from webapp.services.changes import commit_change, delete_record
 from webapp.services.credentials import crypto
 from webapp.services.credentials.hostnames import unprintable
 from webapp.services.credentials.origins import effective_url, origin_of
 from webapp.services.credentials.url_guard import check_base_url
-from webapp.services.errors import Conflict, NotFound, ValidationError
+from webapp.services.errors import NotFound, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -163,15 +163,27 @@ def _snapshot(credential: Credential) -> dict[str, object]:
     return values
 
 
-def _audit(action: str, credential: Credential, actor: User, changes: dict) -> None:
-    audit.record(
-        action,
-        "credential",
-        actor=actor,
+def _label(credential: Credential) -> str:
+    return f"{credential.scope} key {credential.provider.slug}/{credential.label}"
+
+
+def _commit(
+    actor: User,
+    credential: Credential,
+    action: str,
+    before: dict[str, object] | None,
+    secrets: dict[str, str | None],
+) -> None:
+    commit_change(
+        actor,
+        action=action,
+        target_type="credential",
         target_id=credential.id,
-        target_label=f"{credential.scope} key {credential.provider.slug}/{credential.label}",
-        changes=changes,
+        target_label=_label(credential),
+        before=before,
+        after=_snapshot(credential),
         org_id=credential.org_id,
+        secrets=secrets,
     )
 
 
@@ -253,10 +265,7 @@ def create_credential(
             }
         ) from None
     credential.secret_ciphertext = crypto.keyring().encrypt(secret, credential_aad(credential))
-    _audit(
-        "create", credential, actor, audit.diff(None, _snapshot(credential), {"secret": audit.SET})
-    )
-    db.session.commit()
+    _commit(actor, credential, "create", None, {"secret": audit.SET})
     log.info("credential %s created (%s, provider %s)", credential.id, owner.scope, provider.slug)
     return credential
 
@@ -265,8 +274,10 @@ def update_credential(
     actor: User, credential: Credential, data: CredentialInput, expected_version: int | None
 ) -> Credential:
     """Change label, base URL, expiry and, when a new one is typed, the secret."""
-    if expected_version is not None and expected_version != credential.version:
-        raise Conflict("Someone else changed this key since you opened it. Review and save again.")
+    owner = Owner(credential.scope, credential.org_id, credential.user_id)
+    if not may_manage(actor, owner):
+        raise NotFound("That key does not exist.")
+    credential.check_version(expected_version, "this key")
     label, base_url = _clean(data)
     new_secret = _clean_secret(data.secret) if (data.secret or "").strip() else None
     same_day = (
@@ -276,7 +287,6 @@ def update_credential(
     expires_at = (
         credential.expires_at if same_day else _expiry(data.expires_on, must_be_future=True)
     )
-    owner = Owner(credential.scope, credential.org_id, credential.user_id)
     if _label_taken(owner, credential.provider_id, label, credential.id):
         raise ValidationError({"label": f"Another key for this provider is labelled “{label}”."})
     before = _snapshot(credential)
@@ -292,29 +302,23 @@ def update_credential(
         marker = audit.CHANGED
     if new_secret is not None or data.confirm_origin:
         credential.approved_origin = origin_of(effective_url(credential))
-    changes = audit.diff(before, _snapshot(credential), {"secret": marker})
-    confirmed = marker is None and "approved_origin" in changes
-    if changes:
-        _audit("confirm_origin" if confirmed else "update", credential, actor, changes)
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(
-            "Someone else changed this key while you were saving. Reload and try again."
-        ) from None
+    confirmed = marker is None and "approved_origin" in audit.diff(before, _snapshot(credential))
+    action = "confirm_origin" if confirmed else "update"
+    _commit(actor, credential, action, before, {"secret": marker})
     return credential
 
 
 def delete_credential(actor: User, credential: Credential) -> None:
-    _audit(
-        "delete",
-        credential,
+    if not may_manage(actor, Owner(credential.scope, credential.org_id, credential.user_id)):
+        raise NotFound("That key does not exist.")
+    delete_record(
         actor,
-        audit.diff(_snapshot(credential), None, {"secret": audit.REMOVED}),
+        credential,
+        target_type="credential",
+        target_label=_label(credential),
+        changes=audit.diff(_snapshot(credential), None, {"secret": audit.REMOVED}),
+        org_id=credential.org_id,
     )
-    db.session.delete(credential)
-    db.session.commit()
     log.info("credential %s deleted", credential.id)
 
 

@@ -26,7 +26,14 @@ from webapp.services.settings.cache import settings_cache
 Resolver = Callable[[str, int], Iterable[str]]
 IPAddress = addresses.IPAddress
 
-__all__ = ["Resolver", "allowed_hosts", "check_base_url", "system_resolver", "why_refused"]
+__all__ = [
+    "Resolver",
+    "allowed_hosts",
+    "check_base_url",
+    "normalized_url",
+    "system_resolver",
+    "why_refused",
+]
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -75,6 +82,15 @@ def _parts(url: str, field: str) -> tuple[str, str, int | None, str]:
     except ValueError as exc:
         raise _refuse(field, str(exc)) from None
     return parts.scheme, host, port, parts.path.rstrip("/")
+
+
+def normalized_url(raw: str, *, field: str = "base_url") -> str:
+    """The URL as ``check_base_url`` stores it (host in punycode, no trailing slash), checked
+    for shape only: no DNS lookup. For addresses shipped with Switchboard (the presets)."""
+    scheme, host, explicit_port, path = _parts(raw.strip(" "), field)
+    shown = f"[{host}]" if ":" in host else host
+    netloc = shown if explicit_port is None else f"{shown}:{explicit_port}"
+    return urlunsplit((scheme, netloc, path, "", ""))
 
 
 def check_base_url(

@@ -12,12 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import Feature, Organization, ParameterSet, Profile, SettingsScope, User
-from webapp.services.audit import events as audit
 from webapp.services.catalog import snapshot as catalog_snapshot
-from webapp.services.changes import conflict_on_stale
-from webapp.services.errors import Conflict, ValidationError
+from webapp.services.changes import commit_change
+from webapp.services.errors import ValidationError
 from webapp.services.json_input import JSONInputError, check_value
-from webapp.services.settings.cache import bump_settings_version
 from webapp.services.settings.fields import BY_NAME, COLUMN, FIELDS, FieldSpec
 
 MAX_STOP, MAX_FALLBACKS, MAX_EXTRA_BYTES = 4, 5, 10_000
@@ -208,31 +206,21 @@ def update_settings(
     target_label: str = "",
 ) -> ParameterSet:
     """Replace the given fields of one layer. Unlisted fields keep their values."""
-    if expected_version is not None and expected_version != pset.version:
-        raise Conflict(
-            "Someone else changed these settings since you opened them. "
-            "Review the current values and save again."
-        )
+    pset.check_version(expected_version, "these settings")
     cleaned = clean(values)
     _check_org_allows(pset, cleaned)
     before = as_form_values(pset)
     for name, value in cleaned.items():
         setattr(pset, COLUMN.get(name, name), value)
     pset.updated_by_id = actor.id if actor else None
-    with conflict_on_stale(
-        "Someone else saved these settings at the same moment. Reload and try again."
-    ):
-        changes = audit.diff(before, as_form_values(pset))
-        if changes:
-            audit.record(
-                "update",
-                "settings",
-                actor=actor,
-                target_id=pset.id,
-                target_label=target_label or f"{pset.scope} settings",
-                changes=changes,
-                org_id=pset.org_id,
-            )
-        bump_settings_version()
-        db.session.commit()
+    commit_change(
+        actor,
+        action="update",
+        target_type="settings",
+        target_id=pset.id,
+        target_label=target_label or f"{pset.scope} settings",
+        before=before,
+        after=as_form_values(pset),
+        org_id=pset.org_id,
+    )
     return pset

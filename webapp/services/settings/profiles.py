@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import Organization, ParameterSet, Profile, SettingsScope, User
-from webapp.services.accounts.orgs import check_slug, may_manage_scope
+from webapp.services.accounts.orgs import may_manage_scope
 from webapp.services.audit import events as audit
-from webapp.services.changes import delete_record
+from webapp.services.changes import commit_change, delete_record
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
-from webapp.services.settings.cache import bump_settings_version
+from webapp.services.schemas import validate
+from webapp.services.settings import schemas
 
 SUGGESTED = ("fast", "balanced", "powerful")
+FIELDS = ("name", *schemas.PROFILE_FIELDS)
 
 
 def list_profiles(org_id: int | None) -> list[Profile]:
@@ -39,35 +44,67 @@ def get_profile(actor: User, profile_id: int, org_id: int | None) -> Profile:
     return profile
 
 
+def check_profile(
+    data: Mapping[str, Any],
+    current: Profile | None,
+    org_id: int | None,
+    *,
+    check_unique: bool = True,
+) -> dict[str, Any]:
+    """The profile's values as stored, or a ValidationError with every field's message.
+    A new profile (``current`` None) has a name, free in its scope (config import, whose
+    profile may belong to an org the same document creates, finds duplicates itself)."""
+    raw = {"description": current.description, **data} if current is not None else dict(data)
+    schema = schemas.ProfileRecord if current is not None else schemas.NewProfile
+    values = validate(schema, raw).model_dump()
+    if (
+        current is None
+        and check_unique
+        and any(p.name == values["name"] for p in list_profiles(org_id))
+    ):
+        raise ValidationError(
+            {"name": f"There is already a profile named {values['name']!r} here."}
+        )
+    return values
+
+
+def write_profile(profile: Profile, values: Mapping[str, Any]) -> Profile:
+    """Put checked values on a profile (new or stored); nothing is committed here."""
+    for name, value in values.items():
+        setattr(profile, name, value)
+    if profile.id is None:
+        profile.settings = ParameterSet(scope=SettingsScope.PROFILE)
+        db.session.add(profile)
+    return profile
+
+
 def create_profile(
     actor: User, org: Organization | None, name: str, description: str | None = None
 ) -> Profile:
     org_id = org.id if org else None
     if not may_manage_scope(actor, org_id):
         raise PermissionDenied("You cannot create profiles here.")
-    name = check_slug(name, "name")
-    if any(p.name == name for p in list_profiles(org_id)):
-        raise ValidationError({"name": f"There is already a profile named {name!r} here."})
-    profile = Profile(org_id=org_id, name=name, description=(description or "").strip() or None)
-    profile.settings = ParameterSet(scope=SettingsScope.PROFILE)
-    db.session.add(profile)
+    values = check_profile({"name": (name or "").strip(), "description": description}, None, org_id)
+    profile = write_profile(Profile(org_id=org_id), values)
     db.session.flush()
-    audit.record(
-        "create",
-        "profile",
-        actor=actor,
+    # The bump tells every process: a feature may already point at this name.
+    commit_change(
+        actor,
+        action="create",
+        target_type="profile",
         target_id=profile.id,
-        target_label=f"{org.slug if org else 'global'}/{name}",
-        changes={"name": name, "description": profile.description},
+        target_label=f"{org.slug if org else 'global'}/{profile.name}",
+        before=None,
+        after=audit.snapshot(profile, FIELDS),
         org_id=org_id,
     )
-    bump_settings_version()  # a feature may already point at this name
-    db.session.commit()
     return profile
 
 
 def delete_profile(actor: User, profile: Profile) -> None:
     """Features pointing at this name fall back to the global profile of that name, if any."""
+    if not may_manage_scope(actor, profile.org_id):
+        raise PermissionDenied("You cannot delete profiles here.")
     delete_record(
         actor,
         profile,
