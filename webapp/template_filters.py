@@ -30,7 +30,7 @@ def when(value: datetime | None) -> str:
 def wbr(value: str | None) -> Markup:
     """Escape a URL and let it wrap after its slashes and dots instead of inside a word."""
     text = str(escape(value or ""))
-    for mark in ("/", ".", "?", "&amp;"):
+    for mark in ("/", ".", "?", "&amp;", "=", ","):
         text = text.replace(mark, mark + "<wbr>")
     return Markup(text)
 
