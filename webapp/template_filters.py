@@ -28,11 +28,12 @@ def when(value: datetime | None) -> str:
 
 
 def wbr(value: str | None) -> Markup:
-    """Escape a URL and let it wrap after its slashes and dots instead of inside a word."""
+    """Escape a URL (or any value that may hold one: masked keys, audit values) and let it
+    wrap after its slashes, dots and separators instead of inside a word."""
     text = str(escape(value or ""))
     for mark in ("/", ".", "?", "&amp;", "=", ","):
         text = text.replace(mark, mark + "<wbr>")
-    return Markup(text)
+    return Markup(text.replace("/<wbr>/<wbr>", "//<wbr>"))
 
 
 def _banner() -> dict[str, Any]:

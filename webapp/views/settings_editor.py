@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, SelectField, TextAreaField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
+from webapp import forms
 from webapp.extensions import db
 from webapp.forms import IntegerInput, VersionField, choices
 from webapp.models import ParameterSet
@@ -153,9 +154,7 @@ def form_for(pset: ParameterSet, prefix: str = "settings", formdata: Any = None)
 
 def attach_errors(form: Any, errors: dict[str, str]) -> None:
     """Put service errors at their field; fallback errors go to the first slot."""
-    for name, message in errors.items():
-        target = form["fallback_1"] if name == "fallback_models" else form._fields.get(name)
-        (target.errors if target is not None else form.form_errors).append(message)
+    forms.attach_errors(form, errors, aliases={"fallback_models": "fallback_1"})
 
 
 def save(pset: ParameterSet, form: Any, actor: Any, label: str) -> tuple[int, str | None, Any]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import ModelFilterForm, ModelForm
 from webapp.forms import attach_errors, choices
-from webapp.htmx import add_notice, is_partial_request, render, trigger
+from webapp.htmx import add_notice, is_partial_request, render, respond, trigger
 from webapp.models import CatalogModel
 from webapp.permissions import admin_required
 from webapp.services.catalog import editing as models_admin
@@ -54,14 +54,12 @@ def _page(status: int = 200, **extra: Any) -> Response:
 def _row(
     model: CatalogModel, status: int = 200, notice: str | None = None, **extra: Any
 ) -> Response:
-    if is_partial_request():
-        response = render(ROW, ROW, status, m=model, **extra)
-        return add_notice(response, notice) if notice else response
-    if status >= 400 or request.method == "GET":
-        return _page(status, focus=model.id, **extra)
-    flash(notice or "Saved.", "success")
-    return redirect(
-        url_for("catalog.index", provider=model.provider.slug) + f"#model-{model.id}", 303
+    return respond(
+        lambda: render(ROW, ROW, status, m=model, **extra),
+        status=status,
+        notice=notice,
+        then=url_for("catalog.index", provider=model.provider.slug) + f"#model-{model.id}",
+        page=lambda: _page(status, focus=model.id, **extra),
     )
 
 

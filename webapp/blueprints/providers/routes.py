@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.providers import bp, key_origins
 from webapp.blueprints.providers.forms import ProviderEditForm, ProviderForm
 from webapp.extensions import db
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import add_notice, render, respond
 from webapp.models import Provider
 from webapp.permissions import admin_required
 from webapp.services import llm
@@ -64,22 +64,27 @@ def _row(
     """The provider's rows for htmx; the whole page otherwise (errors) or a redirect (success)."""
     if extra.get("mode") == "edit":
         extra["impact"], extra["following"] = key_origins.form_impact(provider, extra["form"])
-    if is_partial_request():
-        count = len(provider.models) if provider in db.session else 0
-        response = render(
+
+    def row() -> Response:
+        stored = provider in db.session
+        return render(
             ROW,
             ROW,
             status,
             provider=provider,
-            model_count=count,
-            **_key_context([provider] if provider in db.session else []),
+            model_count=len(provider.models) if stored else 0,
+            **_key_context([provider] if stored else []),
             **extra,
         )
-        return add_notice(response, notice, level) if notice else response
-    if status >= 400 or request.method == "GET":
-        return _page(status, focus=provider.id, **extra)
-    flash(notice or "Saved.", level)
-    return redirect(url_for("providers.index") + f"#provider-{provider.slug}", 303)
+
+    return respond(
+        row,
+        status=status,
+        notice=notice,
+        level=level,
+        then=url_for("providers.index") + f"#provider-{provider.slug}",
+        page=lambda: _page(status, focus=provider.id, **extra),
+    )
 
 
 def _input(form: ProviderForm) -> providers.ProviderInput:
@@ -124,11 +129,11 @@ def create() -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            notice = f"{provider.display_name} added. Add a key and test the connection."
-            if is_partial_request():
-                return add_notice(_page(), notice)
-            flash(notice, "success")
-            return redirect(url_for("providers.index") + f"#provider-{provider.slug}", 303)
+            return respond(
+                _page,
+                notice=f"{provider.display_name} added. Add a key and test the connection.",
+                then=url_for("providers.index") + f"#provider-{provider.slug}",
+            )
     return _page(422, create_form=form, create_open=True)
 
 
@@ -210,10 +215,11 @@ def delete(provider_id: int) -> Response:
             impact=providers.delete_impact(provider),
             delete_error=exc.message,
         )
-    if is_partial_request():
-        return add_notice(Response("", 200), f"{name} deleted. Its usage history is kept.")
-    flash(f"{name} deleted. Its usage history is kept.", "success")
-    return redirect(url_for("providers.index"), 303)
+    return respond(
+        lambda: Response("", 200),
+        notice=f"{name} deleted. Its usage history is kept.",
+        then=url_for("providers.index"),
+    )
 
 
 def _context() -> llm.CallContext:
@@ -293,8 +299,6 @@ def confirm_keys(provider_id: int) -> Response:
         resumed = confirm_provider_keys(current_user, provider, request.form.get("origin") or None)
     except Conflict as exc:
         db.session.rollback()
-        if not is_partial_request():
-            flash(exc.message, "error")
         return _row(provider, 409, notice=exc.message, level="error")
     noun = "key is" if resumed == 1 else "keys are"
     return _row(provider, notice=f"{resumed} {noun} now sent to {provider_host(provider)}.")
