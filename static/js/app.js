@@ -54,9 +54,11 @@
     if (el.matches && el.matches("input[type=range][data-sync]")) {
       var number = document.getElementById(el.dataset.sync);
       if (number) number.value = el.value;
+      el.classList.remove("slider-inherited");
     } else if (el.matches && el.matches("input[type=number]")) {
       var slider = document.querySelector('input[type=range][data-sync="' + el.id + '"]');
       if (slider && el.value !== "") slider.value = el.value;
+      if (slider) slider.classList.toggle("slider-inherited", el.value === ""); // empty: inherits
     }
   });
 
