@@ -3,7 +3,21 @@
 (function () {
   "use strict";
 
-  // Every notice gets a close button and hides itself (errors stay longer).
+  // Notices float at the bottom right; the page gets as much room at its end as they take,
+  // so whatever they cover can always be scrolled out from under them.
+  function makeRoom() {
+    var region = document.getElementById("notices");
+    var height = region ? region.offsetHeight : 0;
+    document.body.style.paddingBottom = height ? (height + 16) + "px" : "";
+  }
+
+  function dismiss(p) {
+    p.remove();
+    makeRoom();
+  }
+
+  // Every notice gets a close button and hides itself (errors stay longer); the timer waits
+  // while the pointer or the keyboard focus is on the notice.
   function arm(p, level) {
     if (p.dataset.armed) return;
     p.dataset.armed = "1";
@@ -15,10 +29,19 @@
     close.className = "notice-close";
     close.setAttribute("aria-label", "Close this notice");
     close.textContent = "\u00d7";
-    close.addEventListener("click", function () { p.remove(); });
+    close.addEventListener("click", function () { dismiss(p); });
     p.appendChild(text);
     p.appendChild(close);
-    setTimeout(function () { p.remove(); }, level === "error" ? 12000 : 6000);
+    var delay = level === "error" ? 12000 : 6000;
+    var timer = null;
+    function start() { clearTimeout(timer); timer = setTimeout(function () { dismiss(p); }, delay); }
+    function hold() { clearTimeout(timer); }
+    p.addEventListener("mouseenter", hold);
+    p.addEventListener("focusin", hold);
+    p.addEventListener("mouseleave", start);
+    p.addEventListener("focusout", start);
+    start();
+    makeRoom();
   }
 
   function showNotice(message, level) {

@@ -122,3 +122,33 @@ def test_member_sidebar_opens_every_page_and_fits_the_screen(browser, live_serve
         assert "Account" in labels
     finally:
         context.close()
+
+
+def test_notices_close_hide_themselves_and_leave_room(browser, live_server, admin):
+    """The page-load notice (after signing in) and an htmx notice (after a save) both have a
+    close button and hide by themselves; the page gets room at its end for them, and they
+    never sit over the top bar's Sign-out button."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        _sign_in(page, live_server, admin)
+        flashed = page.locator("#notices .notice", has_text="Signed in as")
+        flashed.wait_for()
+        assert flashed.locator(".notice-close").is_visible()
+        padding = page.evaluate("getComputedStyle(document.body).paddingBottom")
+        assert float(padding.removesuffix("px")) > 0
+        screenshot(page, "notices-page-load-phone")
+        flashed.locator(".notice-close").click()
+        assert page.locator("#notices .notice").count() == 0
+        assert page.evaluate("document.body.style.paddingBottom") == ""
+
+        page.goto(f"{live_server}/admin/defaults")
+        page.fill("#settings-temperature", "0.7")
+        page.click("#defaults-editor button[type=submit]:not([formaction])")
+        saved = page.locator("#notices .notice", has_text="Global defaults saved")
+        saved.wait_for()
+        assert page.locator("#settings-preview h2").inner_text() == "Effective settings now"
+        screenshot(page, "notices-htmx-phone")
+        saved.wait_for(state="detached", timeout=9000)  # hides itself after ~6 s
+    finally:
+        context.close()
