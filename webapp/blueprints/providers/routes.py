@@ -232,6 +232,14 @@ def _context() -> llm.CallContext:
 def test(provider_id: int) -> Response:
     provider = providers.get_provider(provider_id)
     result = llm.test_connection(provider, context=_context())
+    # Tried without a key (none is configured) and refused: the provider needs one.
+    needs_key = not result.ok and result.key_source == "none" and result.error_type == "auth"
+    failure = (
+        f"No key configured: {provider.display_name} needs one. Add a key on the Keys page"
+        + (f" or set {provider.api_key_env}." if provider.api_key_env else ".")
+        if needs_key
+        else result.admin_message
+    )
     response = render(
         "providers/index.html",
         "providers/_test_result.html",
@@ -241,14 +249,17 @@ def test(provider_id: int) -> Response:
         provider=provider,
         result=result,
         tests={provider.id: result},
+        needs_key=needs_key,
+        failure=failure,
     )
     if result.ok:
+        keyless = " (no key configured)" if result.key_source == "none" else ""
         return add_notice(
             response,
             f"{provider.display_name}: connected in {result.latency_ms} ms, "
-            f"{len(result.models)} models.",
+            f"{len(result.models)} models{keyless}.",
         )
-    return add_notice(response, f"{provider.display_name}: {result.admin_message}", level="error")
+    return add_notice(response, f"{provider.display_name}: {failure}", level="error")
 
 
 @bp.route("/<int:provider_id>/live-models", methods=["POST"])
