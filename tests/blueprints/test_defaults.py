@@ -94,8 +94,15 @@ def test_a_stale_form_gets_a_conflict_with_the_current_values(admin_client):
     response = admin_client.post("/admin/defaults", headers=HX, data=data(stale, temperature="0.2"))
     body = response.get_data(as_text=True)
     assert response.status_code == 409 and "Someone else changed" in body
-    assert 'value="1.1"' in body  # the other admin's value is shown
+    assert 'name="settings-temperature"' in body and 'value="0.2"' in body  # what was typed
+    assert "Saved meanwhile by someone else: <code>1.1</code>" in body  # theirs, beside it
+    assert f'name="settings-version" type="hidden" value="{stale + 1}"' in body
     assert resolve().values["temperature"] == 1.1
+    # Saving again from that form applies the typed value on purpose.
+    again = admin_client.post(
+        "/admin/defaults", headers=HX, data=data(stale + 1, temperature="0.2")
+    )
+    assert again.status_code == 200 and resolve().values["temperature"] == 0.2
 
 
 def test_preview_shows_what_the_change_would_produce_without_saving(admin_client):

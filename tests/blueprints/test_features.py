@@ -120,7 +120,9 @@ def test_stale_feature_edit_is_a_conflict(admin_client):
     response = admin_client.post(
         f"/admin/features/{item.id}", headers=HX, data={"name": "B", "version": stale}
     )
-    assert response.status_code == 409 and "Someone else changed" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Someone else changed" in body
+    assert 'value="B"' in body and "Saved meanwhile by someone else: <code>A</code>" in body
     assert feature("s").name == "A"
 
 

@@ -105,7 +105,11 @@ def test_inline_edit_keeps_the_slug_and_detects_conflicts(admin_client):
     response = admin_client.post(
         f"/admin/providers/{openai.id}", headers=HX, data={**data, "display_name": "Stale"}
     )
-    assert response.status_code == 409 and "Someone else changed" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Someone else changed" in body
+    assert 'value="Stale"' in body  # what this admin typed stays in the form
+    assert "Saved meanwhile by someone else: <code>OpenAI (corp)</code>" in body
+    assert "the saved value is shown under Name. Save again" in body
     assert provider("openai").display_name == "OpenAI (corp)"
 
 

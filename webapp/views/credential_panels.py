@@ -25,6 +25,7 @@ from webapp.services.credentials.confirmation import EnvKeyStatus, env_key_statu
 from webapp.services.credentials.origins import Pause, credential_pause, shown_origin
 from webapp.services.credentials.storage import CredentialInput, Owner
 from webapp.services.errors import Conflict, NotFound, ValidationError
+from webapp.views.conflicts import keep_typed
 from webapp.views.credential_form import CredentialEditForm, CredentialForm
 
 
@@ -214,9 +215,9 @@ def update_key(area: Area, credential_id: int) -> Response:
         except ValidationError as exc:
             _attach(form, exc.errors)
         except Conflict as exc:
+            db.session.rollback()
             db.session.refresh(credential)
-            form.version.data = credential.version
-            form.form_errors.append(exc.message)
+            form = keep_typed(form, edit_form_for(credential), exc.message)
             return area.respond(area.panel(provider, editing_id=credential.id, edit_form=form), 409)
         else:
             notice, level = f"Key “{credential.label}” updated.", "success"

@@ -25,6 +25,7 @@ from webapp.services.json_input import JSONInputError, parse_json
 from webapp.services.settings import layers as settings_service
 from webapp.services.settings.fields import FIELDS, FieldSpec
 from webapp.services.settings.resolution import EffectiveSettings, resolve
+from webapp.views.conflicts import keep_typed
 
 FALLBACK_SLOTS = settings_service.MAX_FALLBACKS
 TRI_STATE = [("", "Inherit"), ("true", "Yes"), ("false", "No")]
@@ -234,9 +235,9 @@ def save(pset: ParameterSet, form: Any, actor: Any, label: str) -> tuple[int, st
             db.session.refresh(pset)
         else:  # created by this request and rolled back: nothing is saved for this layer
             pset = ParameterSet(scope=pset.scope, version=1)
-        current = form_for(pset, prefix=form._prefix.rstrip("-"))
-        current.form_errors.append(exc.message + " The form now shows the saved values.")
-        return 409, None, current
+        saved = form_for(pset, prefix=form._prefix.rstrip("-"))
+        form.inherits = saved.inherits
+        return 409, None, keep_typed(form, saved, exc.message)
     return 200, f"{label} saved.", form_for(pset, prefix=form._prefix.rstrip("-"))
 
 

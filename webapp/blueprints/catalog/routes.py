@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import ModelFilterForm, ModelForm
+from webapp.extensions import db
 from webapp.forms import attach_errors, choices
 from webapp.htmx import add_notice, is_partial_request, render, respond, trigger
 from webapp.models import CatalogModel
@@ -17,6 +18,7 @@ from webapp.permissions import admin_required
 from webapp.services.catalog import editing as models_admin
 from webapp.services.catalog import listing as catalog
 from webapp.services.errors import Conflict, ValidationError
+from webapp.views.conflicts import keep_typed
 
 ROW = "catalog/_row.html"
 
@@ -111,8 +113,8 @@ def update(model_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            form = edit_form(model)  # the model as stored now
-            form.form_errors.append(exc.message + " The form now shows the saved values.")
+            db.session.rollback()  # the model as stored now
+            form = keep_typed(form, edit_form(model), exc.message)
             return _row(model, 409, mode="edit", form=form)
         else:
             return _row(model, notice=f"{model.global_id} saved.")

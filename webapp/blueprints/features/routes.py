@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from webapp.blueprints.features import bp
 from webapp.blueprints.features.forms import FeatureEditForm, FeatureForm, ProfileForm
+from webapp.extensions import db
 from webapp.forms import attach_errors
 from webapp.htmx import redirect_to, render, respond
 from webapp.models import Feature, ParameterSet
@@ -18,6 +19,7 @@ from webapp.services.errors import Conflict, ValidationError
 from webapp.services.settings import features, profiles
 from webapp.services.settings import layers as settings_service
 from webapp.views import settings_editor
+from webapp.views.conflicts import keep_typed
 from webapp.views.profile_editor import profile_page, save_profile_settings
 
 
@@ -134,7 +136,9 @@ def update(feature_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            status, error, form = 409, exc.message + " The form now shows the saved values.", None
+            db.session.rollback()  # the feature as stored now
+            saved = _form(FeatureEditForm, formdata=None, obj=feature, version=feature.version)
+            status, form = 409, keep_typed(form, saved, exc.message)
     extra = {"form": form} if form else {}
     return respond(
         lambda: _page(

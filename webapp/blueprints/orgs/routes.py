@@ -9,12 +9,14 @@ from flask_login import current_user
 from webapp import htmx
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.forms import OrgCreateForm, OrgForm
-from webapp.blueprints.orgs.page import org_page, respond
+from webapp.blueprints.orgs.page import details_form, org_page, respond
+from webapp.extensions import db
 from webapp.forms import attach_errors
 from webapp.htmx import render
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.accounts import orgs
 from webapp.services.errors import Conflict, ValidationError
+from webapp.views.conflicts import keep_typed
 
 
 def _list(form: OrgCreateForm | None = None, status: int = 200) -> Response:
@@ -79,12 +81,9 @@ def update(org_id: int) -> Response:
         attach_errors(form, exc.errors)
         return respond(org, "orgs/_details.html", 422, details_form=form)
     except Conflict as exc:
-        return respond(
-            org,
-            "orgs/_details.html",
-            409,
-            details_error=exc.message + " The form now shows the saved values.",
-        )
+        db.session.rollback()  # the organization as stored now
+        form = keep_typed(form, details_form(org), exc.message)
+        return respond(org, "orgs/_details.html", 409, details_form=form)
     return respond(org, "orgs/_details.html", notice="Organization saved.")
 
 

@@ -25,6 +25,7 @@ from webapp.services.credentials.confirmation import confirm_provider_keys
 from webapp.services.credentials.origins import provider_host
 from webapp.services.errors import Conflict, ValidationError
 from webapp.sign_in import recent_sign_in_required, require_recent_sign_in
+from webapp.views.conflicts import keep_typed
 
 ROW = "providers/_row.html"
 
@@ -174,8 +175,8 @@ def update(provider_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            form = edit_form(provider)
-            form.form_errors.append(exc.message + " The form now shows the saved values.")
+            db.session.rollback()  # the provider as stored now
+            form = keep_typed(form, edit_form(provider), exc.message)
             return _row(provider, 409, mode="edit", form=form)
         else:
             return _row(provider, **key_origins.saved_notice(provider))

@@ -17,6 +17,7 @@ from webapp.blueprints.users.forms import (
     edit_form_for,
     edit_prefix,
 )
+from webapp.extensions import db
 from webapp.forms import attach_errors, bounded_id
 from webapp.htmx import render, respond, trigger
 from webapp.models import Role, User
@@ -24,6 +25,7 @@ from webapp.permissions import admin_required
 from webapp.services.accounts import passwords, users
 from webapp.services.errors import Conflict, ValidationError
 from webapp.sign_in import require_recent_sign_in
+from webapp.views.conflicts import keep_typed
 
 CREATE_PREFIX = "new"  # keeps its field ids apart from the filter form's
 
@@ -150,10 +152,10 @@ def update(user_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
+            db.session.rollback()
             user = users.get_user(user_id)  # reloaded: the values someone else saved
-            current = edit_form_for(user)
-            current.form_errors.append(f"{exc.message} Its current values are shown; save again.")
-            return _row(user, current, 409)
+            form = keep_typed(form, edit_form_for(user), exc.message)
+            return _row(user, form, 409)
         else:
             return _saved(user)
     return _row(user, form, 422)
