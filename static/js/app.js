@@ -85,6 +85,25 @@
     }
   });
 
+  // Create forms with data-slug-from="<field>": the slug follows that field (the name) until
+  // someone types into the slug itself.
+  function slugify(text) {
+    return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9_]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+  }
+  document.addEventListener("input", function (event) {
+    var el = event.target;
+    var form = el.form;
+    if (!form || !form.dataset || !form.dataset.slugFrom) return;
+    var slug = form.elements.namedItem("slug");
+    if (!slug) return;
+    if (el === slug) {
+      slug.dataset.typed = slug.value ? "1" : "";  // emptied: follows the name again
+    } else if (el.name === form.dataset.slugFrom && !slug.dataset.typed) {
+      slug.value = slugify(el.value);
+    }
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showNotice("Switchboard could not be reached. Check your connection and try again.", "error");
   });
