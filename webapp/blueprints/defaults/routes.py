@@ -47,7 +47,7 @@ def save() -> Response:
     form = settings_editor.form_for(pset, formdata=request.form)
     status, notice, form = settings_editor.save(pset, form, current_user, LABEL)
     return respond(
-        lambda: _page(form, status, refresh_preview=status == 200),
+        lambda: _page(form, status, refresh_preview=status in (200, 409)),  # what is in force
         status=status,
         notice=notice,
         then=url_for("defaults.index"),
