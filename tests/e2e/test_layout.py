@@ -17,6 +17,9 @@ pytestmark = [
 ]
 
 WIDTHS = {"desktop": (1366, 850), "phone": (390, 844)}
+# The model catalog's table is being laid out anew on another branch (`pages`); until that
+# lands its last column scrolls into view at 1366 px. Remove the entry after the merge.
+SCROLLS_FOR_NOW = {"Models"}
 
 
 def _sign_in(page, live_server: str, user) -> None:  # type: ignore[no-untyped-def]
@@ -58,11 +61,22 @@ def _sticking_out(page) -> list[str]:  # type: ignore[no-untyped-def]
     )
 
 
+def _scrolling_boxes(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Boxes whose content is wider than they are (a table that scrolls sideways)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("main *")]
+          .filter(el => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1
+                  && ["auto", "scroll"].includes(getComputedStyle(el).overflowX))
+          .map(el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+                     + " " + el.scrollWidth + ">" + el.clientWidth)"""
+    )
+
+
 def _walk_sidebar(page, live_server: str, width: str, scheme: str) -> list[str]:  # type: ignore[no-untyped-def]
     """Open every sidebar entry in turn; returns the labels visited."""
     labels = page.locator("#sidebar a").all_inner_texts()
     assert labels, "the sidebar has no entries"
-    too_wide = {}
+    too_wide, cut_off = {}, {}
     for label in labels:
         if width == "phone":
             sidebar = page.locator("#sidebar")
@@ -79,9 +93,18 @@ def _walk_sidebar(page, live_server: str, width: str, scheme: str) -> list[str]:
             assert not page.locator("#sidebar").is_visible()  # folded again on the new page
         if (extra := _overflow(page)) > 0:
             too_wide[label] = (extra, _sticking_out(page))
+        if (
+            width == "desktop"
+            and label not in SCROLLS_FOR_NOW
+            and (scrolled := _scrolling_boxes(page))
+        ):
+            cut_off[label] = scrolled
         name = label.lower().replace(" ", "-")
-        screenshot(page, f"nav-{width}-{scheme}-{name}")
+        path = screenshot(page, f"nav-{width}-{scheme}-{name}")
+        page.screenshot(path=str(path.with_name(f"{path.stem}-screen.png")))  # what one sees
     assert too_wide == {}, f"pages wider than the {width} screen (px): {too_wide}"
+    # On a desktop every table fits: none hides columns behind a sideways scroll.
+    assert cut_off == {}, f"boxes that scroll sideways at {width} width: {cut_off}"
     return labels
 
 
