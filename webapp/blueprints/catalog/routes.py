@@ -12,7 +12,7 @@ from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import ModelFilterForm, ModelForm
 from webapp.extensions import db
 from webapp.forms import attach_errors, choices
-from webapp.htmx import add_notice, is_partial_request, render, respond, trigger
+from webapp.htmx import render, respond, trigger
 from webapp.models import CatalogModel
 from webapp.permissions import admin_required
 from webapp.services.catalog import editing as models_admin
@@ -54,12 +54,17 @@ def _page(status: int = 200, **extra: Any) -> Response:
 
 
 def _row(
-    model: CatalogModel, status: int = 200, notice: str | None = None, **extra: Any
+    model: CatalogModel,
+    status: int = 200,
+    notice: str | None = None,
+    level: str = "success",
+    **extra: Any,
 ) -> Response:
     return respond(
         lambda: render(ROW, ROW, status, m=model, **extra),
         status=status,
         notice=notice,
+        level=level,
         then=url_for("catalog.index", provider=model.provider.slug) + f"#model-{model.id}",
         page=lambda: _page(status, focus=model.id, **extra),
     )
@@ -129,7 +134,7 @@ def toggle(model_id: int) -> Response:
     try:
         models_admin.set_enabled(current_user, model, enabled)
     except ValidationError as exc:
-        return add_notice(_row(model, 422, row_error=exc.message), exc.message, "error")
+        return _row(model, 422, notice=exc.message, level="error", row_error=exc.message)
     return _row(model, notice=f"{model.global_id} {'enabled' if enabled else 'disabled'}.")
 
 
@@ -141,6 +146,6 @@ def make_default(model_id: int) -> Response:
     try:
         models_admin.set_default(current_user, model, kind)
     except ValidationError as exc:
-        return add_notice(_row(model, 422, row_error=exc.message), exc.message, "error")
+        return _row(model, 422, notice=exc.message, level="error", row_error=exc.message)
     response = _row(model, notice=f"{model.global_id} is now the default {kind} model.")
-    return trigger(response, "models-changed") if is_partial_request() else response
+    return trigger(response, "models-changed")

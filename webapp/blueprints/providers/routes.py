@@ -288,11 +288,8 @@ def add_live_models(provider_id: int) -> Response:
     provider = providers.get_provider(provider_id)
     picked = request.form.getlist("model")
     if not picked:
-        return add_notice(
-            _row(provider, 422, live_error="Tick at least one model to add."),
-            "Tick at least one model to add.",
-            "error",
-        )
+        message = "Tick at least one model to add."
+        return _row(provider, 422, notice=message, level="error", live_error=message)
     try:
         added = models_admin.add_live_models(current_user, provider, picked)
     except ValidationError as exc:
