@@ -77,7 +77,8 @@
     if (el.matches && el.matches("input[type=range][data-sync]")) {
       var number = document.getElementById(el.dataset.sync);
       if (number) number.value = el.value;
-      el.classList.remove("slider-inherited");
+      el.classList.remove("slider-inherited", "slider-unset");
+      el.removeAttribute("aria-valuetext");
     } else if (el.matches && el.matches("input[type=number]")) {
       var slider = document.querySelector('input[type=range][data-sync="' + el.id + '"]');
       if (slider && el.value !== "") slider.value = el.value;

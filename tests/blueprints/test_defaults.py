@@ -171,7 +171,7 @@ def test_empty_fields_show_what_they_inherit_and_from_where(admin_client):
     assert "Inherits 2 from Built-in default." in body  # max retries
     # An empty slider sits at the inherited value (none: the low end), dimmed; not mid-range.
     assert _slider(body, "settings-temperature") == "0"
-    assert 'class="slider slider-inherited"' in body
+    assert 'class="slider slider-inherited slider-unset"' in body  # no value anywhere: no thumb
 
     admin_client.post(
         "/admin/defaults", headers=HX, data=data(_version(), temperature="0.4", top_p="0.9")
@@ -181,6 +181,7 @@ def test_empty_fields_show_what_they_inherit_and_from_where(admin_client):
     assert "Inherits 0.4 from Global defaults." in body
     assert _slider(body, "org-settings-temperature") == "0.4"
     assert _slider(body, "org-settings-top_p") == "0.9"
+    assert 'aria-valuetext="Inherits 0.4 from Global defaults."' in body
     # The global editor's own set field shows its value, with no inherit hint for it.
     body = admin_client.get("/admin/defaults").get_data(as_text=True)
     assert _slider(body, "settings-temperature") == "0.4"
