@@ -30,15 +30,15 @@ def test_the_feature_slug_follows_the_name_until_typed(live_server, page, admin)
     _sign_in(page, live_server, admin)
     page.goto(f"{live_server}/admin/features")
     page.click("#features-list summary")
-    page.fill("form[data-slug-from] [name=name]", "Résumé Writer 2")
-    assert page.input_value("form[data-slug-from] [name=slug]") == "resume-writer-2"
-    page.fill("form[data-slug-from] [name=slug]", "cv")
-    page.fill("form[data-slug-from] [name=name]", "Something else")
-    assert page.input_value("form[data-slug-from] [name=slug]") == "cv"  # typed by hand: left alone
-    page.fill("form[data-slug-from] [name=slug]", "")
-    page.fill("form[data-slug-from] [name=name]", "Support Bot")
-    page.locator("form[data-slug-from] [name=name]").dispatch_event("input")
-    assert page.input_value("form[data-slug-from] [name=slug]") == "support-bot"
+    page.fill("#name", "Résumé Writer 2")
+    assert page.input_value("#slug") == "resume-writer-2"
+    page.fill("#slug", "cv")
+    page.fill("#name", "Something else")
+    assert page.input_value("#slug") == "cv"  # typed by hand: left alone
+    page.fill("#slug", "")
+    page.fill("#name", "Support Bot")
+    page.locator("#name").dispatch_event("input")
+    assert page.input_value("#slug") == "support-bot"
     page.click("#features-list form[data-slug-from] button[type=submit]")
     page.wait_for_selector("#features-list >> text=support-bot")
     screenshot(page, "features-slug")
