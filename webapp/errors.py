@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.extensions import db, login_manager
-from webapp.htmx import add_notice
+from webapp.htmx import add_notice, is_htmx
 from webapp.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def wants_json() -> bool:
     if request.path.startswith(("/v1/", "/healthz")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and not request.headers.get("HX-Request")
+    return best == "application/json" and not is_htmx()
 
 
 def error_response(status: int, message: str) -> Response:
@@ -65,7 +65,7 @@ def error_response(status: int, message: str) -> Response:
         response = jsonify(error={"message": message, "type": kind, "code": status})
         response.status_code = status
         return response
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         response = make_response(
             render_template("errors/_message.html", title=title, message=message), status
         )

@@ -21,10 +21,13 @@ def int_or_none(value: Any) -> int | None:
     return int(value) if str(value or "").isdigit() else None
 
 
-def attach_errors(form: Any, errors: dict[str, str]) -> None:
-    """Put a service's field errors on the form's fields (unknown fields: form-level)."""
+def attach_errors(form: Any, errors: dict[str, str], aliases: dict[str, str] | None = None) -> None:
+    """Put a service's field errors on the form's fields: the one way every view does it.
+    ``aliases`` maps a service's name to the form's (``""``: the whole form); an unknown
+    name, or ``""``, is a form-level error."""
     for name, message in errors.items():
-        field = form._fields.get(name)
+        name = (aliases or {}).get(name, name)
+        field = form._fields.get(name) if name else None
         (field.errors if field is not None else form.form_errors).append(message)
 
 

@@ -1,11 +1,22 @@
-"""Page-or-partial rendering and HX-Trigger notices."""
+"""Page-or-partial rendering, HX-Trigger notices, and the one answer to a form post.
+
+htmx requests are recognised in one way only, through htmx-flask's ``request.htmx``:
+``is_htmx()`` for any htmx request (it wants ``HX-Redirect`` rather than a 303, a notice
+rather than a page), ``is_partial_request()`` for a swap (it wants a partial).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from flask import Response, make_response, render_template, request
+from flask import Response, flash, make_response, redirect, render_template, request
+
+
+def is_htmx() -> bool:
+    """True for any request htmx made (swaps, boosted links, history restores)."""
+    return bool(getattr(request, "htmx", False))
 
 
 def is_partial_request() -> bool:
@@ -22,6 +33,35 @@ def render(page: str, partial: str, status: int = 200, **context: Any) -> Respon
     return response
 
 
+def respond(
+    view: Callable[[], Response],
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    level: str = "success",
+    then: str | None = None,
+    page: Callable[[], Response] | None = None,
+) -> Response:
+    """The one answer to a form post (and to the GETs that share its views):
+
+    - an htmx swap gets ``view()`` (a partial, at ``status``) and the notice in ``HX-Trigger``;
+    - without JavaScript, a success (``status`` < 400, a POST, ``then`` given) flashes the
+      notice and redirects to ``then`` with a 303 (post/redirect/get);
+    - without JavaScript otherwise (an error, a GET, or no ``then``) the whole page is
+      rendered now at ``status``, by ``page()`` when given or else by ``view()`` (``render``
+      picks the page), with the notice flashed onto it.
+    """
+    if is_partial_request():
+        response = view()
+        return add_notice(response, notice, level) if notice else response
+    if then is not None and status < 400 and request.method != "GET":
+        flash(notice or "Saved.", level)
+        return redirect(then, 303)
+    if notice:
+        flash(notice, level)  # shown by the page rendered now
+    return (page or view)()
+
+
 def trigger(response: Response, event: str, detail: Any = None) -> Response:
     """Add an event to ``HX-Trigger`` so other regions of the page can react."""
     current: dict[str, Any] = json.loads(response.headers.get("HX-Trigger") or "{}")
@@ -35,10 +75,11 @@ def add_notice(response: Response, message: str, level: str = "success") -> Resp
     return trigger(response, "notice", {"level": level, "message": message})
 
 
-def redirect_to(url: str) -> Response:
-    """After a delete from a page that no longer exists: a full navigation, htmx or not."""
-    if getattr(request, "htmx", False):
-        response = make_response("", 200)
+def redirect_to(url: str, status: int = 200) -> Response:
+    """A full navigation, htmx or not (after a delete, or when the page must change): htmx
+    gets ``HX-Redirect`` (with ``status``), a browser a 303."""
+    if is_htmx():
+        response = make_response("", status)
         response.headers["HX-Redirect"] = url
         return response
     return make_response("", 303, {"Location": url})

@@ -18,7 +18,6 @@ from flask import (
     flash,
     g,
     jsonify,
-    make_response,
     redirect,
     request,
     session,
@@ -27,7 +26,7 @@ from flask import (
 from flask_login import current_user, login_fresh, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from webapp.htmx import redirect_to
+from webapp.htmx import is_htmx, redirect_to
 from webapp.models import User
 from webapp.services.accounts import sessions
 
@@ -107,7 +106,7 @@ def confirm_recent_sign_in() -> None:
 
 def _back_to() -> str:
     """Where to return after ``/reauth``: the page the user was on, never a POST-only URL."""
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return same_site_path(request.headers.get("HX-Current-URL")) or url_for("main.home")
     if request.method == "GET":
         return same_site_path(request.full_path.rstrip("?")) or url_for("main.home")
@@ -120,11 +119,9 @@ def require_recent_sign_in() -> Response | None:
     if signed_in_recently():
         return None
     target = url_for("auth.reauth", next=_back_to())
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         flash(NEEDS_RECENT, "info")
-        response = make_response("", 401)
-        response.headers["HX-Redirect"] = target
-        return response
+        return redirect_to(target, 401)
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
         response = jsonify(error={"message": NEEDS_RECENT, "type": "reauthentication_required"})
         response.status_code = 401

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
+from flask_login import current_user
 from markupsafe import Markup, escape
 
 from webapp.models.base import utcnow
@@ -28,10 +29,27 @@ def when(value: datetime | None) -> str:
 
 
 def wbr(value: str | None) -> Markup:
-    """Escape a URL and let it wrap after its slashes and dots instead of inside a word."""
+    """Escape a URL (or any value that may hold one: masked keys, audit values) and let it
+    wrap after its slashes, dots and separators instead of inside a word."""
     text = str(escape(value or ""))
-    for mark in ("/", ".", "?", "&amp;"):
+    for mark in ("/", ".", "?", "&amp;", "=", ","):
         text = text.replace(mark, mark + "<wbr>")
+    return Markup(text.replace("/<wbr>/<wbr>", "//<wbr>"))
+
+
+KEYS_PAGE = "on the Keys page"
+
+
+def link_hints(value: Any) -> Markup:
+    """Escape a message; where it sends an admin to the allowed private hosts ("... allow this
+    host on the Keys page"), make that a link to the setting itself (admins only: members
+    cannot open the Keys page)."""
+    text = str(escape(value if value is not None else ""))
+    admin = current_user.is_authenticated and getattr(current_user, "is_admin", False)
+    if admin and KEYS_PAGE in text and "allow" in text.lower():
+        url = url_for("credentials.index") + "#allowed-hosts"
+        link = f'on the <a href="{url}">Keys page, under Allowed private hosts</a>'
+        text = text.replace(KEYS_PAGE, link)
     return Markup(text)
 
 
@@ -51,6 +69,7 @@ def init_filters(app: Flask) -> None:
     app.add_template_filter(price, "price")
     app.add_template_filter(when, "when")
     app.add_template_filter(wbr, "wbr")
+    app.add_template_filter(link_hints, "link_hints")
     app.add_template_global(timedelta, "timedelta")
     app.add_template_global(utcnow, "now")
     app.jinja_env.globals["setting_fields"] = FIELDS

@@ -175,6 +175,9 @@ def test_stale_edit_gets_a_conflict_with_current_values(member_client, member):
     )
     body = response.get_data(as_text=True)
     assert response.status_code == 409 and "Someone else changed this key" in body
+    assert 'value="mine"' in body  # what was typed stays, the saved label beside it
+    assert "Saved meanwhile by someone else: <code>from-another-tab</code>" in body
+    assert "<code>(empty)</code>" not in body  # the secret is never compared or shown
     db.session.refresh(key)
     assert key.label == "from-another-tab"
 

@@ -89,7 +89,9 @@ def test_stale_model_edit_is_a_conflict(admin_client):
     response = admin_client.post(
         f"/admin/models/{m.id}", headers=HX, data={**stale, "display_name": "Second"}
     )
-    assert response.status_code == 409
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and 'value="Second"' in body  # kept as typed
+    assert "Saved meanwhile by someone else: <code>First</code>" in body
     assert model("mistral/mistral-large-4").display_name == "First"
 
 

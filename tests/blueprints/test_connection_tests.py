@@ -76,3 +76,56 @@ def test_admin_tests_a_global_key(wired, admin_client):
     key = factories.global_key("openai")
     response = admin_client.post(f"/admin/keys/{key.id}/test", headers=HX)
     assert response.status_code == 200 and "badge-ok" in response.get_data(as_text=True)
+
+
+def _keyless(slug: str):  # type: ignore[no-untyped-def]
+    """The provider with no stored key and no fallback variable: tried without a key."""
+    from webapp.models import Credential
+
+    provider = factories.provider(slug)
+    for key in db.session.scalars(
+        sa.select(Credential).where(Credential.provider_id == provider.id)
+    ):
+        db.session.delete(key)
+    provider.api_key_env, provider.enabled = None, True
+    db.session.commit()
+    from webapp.services.settings.cache import settings_cache
+
+    settings_cache().clear()
+    return provider
+
+
+def test_a_keyless_provider_says_no_key_configured(wired, admin_client):
+    ollama = _keyless("ollama")
+    response = admin_client.post(f"/admin/providers/{ollama.id}/test", headers=HX)
+    body = response.get_data(as_text=True)
+    assert "connected" in body and "no key configured" in body and "none key" not in body
+    assert "(no key configured)" in response.headers["HX-Trigger"]
+
+
+def test_a_provider_that_needs_a_key_fails_clearly_without_one(wired, admin_client):
+    ollama = _keyless("ollama")
+    wired.script("openai.models", Reply.error(401, "missing api key"))
+    response = admin_client.post(f"/admin/providers/{ollama.id}/test", headers=HX)
+    body = response.get_data(as_text=True)
+    assert ">no key</span>" in body and "No key configured: Ollama needs one" in body
+    assert "No key configured" in response.headers["HX-Trigger"]
+
+
+def test_a_failed_key_test_shows_why_in_the_row(wired, member_client, member):
+    key = factories.user_key(member, "openai", "sk-member-testable-2")
+    wired.script("openai.models", Reply.error(401, "this key was revoked"))
+    body = member_client.post(f"/account/keys/{key.id}/test", headers=HX).get_data(as_text=True)
+    row = body.split(f'id="key-{key.id}"', 1)[1].split("</tr>", 1)[0]
+    assert ">invalid</span>" in row and 'class="test-failure"' in row  # visible, not a tooltip
+    assert "rejected the key" in row
+
+
+def test_a_failed_connection_test_does_not_count_as_a_use_of_the_key(wired, admin_client):
+    key = factories.global_key("openai")
+    openai = factories.provider("openai")
+    wired.script("openai.models", Reply.error(401, "this key was revoked"))
+    admin_client.post(f"/admin/providers/{openai.id}/test", headers=HX)
+    db.session.expire_all()
+    tested = db.session.get(type(key), key.id)
+    assert tested.last_test_status == "invalid" and tested.last_used_at is None

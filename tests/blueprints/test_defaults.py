@@ -94,8 +94,15 @@ def test_a_stale_form_gets_a_conflict_with_the_current_values(admin_client):
     response = admin_client.post("/admin/defaults", headers=HX, data=data(stale, temperature="0.2"))
     body = response.get_data(as_text=True)
     assert response.status_code == 409 and "Someone else changed" in body
-    assert 'value="1.1"' in body  # the other admin's value is shown
+    assert 'name="settings-temperature"' in body and 'value="0.2"' in body  # what was typed
+    assert "Saved meanwhile by someone else: <code>1.1</code>" in body  # theirs, beside it
+    assert f'name="settings-version" type="hidden" value="{stale + 1}"' in body
     assert resolve().values["temperature"] == 1.1
+    # Saving again from that form applies the typed value on purpose.
+    again = admin_client.post(
+        "/admin/defaults", headers=HX, data=data(stale + 1, temperature="0.2")
+    )
+    assert again.status_code == 200 and resolve().values["temperature"] == 0.2
 
 
 def test_preview_shows_what_the_change_would_produce_without_saving(admin_client):
@@ -135,3 +142,47 @@ def test_disabled_models_are_not_offered(admin_client):
     settings_cache().clear()
     body = admin_client.get("/admin/defaults").get_data(as_text=True)
     assert 'value="openai/gpt-5.5"' not in body and 'value="openai/gpt-5.4-mini"' in body
+
+
+def test_after_a_save_the_side_panel_shows_the_settings_now_not_a_preview(admin_client):
+    admin_client.post("/admin/defaults/preview", headers=HX, data=data(_version(), seed="7"))
+    response = admin_client.post(
+        "/admin/defaults", headers=HX, data=data(_version(), temperature="0.4")
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<section id="settings-preview" hx-swap-oob="true">' in body
+    assert "Effective settings now" in body and "Preview (not saved)" not in body
+    panel = body.split('id="settings-preview"', 1)[1]
+    assert "0.4" in panel.split('id="effective-temperature"', 1)[1].split("</tr>", 1)[0]
+    # A failed save leaves the preview alone.
+    bad = admin_client.post("/admin/defaults", headers=HX, data=data(_version(), temperature="9"))
+    assert bad.status_code == 422 and "hx-swap-oob" not in bad.get_data(as_text=True)
+
+
+def _slider(body: str, name: str) -> str:
+    tag = body.split(f'data-sync="{name}"', 1)[1].split(">", 1)[0]
+    return tag.split('value="', 1)[1].split('"', 1)[0]
+
+
+def test_empty_fields_show_what_they_inherit_and_from_where(admin_client):
+    body = admin_client.get("/admin/defaults").get_data(as_text=True)
+    assert "Inherits the provider&#39;s default from Built-in default." in body
+    assert "Inherits 2 from Built-in default." in body  # max retries
+    # An empty slider sits at the inherited value (none: the low end), dimmed; not mid-range.
+    assert _slider(body, "settings-temperature") == "0"
+    assert 'class="slider slider-inherited slider-unset"' in body  # no value anywhere: no thumb
+
+    admin_client.post(
+        "/admin/defaults", headers=HX, data=data(_version(), temperature="0.4", top_p="0.9")
+    )
+    org = factories.make_org("acme")
+    body = admin_client.get(f"/admin/orgs/{org.id}").get_data(as_text=True)
+    assert "Inherits 0.4 from Global defaults." in body
+    assert _slider(body, "org-settings-temperature") == "0.4"
+    assert _slider(body, "org-settings-top_p") == "0.9"
+    assert 'aria-valuetext="Inherits 0.4 from Global defaults."' in body
+    # The global editor's own set field shows its value, with no inherit hint for it.
+    body = admin_client.get("/admin/defaults").get_data(as_text=True)
+    assert _slider(body, "settings-temperature") == "0.4"
+    assert "Inherits 0.4" not in body

@@ -120,7 +120,9 @@ def test_stale_feature_edit_is_a_conflict(admin_client):
     response = admin_client.post(
         f"/admin/features/{item.id}", headers=HX, data={"name": "B", "version": stale}
     )
-    assert response.status_code == 409 and "Someone else changed" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Someone else changed" in body
+    assert 'value="B"' in body and "Saved meanwhile by someone else: <code>A</code>" in body
     assert feature("s").name == "A"
 
 
@@ -171,3 +173,12 @@ def test_global_profiles_are_created_edited_and_deleted_by_admins(admin_client, 
     assert client.get(f"/admin/features/profiles/{profile.id}").status_code == 403
     response = admin_client.post(f"/admin/features/profiles/{profile.id}/delete", headers=HX)
     assert response.status_code == 200 and response.headers["HX-Redirect"] == "/admin/features"
+
+
+def test_the_features_page_has_no_duplicate_ids(admin_client):
+    import re
+
+    body = admin_client.get("/admin/features").get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', body)
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+    assert '<label for="new-profile-name">' in body and 'id="new-profile-name"' in body

@@ -75,7 +75,11 @@ def test_details_and_allowed_models_and_conflict(admin_client, acme):
     assert acme.name == "Acme Corp"
     assert acme.allowed_models == ["anthropic/claude-haiku-4-5", "openai/gpt-5.4-mini"]
     stale = admin_client.post(f"/admin/orgs/{acme.id}", headers=HX, data={**data, "name": "Old"})
-    assert stale.status_code == 409 and "Someone else changed" in stale.get_data(as_text=True)
+    body = stale.get_data(as_text=True)
+    assert stale.status_code == 409 and "Someone else changed" in body
+    assert (
+        'value="Old"' in body and "Saved meanwhile by someone else: <code>Acme Corp</code>" in body
+    )
     db.session.refresh(acme)
     assert acme.name == "Acme Corp"
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
+
 import sqlalchemy as sa
 
 from tests import factories
@@ -117,3 +120,70 @@ def test_the_playground_never_spends_another_users_personal_key(wired, admin_cli
     response = admin_client.post("/admin/playground/stream", data=form(member))
     assert response.status_code == 422
     assert wired.requests == []
+
+
+def test_the_preview_says_a_byok_user_cannot_be_called_as_before_sending(
+    wired, admin_client, member
+):
+    member.mode = "byok"
+    db.session.commit()
+    body = admin_client.get(
+        f"/admin/playground/effective?user_id={member.id}", headers=HX
+    ).get_data(as_text=True)
+    assert "This call cannot run" in body and "will not spend them" in body
+    assert "(BYOK) cannot be called as here" in admin_client.get("/admin/playground").get_data(
+        as_text=True
+    )
+
+
+def test_an_htmx_422_shows_the_field_messages_in_the_reply_area(wired, admin_client, admin):
+    response = admin_client.post(
+        "/admin/playground", data=form(admin, prompt="", temperature="9"), headers=HX
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and body.lstrip().startswith('<div id="playground-result"')
+    assert "Nothing was sent" in body and ">Prompt</a>" in body and ">Temperature" in body
+
+
+class _Controls(HTMLParser):
+    """The names of the form controls inside the element that carries ``hx-get``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0  # > 0 while inside the hx-get element
+        self.inside: set[str] = set()
+        self.everywhere: set[str] = set()
+        self.hx_get: dict[str, str | None] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "div" and "hx-get" in named and not self.depth:
+            self.hx_get, self.depth = named, 1
+        elif tag == "div" and self.depth:
+            self.depth += 1
+        if tag in ("input", "select", "textarea") and named.get("name"):
+            self.everywhere.add(str(named["name"]))
+            if self.depth:
+                self.inside.add(str(named["name"]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div" and self.depth:
+            self.depth -= 1
+
+
+def test_changing_a_selector_never_puts_the_prompt_in_a_url(wired, admin_client, admin):
+    """The preview is a GET: it may carry only the selectors, never the prompt, the system
+    prompt or the CSRF token (the form itself posts)."""
+    body = admin_client.get("/admin/playground").get_data(as_text=True)
+    controls = _Controls()
+    controls.feed(body)
+    assert controls.hx_get["hx-include"] == "this"  # only the controls inside it
+    assert {"prompt", "system", "csrf_token"} <= controls.everywhere
+    assert controls.inside and not controls.inside & {"prompt", "system", "csrf_token"}
+    assert re.search(r'<form id="playground-form" method="post"', body)
+    # A GET that carries a prompt anyway is answered from the selectors alone.
+    response = admin_client.get(
+        f"/admin/playground/effective?user_id={admin.id}&prompt=secret-words-xyz", headers=HX
+    )
+    assert response.status_code == 200
+    assert "secret-words-xyz" not in response.get_data(as_text=True)

@@ -105,7 +105,11 @@ def test_inline_edit_keeps_the_slug_and_detects_conflicts(admin_client):
     response = admin_client.post(
         f"/admin/providers/{openai.id}", headers=HX, data={**data, "display_name": "Stale"}
     )
-    assert response.status_code == 409 and "Someone else changed" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Someone else changed" in body
+    assert 'value="Stale"' in body  # what this admin typed stays in the form
+    assert "Saved meanwhile by someone else: <code>OpenAI (corp)</code>" in body
+    assert "the saved value is shown under Name. Save again" in body
     assert provider("openai").display_name == "OpenAI (corp)"
 
 
@@ -173,3 +177,23 @@ def test_add_models_from_the_live_list(wired, admin_client):
         f"/admin/providers/{openai.id}/live-models/add", headers=HX, data={}
     )
     assert response.status_code == 422
+
+
+def test_hints_and_errors_about_private_hosts_link_to_the_setting(admin_client):
+    body = admin_client.get("/admin/providers").get_data(as_text=True)
+    link = '<a href="/admin/keys#allowed-hosts">Keys page, under Allowed private hosts</a>'
+    assert f"Private hosts must be allowed on the {link}" in body
+    response = admin_client.post(
+        "/admin/providers",
+        headers=HX,
+        data={
+            "slug": "local",
+            "display_name": "Local",
+            "protocol": "openai_compatible",
+            "base_url": "http://10.1.2.3:8080/v1",
+            "credit_multiplier": "1",
+        },
+    )
+    body = response.get_data(as_text=True)
+    error = body.split('id="base_url-error"', 1)[1].split("</small>", 1)[0]
+    assert response.status_code == 422 and link in error

@@ -181,9 +181,7 @@ def test_add_a_user_with_a_generated_password_shown_once(app, admin_client):
 def test_add_a_user_without_javascript(admin_client):
     response = _create(admin_client, headers={}, password=NEW_PASSWORD, confirm=NEW_PASSWORD)
     assert response.status_code == 303 and response.headers["Location"] == "/admin/users"
-    assert "new@example.com can now sign in" in admin_client.get("/admin/users").get_data(
-        as_text=True
-    )
+    assert "new@example.com added" in admin_client.get("/admin/users").get_data(as_text=True)
 
 
 def test_generated_password_without_javascript_is_shown_on_the_page(admin_client):
@@ -326,7 +324,11 @@ def test_stale_form_is_409_with_the_current_values(admin_client, admin, member):
     assert response.status_code == 409
     assert "Someone else changed this user" in body
     assert body.lstrip().startswith(f'<tr id="user-{member.id}" class="editing"')
-    assert '<option selected value="byok">' in body  # what the other admin saved
+    assert '<option selected value="admin">' in body  # what this admin typed is kept
+    assert '<option selected value="managed">' in body
+    assert "Saved meanwhile by someone else: <code>Bring your own key" in body or (
+        "Saved meanwhile by someone else: <code>byok" in body
+    )  # and the other admin's value beside it
     assert f'value="{stale + 1}"' in body  # a save from this form now goes through
     user = _user("member@example.com")
     assert (user.role, user.mode) == ("member", "byok")

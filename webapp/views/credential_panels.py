@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 
 from webapp.extensions import db
-from webapp.forms import bounded_id
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.forms import attach_errors, bounded_id
+from webapp.htmx import render, respond
 from webapp.models import Credential, Protocol, Provider
 from webapp.services import llm
 from webapp.services.credentials import confirmation
@@ -25,6 +25,7 @@ from webapp.services.credentials.confirmation import EnvKeyStatus, env_key_statu
 from webapp.services.credentials.origins import Pause, credential_pause, shown_origin
 from webapp.services.credentials.storage import CredentialInput, Owner
 from webapp.services.errors import Conflict, NotFound, ValidationError
+from webapp.views.conflicts import keep_typed
 from webapp.views.credential_form import CredentialEditForm, CredentialForm
 
 
@@ -125,9 +126,7 @@ def _input(form: CredentialForm) -> CredentialInput:
 
 
 def _attach(form: CredentialForm, errors: dict[str, str]) -> None:
-    for name, message in errors.items():
-        target = getattr(form, name, None) if name not in ("provider_id", "") else None
-        (target.errors if target is not None else form.form_errors).append(message)  # type: ignore[union-attr]
+    attach_errors(form, errors, aliases={"provider_id": ""})
 
 
 @dataclass(frozen=True)
@@ -145,17 +144,16 @@ class Area:
     def respond(
         self, panel: Panel, status: int = 200, notice: str | None = None, level: str = "success"
     ) -> Response:
-        if is_partial_request():
-            response = render(
+        return respond(
+            lambda: render(
                 "credentials/_panel.html", "credentials/_panel.html", status, panel=panel
-            )
-            return add_notice(response, notice, level) if notice else response
-        if status >= 400 or request.method == "GET":
-            if notice:
-                flash(notice, level)  # shown by the page rendered now
-            return self.page(status=status, replace=panel)
-        flash(notice or "Saved.", level)
-        return redirect(self.endpoints.url("page"), 303)
+            ),
+            status=status,
+            notice=notice,
+            level=level,
+            then=self.endpoints.url("page"),
+            page=lambda: self.page(status=status, replace=panel),
+        )
 
     def panel(self, provider: Provider, **extra: Any) -> Panel:
         if self.shows_env_key:
@@ -217,9 +215,9 @@ def update_key(area: Area, credential_id: int) -> Response:
         except ValidationError as exc:
             _attach(form, exc.errors)
         except Conflict as exc:
+            db.session.rollback()
             db.session.refresh(credential)
-            form.version.data = credential.version
-            form.form_errors.append(exc.message)
+            form = keep_typed(form, edit_form_for(credential), exc.message)
             return area.respond(area.panel(provider, editing_id=credential.id, edit_form=form), 409)
         else:
             notice, level = f"Key “{credential.label}” updated.", "success"

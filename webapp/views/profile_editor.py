@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render, respond
 from webapp.models import ParameterSet, Profile
 from webapp.services.settings import layers as settings_service
 from webapp.views import settings_editor
@@ -51,8 +51,9 @@ def save_profile_settings(profile: Profile) -> Response:
     status, notice, form = settings_editor.save(
         pset, form, current_user, f"Profile {profile.name}{owner}"
     )
-    if status == 200 and not is_partial_request():
-        flash(notice or "Saved.", "success")
-        return redirect(urls(profile)["page"], 303)
-    response = profile_page(profile, form, status)
-    return add_notice(response, notice) if notice else response
+    return respond(
+        lambda: profile_page(profile, form, status),
+        status=status,
+        notice=notice,
+        then=urls(profile)["page"],
+    )

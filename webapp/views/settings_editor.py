@@ -14,15 +14,18 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, SelectField, TextAreaField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
+from webapp import forms
 from webapp.extensions import db
 from webapp.forms import IntegerInput, VersionField, choices
-from webapp.models import ParameterSet
+from webapp.models import Feature, ParameterSet, Profile
 from webapp.services.catalog import snapshot as catalog_snapshot
-from webapp.services.errors import Conflict
+from webapp.services.errors import Conflict, ServiceError
 from webapp.services.errors import ValidationError as ServiceValidationError
 from webapp.services.json_input import JSONInputError, parse_json
 from webapp.services.settings import layers as settings_service
 from webapp.services.settings.fields import FIELDS, FieldSpec
+from webapp.services.settings.resolution import EffectiveSettings, resolve
+from webapp.views.conflicts import keep_typed
 
 FALLBACK_SLOTS = settings_service.MAX_FALLBACKS
 TRI_STATE = [("", "Inherit"), ("true", "Yes"), ("false", "No")]
@@ -85,6 +88,7 @@ def settings_form_class() -> type[FlaskForm]:
     class SettingsForm(FlaskForm):
         version = VersionField()
         slider_names = tuple(SLIDERS)
+        inherits: dict[str, tuple[Any, str]] = {}
 
         def fields_in_order(self) -> list[Any]:
             return [self[spec.name] for spec in FIELDS if spec.kind != "models"]
@@ -128,11 +132,63 @@ def settings_form_class() -> type[FlaskForm]:
     return SettingsForm
 
 
+def _inherited_settings(pset: ParameterSet) -> EffectiveSettings | None:
+    """What this layer's empty fields inherit: the layers under it, merged."""
+    try:
+        if pset.scope == "global":
+            return resolve(below="global")
+        if pset.scope == "org" and pset.org_id is not None:
+            return resolve(below="org")
+        if pset.scope == "profile" and pset.profile_id is not None:
+            profile = db.session.get(Profile, pset.profile_id)
+            return resolve(org_id=profile.org_id if profile else None, below="profile")
+        if pset.scope == "feature" and pset.feature_id is not None:
+            feature = db.session.get(Feature, pset.feature_id)
+            if feature is not None:
+                return resolve(org_id=feature.org_id, feature=feature.slug, below="feature")
+    except ServiceError:  # e.g. a disabled feature: the editor simply shows no hints
+        return None
+    return None
+
+
+def _shown(name: str, inherited: EffectiveSettings) -> str:
+    value = inherited.values.get(name)
+    if name == "model":
+        return inherited.model.global_id
+    if value is None:
+        return "none" if name in ("stop", "seed", "extra_options") else "the provider's default"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def inherited_hints(pset: ParameterSet) -> dict[str, tuple[Any, str]]:
+    """For every field: (the inherited value, for sliders; "Inherits X from Y.")."""
+    inherited = _inherited_settings(pset)
+    if inherited is None:
+        return {}
+    return {
+        spec.name: (
+            inherited.values.get(spec.name),
+            f"Inherits {_shown(spec.name, inherited)} from "
+            f"{inherited.sources[spec.name].label or 'the layer below'}.",
+        )
+        for spec in FIELDS
+    }
+
+
 def form_for(pset: ParameterSet, prefix: str = "settings", formdata: Any = None) -> Any:
-    """The editor filled from ``pset`` (or from the posted ``formdata``)."""
+    """The editor filled from ``pset`` (or from the posted ``formdata``), knowing what each
+    empty field inherits (``form.inherits``)."""
     cls = settings_form_class()
     if formdata is not None:
-        return cls(formdata=formdata, prefix=prefix)
+        form = cls(formdata=formdata, prefix=prefix)
+        form.inherits = inherited_hints(pset)
+        return form
     stored = settings_service.as_form_values(pset)
     data: dict[str, Any] = {"version": pset.version}
     for spec in FIELDS:
@@ -148,14 +204,14 @@ def form_for(pset: ParameterSet, prefix: str = "settings", formdata: Any = None)
             data[spec.name] = json.dumps(value, indent=2) if value is not None else ""
         else:
             data[spec.name] = "" if value is None else value
-    return cls(formdata=None, prefix=prefix, data=data)
+    form = cls(formdata=None, prefix=prefix, data=data)
+    form.inherits = inherited_hints(pset)
+    return form
 
 
 def attach_errors(form: Any, errors: dict[str, str]) -> None:
     """Put service errors at their field; fallback errors go to the first slot."""
-    for name, message in errors.items():
-        target = form["fallback_1"] if name == "fallback_models" else form._fields.get(name)
-        (target.errors if target is not None else form.form_errors).append(message)
+    forms.attach_errors(form, errors, aliases={"fallback_models": "fallback_1"})
 
 
 def save(pset: ParameterSet, form: Any, actor: Any, label: str) -> tuple[int, str | None, Any]:
@@ -179,9 +235,9 @@ def save(pset: ParameterSet, form: Any, actor: Any, label: str) -> tuple[int, st
             db.session.refresh(pset)
         else:  # created by this request and rolled back: nothing is saved for this layer
             pset = ParameterSet(scope=pset.scope, version=1)
-        current = form_for(pset, prefix=form._prefix.rstrip("-"))
-        current.form_errors.append(exc.message + " The form now shows the saved values.")
-        return 409, None, current
+        saved = form_for(pset, prefix=form._prefix.rstrip("-"))
+        form.inherits = saved.inherits
+        return 409, None, keep_typed(form, saved, exc.message)
     return 200, f"{label} saved.", form_for(pset, prefix=form._prefix.rstrip("-"))
 
 

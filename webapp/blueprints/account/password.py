@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from webapp.blueprints.account import bp
 from webapp.blueprints.account.forms import PasswordChangeForm
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, redirect_to, render
+from webapp.htmx import redirect_to, render, respond
 from webapp.services.accounts import passwords, sessions
 from webapp.services.errors import ValidationError
 from webapp.sign_in import end_session, renew_session
@@ -48,10 +48,10 @@ def change_password() -> Response:
         else:
             renew_session()
             notice = "Password changed. Your other sessions have been signed out."
-            if forced or not is_partial_request():
+            if forced:  # the whole page changes: the account was locked to this form
                 flash(notice, "success")
-                return redirect_to(url_for("main.home" if forced else "account.index"))
-            return add_notice(_form(), notice)
+                return redirect_to(url_for("main.home"))
+            return respond(_form, notice=notice, then=url_for("account.index"))
     return _form(422, form)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, url_for
+from flask import Response, url_for
 from flask_login import current_user, login_required
 
 from webapp.blueprints.account import bp
 from webapp.blueprints.account.forms import ModeForm, PasswordChangeForm, PreferenceForm
 from webapp.forms import choices
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render, respond
 from webapp.services.accounts import invitations, users
 from webapp.services.catalog import listing as catalog
 from webapp.services.credentials.storage import user_owner
@@ -85,19 +85,20 @@ def preference() -> Response:
         except ValidationError as exc:
             form.model.errors.append(exc.message)
         else:
-            notice = f"Preferred model: {form.model.data or 'none'}."
-            if not is_partial_request():
-                flash(notice, "success")
-                return redirect(url_for("account.index"), 303)
-            return add_notice(
-                render(
+            return respond(
+                lambda: render(
                     "account/_preference.html", "account/_preference.html", preference_form=form
                 ),
-                notice,
+                notice=f"Preferred model: {form.model.data or 'none'}.",
+                then=url_for("account.index"),
             )
-    if not is_partial_request():
-        return _page(422, preference_form=form)
-    return render("account/_preference.html", "account/_preference.html", 422, preference_form=form)
+    return respond(
+        lambda: render(
+            "account/_preference.html", "account/_preference.html", 422, preference_form=form
+        ),
+        status=422,
+        page=lambda: _page(422, preference_form=form),
+    )
 
 
 @bp.route("")
@@ -117,14 +118,16 @@ def mode() -> Response:
             form.mode.errors.append(exc.message)
         else:
             label = "bring-your-own-key" if current_user.mode == "byok" else "managed"
-            if not is_partial_request():
-                flash(f"Your calls now run in {label} mode.", "success")
-                return redirect(url_for("account.index"), 303)
-            response = render("account/_mode.html", "account/_mode.html", mode_form=form)
-            return add_notice(response, f"Your calls now run in {label} mode.")
-    if not is_partial_request():
-        return _page(422, mode_form=form)
-    return render("account/_mode.html", "account/_mode.html", 422, mode_form=form)
+            return respond(
+                lambda: render("account/_mode.html", "account/_mode.html", mode_form=form),
+                notice=f"Your calls now run in {label} mode.",
+                then=url_for("account.index"),
+            )
+    return respond(
+        lambda: render("account/_mode.html", "account/_mode.html", 422, mode_form=form),
+        status=422,
+        page=lambda: _page(422, mode_form=form),
+    )
 
 
 @bp.route("/providers/<int:provider_id>")

@@ -20,6 +20,7 @@ from flask_login import current_user, login_required
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm, ReauthForm
 from webapp.extensions import limiter
+from webapp.htmx import is_htmx, redirect_to
 from webapp.models import User
 from webapp.services.accounts import sessions, users
 from webapp.services.accounts import sign_in_throttle as throttle
@@ -123,10 +124,8 @@ def reauth() -> Response:
 def unauthorized() -> Response:
     """Not signed in: htmx gets 401 + HX-Redirect, API clients 401 JSON, browsers a redirect."""
     login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
-    if request.headers.get("HX-Request"):
-        response = make_response("", 401)
-        response.headers["HX-Redirect"] = login_url
-        return response
+    if is_htmx():
+        return redirect_to(login_url, 401)
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
         response = jsonify(error={"message": "Sign in required.", "type": "authentication_error"})
         response.status_code = 401

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, flash, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import ModelFilterForm, ModelForm, NewModelForm
+from webapp.extensions import db
 from webapp.forms import attach_errors, choices
-from webapp.htmx import add_notice, is_partial_request, redirect_to, render, trigger
+from webapp.htmx import redirect_to, render, respond, trigger
 from webapp.models import CatalogModel
 from webapp.permissions import admin_required
 from webapp.services.catalog import editing as models_admin
 from webapp.services.catalog import listing as catalog
 from webapp.services.errors import Conflict, ValidationError
+from webapp.views.conflicts import keep_typed
 
 ROW = "catalog/_row.html"
 
@@ -52,16 +54,19 @@ def _page(status: int = 200, **extra: Any) -> Response:
 
 
 def _row(
-    model: CatalogModel, status: int = 200, notice: str | None = None, **extra: Any
+    model: CatalogModel,
+    status: int = 200,
+    notice: str | None = None,
+    level: str = "success",
+    **extra: Any,
 ) -> Response:
-    if is_partial_request():
-        response = render(ROW, ROW, status, m=model, **extra)
-        return add_notice(response, notice) if notice else response
-    if status >= 400 or request.method == "GET":
-        return _page(status, focus=model.id, **extra)
-    flash(notice or "Saved.", "success")
-    return redirect(
-        url_for("catalog.index", provider=model.provider.slug) + f"#model-{model.id}", 303
+    return respond(
+        lambda: render(ROW, ROW, status, m=model, **extra),
+        status=status,
+        notice=notice,
+        level=level,
+        then=url_for("catalog.index", provider=model.provider.slug) + f"#model-{model.id}",
+        page=lambda: _page(status, focus=model.id, **extra),
     )
 
 
@@ -145,8 +150,8 @@ def update(model_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            form = edit_form(model)  # the model as stored now
-            form.form_errors.append(exc.message + " The form now shows the saved values.")
+            db.session.rollback()  # the model as stored now
+            form = keep_typed(form, edit_form(model), exc.message)
             return _row(model, 409, mode="edit", form=form)
         else:
             return _row(model, notice=f"{model.global_id} saved.")
@@ -161,7 +166,7 @@ def toggle(model_id: int) -> Response:
     try:
         models_admin.set_enabled(current_user, model, enabled)
     except ValidationError as exc:
-        return add_notice(_row(model, 422, row_error=exc.message), exc.message, "error")
+        return _row(model, 422, notice=exc.message, level="error", row_error=exc.message)
     return _row(model, notice=f"{model.global_id} {'enabled' if enabled else 'disabled'}.")
 
 
@@ -173,6 +178,6 @@ def make_default(model_id: int) -> Response:
     try:
         models_admin.set_default(current_user, model, kind)
     except ValidationError as exc:
-        return add_notice(_row(model, 422, row_error=exc.message), exc.message, "error")
+        return _row(model, 422, notice=exc.message, level="error", row_error=exc.message)
     response = _row(model, notice=f"{model.global_id} is now the default {kind} model.")
-    return trigger(response, "models-changed") if is_partial_request() else response
+    return trigger(response, "models-changed")

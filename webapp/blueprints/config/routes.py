@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, abort, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.config import bp
 from webapp.blueprints.config.forms import ImportForm
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render, respond
 from webapp.models.base import utcnow
 from webapp.permissions import admin_required
 from webapp.services.config import apply as config_apply
@@ -86,7 +86,8 @@ def import_document() -> Response:
     plan = config_apply.apply_import(current_user, document)
     if not plan.ok:
         return _page(form, 422, plan)
-    if not is_partial_request():
-        flash(plan.summary(), "success")
-        return redirect(url_for("config.index"), 303)
-    return add_notice(_page(ImportForm(formdata=None), 200, plan), plan.summary())
+    return respond(
+        lambda: _page(ImportForm(formdata=None), 200, plan),
+        notice=plan.summary(),
+        then=url_for("config.index"),
+    )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.credentials import bp
 from webapp.blueprints.credentials.forms import AllowedHostForm
 from webapp.extensions import db
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render, respond
 from webapp.permissions import admin_required
 from webapp.services.catalog import listing as catalog
 from webapp.services.credentials import allowed_hosts, crypto
@@ -98,19 +98,19 @@ def delete(credential_id: int) -> Response:
 def _hosts_response(
     form: AllowedHostForm, status: int = 200, notice: str | None = None
 ) -> Response:
-    if is_partial_request():
-        response = render(
+    return respond(
+        lambda: render(
             "credentials/_allowed_hosts.html",
             "credentials/_allowed_hosts.html",
             status,
             hosts=allowed_hosts.list_allowed_hosts(),
             host_form=form,
-        )
-        return add_notice(response, notice) if notice else response
-    if status >= 400:
-        return _page(status, host_form=form)
-    flash(notice or "Saved.", "success")
-    return redirect(url_for("credentials.index"), 303)
+        ),
+        status=status,
+        notice=notice,
+        then=url_for("credentials.index"),
+        page=lambda: _page(status, host_form=form),
+    )
 
 
 @bp.route("/allowed-hosts", methods=["POST"])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.defaults import bp
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import is_partial_request, render, respond
 from webapp.permissions import admin_required
 from webapp.services.errors import NotConfigured, ValidationError
 from webapp.services.settings import layers as settings_service
@@ -46,11 +46,12 @@ def save() -> Response:
     pset = settings_service.parameter_set_for("global")
     form = settings_editor.form_for(pset, formdata=request.form)
     status, notice, form = settings_editor.save(pset, form, current_user, LABEL)
-    if status == 200 and not is_partial_request():
-        flash(notice or "Saved.", "success")
-        return redirect(url_for("defaults.index"), 303)
-    response = _page(form, status)
-    return add_notice(response, notice) if notice else response
+    return respond(
+        lambda: _page(form, status, refresh_preview=status in (200, 409)),  # what is in force
+        status=status,
+        notice=notice,
+        then=url_for("defaults.index"),
+    )
 
 
 @bp.route("/preview", methods=["POST"])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, flash, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.features import bp
 from webapp.blueprints.features.forms import FeatureEditForm, FeatureForm, ProfileForm
+from webapp.extensions import db
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, redirect_to, render
+from webapp.htmx import redirect_to, render, respond
 from webapp.models import Feature, ParameterSet
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.accounts import orgs
@@ -18,6 +19,7 @@ from webapp.services.errors import Conflict, ValidationError
 from webapp.services.settings import features, profiles
 from webapp.services.settings import layers as settings_service
 from webapp.views import settings_editor
+from webapp.views.conflicts import keep_typed
 from webapp.views.profile_editor import profile_page, save_profile_settings
 
 
@@ -87,10 +89,11 @@ def create() -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            if is_partial_request():
-                return add_notice(_list(), f"Feature {feature.slug} created.")
-            flash(f"Feature {feature.slug} created.", "success")
-            return redirect(url_for("features.show", feature_id=feature.id), 303)
+            return respond(
+                _list,
+                notice=f"Feature {feature.slug} created.",
+                then=url_for("features.show", feature_id=feature.id),
+            )
     return _list(form, status=422)
 
 
@@ -139,15 +142,18 @@ def update(feature_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            status, error, form = 409, exc.message + " The form now shows the saved values.", None
-    if status == 200 and not is_partial_request():
-        flash(notice or "Saved.", "success")
-        return redirect(url_for("features.show", feature_id=feature.id), 303)
+            db.session.rollback()  # the feature as stored now
+            saved = _form(FeatureEditForm, formdata=None, obj=feature, version=feature.version)
+            status, form = 409, keep_typed(form, saved, exc.message)
     extra = {"form": form} if form else {}
-    response = _page(
-        feature, status, partial="features/_details.html", details_error=error, **extra
+    return respond(
+        lambda: _page(
+            feature, status, partial="features/_details.html", details_error=error, **extra
+        ),
+        status=status,
+        notice=notice,
+        then=url_for("features.show", feature_id=feature.id),
     )
-    return add_notice(response, notice) if notice else response
 
 
 @bp.route("/<int:feature_id>/settings", methods=["POST"])
@@ -159,11 +165,12 @@ def save_settings(feature_id: int) -> Response:
     status, notice, form = settings_editor.save(
         pset, form, current_user, f"Overrides of feature {feature.slug}"
     )
-    if status == 200 and not is_partial_request():
-        flash(notice or "Saved.", "success")
-        return redirect(url_for("features.show", feature_id=feature.id), 303)
-    response = _page(feature, status, partial="features/_settings.html", settings_form=form)
-    return add_notice(response, notice) if notice else response
+    return respond(
+        lambda: _page(feature, status, partial="features/_settings.html", settings_form=form),
+        status=status,
+        notice=notice,
+        then=url_for("features.show", feature_id=feature.id),
+    )
 
 
 @bp.route("/<int:feature_id>/delete", methods=["POST"])
@@ -188,9 +195,11 @@ def create_profile() -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            if is_partial_request():
-                return add_notice(_list(), f"Profile {profile.name} created.")
-            return redirect(url_for("features.profile", profile_id=profile.id), 303)
+            return respond(
+                _list,
+                notice=f"Profile {profile.name} created.",
+                then=url_for("features.profile", profile_id=profile.id),
+            )
     return _list(profile_form=form, status=422)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, url_for
+from flask import Response, url_for
 
+from webapp import htmx
 from webapp.blueprints.orgs.forms import MemberAddForm, OrgForm, ProfileCreateForm
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render
 from webapp.models import Organization
 from webapp.services.accounts import invitations, orgs
 from webapp.services.catalog import listing as catalog
@@ -83,10 +84,11 @@ def respond(
     **overrides: Any,
 ) -> Response:
     """The section partial for htmx, the page with errors, or a redirect after success."""
-    if is_partial_request():
-        response = render(partial, partial, status, **context(org, **overrides))
-        return add_notice(response, notice, level) if notice else response
-    if status >= 400:
-        return org_page(org, status, **overrides)
-    flash(notice or "Saved.", level)
-    return redirect(url_for("orgs.show", org_id=org.id), 303)
+    return htmx.respond(
+        lambda: render(partial, partial, status, **context(org, **overrides)),
+        status=status,
+        notice=notice,
+        level=level,
+        then=url_for("orgs.show", org_id=org.id),
+        page=lambda: org_page(org, status, **overrides),
+    )

@@ -3,17 +3,20 @@ and profiles. Org admins reach only their own orgs (others are 404)."""
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, url_for
+from flask import Response, url_for
 from flask_login import current_user
 
+from webapp import htmx
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.forms import OrgCreateForm, OrgForm
-from webapp.blueprints.orgs.page import org_page, respond
+from webapp.blueprints.orgs.page import details_form, org_page, respond
+from webapp.extensions import db
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.accounts import orgs
 from webapp.services.errors import Conflict, ValidationError
+from webapp.views.conflicts import keep_typed
 
 
 def _list(form: OrgCreateForm | None = None, status: int = 200) -> Response:
@@ -44,10 +47,11 @@ def create() -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            if is_partial_request():
-                return add_notice(_list(), f"Organization {org.name} created.")
-            flash(f"Organization {org.name} created.", "success")
-            return redirect(url_for("orgs.show", org_id=org.id), 303)
+            return htmx.respond(
+                _list,
+                notice=f"Organization {org.name} created.",
+                then=url_for("orgs.show", org_id=org.id),
+            )
     return _list(form, 422)
 
 
@@ -79,12 +83,9 @@ def update(org_id: int) -> Response:
         attach_errors(form, exc.errors)
         return respond(org, "orgs/_details.html", 422, details_form=form)
     except Conflict as exc:
-        return respond(
-            org,
-            "orgs/_details.html",
-            409,
-            details_error=exc.message + " The form now shows the saved values.",
-        )
+        db.session.rollback()  # the organization as stored now
+        form = keep_typed(form, details_form(org), exc.message)
+        return respond(org, "orgs/_details.html", 409, details_form=form)
     return respond(org, "orgs/_details.html", notice="Organization saved.")
 
 

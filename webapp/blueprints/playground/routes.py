@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response, request
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from webapp.blueprints.playground import bp
 from webapp.blueprints.playground.forms import PlaygroundForm
@@ -19,6 +20,8 @@ from webapp.services.errors import ServiceError, ValidationError
 from webapp.services.llm import playground
 from webapp.views.streaming import stream_response
 
+SELECTORS = ("user_id", "org_id", "feature", "model", "temperature", "max_tokens")
+
 
 def _form(formdata: Any = None) -> PlaygroundForm:
     form = PlaygroundForm(formdata=formdata) if formdata is not None else PlaygroundForm()
@@ -29,7 +32,10 @@ def _form(formdata: Any = None) -> PlaygroundForm:
 
 
 def _preview(form: PlaygroundForm) -> tuple[Any, str | None]:
+    """The settings the call would use, or why it cannot run: said before anything is sent,
+    including that another user's personal (BYOK) keys are never spent from here."""
     try:
+        playground.build_call({**form.data, "prompt": "-"}, actor=current_user)
         return playground.preview(form.data), None
     except ServiceError as exc:
         return None, exc.message
@@ -57,8 +63,9 @@ def index() -> Response:
 @bp.route("/effective")
 @admin_required
 def effective() -> Response:
-    """The settings the call would use, refreshed whenever the context changes."""
-    args = request.args.copy()
+    """The settings the call would use, refreshed whenever the context changes. Only the
+    selectors are read: a prompt never travels in a URL (URLs land in access logs)."""
+    args = MultiDict({k: v for k, v in request.args.items() if k in SELECTORS})
     args.setdefault("user_id", str(current_user.id))  # as on the page: the signed-in admin
     form = PlaygroundForm(formdata=args, meta={"csrf": False}).fill_choices()
     form.prompt.validators = []  # the preview needs only the context fields

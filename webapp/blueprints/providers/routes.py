@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.providers import bp, key_origins
 from webapp.blueprints.providers.forms import ProviderEditForm, ProviderForm
 from webapp.extensions import db
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import add_notice, render, respond
 from webapp.models import Provider
 from webapp.permissions import admin_required
 from webapp.services import llm
@@ -26,6 +26,7 @@ from webapp.services.credentials.origins import provider_host
 from webapp.services.errors import Conflict, ValidationError
 from webapp.services.llm import cooldown
 from webapp.sign_in import recent_sign_in_required, require_recent_sign_in
+from webapp.views.conflicts import keep_typed
 
 ROW = "providers/_row.html"
 
@@ -77,22 +78,27 @@ def _row(
     """The provider's rows for htmx; the whole page otherwise (errors) or a redirect (success)."""
     if extra.get("mode") == "edit":
         extra["impact"], extra["following"] = key_origins.form_impact(provider, extra["form"])
-    if is_partial_request():
-        count = len(provider.models) if provider in db.session else 0
-        response = render(
+
+    def row() -> Response:
+        stored = provider in db.session
+        return render(
             ROW,
             ROW,
             status,
             provider=provider,
-            model_count=count,
-            **_key_context([provider] if provider in db.session else []),
+            model_count=len(provider.models) if stored else 0,
+            **_key_context([provider] if stored else []),
             **extra,
         )
-        return add_notice(response, notice, level) if notice else response
-    if status >= 400 or request.method == "GET":
-        return _page(status, focus=provider.id, **extra)
-    flash(notice or "Saved.", level)
-    return redirect(url_for("providers.index") + f"#provider-{provider.slug}", 303)
+
+    return respond(
+        row,
+        status=status,
+        notice=notice,
+        level=level,
+        then=url_for("providers.index") + f"#provider-{provider.slug}",
+        page=lambda: _page(status, focus=provider.id, **extra),
+    )
 
 
 def _input(form: ProviderForm) -> providers.ProviderInput:
@@ -137,11 +143,11 @@ def create() -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            notice = f"{provider.display_name} added. Add a key and test the connection."
-            if is_partial_request():
-                return add_notice(_page(), notice)
-            flash(notice, "success")
-            return redirect(url_for("providers.index") + f"#provider-{provider.slug}", 303)
+            return respond(
+                _page,
+                notice=f"{provider.display_name} added. Add a key and test the connection.",
+                then=url_for("providers.index") + f"#provider-{provider.slug}",
+            )
     return _page(422, create_form=form, create_open=True)
 
 
@@ -182,8 +188,8 @@ def update(provider_id: int) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            form = edit_form(provider)
-            form.form_errors.append(exc.message + " The form now shows the saved values.")
+            db.session.rollback()  # the provider as stored now
+            form = keep_typed(form, edit_form(provider), exc.message)
             return _row(provider, 409, mode="edit", form=form)
         else:
             return _row(provider, **key_origins.saved_notice(provider))
@@ -223,10 +229,11 @@ def delete(provider_id: int) -> Response:
             impact=providers.delete_impact(provider),
             delete_error=exc.message,
         )
-    if is_partial_request():
-        return add_notice(Response("", 200), f"{name} deleted. Its usage history is kept.")
-    flash(f"{name} deleted. Its usage history is kept.", "success")
-    return redirect(url_for("providers.index"), 303)
+    return respond(
+        lambda: Response("", 200),
+        notice=f"{name} deleted. Its usage history is kept.",
+        then=url_for("providers.index"),
+    )
 
 
 def _context() -> llm.CallContext:
@@ -239,6 +246,14 @@ def _context() -> llm.CallContext:
 def test(provider_id: int) -> Response:
     provider = providers.get_provider(provider_id)
     result = llm.test_connection(provider, context=_context())
+    # Tried without a key (none is configured) and refused: the provider needs one.
+    needs_key = not result.ok and result.key_source == "none" and result.error_type == "auth"
+    failure = (
+        f"No key configured: {provider.display_name} needs one. Add a key on the Keys page"
+        + (f" or set {provider.api_key_env}." if provider.api_key_env else ".")
+        if needs_key
+        else result.admin_message
+    )
     response = render(
         "providers/index.html",
         "providers/_test_result.html",
@@ -248,14 +263,17 @@ def test(provider_id: int) -> Response:
         provider=provider,
         result=result,
         tests={provider.id: result},
+        needs_key=needs_key,
+        failure=failure,
     )
     if result.ok:
+        keyless = " (no key configured)" if result.key_source == "none" else ""
         return add_notice(
             response,
             f"{provider.display_name}: connected in {result.latency_ms} ms, "
-            f"{len(result.models)} models.",
+            f"{len(result.models)} models{keyless}.",
         )
-    return add_notice(response, f"{provider.display_name}: {result.admin_message}", level="error")
+    return add_notice(response, f"{provider.display_name}: {failure}", level="error")
 
 
 @bp.route("/<int:provider_id>/live-models", methods=["POST"])
@@ -283,11 +301,8 @@ def add_live_models(provider_id: int) -> Response:
     provider = providers.get_provider(provider_id)
     picked = request.form.getlist("model")
     if not picked:
-        return add_notice(
-            _row(provider, 422, live_error="Tick at least one model to add."),
-            "Tick at least one model to add.",
-            "error",
-        )
+        message = "Tick at least one model to add."
+        return _row(provider, 422, notice=message, level="error", live_error=message)
     try:
         added = models_admin.add_live_models(current_user, provider, picked)
     except ValidationError as exc:
@@ -306,8 +321,6 @@ def confirm_keys(provider_id: int) -> Response:
         resumed = confirm_provider_keys(current_user, provider, request.form.get("origin") or None)
     except Conflict as exc:
         db.session.rollback()
-        if not is_partial_request():
-            flash(exc.message, "error")
         return _row(provider, 409, notice=exc.message, level="error")
     noun = "key is" if resumed == 1 else "keys are"
     return _row(provider, notice=f"{resumed} {noun} now sent to {provider_host(provider)}.")

@@ -7,7 +7,7 @@ from flask import Response
 from flask_login import current_user
 
 from webapp.blueprints.users import bp
-from webapp.htmx import add_notice, render
+from webapp.htmx import render, respond
 from webapp.models import User
 from webapp.permissions import admin_required
 from webapp.services.accounts import passwords, sessions, users
@@ -18,10 +18,13 @@ PARTIAL = "users/_access.html"
 
 def _access(user: User, notice: str, new_password: str | None = None) -> Response:
     """The access section for htmx, else the user's page; a password makes it uncacheable."""
-    response = render("users/user.html", PARTIAL, u=user, new_password=new_password)
+    response = respond(
+        lambda: render("users/user.html", PARTIAL, u=user, new_password=new_password),
+        notice=notice,  # no redirect: a new password is shown on this response only
+    )
     if new_password:
         response.headers["Cache-Control"] = "no-store"
-    return add_notice(response, notice)
+    return response
 
 
 @bp.route("/<int:user_id>/password", methods=["POST"])

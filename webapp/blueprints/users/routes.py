@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.users import bp
@@ -17,13 +17,15 @@ from webapp.blueprints.users.forms import (
     edit_form_for,
     edit_prefix,
 )
-from webapp.forms import bounded_id
-from webapp.htmx import add_notice, is_partial_request, render, trigger
+from webapp.extensions import db
+from webapp.forms import attach_errors, bounded_id
+from webapp.htmx import render, respond, trigger
 from webapp.models import Role, User
 from webapp.permissions import admin_required
 from webapp.services.accounts import passwords, users
 from webapp.services.errors import Conflict, ValidationError
 from webapp.sign_in import require_recent_sign_in
+from webapp.views.conflicts import keep_typed
 
 CREATE_PREFIX = "new"  # keeps its field ids apart from the filter form's
 
@@ -99,7 +101,7 @@ def create() -> Response:
                 actor=current_user,
             )
         except ValidationError as exc:
-            _attach(form, exc.errors)
+            attach_errors(form, exc.errors)
         else:
             return _created(Created(user.email, password if form.generate.data else None))
     return _index(422, create_form=form)
@@ -107,18 +109,14 @@ def create() -> Response:
 
 def _created(created: Created) -> Response:
     """htmx: a fresh form (with the one-time password) and a table refresh; else 303."""
-    if not is_partial_request() and not created.password:
-        flash(f"{created.email} can now sign in.", "success")
-        return redirect(url_for("users.index"), 303)
-    response = _index(created=created)
     shown = " Copy the generated password now: it is shown once." if created.password else ""
-    return trigger(add_notice(response, f"{created.email} added.{shown}"), "users-changed")
-
-
-def _attach(form: UserCreateForm | UserEditForm, errors: dict[str, str]) -> None:
-    for name, message in errors.items():
-        target = form._fields.get(name) if name else None
-        (target.errors if target is not None else form.form_errors).append(message)  # type: ignore[union-attr]
+    response = respond(
+        lambda: _index(created=created),
+        notice=f"{created.email} added.{shown}",
+        # A generated password is shown once, on the page rendered now: no redirect then.
+        then=None if created.password else url_for("users.index"),
+    )
+    return trigger(response, "users-changed")
 
 
 def _row(user: User, form: UserEditForm | None = None, status: int = 200) -> Response:
@@ -152,23 +150,19 @@ def update(user_id: int) -> Response:
                 expected_version=form.version.data,
             )
         except ValidationError as exc:
-            _attach(form, exc.errors)
+            attach_errors(form, exc.errors)
         except Conflict as exc:
+            db.session.rollback()
             user = users.get_user(user_id)  # reloaded: the values someone else saved
-            current = edit_form_for(user)
-            current.form_errors.append(f"{exc.message} Its current values are shown; save again.")
-            return _row(user, current, 409)
+            form = keep_typed(form, edit_form_for(user), exc.message)
+            return _row(user, form, 409)
         else:
             return _saved(user)
     return _row(user, form, 422)
 
 
 def _saved(user: User) -> Response:
-    message = f"{user.email} saved."
-    if not is_partial_request():
-        flash(message, "success")
-        return redirect(url_for("users.index"), 303)
-    return add_notice(_row(user), message)
+    return respond(lambda: _row(user), notice=f"{user.email} saved.", then=url_for("users.index"))
 
 
 from webapp.blueprints.users import access  # noqa: E402,F401

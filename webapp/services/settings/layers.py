@@ -141,7 +141,10 @@ def parameter_set_for(
         query = query.where(getattr(ParameterSet, OWNER_COLUMNS[scope]) == owner_id)
     pset = db.session.scalar(query)
     if pset is None and not create:
-        return ParameterSet(scope=scope, version=1)
+        unsaved = ParameterSet(scope=scope, version=1)
+        if scope != SettingsScope.GLOBAL:
+            setattr(unsaved, OWNER_COLUMNS[scope], owner_id)  # whose it would be
+        return unsaved
     if pset is None:
         pset = ParameterSet(scope=scope)
         if scope != SettingsScope.GLOBAL:

@@ -247,10 +247,13 @@ def resolve(
     feature: str | None = None,
     overrides: dict[str, Any] | None = None,
     unsaved: dict[str, Any] | None = None,
+    below: str | None = None,
 ) -> EffectiveSettings:
     """Merge every layer for this user × org × feature, then apply the call's overrides.
 
     ``unsaved`` replaces the global layer's values with a form's, to preview a change.
+    ``below`` ("global", "org", "profile" or "feature") keeps only the layers under that one:
+    what a field left empty in that layer inherits, and from where (for the editors).
     """
     cache = settings_cache()
     global_layer = cache.get(("global",), _global_layer)
@@ -287,6 +290,9 @@ def resolve(
         )
     layers += [layer for layer in (profile, rules.layer if rules else None) if layer]
     locked = rules.locked if rules else frozenset()
+    if below is not None:
+        cut = next((i for i, x in enumerate(layers) if x.source.layer == below), len(layers))
+        layers = layers[:cut]
     if user_id is not None:
         layers.append(cache.get(("user", user_id), lambda: _user_layer(user_id)))
     clamped: list[str] = []

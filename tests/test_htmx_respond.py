@@ -1,0 +1,53 @@
+"""webapp.htmx.respond: the one answer to a form post, for htmx and for plain browsers."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask, Response, get_flashed_messages, make_response
+
+from webapp.htmx import is_htmx, is_partial_request, redirect_to, respond
+
+HX = {"HX-Request": "true"}
+
+
+def _partial() -> Response:
+    return make_response("<div>partial</div>")
+
+
+def _page() -> Response:
+    return make_response(f"<html>page {get_flashed_messages()}</html>", 422)
+
+
+def test_an_htmx_swap_gets_the_partial_and_the_notice_in_hx_trigger(app: Flask):
+    with app.test_request_context("/x", method="POST", headers=HX):
+        assert is_htmx() and is_partial_request()
+        response = respond(_partial, notice="Saved it.", then="/next", page=_page)
+        assert response.get_data(as_text=True) == "<div>partial</div>"
+        trigger = json.loads(response.headers["HX-Trigger"])
+        assert trigger["notice"] == {"level": "success", "message": "Saved it."}
+
+
+def test_without_javascript_a_success_flashes_and_redirects_with_303(app: Flask):
+    with app.test_request_context("/x", method="POST"):
+        response = respond(_partial, notice="Saved it.", then="/next", page=_page)
+        assert response.status_code == 303 and response.headers["Location"] == "/next"
+        assert get_flashed_messages(with_categories=True) == [("success", "Saved it.")]
+
+
+def test_without_javascript_an_error_renders_the_whole_page_at_its_status(app: Flask):
+    with app.test_request_context("/x", method="POST"):
+        response = respond(
+            _partial, status=422, notice="Fix it.", level="error", then="/n", page=_page
+        )
+        assert response.status_code == 422 and "page" in response.get_data(as_text=True)
+        assert "Fix it." in response.get_data(as_text=True)  # flashed onto this page
+
+
+def test_a_boosted_link_is_htmx_but_not_a_swap(app: Flask):
+    with app.test_request_context("/x", headers={**HX, "HX-Boosted": "true"}):
+        assert is_htmx() and not is_partial_request()
+        redirect = redirect_to("/elsewhere", 401)
+        assert redirect.status_code == 401 and redirect.headers["HX-Redirect"] == "/elsewhere"
+    with app.test_request_context("/x"):
+        assert redirect_to("/elsewhere").status_code == 303
