@@ -91,7 +91,6 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
         "request_id": lambda: _usage_record().request_id,
         "record_id": lambda: _usage_record().id,
         "budget_id": lambda: _sample_budget().id,
-        "token_id": lambda: _sample_token().id,
         "user_id": lambda: (
             factories.make_user("sample-user@example.com").id
             if not _find_user("sample-user@example.com")
@@ -220,23 +219,6 @@ def _sample_budget():  # type: ignore[no-untyped-def]
         db.session.add(budget)
         db.session.commit()
     return budget
-
-
-def _sample_token():  # type: ignore[no-untyped-def]
-    from webapp.extensions import db
-    from webapp.models import AccessToken
-
-    token = db.session.scalar(sa.select(AccessToken).where(AccessToken.name == "sample-token"))
-    if token is None:
-        user = _find_user("sample-user@example.com") or factories.make_user(
-            "sample-user@example.com"
-        )
-        token = AccessToken(
-            user_id=user.id, name="sample-token", prefix="sb-sample0001", token_hash="0" * 64
-        )
-        db.session.add(token)
-        db.session.commit()
-    return token
 
 
 def _find_user(email: str):  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from webapp.extensions import db
 from webapp.models import Feature, Organization, ParameterSet, Profile, SettingsScope, User
 from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.changes import commit_change
-from webapp.services.errors import ValidationError
+from webapp.services.errors import Conflict, ValidationError
 from webapp.services.json_input import JSONInputError, check_value
 from webapp.services.settings.fields import BY_NAME, COLUMN, FIELDS, FieldSpec
 
