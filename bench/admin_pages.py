@@ -28,8 +28,8 @@ from werkzeug.security import generate_password_hash
 from bench._support import bench_app
 from tests.querycount import count_statements
 from webapp.extensions import db
-from webapp.services.system.health import health
 from webapp.models import AuditEvent, Feature, Membership, Organization, Profile, User
+from webapp.services.system.health import health
 
 USERS, ORGS, MEMBERS_PER_ORG, BIG_ORG_MEMBERS = 10_000, 500, 20, 2_000
 FEATURES, AUDIT_EVENTS = 2_000, 200_000
@@ -197,7 +197,8 @@ def main() -> None:
                 continue
             p50, statements, status, size = measure(client, url, headers, args.requests)
             print(
-                f"{name:18} {status} {p50:8.1f} ms {statements:4d} SQL {size / 1024:7.1f} KB  {url}",
+                f"{name:18} {status} {p50:8.1f} ms {statements:4d} SQL "
+                f"{size / 1024:7.1f} KB  {url}",
                 flush=True,
             )
             figures[f"{name}_p50_ms"] = f"{p50:.1f}"
