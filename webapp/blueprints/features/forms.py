@@ -6,13 +6,13 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.forms import VersionField, choices
+from webapp.forms import PickerField, VersionField, choices
 
 
 class FeatureForm(FlaskForm):
     """Create (with owner and slug) or edit (name, description, profile, enabled)."""
 
-    owner = SelectField("Owner", default="")
+    owner = PickerField("Owner", kind="orgs")
     slug = StringField(
         "Slug",
         validators=[Optional(), Length(max=64)],
@@ -25,13 +25,16 @@ class FeatureForm(FlaskForm):
     profile_name = SelectField("Profile", default="")
     enabled = BooleanField("Enabled (calls may use this feature)", default=True)
 
-    def fill_choices(self, owners: list[tuple[str, str]], profile_names: list[str]) -> FeatureForm:
-        self.owner.choices = choices(owners)
+    def fill_choices(self, profile_names: list[str], *, global_owner: bool) -> FeatureForm:
+        """Profiles to point at; without ``global_owner`` (org admins) an org is required."""
+        if not global_owner:
+            self.owner.validators = [InputRequired("Choose one of your organizations.")]
         self.profile_name.choices = choices([("", "No profile")] + [(n, n) for n in profile_names])
         return self
 
 
 class FeatureEditForm(FeatureForm):
+    owner = None  # type: ignore[assignment]  # fixed at creation
     version = VersionField()
 
 
