@@ -34,7 +34,7 @@ def edit_link(source: Source) -> str | None:
     if source.layer == "global":
         return url_for("defaults.index")
     if source.layer == "org" and source.org_id:
-        return url_for("orgs.show", org_id=source.org_id) + "#org-settings"
+        return url_for("orgs.show", org_id=source.org_id, tab="settings")
     if source.layer == "profile" and source.record_id:
         if source.org_id:
             return url_for("orgs.profile", org_id=source.org_id, profile_id=source.record_id)
