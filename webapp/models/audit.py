@@ -20,6 +20,7 @@ class AuditEvent(db.Model):
         sa.Index("ix_audit_events_target", "target_type", "target_id"),
         sa.Index("ix_audit_events_actor_time", "actor_id", "created_at"),
         sa.Index("ix_audit_events_org_time", "org_id", "created_at"),
+        sa.Index("ix_audit_events_action_time", "action", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
