@@ -115,7 +115,14 @@ def seed() -> dict[str, int]:
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("ANALYZE"))
-    return {"admin": user_ids[0], "big_org": big_org, "org": org_ids[0], "user": user_ids[5]}
+    middle = db.session.scalar(sa.select(sa.func.max(AuditEvent.id))) - AUDIT_EVENTS // 2
+    return {
+        "admin": user_ids[0],
+        "big_org": big_org,
+        "org": org_ids[0],
+        "user": user_ids[5],
+        "event": middle,
+    }
 
 
 def pages(ids: dict[str, int]) -> dict[str, tuple[str, dict[str, str]]]:
@@ -127,7 +134,11 @@ def pages(ids: dict[str, int]) -> dict[str, tuple[str, dict[str, str]]]:
         "users_search": ("/admin/users?q=user0042", {}),
         "orgs": ("/admin/orgs", {}),
         "org": (f"/admin/orgs/{ids['big_org']}", {}),
-        "org_members": (f"/admin/orgs/{ids['big_org']}/members", htmx),
+        "org_members_tab": (f"/admin/orgs/{ids['big_org']}?tab=members", {}),
+        "org_members_page": (f"/admin/orgs/{ids['big_org']}/members?page=30", htmx),
+        "org_keys_tab": (f"/admin/orgs/{ids['big_org']}?tab=keys", htmx),
+        "org_settings_tab": (f"/admin/orgs/{ids['big_org']}?tab=settings", htmx),
+        "org_profiles_tab": (f"/admin/orgs/{ids['big_org']}?tab=profiles", htmx),
         "features": ("/admin/features", {}),
         "effective": ("/admin/effective", {}),
         "effective_explain": (
@@ -136,7 +147,9 @@ def pages(ids: dict[str, int]) -> dict[str, tuple[str, dict[str, str]]]:
         ),
         "playground": ("/admin/playground", {}),
         "audit": ("/admin/audit", {}),
-        "audit_filtered": ("/admin/audit?actor=user00042&action=update", {}),
+        "audit_filtered": ("/admin/audit?actor=user00042&action=delete", {}),
+        "audit_older": (f"/admin/audit?before={ids['event']}", {}),
+        "audit_target": ("/admin/audit?target=target 4242", {}),
         "providers": ("/admin/providers", {}),
         "credentials": ("/admin/keys", {}),
         "defaults": ("/admin/defaults", {}),
