@@ -134,6 +134,15 @@
     closePicker(picker);
   });
 
+  // A group's checkbox (the model catalog's provider rows) ticks every box of its group.
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (!(el.matches && el.matches("input[data-select-group]"))) return;
+    document.querySelectorAll('input[data-group="' + el.dataset.selectGroup + '"]').forEach(
+      function (box) { box.checked = el.checked; }
+    );
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showNotice("Switchboard could not be reached. Check your connection and try again.", "error");
   });

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SearchField, SelectField, StringField
+from wtforms import BooleanField, SearchField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.forms import IntegerInput, VersionField, choices
+from webapp.forms import IntegerInput, VersionField, choices, coerce_id
 from webapp.models import Category
 
 STATUS_CHOICES = [
@@ -57,3 +57,10 @@ class ModelForm(FlaskForm):
     enabled = BooleanField("Enabled")
     deprecated = BooleanField("Deprecated")
     version = VersionField()
+
+
+class BulkEnableForm(FlaskForm):
+    """Enable or disable the ticked models (each row's checkbox belongs to this form)."""
+
+    model_id = SelectMultipleField("Models", coerce=coerce_id, validate_choice=False)
+    enabled = SelectField("Action", choices=choices([("on", "Enable"), ("off", "Disable")]))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.catalog import bp
-from webapp.blueprints.catalog.forms import ModelFilterForm, ModelForm
+from webapp.blueprints.catalog.forms import BulkEnableForm, ModelFilterForm, ModelForm
 from webapp.forms import attach_errors, choices
 from webapp.htmx import add_notice, is_partial_request, render, trigger
 from webapp.models import CatalogModel
@@ -131,6 +131,30 @@ def toggle(model_id: int) -> Response:
     except ValidationError as exc:
         return add_notice(_row(model, 422, row_error=exc.message), exc.message, "error")
     return _row(model, notice=f"{model.global_id} {'enabled' if enabled else 'disabled'}.")
+
+
+@bp.route("/bulk", methods=["POST"])
+@admin_required
+def bulk() -> Response:
+    """Enable or disable the ticked models; the table then reloads itself."""
+    form = BulkEnableForm()
+    enabled = form.enabled.data == "on"
+    status, level = 200, "success"
+    if not form.validate_on_submit():
+        status, level, notice = 422, "error", "Tick the models to change, then choose an action."
+    else:
+        try:
+            changed = models_admin.set_enabled_many(current_user, form.model_id.data, enabled)
+        except ValidationError as exc:
+            status, level, notice = 422, "error", exc.message
+        else:
+            count = len(changed)
+            notice = f"{count} model{'' if count == 1 else 's'} {'en' if enabled else 'dis'}abled."
+    if not is_partial_request():
+        flash(notice, level)
+        return redirect(url_for("catalog.index"), 303)
+    response = add_notice(make_response("", status), notice, level)
+    return trigger(response, "models-changed") if status == 200 else response
 
 
 @bp.route("/<int:model_id>/default", methods=["POST"])
