@@ -40,7 +40,7 @@ def may_manage_scope(actor: User, org_id: int | None) -> bool:
 
 
 ORGS_PER_PAGE = 50
-MEMBERS_PER_PAGE = 50
+MEMBERS_PER_PAGE = 25
 
 
 @dataclass(frozen=True)
