@@ -237,3 +237,11 @@ def test_describe_diff_handles_every_shape():
     ]
     assert audit_log.describe_diff(None) == []
     assert [r.after.text for r in audit_log.describe_diff(["odd"])] == ['["odd"]']
+
+
+def test_target_name_search_is_a_prefix_and_not_a_pattern(admin_client):
+    _event(label="a_b key")
+    _event(label="axb key")
+    _event(label="the a_b key")
+    rows = _rows(admin_client.get("/admin/audit?target=A_B", headers=HX).get_data(as_text=True))
+    assert len(rows) == 1 and "a_b key" in rows[0]

@@ -28,7 +28,7 @@ class AuditFilterForm(FlaskForm):
     target = SearchField(
         "Target",
         validators=[Optional(), Length(max=300), NO_CONTROL_CHARS],
-        render_kw={"placeholder": "Id or name contains"},
+        render_kw={"placeholder": "Id, or name starting with"},
     )
     action = SelectField("Action", choices=choices([("", "Any action")]), default="")
     since = DateField("From (UTC)", validators=[Optional()])

@@ -148,6 +148,16 @@ def _actor_clause(text: str) -> sa.ColumnElement[bool]:
     return sa.func.lower(AuditEvent.actor_label).contains(text, autoescape=True)
 
 
+def _target_clause(text: str) -> sa.ColumnElement[bool]:
+    """The target's exact id, or a name that starts with ``text`` (any case): both read an
+    index (``ix_audit_events_target_id``, ``ix_audit_events_label_prefix``)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return sa.or_(
+        AuditEvent.target_id == text,
+        sa.func.lower(AuditEvent.target_label).like(escaped + "%", escape="\\"),
+    )
+
+
 def _filtered(filters: AuditFilter) -> sa.Select[tuple[AuditEvent]]:
     query = sa.select(AuditEvent)
     if actor := filters.actor.strip().lower():
@@ -155,12 +165,7 @@ def _filtered(filters: AuditFilter) -> sa.Select[tuple[AuditEvent]]:
     if filters.target_type:
         query = query.where(AuditEvent.target_type == filters.target_type)
     if target := filters.target.strip():
-        query = query.where(
-            sa.or_(
-                AuditEvent.target_id == target,
-                sa.func.lower(AuditEvent.target_label).contains(target.lower(), autoescape=True),
-            )
-        )
+        query = query.where(_target_clause(target))
     if filters.action:
         query = query.where(AuditEvent.action == filters.action)
     if filters.since is not None:
