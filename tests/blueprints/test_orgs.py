@@ -267,3 +267,17 @@ def test_members_tab_pages_and_searches_members(admin_client, acme):
     assert "m08@example.com" not in found.get_data(as_text=True)
     plain = admin_client.get(f"/admin/orgs/{acme.id}/members?page=3").get_data(as_text=True)
     assert "<html" in plain and "m54@example.com" in plain
+
+
+def test_orgs_list_counts_members_and_pages(admin_client, acme):
+    factories.add_member(acme, factories.make_user("one@example.com"))
+    factories.add_member(acme, factories.make_user("two@example.com"))
+    db.session.add_all(Organization(slug=f"o-{i:02d}", name=f"Zeta {i:02d}") for i in range(55))
+    db.session.commit()
+    body = admin_client.get("/admin/orgs?q=acme").get_data(as_text=True)
+    row = body.split(f'id="org-{acme.id}"')[1].split("</tr>")[0]
+    assert '<td class="num">2</td>' in row
+    first = admin_client.get("/admin/orgs").get_data(as_text=True)
+    assert "Page 1 of 2" in first and "Zeta 54" not in first
+    second = admin_client.get("/admin/orgs?page=2", headers=HX).get_data(as_text=True)
+    assert second.lstrip().startswith('<div id="orgs-table"') and "Zeta 54" in second
