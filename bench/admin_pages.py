@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextvars
 import logging
+import os
 import statistics
 import sys
 import time
@@ -171,18 +172,29 @@ def get(client, url: str, headers: dict[str, str]):  # type: ignore[no-untyped-d
     return contextvars.copy_context().run(run)
 
 
-def measure(client, url: str, headers: dict[str, str], n: int) -> tuple[float, int, int, int]:  # type: ignore[no-untyped-def]
-    """(p50 ms, statements, status, bytes) of ``n`` requests after two warm-ups."""
+def measure(
+    client, url: str, headers: dict[str, str], n: int
+) -> tuple[float, float, int, int, int]:  # type: ignore[no-untyped-def]
+    """(p50 ms, p50 CPU ms of this process, statements, status, bytes) of ``n`` requests
+    after two warm-ups. The CPU time leaves out the database server's work but also the
+    waits of a machine busy with other processes."""
     for _ in range(2):
         response = get(client, url, headers)
-    times = []
+    times, cpu = [], []
     for _ in range(n):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         response = get(client, url, headers)
         times.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
     with count_statements() as counted:
         response = get(client, url, headers)
-    return statistics.median(times), counted.count, response.status_code, len(response.data)
+    return (
+        statistics.median(times),
+        statistics.median(cpu),
+        counted.count,
+        response.status_code,
+        len(response.data),
+    )
 
 
 def main() -> None:
@@ -208,14 +220,16 @@ def main() -> None:
         for name, (url, headers) in pages(ids).items():
             if wanted and name not in wanted:
                 continue
-            p50, statements, status, size = measure(client, url, headers, args.requests)
+            p50, cpu, statements, status, size = measure(client, url, headers, args.requests)
             print(
-                f"{name:18} {status} {p50:8.1f} ms {statements:4d} SQL "
+                f"{name:18} {status} {p50:8.1f} ms {cpu:6.1f} CPU ms {statements:4d} SQL "
                 f"{size / 1024:7.1f} KB  {url}",
                 flush=True,
             )
             figures[f"{name}_p50_ms"] = f"{p50:.1f}"
+            figures[f"{name}_cpu_ms"] = f"{cpu:.1f}"
             figures[f"{name}_sql"] = str(statements)
+        figures["load_average"] = f"{os.getloadavg()[0]:.1f}"  # others' work slows the p50s
         print(" ".join(f"{k}={v}" for k, v in figures.items()))
 
 
