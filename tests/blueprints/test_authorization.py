@@ -77,6 +77,7 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
     return {
         "filename": lambda: "css/app.css",
         "rest": lambda: "",
+        "kind": lambda: "orgs",
         "provider_id": lambda: factories.provider("openai").id,
         "model_id": lambda: factories.model("openai/gpt-5.4-mini").id,
         "credential_id": lambda: factories.global_key("openai").id,
