@@ -20,7 +20,7 @@ from tests.conftest import login
 PUBLIC, LOGIN, ORG_ADMIN, ADMIN, TOKEN = "public", "login", "org_admin", "admin", "token"
 
 # Org admins manage their own orgs' pages (other orgs are 404 for them).
-ORG_ADMIN_PREFIXES = ("/admin/orgs", "/admin/features")
+ORG_ADMIN_PREFIXES = ("/admin/orgs", "/admin/features", "/admin/pick")  # pickers: their orgs
 # ... except these, which only site admins may use.
 ADMIN_ONLY = {
     "orgs.create",

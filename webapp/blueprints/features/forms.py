@@ -27,7 +27,7 @@ class FeatureForm(FlaskForm):
 
     def fill_choices(self, profile_names: list[str], *, global_owner: bool) -> FeatureForm:
         """Profiles to point at; without ``global_owner`` (org admins) an org is required."""
-        if not global_owner:
+        if not global_owner and self.owner is not None:  # the edit form has no owner
             self.owner.validators = [InputRequired("Choose one of your organizations.")]
         self.profile_name.choices = choices([("", "No profile")] + [(n, n) for n in profile_names])
         return self
