@@ -26,21 +26,15 @@ def upgrade():
         "ix_audit_events_action_time", "audit_events", ["action", "created_at"], unique=False
     )
     op.create_index("ix_audit_events_target_id", "audit_events", ["target_id"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
+    if op.get_bind().dialect.name == "postgresql":  # SQLite's LIKE would not use it
         op.execute(
             "CREATE INDEX ix_audit_events_label_prefix "
             "ON audit_events (lower(target_label) text_pattern_ops)"
-        )
-    else:  # SQLite's LIKE (case-insensitive) reads an index of the column in NOCASE order
-        op.execute(
-            "CREATE INDEX ix_audit_events_label ON audit_events (target_label COLLATE NOCASE)"
         )
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_audit_events_label_prefix", table_name="audit_events")
-    else:
-        op.drop_index("ix_audit_events_label", table_name="audit_events")
     op.drop_index("ix_audit_events_target_id", table_name="audit_events")
     op.drop_index("ix_audit_events_action_time", table_name="audit_events")

@@ -22,13 +22,11 @@ class AuditEvent(db.Model):
         sa.Index("ix_audit_events_org_time", "org_id", "created_at"),
         sa.Index("ix_audit_events_action_time", "action", "created_at"),
         sa.Index("ix_audit_events_target_id", "target_id"),
-        # The target filter's name prefix (services/audit/log.py): on PostgreSQL an index
-        # of lower(label) for LIKE; on SQLite the migration orders it NOCASE for its LIKE.
+        # PostgreSQL only (a prefix LIKE on SQLite would not use it).
         sa.Index(
             "ix_audit_events_label_prefix",
             sa.text("lower(target_label) text_pattern_ops"),
         ).ddl_if(dialect="postgresql"),
-        sa.Index("ix_audit_events_label", "target_label").ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

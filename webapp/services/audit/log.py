@@ -150,12 +150,12 @@ def _actor_clause(text: str) -> sa.ColumnElement[bool]:
 
 def _target_clause(text: str) -> sa.ColumnElement[bool]:
     """The target's exact id, or a name that starts with ``text`` (any case): both read an
-    index (``ix_audit_events_target_id``; the label's, see models/audit.py)."""
+    index (``ix_audit_events_target_id``, ``ix_audit_events_label_prefix``)."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    label = AuditEvent.target_label
-    if db.session.get_bind().dialect.name != "sqlite":  # SQLite's LIKE ignores case itself
-        label = sa.func.lower(label)
-    return sa.or_(AuditEvent.target_id == text, label.like(escaped + "%", escape="\\"))
+    return sa.or_(
+        AuditEvent.target_id == text,
+        sa.func.lower(AuditEvent.target_label).like(escaped + "%", escape="\\"),
+    )
 
 
 def _filtered(filters: AuditFilter) -> sa.Select[tuple[AuditEvent]]:
