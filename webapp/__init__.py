@@ -33,6 +33,7 @@ BLUEPRINTS = (
     "orgs",
     "features",
     "explainer",
+    "pickers",
     "users",
     "audit",
     "config",

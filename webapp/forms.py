@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from wtforms import IntegerField
+from wtforms import IntegerField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, NumberRange
+from wtforms.validators import InputRequired, NumberRange, StopValidation
 from wtforms.widgets import HiddenInput
 
 
@@ -82,3 +82,56 @@ def coerce_id(value: Any) -> int:
 def coerce_optional_id(value: Any) -> int | None:
     """``coerce_id``, with the empty choice meaning none."""
     return coerce_id(value) if value not in (None, "") else None
+
+
+class PickerField(StringField):
+    """A user, organization or feature chosen with the searchable picker
+    (``templates/_macros/picker.html``): its id (features: its slug) in a hidden input.
+
+    Validation checks the record exists and the signed-in user may pick it; ``display`` is
+    the text the picker shows for the current value."""
+
+    widget = HiddenInput()
+
+    def __init__(self, label: str | None = None, validators: Any = None, *, kind: str, **kw: Any):
+        super().__init__(label, validators, **kw)
+        self.kind = kind
+        self._display: str | None = None
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        raw = str(valuelist[0]).strip() if valuelist else ""
+        self._display = None
+        if self.kind == "features" or not raw:
+            self.data = raw or None
+        elif (ident := bounded_id(raw)) is not None:
+            self.data = ident
+        else:
+            self.data = None
+            raise ValueError(f"Choose {self._noun()} from the list.")
+
+    def _value(self) -> str:
+        return "" if self.data is None else str(self.data)
+
+    def _noun(self, article: bool = True) -> str:
+        noun = {"users": "user", "orgs": "organization"}.get(self.kind, "feature")
+        return (("an " if noun[0] == "o" else "a ") + noun) if article else noun
+
+    def _label(self) -> str | None:
+        from flask_login import current_user
+
+        from webapp.services.search.pickers import label_for
+
+        return label_for(current_user, self.kind, self.data)
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data in (None, ""):
+            return
+        self._display = self._label()
+        if self._display is None:
+            raise StopValidation(f"No such {self._noun(False)}: choose one from the list.")
+
+    @property
+    def display(self) -> str:
+        if self._display is None:
+            self._display = self._label() if self.data not in (None, "") else ""
+        return self._display or ""

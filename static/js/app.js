@@ -105,6 +105,89 @@
     }
   });
 
+  // Searchable pickers (templates/_macros/picker.html): a click on a match sets the hidden
+  // value and the text; emptying the box clears an optional value; leaving the box without
+  // choosing puts the chosen record's text back. Changes reach htmx as a "change" event of
+  // the hidden input; the search box's own change events stop here.
+  function pick(picker, value, label) {
+    var hidden = picker.querySelector("input[type=hidden]");
+    var search = picker.querySelector("[data-picker-search]");
+    var changed = hidden.value !== value;
+    hidden.value = value;
+    search.value = label;
+    picker.dataset.label = label;
+    closePicker(picker);
+    if (changed) hidden.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  function closePicker(picker) {
+    picker.querySelector(".picker-results").innerHTML = "";
+    picker.querySelector("[data-picker-search]").setAttribute("aria-expanded", "false");
+  }
+
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest && event.target.closest("[data-pick-value]");
+    var picker = option && option.closest("[data-picker]");
+    if (!picker) return;
+    event.preventDefault();
+    pick(picker, option.dataset.pickValue, option.dataset.pickLabel);
+  });
+
+  document.addEventListener("mousedown", function (event) { // the box keeps the focus
+    if (event.target.closest && event.target.closest("[data-pick-value]")) event.preventDefault();
+  });
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-picker-search]")) event.stopPropagation();
+  }, true);
+
+  document.addEventListener("input", function (event) {
+    var el = event.target;
+    if (!(el.matches && el.matches("[data-picker-search]")) || el.value.trim() !== "") return;
+    var picker = el.closest("[data-picker]");
+    if (picker.dataset.empty) pick(picker, "", "");
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var el = event.target;
+    if (!(el.matches && el.matches("[data-picker-search]"))) return;
+    var picker = el.closest("[data-picker]");
+    if (event.key === "Enter") { // never submits the form around the picker
+      event.preventDefault();
+      var first = picker.querySelector("[data-pick-value]");
+      if (first) pick(picker, first.dataset.pickValue, first.dataset.pickLabel);
+    } else if (event.key === "Escape") {
+      closePicker(picker);
+    } else if (event.key === "ArrowDown") {
+      var option = picker.querySelector("[data-pick-value]");
+      if (option) { event.preventDefault(); option.focus(); }
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var list = event.detail.target;
+    if (list.classList && list.classList.contains("picker-results")) {
+      var search = list.closest("[data-picker]").querySelector("[data-picker-search]");
+      search.setAttribute("aria-expanded", list.children.length ? "true" : "false");
+    }
+  });
+
+  document.addEventListener("focusout", function (event) {
+    var picker = event.target.closest && event.target.closest("[data-picker]");
+    if (!picker || (event.relatedTarget && picker.contains(event.relatedTarget))) return;
+    picker.querySelector("[data-picker-search]").value = picker.dataset.label || "";
+    closePicker(picker);
+  });
+
+  // A group's checkbox (the model catalog's provider rows) ticks every box of its group.
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (!(el.matches && el.matches("input[data-select-group]"))) return;
+    document.querySelectorAll('input[data-group="' + el.dataset.selectGroup + '"]').forEach(
+      function (box) { box.checked = el.checked; }
+    );
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showNotice("Switchboard could not be reached. Check your connection and try again.", "error");
   });

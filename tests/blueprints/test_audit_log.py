@@ -176,8 +176,8 @@ def test_dates_are_inclusive_days_in_utc(admin_client):
         ("since=2026-03-10&until=2026-03-01", "until", "The end date is before the start date."),
         ("target_type=nonsense", "target_type", "Not a valid choice"),
         ("action=explode", "action", "Not a valid choice"),
-        ("page=0", "page", "Number must be at least 1"),
-        ("page=x", "page", "Not a valid integer value"),
+        ("before=0", "before", "Number must be at least 1"),
+        ("after=x", "after", "Not a valid integer value"),
         ("actor=a%01b", "actor", "Remove the control characters."),
         ("target=%01", "target", "Remove the control characters."),
     ],
@@ -186,20 +186,31 @@ def test_bad_filters_are_422_at_the_field(admin_client, admin, query, field, mes
     response = admin_client.get(f"/admin/audit?{query}")
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and message in body
-    if field != "page":  # the page number is not a visible field
+    if field not in ("before", "after"):  # the page cursors are not visible fields
         assert f'id="{field}-error" class="field-error">{message}' in body
     partial = admin_client.get(f"/admin/audit?{query}", headers=HX)
     assert partial.status_code == 422 and message in partial.get_data(as_text=True)
 
 
-def test_pages_of_fifty_newest_first(admin_client):
-    for n in range(55):
-        _event(datetime(2026, 1, 1, 0, n, tzinfo=UTC), label=f"event-{n:02d}")
+def test_pages_of_fifty_newest_first_by_keyset(admin_client):
+    events = [
+        _event(datetime(2026, 1, 1, 0, n, tzinfo=UTC), label=f"event-{n:02d}") for n in range(55)
+    ]
+    _event(datetime(2026, 1, 1, 0, 54, tzinfo=UTC), label="same-second")  # ties break by id
     body = admin_client.get("/admin/audit?target_type=provider").get_data(as_text=True)
-    assert len(_rows(body)) == 50 and "event-54" in _rows(body)[0] and "Page 1 of 2" in body
-    assert 'href="/admin/audit?page=2&amp;target_type=provider"' in body
-    body = admin_client.get("/admin/audit?target_type=provider&page=2").get_data(as_text=True)
-    assert len(_rows(body)) == 5 and "event-00" in _rows(body)[-1]
+    assert len(_rows(body)) == 50 and "same-second" in _rows(body)[0]
+    assert "event-54" in _rows(body)[1] and "Newer" not in body
+    older = events[6].id  # the 50th row
+    assert f'href="/admin/audit?before={older}&amp;target_type=provider"' in body
+    body = admin_client.get(f"/admin/audit?target_type=provider&before={older}").get_data(
+        as_text=True
+    )
+    assert len(_rows(body)) == 6 and "event-05" in _rows(body)[0] and "event-00" in _rows(body)[-1]
+    assert "Older" not in body
+    assert f'href="/admin/audit?after={events[5].id}&amp;target_type=provider"' in body
+    newer = admin_client.get(f"/admin/audit?target_type=provider&after={events[5].id}")
+    rows = _rows(newer.get_data(as_text=True))
+    assert len(rows) == 50 and "same-second" in rows[0] and "event-06" in rows[-1]
 
 
 def test_one_event_page(admin_client):
@@ -227,3 +238,11 @@ def test_describe_diff_handles_every_shape():
     ]
     assert audit_log.describe_diff(None) == []
     assert [r.after.text for r in audit_log.describe_diff(["odd"])] == ['["odd"]']
+
+
+def test_target_name_search_is_a_prefix_and_not_a_pattern(admin_client):
+    _event(label="a_b key")
+    _event(label="axb key")
+    _event(label="the a_b key")
+    rows = _rows(admin_client.get("/admin/audit?target=A_B", headers=HX).get_data(as_text=True))
+    assert len(rows) == 1 and "a_b key" in rows[0]

@@ -22,7 +22,7 @@ PUBLIC, LOGIN, ORG_ADMIN, ADMIN, TOKEN = "public", "login", "org_admin", "admin"
 OWNER = "owner"
 
 # Org admins manage their own orgs' pages (other orgs are 404 for them).
-ORG_ADMIN_PREFIXES = ("/admin/orgs", "/admin/features")
+ORG_ADMIN_PREFIXES = ("/admin/orgs", "/admin/features", "/admin/pick")  # pickers: their orgs
 # ... except these, which only site admins may use.
 ADMIN_ONLY = {
     "orgs.create",
@@ -84,6 +84,7 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
     return {
         "filename": lambda: "css/app.css",
         "rest": lambda: "",
+        "kind": lambda: "orgs",
         "provider_id": lambda: factories.provider("openai").id,
         "model_id": lambda: factories.model("openai/gpt-5.4-mini").id,
         "credential_id": lambda: factories.global_key("openai").id,

@@ -74,8 +74,8 @@ def test_user_page_shows_credits_and_budgets_sections(admin_client, member):
     assert "Grant or adjust credits" in body and "Add a budget" in body
 
 
-def test_org_page_shows_credits_and_budgets_sections(admin_client, acme):
-    body = admin_client.get(f"/admin/orgs/{acme.id}").get_data(as_text=True)
+def test_org_page_has_a_credits_and_budgets_tab(admin_client, acme):
+    body = admin_client.get(f"/admin/orgs/{acme.id}?tab=credits").get_data(as_text=True)
     assert f'id="billing-credits-org-{acme.id}"' in body
     assert f'id="billing-budgets-org-{acme.id}"' in body
 
@@ -189,7 +189,7 @@ def test_org_admin_sees_own_org_account_but_cannot_grant(org_admin_client, admin
     assert "Grant or adjust credits" not in body and "Only admins grant" in body
     assert grant(org_admin_client, "org", acme.id, "100").status_code == 403
     assert _balance("org", acme.id) == Decimal("40")
-    page = org_admin_client.get(f"/admin/orgs/{acme.id}").get_data(as_text=True)
+    page = org_admin_client.get(f"/admin/orgs/{acme.id}?tab=credits").get_data(as_text=True)
     assert f'id="billing-credits-org-{acme.id}"' in page
 
 

@@ -177,7 +177,7 @@ def test_empty_fields_show_what_they_inherit_and_from_where(admin_client):
         "/admin/defaults", headers=HX, data=data(_version(), temperature="0.4", top_p="0.9")
     )
     org = factories.make_org("acme")
-    body = admin_client.get(f"/admin/orgs/{org.id}").get_data(as_text=True)
+    body = admin_client.get(f"/admin/orgs/{org.id}?tab=settings").get_data(as_text=True)
     assert "Inherits 0.4 from Global defaults." in body
     assert _slider(body, "org-settings-temperature") == "0.4"
     assert _slider(body, "org-settings-top_p") == "0.9"

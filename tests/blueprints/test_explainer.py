@@ -39,7 +39,7 @@ def test_explainer_shows_each_value_with_its_layer_and_edit_link(admin_client, m
     assert "anthropic/claude-sonnet-5-5" in rows["model"] and "profile" in rows["model"]
     assert "/admin/features/profiles/" in rows["model"]
     assert (
-        "0.2" in rows["temperature"] and f"/admin/orgs/{org.id}#org-settings" in rows["temperature"]
+        "0.2" in rows["temperature"] and f"/admin/orgs/{org.id}?tab=settings" in rows["temperature"]
     )
     assert "777" in rows["max_tokens"] and f"/admin/features/{item.id}" in rows["max_tokens"]
     assert "4" in rows["max_retries"] and "/admin/defaults" in rows["max_retries"]

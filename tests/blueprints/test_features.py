@@ -182,3 +182,15 @@ def test_the_features_page_has_no_duplicate_ids(admin_client):
     ids = re.findall(r'\sid="([^"]+)"', body)
     assert sorted({i for i in ids if ids.count(i) > 1}) == []
     assert '<label for="new-profile-name">' in body and 'id="new-profile-name"' in body
+
+
+def test_features_list_is_paged_and_searchable(admin_client):
+    db.session.add_all(Feature(slug=f"f-{i:03d}", name=f"Feature {i}") for i in range(55))
+    db.session.commit()
+    body = admin_client.get("/admin/features").get_data(as_text=True)
+    assert "f-000" in body and "f-054" not in body and "Page 1 of 2" in body
+    page = admin_client.get("/admin/features?page=2", headers=HX).get_data(as_text=True)
+    assert page.lstrip().startswith('<div id="features-table"') and "f-054" in page
+    found = admin_client.get("/admin/features?q=F-05", headers=HX).get_data(as_text=True)
+    assert "f-050" in found and "f-049" not in found
+    assert admin_client.get("/admin/features?page=999").status_code == 200  # the last page

@@ -55,11 +55,17 @@ def test_org_admins_cannot_create_organizations(org_admin_client):
     )
 
 
-def test_org_page_has_every_section(admin_client, acme):
+def test_org_page_has_a_tab_per_section(admin_client, acme):
     body = admin_client.get(f"/admin/orgs/{acme.id}").get_data(as_text=True)
-    for section in ("org-details", "org-members", "org-keys", "org-settings", "org-profiles"):
-        assert f'id="{section}"' in body
-    assert 'id="keys-openai"' in body
+    assert 'id="org-details"' in body and 'id="org-members"' not in body
+    for tab in ("members", "keys", "settings", "profiles"):
+        assert f'href="/admin/orgs/{acme.id}?tab={tab}"' in body
+        page = admin_client.get(f"/admin/orgs/{acme.id}?tab={tab}").get_data(as_text=True)
+        assert f'id="org-{tab}"' in page and 'id="org-details"' not in page
+        assert f'aria-current="page">{tab.title()}</a>' in page
+    keys = admin_client.get(f"/admin/orgs/{acme.id}?tab=keys", headers=HX).get_data(as_text=True)
+    assert keys.lstrip().startswith('<div id="org-tabs"') and 'id="keys-openai"' in keys
+    assert "<html" not in keys
 
 
 def test_details_and_allowed_models_and_conflict(admin_client, acme):
@@ -248,3 +254,34 @@ def test_an_org_admin_never_reaches_another_org(org_admin_client, acme):
 
 def _admin():  # type: ignore[no-untyped-def]
     return factories.make_user("boss@example.com", role="admin")
+
+
+def test_members_tab_pages_and_searches_members(admin_client, acme):
+    for i in range(55):
+        factories.add_member(acme, factories.make_user(f"m{i:02d}@example.com"))
+    body = admin_client.get(f"/admin/orgs/{acme.id}?tab=members").get_data(as_text=True)
+    assert "m00@example.com" in body and "m54@example.com" not in body
+    assert "Page 1 of 3" in body
+    url = f"/admin/orgs/{acme.id}/members?page=3"
+    second = admin_client.get(url, headers=HX).get_data(as_text=True)
+    assert second.lstrip().startswith('<div id="org-members-table"')
+    assert "m54@example.com" in second and "m00@example.com" not in second
+    found = admin_client.get(f"/admin/orgs/{acme.id}/members?q=M07", headers=HX)
+    assert "m07@example.com" in found.get_data(as_text=True)
+    assert "m08@example.com" not in found.get_data(as_text=True)
+    plain = admin_client.get(f"/admin/orgs/{acme.id}/members?page=3").get_data(as_text=True)
+    assert "<html" in plain and "m54@example.com" in plain
+
+
+def test_orgs_list_counts_members_and_pages(admin_client, acme):
+    factories.add_member(acme, factories.make_user("one@example.com"))
+    factories.add_member(acme, factories.make_user("two@example.com"))
+    db.session.add_all(Organization(slug=f"o-{i:02d}", name=f"Zeta {i:02d}") for i in range(55))
+    db.session.commit()
+    body = admin_client.get("/admin/orgs?q=acme").get_data(as_text=True)
+    row = body.split(f'id="org-{acme.id}"')[1].split("</tr>")[0]
+    assert '<td class="num">2</td>' in row
+    first = admin_client.get("/admin/orgs").get_data(as_text=True)
+    assert "Page 1 of 2" in first and "Zeta 54" not in first
+    second = admin_client.get("/admin/orgs?page=2", headers=HX).get_data(as_text=True)
+    assert second.lstrip().startswith('<div id="orgs-table"') and "Zeta 54" in second

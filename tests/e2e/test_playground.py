@@ -34,6 +34,12 @@ def test_admin_streams_a_reply_and_sees_the_usage_record(live_server, page, admi
     screenshot(page, "playground")
 
 
+def pick_user(page, email: str) -> None:  # type: ignore[no-untyped-def]
+    """Choose a user in the searchable picker: type, then click the match."""
+    page.fill("#user_id-search", email)
+    page.locator(f"#user_id-results [data-pick-label='{email}']").click()
+
+
 def test_the_prompt_never_travels_in_a_url(live_server, page, admin, member, wired):
     """Watch every request the browser makes while selectors change and the prompt is
     sent (streamed and not): the prompt and the CSRF token are only ever in POST bodies."""
@@ -50,9 +56,9 @@ def test_the_prompt_never_travels_in_a_url(live_server, page, admin, member, wir
     with page.expect_response("**/admin/playground/effective?*"):
         page.select_option("#model", "anthropic/claude-haiku-4-5")
     with page.expect_response("**/admin/playground/effective?*"):
-        page.select_option("#user_id", str(member.id))
+        pick_user(page, member.email)
     with page.expect_response("**/admin/playground/effective?*"):
-        page.select_option("#user_id", str(admin.id))
+        pick_user(page, admin.email)
     with page.expect_response("**/admin/playground/effective?*"):
         page.fill("#temperature", "0.3")
         page.locator("#temperature").dispatch_event("change")

@@ -71,7 +71,7 @@ def test_the_answer_is_the_same_whether_or_not_the_email_is_registered(org_admin
 
 def test_pending_invitations_are_listed_and_revocable(org_admin, acme):
     _add(org_admin, acme, "someone@example.com", "org_admin")
-    page = org_admin.get(f"/admin/orgs/{acme.id}").get_data(as_text=True)
+    page = org_admin.get(f"/admin/orgs/{acme.id}?tab=members").get_data(as_text=True)
     row = page.split('id="invitation-')[1].split("</tr>")[0]
     assert "someone@example.com" in row and "Org admin" in row and "Revoke" in row
     invitation = _invitation(acme, "someone@example.com")
@@ -144,7 +144,7 @@ def test_an_expired_invitation_is_not_offered_and_cannot_be_accepted(app, org_ad
     assert invitations.pending_for(user) == []
     with pytest.raises(NotFound):
         invitations.accept(user, invitation.id)
-    page = org_admin.get(f"/admin/orgs/{acme.id}").get_data(as_text=True)
+    page = org_admin.get(f"/admin/orgs/{acme.id}?tab=members").get_data(as_text=True)
     assert "expired" in page.split('id="invitation-')[1].split("</tr>")[0]
 
 

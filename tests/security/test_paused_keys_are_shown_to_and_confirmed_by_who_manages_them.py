@@ -159,7 +159,7 @@ def test_org_admins_see_and_confirm_their_organizations_keys(keys, app, admin_cl
     boss = factories.make_user("boss@example.com")
     factories.add_member(org, boss, "org_admin")
     boss_client = login(app.test_client(), boss.email)
-    page = text(boss_client.get(f"/admin/orgs/{org.id}"))
+    page = text(boss_client.get(f"/admin/orgs/{org.id}?tab=keys"))
     assert f"paused: OpenAI's address changed to {NEW_HOST}; re-enter the key or confirm." in page
     confirm = f"/admin/orgs/{org.id}/keys/{org_key.id}/confirm"
     member_client = login(app.test_client(), member.email)

@@ -19,6 +19,13 @@ class AuditEvent(Model):
         sa.Index("ix_audit_events_target", "target_type", "target_id"),
         sa.Index("ix_audit_events_actor_time", "actor_id", "created_at"),
         sa.Index("ix_audit_events_org_time", "org_id", "created_at"),
+        sa.Index("ix_audit_events_action_time", "action", "created_at"),
+        sa.Index("ix_audit_events_target_id", "target_id"),
+        # PostgreSQL only (a prefix LIKE on SQLite would not use it).
+        sa.Index(
+            "ix_audit_events_label_prefix",
+            sa.text("lower(target_label) text_pattern_ops"),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

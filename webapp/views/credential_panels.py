@@ -99,9 +99,17 @@ def _confirm_label(form: CredentialForm, pause: Pause | None) -> None:
 
 
 def build_panel(
-    owner: Owner, provider: Provider, endpoints: Endpoints, *, base_url_for_all: bool, **extra: Any
+    owner: Owner,
+    provider: Provider,
+    endpoints: Endpoints,
+    *,
+    base_url_for_all: bool,
+    owned: list[Credential] | None = None,
+    **extra: Any,
 ) -> Panel:
-    creds = [c for c in credentials.list_credentials(owner) if c.provider_id == provider.id]
+    """``owned``: the owner's keys when the caller listed them already (one query per page)."""
+    owned = credentials.list_credentials(owner) if owned is None else owned
+    creds = [c for c in owned if c.provider_id == provider.id]
     show = base_url_for_all or provider.protocol == Protocol.OPENAI_COMPATIBLE
     add_form = CredentialForm(formdata=None, prefix=add_prefix(provider.id))
     panel = Panel(provider, creds, endpoints, add_form, show_base_url=show)
@@ -154,6 +162,17 @@ class Area:
             then=self.endpoints.url("page"),
             page=lambda: self.page(status=status, replace=panel),
         )
+
+    def panels(self, providers: list[Provider], replace: Panel | None = None) -> list[Panel]:
+        """A panel per provider, from one listing of the owner's keys; ``replace`` stands in
+        for its provider's panel (a form with errors, an editor open)."""
+        owned = credentials.list_credentials(self.owner)
+        return [
+            replace
+            if replace is not None and replace.provider.id == provider.id
+            else self.panel(provider, owned=owned)
+            for provider in providers
+        ]
 
     def panel(self, provider: Provider, **extra: Any) -> Panel:
         if self.shows_env_key:

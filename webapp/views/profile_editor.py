@@ -27,7 +27,7 @@ def urls(profile: Profile) -> dict[str, str]:
     return {
         "action": url_for("orgs.save_profile", **args),
         "delete": url_for("orgs.delete_profile", **args),
-        "back": url_for("orgs.show", org_id=profile.org_id),
+        "back": url_for("orgs.show", org_id=profile.org_id, tab="profiles"),
         "page": url_for("orgs.profile", **args),
     }
 

@@ -46,12 +46,7 @@ def _page(
     preference_form: PreferenceForm | None = None,
 ) -> Response:
     area = _area()
-    panels = [
-        replace
-        if replace is not None and replace.provider.id == provider.id
-        else area.panel(provider)
-        for provider in catalog.enabled_providers()
-    ]
+    panels = area.panels(catalog.enabled_providers(), replace)
     return render(
         "account/index.html",
         "account/index.html",

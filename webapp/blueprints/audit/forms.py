@@ -28,12 +28,14 @@ class AuditFilterForm(FlaskForm):
     target = SearchField(
         "Target",
         validators=[Optional(), Length(max=300), NO_CONTROL_CHARS],
-        render_kw={"placeholder": "Id or name contains"},
+        render_kw={"placeholder": "Id, or name starting with"},
     )
     action = SelectField("Action", choices=choices([("", "Any action")]), default="")
     since = DateField("From (UTC)", validators=[Optional()])
     until = DateField("Until (UTC, inclusive)", validators=[Optional()])
-    page = IntegerInput("Page", validators=[Optional(), NumberRange(min=1)])
+    # Keyset cursors: the page older than event ``before``, or newer than event ``after``.
+    before = IntegerInput("Older than", validators=[Optional(), NumberRange(min=1)])
+    after = IntegerInput("Newer than", validators=[Optional(), NumberRange(min=1)])
 
     def offer(self, target_types: Iterable[str], actions: Iterable[str]) -> AuditFilterForm:
         """Limit the selects to the values present in the log."""
@@ -48,5 +50,7 @@ class AuditFilterForm(FlaskForm):
     def link_args(self) -> dict[str, str]:
         """The non-empty filters as URL arguments, for page links."""
         return {
-            f.name: f.raw_data[0] for f in self if f.name != "page" and f.raw_data and f.raw_data[0]
+            f.name: f.raw_data[0]
+            for f in self
+            if f.name not in ("before", "after") and f.raw_data and f.raw_data[0]
         }

@@ -28,7 +28,7 @@ def index() -> Response:
     form = AuditFilterForm(request.args).offer(audit_log.target_types(), audit_log.actions())
     if not form.validate():
         return render("audit/index.html", "audit/_table.html", 422, form=form, listing=None)
-    listing = audit_log.list_events(_filters(form), page=form.page.data or 1)
+    listing = audit_log.list_events(_filters(form), form.before.data, form.after.data)
     return render(
         "audit/index.html", "audit/_table.html", form=form, listing=listing, args=form.link_args()
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SearchField, SelectField, StringField
+from wtforms import BooleanField, SearchField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.forms import IntegerInput, VersionField, choices
+from webapp.forms import IntegerInput, VersionField, choices, coerce_id
 from webapp.models import Category
 from webapp.services.catalog.schemas import MODEL_FIELDS
 
@@ -103,3 +103,10 @@ class NewModelForm(ModelFields):
             "model_id": self.model_id.data,
             **super().model_data(),
         }
+
+
+class BulkEnableForm(FlaskForm):
+    """Enable or disable the ticked models (each row's checkbox belongs to this form)."""
+
+    model_id = SelectMultipleField("Models", coerce=coerce_id, validate_choice=False)
+    enabled = SelectField("Action", choices=choices([("on", "Enable"), ("off", "Disable")]))

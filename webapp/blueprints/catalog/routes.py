@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, request, url_for
+from flask import Response, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.catalog import bp
-from webapp.blueprints.catalog.forms import ModelFilterForm, ModelForm, NewModelForm
+from webapp.blueprints.catalog.forms import BulkEnableForm, ModelFilterForm, ModelForm, NewModelForm
 from webapp.extensions import db
 from webapp.forms import attach_errors, choices
-from webapp.htmx import redirect_to, render, respond, trigger
+from webapp.htmx import add_notice, is_partial_request, redirect_to, render, respond, trigger
 from webapp.models import CatalogModel
 from webapp.permissions import admin_required
 from webapp.services.catalog import editing as models_admin
@@ -168,6 +168,30 @@ def toggle(model_id: int) -> Response:
     except ValidationError as exc:
         return _row(model, 422, notice=exc.message, level="error", row_error=exc.message)
     return _row(model, notice=f"{model.global_id} {'enabled' if enabled else 'disabled'}.")
+
+
+@bp.route("/bulk", methods=["POST"])
+@admin_required
+def bulk() -> Response:
+    """Enable or disable the ticked models; the table then reloads itself."""
+    form = BulkEnableForm()
+    enabled = form.enabled.data == "on"
+    status, level = 200, "success"
+    if not form.validate_on_submit():
+        status, level, notice = 422, "error", "Tick the models to change, then choose an action."
+    else:
+        try:
+            changed = models_admin.set_enabled_many(current_user, form.model_id.data, enabled)
+        except ValidationError as exc:
+            status, level, notice = 422, "error", exc.message
+        else:
+            count = len(changed)
+            notice = f"{count} model{'' if count == 1 else 's'} {'en' if enabled else 'dis'}abled."
+    if not is_partial_request():
+        flash(notice, level)
+        return redirect(url_for("catalog.index"), 303)
+    response = add_notice(make_response("", status), notice, level)
+    return trigger(response, "models-changed") if status == 200 else response
 
 
 @bp.route("/<int:model_id>/default", methods=["POST"])

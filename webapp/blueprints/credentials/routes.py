@@ -37,12 +37,7 @@ ENDPOINTS = Endpoints.named("credentials.index", "credentials.")
 def _page(
     status: int = 200, replace: Panel | None = None, host_form: AllowedHostForm | None = None
 ) -> Response:
-    panels = [
-        replace
-        if replace is not None and replace.provider.id == provider.id
-        else AREA.panel(provider)
-        for provider, _ in catalog.list_providers()
-    ]
+    panels = AREA.panels([provider for provider, _ in catalog.list_providers()], replace)
     ring = crypto.keyring()
     return render(
         "credentials/index.html",

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from flask import Response, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import SelectField
 
 from webapp.blueprints.explainer import bp
 from webapp.extensions import db
-from webapp.forms import choices, coerce_optional_id
+from webapp.forms import PickerField
 from webapp.htmx import render
 from webapp.models import Organization, User
 from webapp.permissions import admin_required
-from webapp.services.llm import playground
 from webapp.services.settings import explainer
 from webapp.services.settings.resolution import Source
 
@@ -22,22 +20,13 @@ class ExplainForm(FlaskForm):
     class Meta:
         csrf = False
 
-    user_id = SelectField("User", coerce=coerce_optional_id, default="")
-    org_id = SelectField("Organization", coerce=coerce_optional_id, default="")
-    feature = SelectField("Feature", default="")
+    user_id = PickerField("User", kind="users")
+    org_id = PickerField("Organization", kind="orgs")
+    feature = PickerField("Feature", kind="features")
 
 
 def _form() -> ExplainForm:
-    options = playground.options()
-    form = ExplainForm(request.args)
-    form.user_id.choices = choices(
-        [("", "No user")] + [(str(u.id), u.email) for u in options.users]
-    )
-    form.org_id.choices = choices(
-        [("", "No organization")] + [(str(o.id), o.name) for o in options.orgs]
-    )
-    form.feature.choices = choices([("", "No feature")] + [(f, f) for f in options.features])
-    return form
+    return ExplainForm(request.args)
 
 
 def edit_link(source: Source) -> str | None:
@@ -45,7 +34,7 @@ def edit_link(source: Source) -> str | None:
     if source.layer == "global":
         return url_for("defaults.index")
     if source.layer == "org" and source.org_id:
-        return url_for("orgs.show", org_id=source.org_id) + "#org-settings"
+        return url_for("orgs.show", org_id=source.org_id, tab="settings")
     if source.layer == "profile" and source.record_id:
         if source.org_id:
             return url_for("orgs.profile", org_id=source.org_id, profile_id=source.record_id)

@@ -6,14 +6,14 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.forms import VersionField, choices
+from webapp.forms import PickerField, VersionField, choices
 from webapp.services.settings.fields import FIELDS
 
 
 class FeatureForm(FlaskForm):
     """Create (with owner and slug) or edit (name, description, profile, enabled)."""
 
-    owner = SelectField("Owner", default="")
+    owner = PickerField("Owner", kind="orgs")
     slug = StringField(
         "Slug",
         validators=[Optional(), Length(max=64)],
@@ -39,13 +39,16 @@ class FeatureForm(FlaskForm):
         render_kw={"rows": 4},
     )
 
-    def fill_choices(self, owners: list[tuple[str, str]], profile_names: list[str]) -> FeatureForm:
-        self.owner.choices = choices(owners)
+    def fill_choices(self, profile_names: list[str], *, global_owner: bool) -> FeatureForm:
+        """Profiles to point at; without ``global_owner`` (org admins) an org is required."""
+        if not global_owner and self.owner is not None:  # the edit form has no owner
+            self.owner.validators = [InputRequired("Choose one of your organizations.")]
         self.profile_name.choices = choices([("", "No profile")] + [(n, n) for n in profile_names])
         return self
 
 
 class FeatureEditForm(FeatureForm):
+    owner = None  # type: ignore[assignment]  # fixed at creation
     version = VersionField()
 
 

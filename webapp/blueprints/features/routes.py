@@ -10,8 +10,8 @@ from flask_login import current_user
 from webapp.blueprints.features import bp
 from webapp.blueprints.features.forms import FeatureEditForm, FeatureForm, ProfileForm
 from webapp.extensions import db
-from webapp.forms import attach_errors
-from webapp.htmx import redirect_to, render, respond
+from webapp.forms import attach_errors, bounded_id
+from webapp.htmx import is_partial_request, redirect_to, render, respond
 from webapp.models import Feature, ParameterSet
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.accounts import orgs
@@ -23,21 +23,21 @@ from webapp.views.conflicts import keep_typed
 from webapp.views.profile_editor import profile_page, save_profile_settings
 
 
-def _owners() -> list[tuple[str, str]]:
-    owners = [("", "Global (every organization)")] if current_user.is_admin else []
-    return owners + [(str(o.id), o.name) for o in orgs.visible_orgs(current_user) if not o.archived]
-
-
-def _names() -> list[str]:
-    names = set(profiles.profile_names(None))
-    for org in orgs.visible_orgs(current_user):
-        names |= {p.name for p in profiles.list_profiles(org.id)}
-    return sorted(names)
-
-
 def _form(cls: type[FeatureForm] = FeatureForm, **data: Any) -> FeatureForm:
     form = cls(**data) if data else cls()
-    return form.fill_choices(_owners(), _names())
+    return form.fill_choices(profiles.names_for(current_user), global_owner=current_user.is_admin)
+
+
+def _table() -> dict[str, Any]:
+    """The page of features the URL asks for (``page``, ``q``)."""
+    text = request.args.get("q", "")[:100]
+    return {
+        "features": features.list_features(
+            current_user, bounded_id(request.args.get("page")), text
+        ),
+        "q": text.strip(),
+        "may_edit": lambda f: features.may_edit(current_user, f),
+    }
 
 
 def _fields(form: FeatureForm) -> dict[str, Any]:
@@ -57,8 +57,7 @@ def _list(
         "features/index.html",
         "features/_list.html",
         status,
-        features=features.visible_features(current_user),
-        may_edit=lambda f: features.may_edit(current_user, f),
+        **_table(),
         form=form or _form(formdata=None),
         profiles=profiles.list_profiles(None),
         profile_form=profile_form or ProfileForm(formdata=None),
@@ -69,6 +68,8 @@ def _list(
 @bp.route("")
 @org_admin_required
 def index() -> Response:
+    if is_partial_request():  # the search box and the pager swap the table alone
+        return render("features/index.html", "features/_table.html", **_table())
     return _list()
 
 
@@ -77,7 +78,7 @@ def index() -> Response:
 def create() -> Response:
     form = _form()
     if form.validate_on_submit():
-        owner = orgs.get_org(current_user, int(form.owner.data)) if form.owner.data else None
+        owner = orgs.get_org(current_user, form.owner.data) if form.owner.data else None
         try:
             feature = features.create_feature(
                 current_user,

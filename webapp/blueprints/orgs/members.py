@@ -8,13 +8,26 @@ from flask_login import current_user
 
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.forms import MemberAddForm, MemberRoleForm
-from webapp.blueprints.orgs.page import respond
+from webapp.blueprints.orgs.page import context, org_page, respond
 from webapp.forms import attach_errors
+from webapp.htmx import is_partial_request, render
 from webapp.permissions import org_admin_required
 from webapp.services.accounts import invitations, orgs
 from webapp.services.errors import ValidationError
 
 PARTIAL = "orgs/_members.html"
+
+
+@bp.route("/<int:org_id>/members")
+@org_admin_required
+def members(org_id: int) -> Response:
+    """A page of members (``page``, ``q``): the table alone for htmx, else the members tab."""
+    org = orgs.get_org(current_user, org_id)
+    if is_partial_request():
+        return render(
+            "orgs/_members_table.html", "orgs/_members_table.html", **context(org, "members")
+        )
+    return org_page(org, tab="members")
 
 
 @bp.route("/<int:org_id>/members", methods=["POST"])

@@ -68,4 +68,4 @@ def delete_profile(org_id: int, profile_id: int) -> Response:
     name = item.name
     profiles.delete_profile(current_user, item)
     flash(f"Profile {name} deleted.", "success")
-    return redirect_to(url_for("orgs.show", org_id=org.id) + "#org-profiles")
+    return redirect_to(url_for("orgs.show", org_id=org.id, tab="profiles"))

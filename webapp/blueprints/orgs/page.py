@@ -1,14 +1,19 @@
-"""The organization page: every section built from one context, so any section can be
-re-rendered alone (an htmx swap) or as part of the whole page (plain posts, errors)."""
+"""The organization page: one tab per section (details, members, keys, settings, profiles).
+
+Each section has its own small context builder, so an htmx swap of one section queries only
+what that section shows; the full page renders the tab the URL names (``?tab=members``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, request, url_for
 
 from webapp import htmx
 from webapp.blueprints.orgs.forms import MemberAddForm, OrgForm, ProfileCreateForm
+from webapp.forms import bounded_id
 from webapp.htmx import render
 from webapp.models import Organization
 from webapp.services.accounts import invitations, orgs
@@ -26,7 +31,7 @@ def key_area(org: Organization) -> Area:
         owner=org_owner(org.id),
         endpoints=endpoints,
         base_url_for_all=True,
-        page=lambda status=200, replace=None: org_page(org, status, replace=replace),
+        page=lambda status=200, replace=None: org_page(org, status, "keys", replace=replace),
     )
 
 
@@ -43,36 +48,78 @@ def details_form(org: Organization) -> OrgForm:
     return form.fill_choices(orgs.profile_choices(org.id))
 
 
-def context(org: Organization, **overrides: Any) -> dict[str, Any]:
-    """Everything the page shows; ``overrides`` replace a section's form or panel."""
-    area = key_area(org)
-    replace: Panel | None = overrides.pop("replace", None)
-    panels = [
-        replace
-        if replace is not None and replace.provider.id == provider.id
-        else area.panel(provider)
-        for provider in catalog.enabled_providers()
-    ]
-    ctx: dict[str, Any] = {
-        "org": org,
-        "details_form": details_form(org),
-        "details_error": None,
+def _details(org: Organization) -> dict[str, Any]:
+    return {"details_form": details_form(org), "details_error": None}
+
+
+def _members(org: Organization) -> dict[str, Any]:
+    """One page of members (``page`` and ``q`` from the URL) and the pending invitations."""
+    text = request.args.get("q", "")[:100] if request.method == "GET" else ""
+    page = bounded_id(request.args.get("page")) if request.method == "GET" else 1
+    return {
+        "members": orgs.list_members(org, page, text),
+        "members_q": text.strip(),
         "member_form": MemberAddForm(formdata=None),
         "invitations": invitations.list_for_org(org.id),
-        "panels": panels,
-        "settings_form": settings_editor.form_for(
-            settings_service.parameter_set_for("org", org.id, create=False), prefix="org-settings"
-        ),
+    }
+
+
+def _keys(org: Organization, replace: Panel | None = None) -> dict[str, Any]:
+    return {"panels": key_area(org).panels(catalog.enabled_providers(), replace)}
+
+
+def _settings(org: Organization) -> dict[str, Any]:
+    pset = settings_service.parameter_set_for("org", org.id, create=False)
+    return {"settings_form": settings_editor.form_for(pset, prefix="org-settings")}
+
+
+def _profiles(org: Organization) -> dict[str, Any]:
+    return {
         "profiles": profiles.list_profiles(org.id),
         "profile_form": ProfileCreateForm(formdata=None),
         "suggested_profiles": profiles.SUGGESTED,
     }
+
+
+# tab name → (its partial, its context builder); the first is the default tab.
+SECTIONS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
+    "details": ("orgs/_details.html", _details),
+    "members": ("orgs/_members.html", _members),
+    "keys": ("orgs/_keys.html", _keys),
+    "settings": ("orgs/_settings.html", _settings),
+    "profiles": ("orgs/_profiles.html", _profiles),
+    "credits": ("billing/_org.html", lambda org: {}),
+}
+TABS = {name: name.title() for name in SECTIONS}
+
+
+def _tab_of(partial: str) -> str:
+    return next(tab for tab, (template, _) in SECTIONS.items() if template == partial)
+
+
+def context(org: Organization, tab: str, **overrides: Any) -> dict[str, Any]:
+    """What the ``tab`` section shows; ``overrides`` replace its form or a key panel."""
+    partial, build = SECTIONS[tab]
+    ctx: dict[str, Any] = {"org": org, "tab": tab, "tabs": TABS, "section": partial}
+    if tab == "keys":
+        ctx.update(build(org, overrides.pop("replace", None)))
+    else:
+        ctx.update(build(org))
     ctx.update({k: v for k, v in overrides.items() if v is not None})
     return ctx
 
 
-def org_page(org: Organization, status: int = 200, **overrides: Any) -> Response:
-    return render("orgs/show.html", "orgs/show.html", status, **context(org, **overrides))
+def current_tab() -> str:
+    tab = request.args.get("tab", "")
+    return tab if tab in SECTIONS else "details"
+
+
+def org_page(
+    org: Organization, status: int = 200, tab: str | None = None, **overrides: Any
+) -> Response:
+    """The page at one tab; an htmx tab switch gets the tabs and that section alone."""
+    ctx = context(org, tab or current_tab(), **overrides)
+    return render("orgs/show.html", "orgs/_tabs.html", status, **ctx)
 
 
 def respond(
@@ -84,11 +131,14 @@ def respond(
     **overrides: Any,
 ) -> Response:
     """The section partial for htmx, the page with errors, or a redirect after success."""
+    tab = _tab_of(partial)
     return htmx.respond(
-        lambda: render(partial, partial, status, **context(org, **overrides)),
+        lambda: render(partial, partial, status, **context(org, tab, **overrides)),
         status=status,
         notice=notice,
         level=level,
-        then=url_for("orgs.show", org_id=org.id),
-        page=lambda: org_page(org, status, **overrides),
+        then=url_for("orgs.show", org_id=org.id, tab=tab if tab != "details" else None),
+        page=lambda: render(
+            "orgs/show.html", "orgs/show.html", status, **context(org, tab, **overrides)
+        ),
     )

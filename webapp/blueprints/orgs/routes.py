@@ -3,7 +3,9 @@ and profiles. Org admins reach only their own orgs (others are 404)."""
 
 from __future__ import annotations
 
-from flask import Response, url_for
+from typing import Any
+
+from flask import Response, request, url_for
 from flask_login import current_user
 
 from webapp import htmx
@@ -11,12 +13,19 @@ from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.forms import OrgCreateForm, OrgForm
 from webapp.blueprints.orgs.page import details_form, org_page, respond
 from webapp.extensions import db
-from webapp.forms import attach_errors
-from webapp.htmx import render
+from webapp.forms import attach_errors, bounded_id
+from webapp.htmx import is_partial_request, render
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.accounts import orgs
 from webapp.services.errors import Conflict, ValidationError
 from webapp.views.conflicts import keep_typed
+
+
+def _table() -> dict[str, Any]:
+    """The page of organizations the URL asks for (``page``, ``q``)."""
+    text = request.args.get("q", "")[:100]
+    listing = orgs.list_orgs(current_user, bounded_id(request.args.get("page")), text)
+    return {"listing": listing, "q": text.strip()}
 
 
 def _list(form: OrgCreateForm | None = None, status: int = 200) -> Response:
@@ -24,7 +33,7 @@ def _list(form: OrgCreateForm | None = None, status: int = 200) -> Response:
         "orgs/index.html",
         "orgs/_list.html",
         status,
-        orgs=orgs.visible_orgs(current_user),
+        **_table(),
         form=form or OrgCreateForm(formdata=None),
     )
 
@@ -32,6 +41,8 @@ def _list(form: OrgCreateForm | None = None, status: int = 200) -> Response:
 @bp.route("")
 @org_admin_required
 def index() -> Response:
+    if is_partial_request():  # the search box and the pager swap the table alone
+        return render("orgs/index.html", "orgs/_table.html", **_table())
     return _list()
 
 

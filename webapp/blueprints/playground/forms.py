@@ -6,14 +6,14 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from webapp.forms import IntegerInput, choices, coerce_id, coerce_optional_id
+from webapp.forms import IntegerInput, PickerField, choices
 from webapp.services.llm import playground
 
 
 class PlaygroundForm(FlaskForm):
-    user_id = SelectField("Call as user", coerce=coerce_id, validators=[InputRequired()])
-    org_id = SelectField("Organization", coerce=coerce_optional_id)
-    feature = SelectField("Feature", default="")
+    user_id = PickerField("Call as user", kind="users", validators=[InputRequired()])
+    org_id = PickerField("Organization", kind="orgs")
+    feature = PickerField("Feature", kind="features")
     model = SelectField("Model", default="")
     system = TextAreaField("System prompt", validators=[Optional(), Length(max=20000)])
     prompt = TextAreaField(
@@ -25,15 +25,8 @@ class PlaygroundForm(FlaskForm):
     )
 
     def fill_choices(self) -> PlaygroundForm:
-        options = playground.options()
-        self.user_id.choices = choices(
-            (str(u.id), f"{u.email} ({u.role}, {u.mode})") for u in options.users
-        )
-        self.org_id.choices = choices(
-            [("", "No organization")] + [(str(o.id), o.name) for o in options.orgs]
-        )
-        self.feature.choices = choices([("", "No feature")] + [(f, f) for f in options.features])
         self.model.choices = choices(
-            [("", "Effective model (from the settings)")] + [(m, m) for m in options.models]
+            [("", "Effective model (from the settings)")]
+            + [(m, m) for m in playground.model_choices()]
         )
         return self

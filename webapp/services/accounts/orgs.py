@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.orm import contains_eager
 
 from webapp.extensions import db
 from webapp.models import Membership, Organization, OrgRole, Profile, User
@@ -17,6 +19,7 @@ from webapp.services.audit import events as audit
 from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.changes import commit_change
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
+from webapp.services.paging import paginate
 from webapp.services.schemas import validate
 
 
@@ -29,16 +32,65 @@ def may_manage_scope(actor: User, org_id: int | None) -> bool:
     return actor.is_admin if org_id is None else may_manage(actor, org_id)
 
 
-def visible_orgs(actor: User) -> list[Organization]:
-    """Every org for admins; the orgs they administer for org admins."""
-    query = (
-        sa.select(Organization)
-        .options(selectinload(Organization.memberships))
-        .order_by(Organization.archived_at.is_not(None), Organization.name)
+ORGS_PER_PAGE = 50
+MEMBERS_PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class OrgPage:
+    """One page of organizations and how many members each has."""
+
+    orgs: Pagination
+    member_counts: dict[int, int]
+
+
+def list_orgs(
+    actor: User, page: int | None = 1, text: str = "", per_page: int = ORGS_PER_PAGE
+) -> OrgPage:
+    """Every org for admins, the orgs they administer for org admins; active ones first.
+    ``text`` filters by name or slug. Members are counted for the page's orgs only."""
+    query = sa.select(Organization).order_by(
+        Organization.archived_at.is_not(None), Organization.name, Organization.id
     )
     if not actor.is_admin:
         query = query.where(Organization.id.in_(actor.administered_org_ids() or [-1]))
-    return list(db.session.scalars(query))
+    if text := (text or "").strip():
+        query = query.where(
+            sa.or_(
+                Organization.name.icontains(text, autoescape=True),
+                Organization.slug.icontains(text, autoescape=True),
+            )
+        )
+    result = paginate(query, page, per_page)
+    return OrgPage(result, member_counts([org.id for org in result.items]))
+
+
+def member_counts(org_ids: list[int]) -> dict[int, int]:
+    """Members per org, in one ``GROUP BY`` query."""
+    if not org_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Membership.org_id, sa.func.count())
+        .where(Membership.org_id.in_(org_ids))
+        .group_by(Membership.org_id)
+    )
+    return {org_id: count for org_id, count in rows}
+
+
+def list_members(
+    org: Organization, page: int | None = 1, text: str = "", per_page: int = MEMBERS_PER_PAGE
+) -> Pagination:
+    """One page of the org's memberships by email, each with its user (one query, a join)."""
+    query = (
+        sa.select(Membership)
+        .join(Membership.user)
+        .options(contains_eager(Membership.user))
+        .where(Membership.org_id == org.id)
+        .order_by(User.email, Membership.id)
+    )
+    if text := (text or "").strip():
+        query = query.where(User.email.icontains(text, autoescape=True))
+    return paginate(query, page, per_page)
 
 
 def get_org(actor: User, org_id: int) -> Organization:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -24,6 +23,7 @@ from webapp.services.accounts.passwords import (
 )
 from webapp.services.audit import events as audit
 from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from webapp.services.paging import paginate
 
 log = logging.getLogger(__name__)
 
@@ -195,16 +195,14 @@ def list_users(filters: UserFilter, page: int = 1, per_page: int = USERS_PER_PAG
         query = query.where(User.role == filters.role)
     if filters.status in ("active", "deactivated"):
         query = query.where(User.active.is_(filters.status == "active"))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(
-        query.options(selectinload(User.memberships).selectinload(Membership.organization))
-        .order_by(User.email, User.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+    result = paginate(
+        query.options(
+            selectinload(User.memberships).selectinload(Membership.organization)
+        ).order_by(User.email, User.id),
+        page,
+        per_page,
     )
-    return UserPage(list(rows), page, pages, total)
+    return UserPage(list(result.items), result.page, max(1, result.pages), result.total or 0)
 
 
 def get_user(user_id: int) -> User:

@@ -7,7 +7,6 @@ replaced by ``[hidden]``: the writers never store secrets, and the page makes su
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import AuditEvent
+from webapp.models import AuditEvent, User
 from webapp.services.audit import events as audit
 from webapp.services.errors import NotFound
 
@@ -68,10 +67,12 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class EventPage:
+    """One page of events, newest first, with the cursors of the pages around it (keyset
+    paging: no count and no OFFSET, so a page costs the same at any depth of the log)."""
+
     entries: list[AuditEntry]
-    page: int
-    pages: int
-    total: int
+    older: int | None  # ``before`` for the next, older page; None at the oldest
+    newer: int | None  # ``after`` for the previous, newer page; None at the newest
 
 
 def _is_secret(name: str) -> bool:
@@ -129,19 +130,42 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+ACTORS_MATCHED = 100  # users whose events an actor filter reads through the actor index
+
+
+def _actor_clause(text: str) -> sa.ColumnElement[bool]:
+    """Events of the users whose email contains ``text``, read through the (actor, time)
+    index; when no user matches (a deleted one), the copied actor labels are searched."""
+    ids = list(
+        db.session.scalars(
+            sa.select(User.id)
+            .where(sa.func.lower(User.email).contains(text, autoescape=True))
+            .limit(ACTORS_MATCHED)
+        )
+    )
+    if ids:
+        return AuditEvent.actor_id.in_(ids)
+    return sa.func.lower(AuditEvent.actor_label).contains(text, autoescape=True)
+
+
+def _target_clause(text: str) -> sa.ColumnElement[bool]:
+    """The target's exact id, or a name that starts with ``text`` (any case): both read an
+    index (``ix_audit_events_target_id``, ``ix_audit_events_label_prefix``)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return sa.or_(
+        AuditEvent.target_id == text,
+        sa.func.lower(AuditEvent.target_label).like(escaped + "%", escape="\\"),
+    )
+
+
 def _filtered(filters: AuditFilter) -> sa.Select[tuple[AuditEvent]]:
     query = sa.select(AuditEvent)
     if actor := filters.actor.strip().lower():
-        query = query.where(sa.func.lower(AuditEvent.actor_label).contains(actor, autoescape=True))
+        query = query.where(_actor_clause(actor))
     if filters.target_type:
         query = query.where(AuditEvent.target_type == filters.target_type)
     if target := filters.target.strip():
-        query = query.where(
-            sa.or_(
-                AuditEvent.target_id == target,
-                sa.func.lower(AuditEvent.target_label).contains(target.lower(), autoescape=True),
-            )
-        )
+        query = query.where(_target_clause(target))
     if filters.action:
         query = query.where(AuditEvent.action == filters.action)
     if filters.since is not None:
@@ -151,18 +175,54 @@ def _filtered(filters: AuditFilter) -> sa.Select[tuple[AuditEvent]]:
     return query
 
 
-def list_events(filters: AuditFilter, page: int = 1, per_page: int = EVENTS_PER_PAGE) -> EventPage:
-    """Matching events, newest first; out-of-range pages clamp to the last one."""
-    query = _filtered(filters)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(page, 1), pages)
-    events = db.session.scalars(
-        query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+def _position(event_id: int | None) -> sa.Tuple | None:
+    """The (time, id) of a cursor's event, or None when there is no such event."""
+    if event_id is None:
+        return None
+    created = db.session.scalar(sa.select(AuditEvent.created_at).where(AuditEvent.id == event_id))
+    return (
+        sa.tuple_(sa.literal(created, AuditEvent.created_at.type), sa.literal(event_id))
+        if created
+        else None
     )
-    return EventPage([AuditEntry(e, describe_diff(e.diff)) for e in events], page, pages, total)
+
+
+def list_events(
+    filters: AuditFilter,
+    before: int | None = None,
+    after: int | None = None,
+    per_page: int = EVENTS_PER_PAGE,
+) -> EventPage:
+    """Matching events, newest first: those older than event ``before``, or the page just
+    newer than event ``after``, or the newest. One query (two with a cursor)."""
+    key = sa.tuple_(AuditEvent.created_at, AuditEvent.id)
+    query = _filtered(filters)
+    if after is not None and (position := _position(after)) is not None:
+        rows = list(
+            db.session.scalars(
+                query.where(key > position)
+                .order_by(AuditEvent.created_at, AuditEvent.id)
+                .limit(per_page + 1)
+            )
+        )
+        more_newer = len(rows) > per_page
+        events = rows[:per_page][::-1]
+        older, newer = (events[-1].id if events else None), (events[0].id if more_newer else None)
+    else:
+        position = _position(before)
+        if position is not None:
+            query = query.where(key < position)
+        rows = list(
+            db.session.scalars(
+                query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(
+                    per_page + 1
+                )
+            )
+        )
+        events = rows[:per_page]
+        older = events[-1].id if len(rows) > per_page else None
+        newer = events[0].id if position is not None and events else None
+    return EventPage([AuditEntry(e, describe_diff(e.diff)) for e in events], older, newer)
 
 
 def get_entry(event_id: int) -> AuditEntry:
@@ -173,17 +233,26 @@ def get_entry(event_id: int) -> AuditEntry:
     return AuditEntry(event, describe_diff(event.diff))
 
 
+def _distinct(column: str) -> list[str]:
+    """The values of an indexed column, by a skip scan: one index probe per distinct value
+    (a recursive query), instead of reading every event as ``SELECT DISTINCT`` does."""
+    assert column in ("target_type", "action")  # never user input: names an indexed column
+    statement = sa.text(
+        f"WITH RECURSIVE seen(value) AS ("
+        f" SELECT MIN({column}) FROM audit_events"
+        f" UNION ALL"
+        f" SELECT (SELECT MIN({column}) FROM audit_events WHERE {column} > seen.value)"
+        f" FROM seen WHERE seen.value IS NOT NULL"
+        f") SELECT value FROM seen WHERE value IS NOT NULL"
+    )
+    return list(db.session.scalars(statement))
+
+
 def target_types() -> list[str]:
     """The target types present in the log, for the filter's choices."""
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent.target_type).distinct().order_by(AuditEvent.target_type)
-        )
-    )
+    return _distinct("target_type")
 
 
 def actions() -> list[str]:
     """The actions present in the log, for the filter's choices."""
-    return list(
-        db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action))
-    )
+    return _distinct("action")

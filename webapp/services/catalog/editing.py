@@ -168,6 +168,43 @@ def set_enabled(actor: User, model: CatalogModel, enabled: bool) -> CatalogModel
     return model
 
 
+BULK_LIMIT = 500
+
+
+def set_enabled_many(actor: User, model_ids: list[int], enabled: bool) -> list[CatalogModel]:
+    """Enable or disable several models in one transaction, each change audited; all or
+    nothing (a default model cannot be disabled). Returns the models that changed."""
+    ids = sorted(set(model_ids))
+    if not ids:
+        raise ValidationError({"model_id": "Select at least one model."})
+    if len(ids) > BULK_LIMIT:
+        raise ValidationError({"model_id": f"Select at most {BULK_LIMIT} models at a time."})
+    models = list(db.session.scalars(sa.select(CatalogModel).where(CatalogModel.id.in_(ids))))
+    if len(models) != len(ids):
+        raise ValidationError({"model_id": "Some of these models no longer exist: reload."})
+    defaults = [m.global_id for m in models if m.is_default_chat or m.is_default_embedding]
+    if not enabled and defaults:
+        raise ValidationError(
+            {"model_id": f"{', '.join(defaults)} is a default model and must stay enabled."}
+        )
+    changed = [m for m in models if m.enabled != enabled]
+    with conflict_on_stale(STALE):
+        for model in changed:
+            model.enabled = enabled
+            audit.record(
+                "update",
+                "model",
+                actor=actor,
+                target_id=model.id,
+                target_label=model.global_id,
+                changes={"enabled": {"before": not enabled, "after": enabled}},
+            )
+        if changed:
+            bump_settings_version()
+        db.session.commit()
+    return changed
+
+
 def set_default(actor: User, model: CatalogModel, kind: str) -> CatalogModel:
     """Make ``model`` the one default of ``kind`` (chat | embedding), in one transaction."""
     require_admin(actor)

@@ -8,37 +8,22 @@ from typing import Any
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import CatalogModel, Feature, Organization, Provider, UsageRecord, User
+from webapp.models import CatalogModel, Organization, Provider, UsageRecord, User
 from webapp.services import llm
 from webapp.services.errors import NotFound, ValidationError
 from webapp.services.settings import resolution as effective_settings
 
 
-@dataclass
-class Options:
-    users: list[User]
-    orgs: list[Organization]
-    features: list[str]
-    models: list[str]
-
-
-def options() -> Options:
-    users = list(db.session.scalars(sa.select(User).where(User.active).order_by(User.email)))
-    orgs = list(
-        db.session.scalars(
-            sa.select(Organization)
-            .where(Organization.archived_at.is_(None))
-            .order_by(Organization.name)
-        )
-    )
-    features = sorted(set(db.session.scalars(sa.select(Feature.slug))))
+def model_choices() -> list[str]:
+    """The models a playground call may name (users, orgs and features are searched instead:
+    see services/search/pickers.py)."""
     rows = db.session.execute(
         sa.select(Provider.slug, CatalogModel.model_id)
         .join(Provider)
         .where(CatalogModel.enabled, Provider.enabled, CatalogModel.category != "embedding")
         .order_by(Provider.slug, CatalogModel.model_id)
     )
-    return Options(users, orgs, features, [f"{slug}/{model_id}" for slug, model_id in rows])
+    return [f"{slug}/{model_id}" for slug, model_id in rows]
 
 
 @dataclass

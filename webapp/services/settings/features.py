@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
 from webapp.models import Feature, Organization, ParameterSet, SettingsScope, User
@@ -14,6 +16,7 @@ from webapp.services.accounts.orgs import may_manage_scope
 from webapp.services.audit import events as audit
 from webapp.services.changes import commit_change, delete_record
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
+from webapp.services.paging import paginate
 from webapp.services.schemas import validate
 from webapp.services.settings import schemas
 from webapp.services.settings.profiles import profile_names
@@ -21,16 +24,34 @@ from webapp.services.settings.profiles import profile_names
 FIELDS = ("slug", *schemas.FEATURE_FIELDS)
 
 
-def visible_features(actor: User) -> list[Feature]:
-    """Admins see all; org admins see the global ones (read only) and their orgs'."""
-    query = sa.select(Feature).order_by(Feature.org_id.is_not(None), Feature.org_id, Feature.slug)
+FEATURES_PER_PAGE = 50
+
+
+def list_features(
+    actor: User, page: int | None = 1, text: str = "", per_page: int = FEATURES_PER_PAGE
+) -> Pagination:
+    """One page of the features the actor sees, global first, each with its organization.
+    Admins see all; org admins see the global ones (read only) and their orgs'. ``text``
+    filters by slug or name."""
+    query = (
+        sa.select(Feature)
+        .options(joinedload(Feature.organization))
+        .order_by(Feature.org_id.is_not(None), Feature.org_id, Feature.slug)
+    )
     if not actor.is_admin:
         query = query.where(
             sa.or_(
                 Feature.org_id.is_(None), Feature.org_id.in_(actor.administered_org_ids() or [-1])
             )
         )
-    return list(db.session.scalars(query))
+    if text := (text or "").strip():
+        query = query.where(
+            sa.or_(
+                Feature.slug.icontains(text, autoescape=True),
+                Feature.name.icontains(text, autoescape=True),
+            )
+        )
+    return paginate(query, page, per_page)
 
 
 def may_edit(actor: User, feature: Feature) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import Organization, ParameterSet, Profile, SettingsScope, User
@@ -21,7 +22,11 @@ FIELDS = ("name", *schemas.PROFILE_FIELDS)
 
 
 def list_profiles(org_id: int | None) -> list[Profile]:
-    query = sa.select(Profile).order_by(Profile.name)
+    query = (
+        sa.select(Profile)
+        .options(selectinload(Profile.settings).selectinload(ParameterSet.model))
+        .order_by(Profile.name)
+    )
     query = (
         query.where(Profile.org_id == org_id) if org_id else query.where(Profile.org_id.is_(None))
     )
@@ -34,6 +39,16 @@ def profile_names(org_id: int | None) -> list[str]:
     if org_id:
         names |= {p.name for p in list_profiles(org_id)}
     return sorted(names)
+
+
+def names_for(actor: User) -> list[str]:
+    """Every profile name the actor's features may point at, in one query: the global
+    profiles and those of the orgs the actor manages (all orgs for admins)."""
+    query = sa.select(Profile.name).distinct().order_by(Profile.name)
+    if not actor.is_admin:
+        org_ids = actor.administered_org_ids() or [-1]
+        query = query.where(sa.or_(Profile.org_id.is_(None), Profile.org_id.in_(org_ids)))
+    return list(db.session.scalars(query))
 
 
 def get_profile(actor: User, profile_id: int, org_id: int | None) -> Profile:

@@ -1,0 +1,131 @@
+"""Every main admin page sends a bounded number of SQL statements: the same count with a few
+rows as with many (no query per row), and no more than its ceiling. bench/admin_pages.py
+measures the time of the same pages at 10 000 users and 200 000 audit events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from tests import factories
+from tests.querycount import count_statements
+from webapp.extensions import db
+from webapp.models import AuditEvent, Feature, Membership, Organization, Profile, User
+
+HX = {"HX-Request": "true"}
+
+# page → the most statements it may send (sign-in and CSRF lookups included).
+CEILINGS = {
+    "/": 12,
+    "/admin/users": 6,
+    "/admin/users?q=user": 6,
+    "/admin/orgs": 5,
+    "/admin/orgs?q=org": 5,
+    "/admin/orgs/{org}": 4,
+    "/admin/orgs/{org}?tab=members": 6,
+    "/admin/orgs/{org}?tab=keys": 5,
+    "/admin/orgs/{org}?tab=settings": 4,
+    "/admin/orgs/{org}?tab=profiles": 5,
+    "/admin/orgs/{org}/members?page=2": 7,
+    "/admin/features": 10,
+    "/admin/features?q=feat": 10,
+    "/admin/effective": 4,
+    "/admin/effective?user_id={user}&org_id={org}&feature=feat-0001": 12,
+    "/admin/playground": 4,
+    "/admin/audit": 5,
+    "/admin/audit?actor=user0&action=update": 6,
+    "/admin/audit?before={event}": 6,
+    "/admin/providers": 5,
+    "/admin/keys": 5,
+    "/admin/defaults": 3,
+    "/admin/models": 5,
+    "/admin/pick/users?q=user": 3,
+    "/admin/pick/orgs?q=org": 3,
+    "/admin/pick/features?q=feat": 3,
+}
+
+
+def _grow(start: int, count: int) -> dict[str, int]:
+    """``count`` more users, orgs (each with members and a profile), features and events."""
+    now = datetime.now(UTC)
+    db.session.execute(
+        sa.insert(User),
+        [
+            {"email": f"user{i:04d}@example.com", "password_hash": "x", "session_token": str(i)}
+            for i in range(start, start + count)
+        ],
+    )
+    db.session.execute(
+        sa.insert(Organization),
+        [{"slug": f"org-{i:04d}", "name": f"Org {i:04d}"} for i in range(start, start + count)],
+    )
+    user_ids = list(db.session.scalars(sa.select(User.id).order_by(User.id.desc()).limit(count)))
+    org_ids = list(
+        db.session.scalars(sa.select(Organization.id).order_by(Organization.id.desc()).limit(count))
+    )
+    big = min(org_ids)  # the first org grows the most
+    db.session.execute(
+        sa.insert(Membership),
+        [{"org_id": big, "user_id": u, "org_role": "member"} for u in user_ids]
+        + [
+            {"org_id": o, "user_id": user_ids[0], "org_role": "member"} for o in org_ids if o != big
+        ],
+    )
+    db.session.execute(sa.insert(Profile), [{"org_id": o, "name": "fast"} for o in org_ids])
+    db.session.execute(
+        sa.insert(Feature),
+        [
+            {
+                "org_id": org_ids[i % count] if i % 2 else None,
+                "slug": f"feat-{i:04d}",
+                "name": f"Feature {i}",
+                "profile_name": "fast",
+            }
+            for i in range(start, start + count)
+        ],
+    )
+    db.session.execute(
+        sa.insert(AuditEvent),
+        [
+            {
+                "created_at": now - timedelta(seconds=i),
+                "actor_id": user_ids[i % count],
+                "actor_label": "user0@example.com",
+                "action": ("create", "update")[i % 2],
+                "target_type": ("user", "organization", "feature")[i % 3],
+                "target_id": str(i),
+                "target_label": f"target {i}",
+                "org_id": org_ids[i % count],
+            }
+            for i in range(count * 3)
+        ],
+    )
+    db.session.commit()
+    return {"org": big, "user": user_ids[0]}
+
+
+def _counts(client, ids: dict[str, int]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    found = {}
+    for page in CEILINGS:
+        url = page.format(**ids)
+        headers = HX if "/members?" in url else {}
+        assert client.get(url, headers=headers).status_code == 200, url  # warms the caches
+        with count_statements() as counted:
+            response = client.get(url, headers=headers)
+        assert response.status_code == 200, url
+        found[page] = counted.count
+    return found
+
+
+def test_admin_pages_send_the_same_statements_with_more_rows(admin_client):
+    factories.global_key("openai")
+    ids = _grow(0, 4)
+    ids["event"] = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
+    few = _counts(admin_client, ids)
+    _grow(4, 120)
+    many = _counts(admin_client, ids)
+    grew = {page: (few[page], many[page]) for page in CEILINGS if many[page] > few[page]}
+    assert grew == {}, f"statements that grow with the rows: {grew}"
+    over = {page: many[page] for page in CEILINGS if many[page] > CEILINGS[page]}
+    assert over == {}, f"pages over their ceiling: {over}"
