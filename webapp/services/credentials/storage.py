@@ -163,7 +163,7 @@ def _snapshot(credential: Credential) -> dict[str, object]:
     return values
 
 
-def _audit(action: str, credential: Credential, actor: User, changes: dict) -> None:
+def _audit(action: str, credential: Credential, actor: User | None, changes: dict) -> None:
     audit.record(
         action,
         "credential",
@@ -197,9 +197,12 @@ def get_credential(actor: User, owner: Owner, credential_id: int) -> Credential:
 
 
 def create_credential(
-    actor: User, owner: Owner, provider_id: int | None, data: CredentialInput
+    actor: User | None, owner: Owner, provider_id: int | None, data: CredentialInput
 ) -> Credential:
-    if not may_manage(actor, owner):
+    """Store a new key. ``actor`` None is the operator on the command line (global keys only)."""
+    if actor is None and owner.scope != Scope.GLOBAL:
+        raise NotFound("That owner does not exist.")
+    if actor is not None and not may_manage(actor, owner):
         raise NotFound("That owner does not exist.")
     errors: dict[str, str] = {}
     provider = None
@@ -237,7 +240,7 @@ def create_credential(
         expires_at=expires_at,
         secret_ciphertext="",
         secret_hint=hint_for(secret),
-        created_by_id=actor.id,
+        created_by_id=actor.id if actor is not None else None,
     )
     # The person typing the key approves the address it will be sent to.
     credential.approved_origin = origin_of(effective_url(credential))
