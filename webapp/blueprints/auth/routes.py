@@ -60,7 +60,6 @@ def _password_off(template: str, form: LoginForm | ReauthForm) -> Response | Non
     """403 for a password POST when ``SWITCHBOARD_PASSWORD_SIGN_IN=0`` (the form is hidden)."""
     if current_app.config.get("PASSWORD_SIGN_IN", True) or request.method != "POST":
         return None
-    form.password.errors.append(PASSWORD_OFF)
     return make_response(render_template(template, form=form, sso_error=PASSWORD_OFF), 403)
 
 
