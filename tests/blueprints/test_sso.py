@@ -8,13 +8,7 @@ import sqlalchemy as sa
 
 from tests import factories
 from tests.conftest import login
-from tests.fake_oidc import (  # noqa: F401
-    Login,
-    _fake_oidc_server,
-    fake_oidc,
-    provider_for,
-    sso_sign_in,
-)
+from tests.fake_oidc import Login, provider_for, sso_sign_in
 from webapp.extensions import db
 from webapp.models import AuditEvent, Membership, OrgRole, SsoIdentity, User
 from webapp.services.accounts.sso_config import GroupGrant
@@ -22,7 +16,7 @@ from webapp.sign_in import SIGNED_IN_AT
 
 
 @pytest.fixture
-def corp(app, fake_oidc, monkeypatch):  # type: ignore[no-untyped-def]  # noqa: F811
+def corp(app, fake_oidc, monkeypatch):  # type: ignore[no-untyped-def]
     """The fake provider configured as "corp"; ``corp(**settings)`` reconfigures it."""
 
     def configure(**settings):  # type: ignore[no-untyped-def]
