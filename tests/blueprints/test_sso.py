@@ -272,3 +272,17 @@ def test_reauth_by_someone_elses_identity_is_refused(app, client, corp, fake_oid
     assert response.status_code == 403
     with client.session_transaction() as session:
         assert session[SIGNED_IN_AT] == 0
+
+
+def test_plain_link_post_redirects_and_a_plain_422_shows_the_page(app, corp, admin, member):
+    admin_client = login(app.test_client(), admin.email)
+    ok = admin_client.post(
+        f"/admin/users/{member.id}/sso", data={"provider": "corp", "subject": "plain-1"}
+    )
+    assert ok.status_code == 303 and ok.headers["Location"] == f"/admin/users/{member.id}"
+    bad = admin_client.post(
+        f"/admin/users/{member.id}/sso", data={"provider": "nope", "subject": "plain-2"}
+    )
+    assert bad.status_code == 422
+    body = bad.get_data(as_text=True)
+    assert "<html" in body.lower() and "Not a valid choice" in body

@@ -28,7 +28,7 @@ from webapp.blueprints.auth.forms import LoginForm, ReauthForm
 from webapp.blueprints.sso import bp
 from webapp.blueprints.sso.forms import LinkIdentityForm
 from webapp.extensions import limiter
-from webapp.htmx import render
+from webapp.htmx import is_partial_request, render
 from webapp.models import User
 from webapp.permissions import admin_required
 from webapp.services.accounts import oidc, sessions, sso, users
@@ -154,6 +154,10 @@ def _reauthenticated(provider: OidcProvider, claims: dict[str, Any], target: str
 
 
 def _identities(user: User, form: LinkIdentityForm | None = None, status: int = 200) -> Response:
+    """The identities partial for htmx; plain posts go back to the user's page (or show it
+    again with the errors)."""
+    if status == 200 and not is_partial_request():
+        return redirect(url_for("users.show", user_id=user.id), 303)
     return render(
         "users/user.html",
         "sso/_identities.html",
