@@ -187,7 +187,7 @@ def link(user_id: int) -> Response:
     except ValidationError as exc:
         for field_name, message in exc.errors.items():
             target = form._fields.get(field_name)
-            (target.errors if target is not None else form.form_errors).append(message)  # type: ignore[union-attr]
+            (target.errors if target is not None else form.form_errors).append(message)
         return _identities(user, form, 422)
     return _identities(user)
 

@@ -79,18 +79,21 @@ def _plan_one(provider: Provider) -> EnvKey | None:
     secret = os.environ.get(variable, "").strip() if variable else ""
     if not secret:
         return None
-    base = {"provider": provider.slug, "variable": variable, "masked": mask(secret)}
-    label = label_for(variable)
+
+    def item(action: str, label: str = label_for(variable), reason: str = "") -> EnvKey:
+        return EnvKey(provider.slug, variable, mask(secret), action, label, reason)
+
     if not key_env_name_ok(variable):
-        reason = "the variable is not allowed by SWITCHBOARD_PROVIDER_KEY_VARS"
-        return EnvKey(**base, action=REFUSED, label=label, reason=reason)
+        return item(REFUSED, reason="the variable is not allowed by SWITCHBOARD_PROVIDER_KEY_VARS")
     if env_key_pause(provider) is not None:
-        reason = "the key is paused (the provider's base URL moved); confirm it on the Keys page"
-        return EnvKey(**base, action=REFUSED, label=label, reason=reason)
+        return item(
+            REFUSED,
+            reason="the key is paused (the provider's base URL moved); confirm it on the Keys page",
+        )
     stored = _stored_label(provider, secret)
     if stored is not None:
-        return EnvKey(**base, action=SKIP, label=stored, reason="already stored")
-    return EnvKey(**base, action=IMPORT, label=label)
+        return item(SKIP, label=stored, reason="already stored")
+    return item(IMPORT)
 
 
 def plan_import() -> list[EnvKey]:
