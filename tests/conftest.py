@@ -43,6 +43,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from tests import factories, isolation
+from tests.fake_oidc import _fake_oidc_server, fake_oidc  # noqa: F401
 from tests.fake_upstream import FakeUpstream, _fake_upstream_server, fake_upstream  # noqa: F401
 
 # The SDKs read these on their own; tests must never pick up a real key or endpoint.

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # One package per area under webapp/blueprints/, registered in this order.
 BLUEPRINTS = (
     "auth",
+    "sso",
     "health",
     "main",
     "account",

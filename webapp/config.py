@@ -138,6 +138,16 @@ def _provider_key_vars() -> tuple[str, ...]:
     return names
 
 
+def _sso_providers() -> tuple[Any, ...]:
+    """SWITCHBOARD_OIDC_*: the OpenID Connect providers (services/accounts/sso_config.py)."""
+    from webapp.services.accounts.sso_config import SsoConfigError, providers_from_env
+
+    try:
+        return providers_from_env()
+    except SsoConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _seconds(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     try:
@@ -229,6 +239,9 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "MAX_FORM_MEMORY_SIZE": 3 * 1024 * 1024,
         "PASSWORD_HASH_METHOD": "scrypt",
         "PROVIDER_KEY_VARS": _provider_key_vars(),
+        # Single sign-on: OpenID providers, and whether the password form is offered at all.
+        "OIDC_PROVIDERS": _sso_providers(),
+        "PASSWORD_SIGN_IN": _bool("SWITCHBOARD_PASSWORD_SIGN_IN", True),
         # Outbound calls: one deadline for a call's attempts, waits and fallbacks; a stream
         # may run this long from its first byte (each read has the request timeout).
         "LLM_CALL_DEADLINE_S": _seconds("SWITCHBOARD_LLM_CALL_DEADLINE_S", 180.0),
@@ -240,6 +253,11 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "COOLDOWN_S": _seconds("SWITCHBOARD_COOLDOWN_S", 60.0),
     }
     config.update(overrides)
+    if not config["PASSWORD_SIGN_IN"] and not config["OIDC_PROVIDERS"]:
+        raise ConfigError(
+            "SWITCHBOARD_PASSWORD_SIGN_IN=0 needs at least one OpenID provider "
+            "(SWITCHBOARD_OIDC_PROVIDERS): nobody could sign in."
+        )
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(instance_path, env)
     return config

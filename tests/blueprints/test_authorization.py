@@ -43,6 +43,8 @@ REDIRECTS = {"main.legacy_settings"}
 ACCESS: dict[str, str] = {
     "static": PUBLIC,
     "auth.login": PUBLIC,
+    "sso.start": PUBLIC,
+    "sso.callback": PUBLIC,
     "health.healthz": PUBLIC,
     "auth.logout": LOGIN,
     "auth.reauth": LOGIN,
@@ -104,6 +106,8 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
         "membership_id": lambda: _sample_membership().id,
         "invitation_id": lambda: _sample_invitation().id,
         "token_id": lambda: _sample_token().id,
+        "name": lambda: "corp",
+        "identity_id": lambda: 1,
     }
 
 

@@ -9,6 +9,7 @@ from webapp.cli.accounts import create_user_command, reset_password_command
 from webapp.cli.billing import credits_group
 from webapp.cli.catalog import seed_command
 from webapp.cli.config import config_group
+from webapp.cli.credentials import credentials_group
 from webapp.cli.encryption_keys import keys_group
 from webapp.cli.tokens import tokens_group
 
@@ -28,3 +29,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(config_group)
     app.cli.add_command(credits_group)
     app.cli.add_command(tokens_group)
+    app.cli.add_command(credentials_group)

@@ -13,6 +13,7 @@ from webapp.models.billing import (
 )
 from webapp.models.catalog import CatalogModel, Category, Protocol, Provider
 from webapp.models.credential import Credential, LastTestStatus, Scope
+from webapp.models.identity import SsoIdentity
 from webapp.models.settings import Feature, LogLevel, ParameterSet, Profile, SettingsScope
 from webapp.models.system import AllowedHost, AppCounter, AppSetting, ProviderHealth, SeedRecord
 from webapp.models.token import AccessToken, TokenKind, TokenScope
@@ -63,6 +64,7 @@ __all__ = [
     "Scope",
     "SeedRecord",
     "SettingsScope",
+    "SsoIdentity",
     "TokenKind",
     "TokenScope",
     "UsageRecord",

@@ -32,6 +32,7 @@ from webapp.sign_in import (
 )
 
 WRONG = "Wrong email or password."
+PASSWORD_OFF = "Password sign-in is turned off here: use your company sign-in."
 
 
 def _safe_next(target: str | None) -> str:
@@ -56,6 +57,13 @@ def _wait_response(template: str, form: LoginForm | ReauthForm, wait: int) -> Re
     return make_response(render_template(template, form=form), 429)
 
 
+def _password_off(template: str, form: LoginForm | ReauthForm) -> Response | None:
+    """403 for a password POST when ``SWITCHBOARD_PASSWORD_SIGN_IN=0`` (the form is hidden)."""
+    if current_app.config.get("PASSWORD_SIGN_IN", True) or request.method != "POST":
+        return None
+    return make_response(render_template(template, form=form, sso_error=PASSWORD_OFF), 403)
+
+
 def _check_password(email: str, password: str) -> tuple[User | None, int]:
     """The user (or None) and, when the pair must wait, the seconds left (password unchecked)."""
     if wait := throttle.wait_seconds(email, _address()):
@@ -74,6 +82,8 @@ def login() -> Response | str:
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
+    if refused := _password_off("auth/login.html", form):
+        return refused
     status = 200
     if form.validate_on_submit():
         user, wait = _check_password(form.email.data or "", form.password.data or "")
@@ -106,6 +116,8 @@ def logout() -> Response:
 def reauth() -> Response:
     """Type the password again; then back to ``next`` (same site only)."""
     form = ReauthForm()
+    if refused := _password_off("auth/reauth.html", form):
+        return refused
     status = 200
     if form.validate_on_submit():
         user, wait = _check_password(current_user.email, form.password.data or "")

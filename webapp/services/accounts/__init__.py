@@ -1,4 +1,5 @@
 """People and organizations: users (users.py), passwords (passwords.py), sessions and their
 tokens (sessions.py), sign-in delays (sign_in_throttle.py), organizations and memberships
-(orgs.py; what an organization may hold is defined once, in schemas.py) and invitations
-to them (invitations.py)."""
+(orgs.py; what an organization may hold is defined once, in schemas.py), invitations to
+them (invitations.py), and single sign-on: provider settings (sso_config.py), the OpenID
+Connect protocol (oidc.py) and who an identity signs in as (sso.py)."""

@@ -168,7 +168,7 @@ def _label(credential: Credential) -> str:
 
 
 def _commit(
-    actor: User,
+    actor: User | None,
     credential: Credential,
     action: str,
     before: dict[str, object] | None,
@@ -209,9 +209,12 @@ def get_credential(actor: User, owner: Owner, credential_id: int) -> Credential:
 
 
 def create_credential(
-    actor: User, owner: Owner, provider_id: int | None, data: CredentialInput
+    actor: User | None, owner: Owner, provider_id: int | None, data: CredentialInput
 ) -> Credential:
-    if not may_manage(actor, owner):
+    """Store a new key. ``actor`` None is the operator on the command line (global keys only)."""
+    if actor is None and owner.scope != Scope.GLOBAL:
+        raise NotFound("That owner does not exist.")
+    if actor is not None and not may_manage(actor, owner):
         raise NotFound("That owner does not exist.")
     errors: dict[str, str] = {}
     provider = None
@@ -249,7 +252,7 @@ def create_credential(
         expires_at=expires_at,
         secret_ciphertext="",
         secret_hint=hint_for(secret),
-        created_by_id=actor.id,
+        created_by_id=actor.id if actor is not None else None,
     )
     # The person typing the key approves the address it will be sent to.
     credential.approved_origin = origin_of(effective_url(credential))
