@@ -11,7 +11,7 @@ from webapp.models.billing import (
     EntryKind,
     Reservation,
 )
-from webapp.models.catalog import CatalogModel, Category, Protocol, Provider
+from webapp.models.catalog import CatalogModel, Category, ModelAlias, Protocol, Provider
 from webapp.models.credential import Credential, LastTestStatus, Scope
 from webapp.models.settings import Feature, LogLevel, ParameterSet, Profile, SettingsScope
 from webapp.models.system import AllowedHost, AppCounter, AppSetting, ProviderHealth, SeedRecord
@@ -33,6 +33,7 @@ __all__ = [
     "AppCounter",
     "AppSetting",
     "AuditEvent",
+    "ModelAlias",
     "Budget",
     "BudgetPeriod",
     "BudgetUnit",

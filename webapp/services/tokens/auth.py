@@ -1,0 +1,175 @@
+"""Recognising an access token on a request (the gateway, the management API).
+
+A presented secret is hashed (``secrets.hash_secret``) and looked up with one indexed
+equality on ``access_tokens.token_hash``, joined with its owner and org. What was found is
+kept per process for at most ``CACHE_S`` (one second): a token revoked, expired or whose
+owner was deactivated stops working within that second in every process, with no broker.
+``last_used_at`` is written at most once a minute per token, on a connection of its own.
+
+The secret itself is never stored, logged or put in an error; only its hash is a cache key.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import AccessToken, Organization, TokenKind, TokenScope, User
+from webapp.models.base import utcnow
+from webapp.services import side_writes
+from webapp.services.tokens.secrets import hash_secret, looks_like_secret
+
+CACHE_S = 1.0
+CACHE_MAX = 10_000
+LAST_USED_EVERY = timedelta(seconds=60)
+
+
+class TokenRefused(Exception):
+    """The token cannot be used: ``reason`` is one of ``missing``, ``invalid``, ``revoked``,
+    ``expired``, ``owner_inactive``, ``scope``. ``message`` is fit for the caller."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """What a request needs of its token: immutable, safe to cache and share."""
+
+    id: int
+    kind: str
+    scope: str
+    name: str
+    prefix: str
+    user_id: int | None
+    org_id: int | None
+    allowed_models: tuple[str, ...] | None
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    expires_at: datetime | None
+    revoked: bool
+    owner_active: bool
+    org_archived: bool
+    last_used_at: datetime | None
+
+    def may_use(self, global_id: str) -> bool:
+        """Is ``provider/model`` among the token's models (exact ids or ``provider/*``
+        patterns; ``*`` alone allows all)? A token without a list may use any."""
+        if self.allowed_models is None:
+            return True
+        for pattern in self.allowed_models:
+            if pattern == "*" or pattern == global_id:
+                return True
+            if pattern.endswith("*") and global_id.startswith(pattern[:-1]):
+                return True
+        return False
+
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[float, TokenIdentity | None]] = {}
+_last_used: dict[int, float] = {}  # token id → monotonic time this process last wrote it
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+        _last_used.clear()
+
+
+def _load(token_hash: str) -> TokenIdentity | None:
+    row = db.session.execute(
+        sa.select(AccessToken, User.active, Organization.archived_at)
+        .outerjoin(User, User.id == AccessToken.user_id)
+        .outerjoin(Organization, Organization.id == AccessToken.org_id)
+        .where(AccessToken.token_hash == token_hash)
+    ).first()
+    if row is None:
+        return None
+    token, active, archived_at = row
+    return TokenIdentity(
+        id=token.id,
+        kind=token.kind,
+        scope=token.scope,
+        name=token.name,
+        prefix=token.prefix,
+        user_id=token.user_id,
+        org_id=token.org_id,
+        allowed_models=tuple(token.allowed_models) if token.allowed_models is not None else None,
+        requests_per_minute=token.requests_per_minute,
+        tokens_per_minute=token.tokens_per_minute,
+        expires_at=token.expires_at,
+        revoked=token.revoked_at is not None,
+        # A service token has no user: its org being live is what counts.
+        owner_active=bool(active) if token.kind == TokenKind.PERSONAL else True,
+        org_archived=archived_at is not None,
+        last_used_at=token.last_used_at,
+    )
+
+
+def _lookup(token_hash: str) -> TokenIdentity | None:
+    now = time.monotonic()
+    found = _cache.get(token_hash)
+    if found is not None and found[0] > now:
+        return found[1]
+    identity = _load(token_hash)
+    with _lock:
+        if len(_cache) >= CACHE_MAX:
+            _cache.clear()  # a flood of junk tokens cannot grow memory without bound
+        _cache[token_hash] = (now + CACHE_S, identity)
+    return identity
+
+
+def _touch(identity: TokenIdentity, now: datetime) -> None:
+    """``last_used_at`` at most once a minute per token (per process, and in the database:
+    the UPDATE only runs when the stored time is a minute old, so processes do not pile up)."""
+    seen = _last_used.get(identity.id)
+    if seen is not None and time.monotonic() - seen < LAST_USED_EVERY.total_seconds():
+        return
+    if identity.last_used_at is not None and now - identity.last_used_at < LAST_USED_EVERY:
+        _last_used[identity.id] = time.monotonic()
+        return
+    _last_used[identity.id] = time.monotonic()
+    table = AccessToken.__table__
+    with side_writes.own_transaction() as connection:
+        connection.execute(
+            table.update()
+            .where(
+                table.c.id == identity.id,
+                sa.or_(
+                    table.c.last_used_at.is_(None), table.c.last_used_at < now - LAST_USED_EVERY
+                ),
+            )
+            .values(last_used_at=now)
+        )
+
+
+def authenticate(secret: str | None, *, gateway: bool = True) -> TokenIdentity:
+    """The live token behind ``secret``, or TokenRefused saying why not."""
+    if not secret:
+        raise TokenRefused(
+            "missing", "Send an access token: `Authorization: Bearer sb-…` (or `x-api-key`)."
+        )
+    if not looks_like_secret(secret):
+        raise TokenRefused("invalid", "The access token is not valid.")
+    identity = _lookup(hash_secret(secret))
+    if identity is None:
+        raise TokenRefused("invalid", "The access token is not valid.")
+    if identity.revoked:
+        raise TokenRefused("revoked", "This access token has been revoked.")
+    now = utcnow()
+    if identity.expires_at is not None and identity.expires_at <= now:
+        raise TokenRefused("expired", "This access token has expired.")
+    if not identity.owner_active:
+        raise TokenRefused("owner_inactive", "The owner of this access token is deactivated.")
+    if identity.org_archived:
+        raise TokenRefused("owner_inactive", "The organization of this access token is archived.")
+    if not gateway and identity.scope == TokenScope.GATEWAY:
+        raise TokenRefused("scope", "This access token may only call the gateway (/v1).")
+    _touch(identity, now)
+    return identity
