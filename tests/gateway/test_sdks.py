@@ -199,7 +199,7 @@ def test_revoked_and_expired_tokens_are_refused(wired, member, live_server):
 def test_a_model_outside_the_tokens_list_is_forbidden(wired, member, live_server):
     _, secret = make_token(member, allowed_models=["anthropic/*"])
     client = openai_client(live_server, secret)
-    with pytest.raises(openai.PermissionDeniedError, match="may not use openai/gpt-5.4-mini"):
+    with pytest.raises(openai.PermissionDeniedError, match=r"may not use openai/gpt-5\.4-mini"):
         client.chat.completions.create(model=MINI, messages=HI)
     with pytest.raises(openai.PermissionDeniedError):  # the default model is openai's too
         client.chat.completions.create(model=None, messages=HI)  # type: ignore[arg-type]
