@@ -57,3 +57,15 @@ class ModelForm(FlaskForm):
     enabled = BooleanField("Enabled")
     deprecated = BooleanField("Deprecated")
     version = VersionField()
+
+
+class AliasForm(FlaskForm):
+    """A gateway model alias: a name callers send, and the catalog model it stands for."""
+
+    name = StringField(
+        "Alias",
+        validators=[InputRequired(), Length(max=64)],
+        render_kw={"placeholder": "default-chat"},
+    )
+    model = SelectField("Model", choices=choices([]), validators=[InputRequired()])
+    description = StringField("Description", validators=[Optional(), Length(max=200)])
