@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from flask import g, request
@@ -25,7 +25,7 @@ class Caller:
     user: User | None
     org: Organization | None
     feature: str | None
-    byok_key: str | None = None
+    byok_key: str | None = field(default=None, repr=False)  # never logged
     byok_base_url: str | None = None
 
     def context(self) -> llm.CallContext:
