@@ -270,3 +270,24 @@ def test_a_client_leaving_mid_stream_leaves_one_cancelled_record(wired, member, 
     time.sleep(0.3)
     (record,) = [r for r in records() if r.request_id == request_id]
     assert record.status == "cancelled" and record.access_token_id == token.id
+
+
+def test_a_stream_cut_upstream_ends_in_the_protocols_error_event(wired, member, live_server):
+    _, secret = make_token(member)
+    wired.script("openai.chat", Reply.cut_stream(after_chunks=2), Reply.cut_stream(after_chunks=2))
+    stream = openai_client(live_server, secret).chat.completions.create(
+        model=MINI, messages=HI, stream=True
+    )
+    with pytest.raises(openai.APIError, match="could not be reached|unavailable|could not read"):
+        for _ in stream:
+            pass
+    with (
+        pytest.raises(anthropic.APIError),
+        anthropic_client(live_server, secret).messages.stream(
+            model=MINI, max_tokens=10, messages=HI
+        ) as events,
+    ):
+        for _ in events:
+            pass
+    found = records()
+    assert len(found) == 2 and {r.status for r in found} == {"error"}
