@@ -68,6 +68,15 @@ def access_level(rule: Rule) -> str:
     pytest.fail(f"route {rule.rule} ({rule.endpoint}) has no access level: add it to ACCESS")
 
 
+def _sample_alias():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import ModelAlias
+    from webapp.services.catalog import names
+
+    found = db.session.scalar(sa.select(ModelAlias).where(ModelAlias.name == "sample-alias"))
+    return found or names.create_alias("sample-alias", "openai/gpt-5.4-mini", actor=None)
+
+
 def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], object]]:
     """Values for URL arguments, by name: real ids of seeded or created records.
 
@@ -93,6 +102,7 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
         "profile_id": lambda: (_sample_org_profile() if in_org else _sample_profile()).id,
         "membership_id": lambda: _sample_membership().id,
         "invitation_id": lambda: _sample_invitation().id,
+        "alias_id": lambda: _sample_alias().id,
     }
 
 
