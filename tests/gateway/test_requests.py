@@ -46,6 +46,9 @@ def post(client, path, body, headers, **kwargs):  # type: ignore[no-untyped-def]
         ({"messages": HI, "stop": [1]}, "stop", "list of strings"),
         ({"messages": HI, "model": 42}, "model", "model"),
         ({"messages": HI, "tools": [{"type": "function"}]}, "tools[0]", "name"),
+        ({"messages": HI, "tool_choice": "required"}, "tool_choice", "auto or none"),
+        ({"messages": HI, "response_format": {"type": "json_object"}}, "response_format", "text"),
+        ({"messages": HI, "logprobs": True}, "logprobs", "not supported"),
     ],
 )
 def test_bad_chat_bodies_are_400_naming_the_field(wired, client, bearer, body, param, words):
@@ -55,6 +58,16 @@ def test_bad_chat_bodies_are_400_naming_the_field(wired, client, bearer, body, p
     assert error["param"] == param and words in error["message"]
     assert error["type"] == "invalid_request_error"
     assert not wired.requests_to("openai.chat") and not records()
+
+
+def test_nul_characters_and_odd_text_never_500(wired, client, bearer):
+    for escaped in (r"a\u0000b", r"\ud800", r"\ud83d\ude00", "é" * 10):
+        raw = '{"messages": [{"role": "user", "content": "' + escaped + '"}]}'
+        response = post(client, "/v1/chat/completions", raw, bearer)
+        assert response.status_code in (200, 400), (escaped, response.status_code)
+    response = post(client, "/v1/chat/completions", raw.replace("é", r"\udfff"), bearer)
+    assert response.status_code == 400
+    assert "surrogate" in response.get_json()["error"]["message"]
 
 
 def test_malformed_json_and_non_objects_are_400(wired, client, bearer):

@@ -8,6 +8,7 @@ SPEC's ranges and under the feature's locks, like every call's.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ OPENAI_ROLES = {
     "tool": "tool",
 }
 MAX_MODEL_CHARS = 300
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str) -> Any:
@@ -46,6 +48,13 @@ def read_json() -> dict[str, Any]:
         ) from None
     if not isinstance(body, dict):
         raise GatewayError(400, "The request body must be a JSON object.", code="invalid_json")
+    if SURROGATE_ESCAPE.search(raw):  # pairs make characters; a lone half is not text
+        try:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise GatewayError(
+                400, "The request body has a lone UTF-16 surrogate (\\ud800…).", code="invalid_json"
+            ) from None
     return body
 
 
@@ -193,6 +202,26 @@ def _sampling(
     return overrides
 
 
+def _unsupported(body: dict[str, Any]) -> None:
+    """Refuse what the gateway cannot honour, rather than answer as if it had."""
+    if body.get("logprobs"):
+        raise bad("logprobs", "logprobs is not supported by the gateway.")
+    response_format = body.get("response_format")
+    if response_format is not None and (
+        not isinstance(response_format, dict) or response_format.get("type") != "text"
+    ):
+        raise bad("response_format", "response_format other than text is not supported yet.")
+
+
+def _openai_tool_choice(body: dict[str, Any], tools: list[Tool]) -> list[Tool]:
+    choice = body.get("tool_choice")
+    if choice in (None, "auto"):
+        return tools
+    if choice == "none":
+        return []
+    raise bad("tool_choice", "tool_choice may be auto or none: the model decides which tool.")
+
+
 def openai_chat(body: dict[str, Any]) -> ChatBody:
     raw = body.get("messages")
     if raw is None:
@@ -210,10 +239,11 @@ def openai_chat(body: dict[str, Any]) -> ChatBody:
     if options is not None and not isinstance(options, dict):
         raise bad("stream_options", "stream_options must be an object.")
     include_usage = bool((options or {}).get("include_usage", False))
+    _unsupported(body)
     return ChatBody(
         _model(body),
         messages,
-        _openai_tools(body.get("tools")),
+        _openai_tool_choice(body, _openai_tools(body.get("tools"))),
         _sampling(body, ("max_completion_tokens", "max_tokens"), "stop"),
         bool(stream),
         include_usage,
@@ -320,10 +350,17 @@ def anthropic_messages(body: dict[str, Any]) -> ChatBody:
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
         raise bad("stream", "stream must be true or false.")
+    tools = _anthropic_tools(body.get("tools"))
+    choice = body.get("tool_choice")
+    kind = choice.get("type") if isinstance(choice, dict) else choice
+    if kind == "none":
+        tools = []
+    elif kind not in (None, "auto"):
+        raise bad("tool_choice", "tool_choice may be auto or none: the model decides which tool.")
     return ChatBody(
         _model(body),
         messages,
-        _anthropic_tools(body.get("tools")),
+        tools,
         _sampling(body, ("max_tokens",), "stop_sequences"),
         bool(stream),
         True,
