@@ -121,7 +121,7 @@ def _with_request_id(payload: dict[str, Any], request_id: str) -> Response:
     return response
 
 
-def _chat(body: bodies.ChatBody, caller: Caller, budget: rate_limits.Budget, wire: Any) -> Response:
+def _chat(body: bodies.ChatBody, caller: Caller, budget: rate_limits.Budget) -> Response:
     model = _choose_model(caller, body.model)
     context = caller.context()
     protocol = _protocol()
@@ -173,14 +173,14 @@ def _chat(body: bodies.ChatBody, caller: Caller, budget: rate_limits.Budget, wir
 def chat_completions() -> Response:
     caller = current_caller()
     body = bodies.openai_chat(bodies.read_json())
-    return _chat(body, caller, _admit(caller), openai_wire)
+    return _chat(body, caller, _admit(caller))
 
 
 @bp.post("/messages")
 def messages() -> Response:
     caller = current_caller()
     body = bodies.anthropic_messages(bodies.read_json())
-    return _chat(body, caller, _admit(caller), anthropic_wire)
+    return _chat(body, caller, _admit(caller))
 
 
 @bp.post("/embeddings")
