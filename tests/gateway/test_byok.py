@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fake_upstream import Reply
-from tests.gateway.conftest import records
+from tests.gateway.support import records
 from webapp.services import llm
 from webapp.services.llm import clients
 from webapp.services.llm.errors import Unavailable

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests import factories
-from tests.gateway.conftest import make_token
+from tests.gateway.support import make_token
 from webapp.extensions import limiter
 from webapp.gateway import rate_limits
 from webapp.services.tokens import auth

@@ -9,7 +9,7 @@ import pytest
 
 from tests import factories
 from tests.fake_upstream import Reply
-from tests.gateway.conftest import make_token, records
+from tests.gateway.support import make_token, records
 from webapp.extensions import db
 from webapp.models import Feature, ParameterSet, SettingsScope
 from webapp.services.catalog import names

@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from tests.fake_upstream import DEFAULT_TEXT, Reply
-from tests.gateway.conftest import anthropic_client, make_token, openai_client, records
+from tests.gateway.support import anthropic_client, make_token, openai_client, records
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.services.billing import budgets

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests import factories
-from tests.gateway.conftest import make_token
+from tests.gateway.support import make_token
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.services.tokens import auth
