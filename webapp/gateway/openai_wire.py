@@ -89,8 +89,15 @@ def chunks(
         "model": model,
         "system_fingerprint": None,
     }
+    # Every content chunk is the same JSON around its delta: render the frame once.
+    frame = _sse(
+        {**base, "choices": [{"index": 0, "delta": None, "finish_reason": None, "logprobs": None}]}
+    )
+    head, _, tail = frame.partition('"delta":null')
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        if finish is None:
+            return f'{head}"delta":{json.dumps(delta, separators=(",", ":"))}{tail}'
         return _sse(
             {
                 **base,
