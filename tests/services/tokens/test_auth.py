@@ -29,6 +29,9 @@ def test_a_live_token_is_recognised_with_its_limits(app, member):
     assert identity.may_use("openai/gpt-5.4-mini")
     assert not identity.may_use("anthropic/claude-haiku-5-5")
     assert not identity.may_use("openai-compatible/x")
+    _, narrow = make_token(member, name="narrow", allowed_models=["openai/gpt-5*"])
+    assert auth.authenticate(narrow).may_use("openai/gpt-5.4-mini")
+    assert not auth.authenticate(narrow).may_use("openai/text-embedding-3-small")
 
 
 @pytest.mark.parametrize(

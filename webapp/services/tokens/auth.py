@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
 
 import sqlalchemy as sa
 
@@ -59,16 +60,14 @@ class TokenIdentity:
     last_used_at: datetime | None
 
     def may_use(self, global_id: str) -> bool:
-        """Is ``provider/model`` among the token's models (exact ids or ``provider/*``
-        patterns; ``*`` alone allows all)? A token without a list may use any."""
+        """Is ``provider/model`` among the token's models (exact ids, or patterns with ``*``
+        wildcards: ``openai/*``, ``openai/gpt-5*``)? A token without a list may use any.
+        The same rule as ``tokens.rules.model_allowed`` of the token forms."""
         if self.allowed_models is None:
             return True
-        for pattern in self.allowed_models:
-            if pattern == "*" or pattern == global_id:
-                return True
-            if pattern.endswith("*") and global_id.startswith(pattern[:-1]):
-                return True
-        return False
+        return any(
+            fnmatchcase(global_id, p) if "*" in p else p == global_id for p in self.allowed_models
+        )
 
 
 _lock = threading.Lock()
