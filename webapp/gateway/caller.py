@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from flask import g, request
 
-from webapp.extensions import db
 from webapp.models import Organization, User
 from webapp.services import llm
 from webapp.services.tokens.auth import TokenIdentity, TokenRefused, authenticate
@@ -85,12 +84,12 @@ def current_caller() -> Caller:
     except TokenRefused as exc:
         raise GatewayError(401, exc.message, code=exc.reason) from None
     g.gateway_token = identity
-    user = db.session.get(User, identity.user_id) if identity.user_id is not None else None
+    user = identity.owner()
     if identity.user_id is not None and (user is None or not user.active):
         raise GatewayError(
             401, "The owner of this access token is deactivated.", code="owner_inactive"
         )
-    org = db.session.get(Organization, identity.org_id) if identity.org_id is not None else None
+    org = identity.organization()
     feature = request.headers.get("X-Switchboard-Feature")
     if feature is not None:
         feature = feature.strip().lower()

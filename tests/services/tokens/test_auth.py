@@ -108,3 +108,23 @@ def test_last_used_is_written_at_most_once_a_minute(app, member, monkeypatch):
     db.session.refresh(token)
     assert token.last_used_at > first - timedelta(seconds=1)
     assert token.last_used_at > utcnow() - timedelta(seconds=10)
+
+
+def test_the_owner_and_org_are_attached_without_a_query(app, member):
+    import sqlalchemy as sa
+
+    org = factories.make_org("acme")
+    _, secret = make_token(member, org_id=org.id)
+    identity = auth.authenticate(secret)
+    db.session.expunge_all()
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    sa.event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        owner, organization = identity.owner(), identity.organization()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listener)
+    assert not statements
+    assert owner is not None and owner.id == member.id and owner in db.session
+    assert organization is not None and organization.slug == "acme"
+    assert auth.authenticate(secret).owner().email == member.email  # cached: same answer

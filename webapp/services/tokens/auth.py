@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
 
 from webapp.extensions import db
 from webapp.models import AccessToken, Organization, TokenKind, TokenScope, User
@@ -25,6 +27,7 @@ from webapp.models.base import utcnow
 from webapp.services import side_writes
 from webapp.services.tokens.secrets import hash_secret, looks_like_secret
 
+T = TypeVar("T")
 CACHE_S = 1.0
 CACHE_MAX = 10_000
 LAST_USED_EVERY = timedelta(seconds=60)
@@ -58,6 +61,18 @@ class TokenIdentity:
     owner_active: bool
     org_archived: bool
     last_used_at: datetime | None
+    # Detached copies of the owner and org as loaded with the token, for ``owner()`` and
+    # ``organization()``: a request attaches them without a query.
+    user_row: Any = field(default=None, compare=False, repr=False)
+    org_row: Any = field(default=None, compare=False, repr=False)
+
+    def owner(self) -> User | None:
+        """The token's user in this request's session, as of the lookup (at most a second
+        old, like the token itself); no query."""
+        return _attached(self.user_row)
+
+    def organization(self) -> Organization | None:
+        return _attached(self.org_row)
 
     def may_use(self, global_id: str) -> bool:
         """Is ``provider/model`` among the token's models (exact ids, or patterns with ``*``
@@ -81,16 +96,33 @@ def clear_cache() -> None:
         _last_used.clear()
 
 
+def _detached_copy(row: T | None) -> T | None:
+    """A copy of a loaded row's columns that belongs to no session (safe to share between
+    threads: each request merges its own copy of it)."""
+    if row is None:
+        return None
+    mapper = sa.inspect(type(row))
+    copy = type(row)(**{attr.key: getattr(row, attr.key) for attr in mapper.column_attrs})
+    make_transient_to_detached(copy)
+    return copy
+
+
+def _attached(row: T | None) -> T | None:
+    return db.session.merge(row, load=False) if row is not None else None
+
+
 def _load(token_hash: str) -> TokenIdentity | None:
     row = db.session.execute(
-        sa.select(AccessToken, User.active, Organization.archived_at)
+        sa.select(AccessToken, User, Organization)
         .outerjoin(User, User.id == AccessToken.user_id)
         .outerjoin(Organization, Organization.id == AccessToken.org_id)
         .where(AccessToken.token_hash == token_hash)
     ).first()
     if row is None:
         return None
-    token, active, archived_at = row
+    token, user, org = row
+    active = user.active if user is not None else False
+    archived_at = org.archived_at if org is not None else None
     return TokenIdentity(
         id=token.id,
         kind=token.kind,
@@ -108,6 +140,8 @@ def _load(token_hash: str) -> TokenIdentity | None:
         owner_active=bool(active) if token.kind == TokenKind.PERSONAL else True,
         org_archived=archived_at is not None,
         last_used_at=token.last_used_at,
+        user_row=_detached_copy(user),
+        org_row=_detached_copy(org),
     )
 
 
