@@ -3,6 +3,21 @@
 The master checks the configuration before it starts any worker, so a mistake (an invalid
 ``SWITCHBOARD_ADMIN_EMAIL``, a malformed ``SWITCHBOARD_ENCRYPTION_KEYS``…) is one line and
 exit status 1, instead of workers failing one after another.
+
+Workers: ``gevent`` by default (``SWITCHBOARD_WORKER_CLASS``; command-line flags such as
+``-k gthread --threads 8`` still win). A gateway call spends nearly all its time waiting on
+the provider, and a streamed reply can last minutes: with gevent one worker keeps hundreds
+of them open (``SWITCHBOARD_WORKER_CONNECTIONS`` each) where threads would queue. What makes
+it safe here:
+
+- gunicorn's gevent worker monkey-patches the standard library in the worker, before the
+  app is imported (``preload_app`` stays off: the master imports only ``webapp.config``,
+  which loads neither psycopg, redis, httpx2 nor the SDKs).
+- psycopg 3 (≥ 3.1.14) sees the patched ``select`` when it is first imported and waits
+  cooperatively (psycogreen is for psycopg2 only); ``post_fork`` below refuses to run a
+  gevent worker where that would not hold. redis-py and httpx2 use the patched sockets.
+- The database pool stays small (``SWITCHBOARD_DB_POOL_SIZE``): the call service gives its
+  connection back before waiting on a provider, so greenlets need one only briefly.
 """
 
 from __future__ import annotations
@@ -10,6 +25,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+
+worker_class = os.environ.get("SWITCHBOARD_WORKER_CLASS", "gevent")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_connections = int(os.environ.get("SWITCHBOARD_WORKER_CONNECTIONS", "1000"))  # gevent
+threads = int(os.environ.get("SWITCHBOARD_THREADS", "8"))  # gthread
+# A worker that does not answer gunicorn's heartbeat this long is restarted (streams do not
+# count: the gevent worker and gthread's main thread keep beating while they run).
+timeout = int(os.environ.get("SWITCHBOARD_WORKER_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
 
 
 def on_starting(server: object) -> None:
@@ -22,6 +47,17 @@ def on_starting(server: object) -> None:
         load_config(instance)
     except ConfigError as exc:
         print(f"Error: Switchboard cannot start: {exc.message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def post_fork(server: object, worker: object) -> None:
+    """A gevent worker must find psycopg not yet imported (it picks its wait function then)."""
+    if "gevent" in type(worker).__name__.lower() and "psycopg" in sys.modules:
+        print(
+            "Error: psycopg was imported before gevent patched the worker; database waits "
+            "would block every greenlet. Do not preload the app with the gevent worker.",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

@@ -126,6 +126,10 @@ def _register_blueprints(app: Flask) -> None:
 
     for area in BLUEPRINTS:
         app.register_blueprint(import_module(f"webapp.blueprints.{area}").bp)
+    from webapp.gateway import bp as gateway
+
+    csrf.exempt(gateway)  # token-authenticated, no cookies: see request_guards
+    app.register_blueprint(gateway)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -168,6 +168,14 @@ def _positive_int(name: str, default: int) -> int:
     return int(raw)
 
 
+def _optional_limit(name: str) -> int | None:
+    """A per-minute limit from the environment; unset (or 0) means none."""
+    raw = os.environ.get(name, "").strip()
+    if not raw or raw == "0":
+        return None
+    return _positive_int(name, 1)
+
+
 def _cookie_config(production: bool) -> dict[str, Any]:
     """Session and remember-me cookies: HttpOnly, SameSite=Lax, Secure in production.
 
@@ -251,6 +259,15 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "COOLDOWN_FAILURES": _positive_int("SWITCHBOARD_COOLDOWN_FAILURES", 5),
         "COOLDOWN_WINDOW_S": _seconds("SWITCHBOARD_COOLDOWN_WINDOW_S", 60.0),
         "COOLDOWN_S": _seconds("SWITCHBOARD_COOLDOWN_S", 60.0),
+        # The gateway (/v1): the largest request body it reads (413 above), and per-user and
+        # per-org limits per minute (None: none; each token carries its own limits).
+        "GATEWAY_MAX_BODY_BYTES": _positive_int(
+            "SWITCHBOARD_GATEWAY_MAX_BODY_BYTES", 4 * 1024 * 1024
+        ),
+        "GATEWAY_USER_RPM": _optional_limit("SWITCHBOARD_GATEWAY_USER_RPM"),
+        "GATEWAY_USER_TPM": _optional_limit("SWITCHBOARD_GATEWAY_USER_TPM"),
+        "GATEWAY_ORG_RPM": _optional_limit("SWITCHBOARD_GATEWAY_ORG_RPM"),
+        "GATEWAY_ORG_TPM": _optional_limit("SWITCHBOARD_GATEWAY_ORG_TPM"),
     }
     config.update(overrides)
     if not config["PASSWORD_SIGN_IN"] and not config["OIDC_PROVIDERS"]:

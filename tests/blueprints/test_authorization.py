@@ -77,6 +77,15 @@ def access_level(rule: Rule) -> str:
     pytest.fail(f"route {rule.rule} ({rule.endpoint}) has no access level: add it to ACCESS")
 
 
+def _sample_alias():  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+    from webapp.models import ModelAlias
+    from webapp.services.catalog import names
+
+    found = db.session.scalar(sa.select(ModelAlias).where(ModelAlias.name == "sample-alias"))
+    return found or names.create_alias("sample-alias", "openai/gpt-5.4-mini", actor=None)
+
+
 def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], object]]:
     """Values for URL arguments, by name: real ids of seeded or created records.
 
@@ -108,6 +117,7 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
         "token_id": lambda: _sample_token().id,
         "name": lambda: "corp",
         "identity_id": lambda: 1,
+        "alias_id": lambda: _sample_alias().id,
     }
 
 

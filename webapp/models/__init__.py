@@ -11,7 +11,7 @@ from webapp.models.billing import (
     EntryKind,
     Reservation,
 )
-from webapp.models.catalog import CatalogModel, Category, Protocol, Provider
+from webapp.models.catalog import CatalogModel, Category, ModelAlias, Protocol, Provider
 from webapp.models.credential import Credential, LastTestStatus, Scope
 from webapp.models.identity import SsoIdentity
 from webapp.models.settings import Feature, LogLevel, ParameterSet, Profile, SettingsScope
@@ -51,6 +51,7 @@ __all__ = [
     "LogLevel",
     "Membership",
     "Mode",
+    "ModelAlias",
     "OrgInvitation",
     "OrgRole",
     "Organization",

@@ -155,3 +155,19 @@ class CatalogModel(TimestampMixin, VersionedMixin, Model):
 
     def __repr__(self) -> str:
         return f"<CatalogModel {self.provider_id}/{self.model_id}>"
+
+
+class ModelAlias(TimestampMixin, Model):
+    """An admin-defined model name for gateway callers (``default-chat`` → a catalog model):
+    repoint it and every client follows, without touching them."""
+
+    __tablename__ = "model_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    model_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    description: Mapped[str | None] = mapped_column(sa.String(200))
+
+    model: Mapped[CatalogModel] = relationship()

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("catalog", __name__, url_prefix="/admin/models")
 
-from webapp.blueprints.catalog import routes  # noqa: E402,F401
+from webapp.blueprints.catalog import aliases, routes  # noqa: E402,F401

@@ -110,3 +110,15 @@ class BulkEnableForm(FlaskForm):
 
     model_id = SelectMultipleField("Models", coerce=coerce_id, validate_choice=False)
     enabled = SelectField("Action", choices=choices([("on", "Enable"), ("off", "Disable")]))
+
+
+class AliasForm(FlaskForm):
+    """A gateway model alias: a name callers send, and the catalog model it stands for."""
+
+    name = StringField(
+        "Alias",
+        validators=[InputRequired(), Length(max=64)],
+        render_kw={"placeholder": "default-chat"},
+    )
+    model = SelectField("Model", choices=choices([]), validators=[InputRequired()])
+    description = StringField("Description", validators=[Optional(), Length(max=200)])

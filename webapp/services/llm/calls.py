@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from flask import current_app
 
 from webapp.extensions import db
-from webapp.models import Mode, Organization, Provider, User
+from webapp.models import KeySource, Mode, Organization, Provider, User
 from webapp.models.base import utcnow
 from webapp.services import side_writes
 from webapp.services.billing import reservations
@@ -47,9 +47,15 @@ class CallContext:
     caller: str = "api"  # api | playground | test | gateway
     mode: str | None = None  # defaults to the user's mode
     access_token_id: int | None = None
+    # A key sent with this one call (gateway ``X-BYOK-API-Key``): the call runs in BYOK mode
+    # with it and nothing else; never stored, logged, or cached in the client pool.
+    byok_key: str | None = field(default=None, repr=False)
+    byok_base_url: str | None = None
 
     @property
     def effective_mode(self) -> str:
+        if self.byok_key:
+            return Mode.BYOK
         return self.mode or (self.user.mode if self.user else Mode.MANAGED)
 
 
@@ -78,6 +84,7 @@ class Call:
     metered: Metered | None = None
     deadline: float | None = None  # time.monotonic() by which retries and fallbacks end
     outbound: transport.Scope = field(default_factory=transport.Scope)
+    byok_provider_id: int | None = None  # the provider a per-call key was first sent to
 
     def priced(self, completion: Any) -> Any:
         """Copy cost and credits from the written usage record onto the result."""
@@ -245,8 +252,38 @@ def targets_for(call: Call, model: ModelInfo) -> list[Target]:
     provider = db.session.get(Provider, model.provider_id)
     if provider is None:
         raise NotConfigured(f"{model.provider_name} no longer exists.")
+    if ctx.byok_key:
+        return [_request_key_target(call, model, provider)]
     keys = resolve_keys(ctx.user, ctx.org, provider, mode=ctx.effective_mode)
     return [target_with_key(model, key, provider) for key in keys]
+
+
+def _request_key_target(call: Call, model: ModelInfo, provider: Provider) -> Target:
+    """The key sent with this call: for one provider only (a fallback on another provider is
+    skipped, never served by a managed key), on a client of its own that is not pooled (so
+    the key is not kept once the call is over). A base URL sent with it is checked by the
+    pinned transport like any personal base URL."""
+    ctx = call.context
+    if not provider.enabled:
+        raise NotConfigured(f"{provider.display_name} is disabled: an admin has to enable it.")
+    if call.byok_provider_id is None:
+        call.byok_provider_id = provider.id
+    elif call.byok_provider_id != provider.id:
+        raise NotConfigured(
+            f"The key sent with this request is not used for {provider.display_name}."
+        )
+    assert ctx.byok_key is not None
+    key = ResolvedKey(
+        source=KeySource.REQUEST,
+        provider_slug=provider.slug,
+        secret=ctx.byok_key,
+        base_url=ctx.byok_base_url or provider.base_url,
+        custom_base_url=bool(ctx.byok_base_url),
+    )
+    client = adapter_for(model.protocol).make_client(
+        key.base_url, key.secret, provider.extra_headers
+    )
+    return Target(model, key, client)
 
 
 def target_with_key(model: ModelInfo, key: ResolvedKey, provider: Provider) -> Target:

@@ -1,0 +1,40 @@
+"""A key sent with one call (X-BYOK-API-Key) serves that call and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fake_upstream import Reply
+from tests.gateway.support import records
+from webapp.services import llm
+from webapp.services.llm import clients
+from webapp.services.llm.errors import Unavailable
+from webapp.services.settings import layers as settings_service
+
+HI = [{"role": "user", "content": "Hi"}]
+KEY = "sk-callers-own-key-5512aa"
+
+
+def test_a_fallback_on_another_provider_is_skipped_not_served_by_a_managed_key(wired, member):
+    settings_service.update_settings(
+        None,
+        settings_service.parameter_set_for("global"),
+        {"max_retries": 0, "fallback_models": ["anthropic/claude-haiku-4-5"]},
+    )
+    wired.script("openai.chat", Reply.error(503))
+    context = llm.CallContext(user=member, caller="gateway", byok_key=KEY)
+    with pytest.raises(Unavailable):
+        llm.complete(HI, context=context)
+    assert not wired.requests_to("anthropic.messages")  # no managed key stepped in
+    (record,) = records()
+    assert record.mode == "byok" and record.key_source == "request"
+    assert [a["status"] for a in record.attempts] == ["error", "skipped"]
+
+
+def test_the_callers_key_is_not_kept_in_the_client_pool_nor_in_reprs(wired, member):
+    before = clients.cached_clients()
+    context = llm.CallContext(user=member, caller="gateway", byok_key=KEY)
+    llm.complete(HI, context=context)
+    assert clients.cached_clients() == before
+    assert KEY not in repr(context)
+    assert wired.requests_to("openai.chat")[-1].headers["authorization"] == f"Bearer {KEY}"

@@ -1,0 +1,101 @@
+"""Requests and tokens per minute, per token, user and org; shared through Redis."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+
+import pytest
+
+from tests import factories
+from tests.gateway.support import make_token
+from webapp.extensions import limiter
+from webapp.gateway import rate_limits
+from webapp.services.tokens import auth
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+HI = [{"role": "user", "content": "Hi"}]
+
+
+def _redis_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def _chat(client, secret):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/v1/chat/completions",
+        data=json.dumps({"messages": HI}),
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+    )
+
+
+@pytest.mark.app_config(GATEWAY_USER_RPM=3, GATEWAY_ORG_TPM=30)
+def test_user_and_org_limits_apply_across_the_users_tokens(wired, client, member):
+    org = factories.make_org("acme")
+    factories.add_member(org, member)
+    _, first = make_token(member, name="one", org_id=org.id)
+    _, second = make_token(member, name="two", org_id=org.id)
+    response = _chat(client, first)
+    assert response.status_code == 200
+    assert response.headers["x-ratelimit-limit-requests"] == "3"
+    assert response.headers["x-ratelimit-remaining-tokens"] == "11"  # 30 - 19 metered
+    assert _chat(client, second).status_code == 200  # 38 tokens now: over the org's 30
+    response = _chat(client, second)
+    assert response.status_code == 429
+    assert "tokens per minute of this org" in response.get_json()["error"]["message"]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert len(wired.requests_to("openai.chat")) == 2
+
+
+@pytest.mark.app_config(GATEWAY_USER_RPM=2)
+def test_the_user_limit_counts_requests_of_every_token(wired, client, member):
+    _, first = make_token(member, name="one")
+    _, second = make_token(member, name="two")
+    assert _chat(client, first).status_code == 200
+    assert _chat(client, second).status_code == 200
+    response = _chat(client, first)
+    assert response.status_code == 429
+    assert "requests per minute of this user" in response.get_json()["error"]["message"]
+
+
+@pytest.fixture
+def redis_prefix():  # type: ignore[no-untyped-def]
+    if not _redis_up():
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    prefix = f"sbtest-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    for key in connection.scan_iter(f"*{prefix}*"):
+        connection.delete(key)
+
+
+def test_counts_live_in_redis_where_every_process_sees_them(app, member, redis_prefix):
+    from limits.storage import storage_from_string
+
+    app.config["RATELIMIT_KEY_PREFIX"] = redis_prefix
+    _, secret = make_token(member, requests_per_minute=2, tokens_per_minute=100)
+    identity = auth.authenticate(secret)
+    first, second = storage_from_string(REDIS_URL), storage_from_string(REDIS_URL)
+    saved = limiter._storage
+    try:
+        limiter._storage = first  # one worker process …
+        budget = rate_limits.admit(identity)
+        rate_limits.count_tokens(budget, 60)
+        rate_limits.admit(identity)
+        limiter._storage = second  # … and another, with nothing of the first in memory
+        with pytest.raises(rate_limits.RateLimitHit) as excinfo:
+            rate_limits.admit(identity)
+        assert excinfo.value.budget.tokens == (100, 40)
+    finally:
+        limiter._storage = saved
+    import redis
+
+    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(f"*{redis_prefix}/gateway/*"))
+    assert len(keys) == 2  # requests and tokens of this token, this minute

@@ -1,0 +1,101 @@
+"""Who is calling the gateway: the token, its owner and org, and the call context."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from flask import g, request
+
+from webapp.models import Organization, User
+from webapp.services import llm
+from webapp.services.tokens.auth import TokenIdentity, TokenRefused, authenticate
+
+from .errors import GatewayError
+
+FEATURE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_KEY_CHARS = 512
+
+
+@dataclass
+class Caller:
+    identity: TokenIdentity
+    user: User | None
+    org: Organization | None
+    feature: str | None
+    byok_key: str | None = field(default=None, repr=False)  # never logged
+    byok_base_url: str | None = None
+
+    def context(self) -> llm.CallContext:
+        return llm.CallContext(
+            user=self.user,
+            org=self.org,
+            feature=self.feature,
+            caller="gateway",
+            access_token_id=self.identity.id,
+            byok_key=self.byok_key,
+            byok_base_url=self.byok_base_url,
+        )
+
+
+def _presented_secret() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key", "").strip() or None
+
+
+def _byok() -> tuple[str | None, str | None]:
+    key = request.headers.get("X-BYOK-API-Key")
+    base_url = request.headers.get("X-BYOK-Base-URL")
+    if key is None:
+        if base_url is not None:
+            raise GatewayError(
+                400, "X-BYOK-Base-URL needs X-BYOK-API-Key.", param="X-BYOK-Base-URL"
+            )
+        return None, None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_CHARS or not key.isprintable():
+        raise GatewayError(400, "X-BYOK-API-Key is empty or malformed.", param="X-BYOK-API-Key")
+    if base_url is not None:
+        base_url = base_url.strip()
+        try:
+            parts = urlsplit(base_url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            ok = ok and not parts.username and not parts.password and not parts.query
+        except ValueError:
+            ok = False
+        if not ok:
+            raise GatewayError(
+                400,
+                "X-BYOK-Base-URL must be an http(s) URL without credentials or query.",
+                param="X-BYOK-Base-URL",
+            )
+        base_url = base_url.rstrip("/")
+    return key, base_url
+
+
+def current_caller() -> Caller:
+    """The authenticated caller of this request (401 when there is none)."""
+    try:
+        identity = authenticate(_presented_secret())
+    except TokenRefused as exc:
+        raise GatewayError(401, exc.message, code=exc.reason) from None
+    g.gateway_token = identity
+    user = identity.owner()
+    if identity.user_id is not None and (user is None or not user.active):
+        raise GatewayError(
+            401, "The owner of this access token is deactivated.", code="owner_inactive"
+        )
+    org = identity.organization()
+    feature = request.headers.get("X-Switchboard-Feature")
+    if feature is not None:
+        feature = feature.strip().lower()
+        if not FEATURE.match(feature):
+            raise GatewayError(
+                400, "X-Switchboard-Feature is not a feature name.", param="X-Switchboard-Feature"
+            )
+    key, base_url = _byok()
+    return Caller(identity, user, org, feature or None, key, base_url)

@@ -1,0 +1,130 @@
+"""Requests and tokens per minute, per token, per user and per org.
+
+Counters live in Flask-Limiter's storage, as the sign-in throttle's do: Redis when
+``REDIS_URL`` is set (every process shares them), else this process's memory. Windows are
+fixed calendar minutes (the key names the minute), so the reset time needs no round trip:
+a request costs one ``INCR`` per limited scope for requests, one ``GET`` per scope with a
+token limit, and after the call one ``INCRBY`` per such scope with the tokens it metered.
+
+A token's limits are on the token; users' and orgs' come from the configuration
+(``SWITCHBOARD_GATEWAY_USER_RPM`` …; unset means none).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+
+from webapp.extensions import limiter
+from webapp.services.tokens.auth import TokenIdentity
+
+WINDOW_S = 60
+clock = time.time  # the windows' clock (tests hold it inside one minute)
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str  # token | user | org
+    ident: int
+    rpm: int | None
+    tpm: int | None
+
+
+@dataclass
+class Budget:
+    """What the reply's ``x-ratelimit-*`` headers say: the tightest scope of each kind."""
+
+    scopes: list[Scope]
+    minute: int
+    reset_s: float
+    requests: tuple[int, int] | None = None  # (limit, remaining)
+    tokens: tuple[int, int] | None = None
+
+    def headers(self) -> dict[str, str]:
+        reset = f"{max(0.0, self.reset_s):.0f}s"
+        out = {}
+        if self.requests is not None:
+            out["x-ratelimit-limit-requests"] = str(self.requests[0])
+            out["x-ratelimit-remaining-requests"] = str(max(0, self.requests[1]))
+            out["x-ratelimit-reset-requests"] = reset
+        if self.tokens is not None:
+            out["x-ratelimit-limit-tokens"] = str(self.tokens[0])
+            out["x-ratelimit-remaining-tokens"] = str(max(0, self.tokens[1]))
+            out["x-ratelimit-reset-tokens"] = reset
+        return out
+
+
+class RateLimitHit(Exception):
+    def __init__(self, message: str, retry_after: int, budget: Budget) -> None:
+        super().__init__(message)
+        self.message, self.retry_after, self.budget = message, retry_after, budget
+
+
+def scopes_for(identity: TokenIdentity) -> list[Scope]:
+    config = current_app.config
+    scopes = []
+    if identity.requests_per_minute or identity.tokens_per_minute:
+        scopes.append(
+            Scope("token", identity.id, identity.requests_per_minute, identity.tokens_per_minute)
+        )
+    if identity.user_id is not None and (config["GATEWAY_USER_RPM"] or config["GATEWAY_USER_TPM"]):
+        scopes.append(
+            Scope("user", identity.user_id, config["GATEWAY_USER_RPM"], config["GATEWAY_USER_TPM"])
+        )
+    if identity.org_id is not None and (config["GATEWAY_ORG_RPM"] or config["GATEWAY_ORG_TPM"]):
+        scopes.append(
+            Scope("org", identity.org_id, config["GATEWAY_ORG_RPM"], config["GATEWAY_ORG_TPM"])
+        )
+    return scopes
+
+
+def _key(kind: str, scope: Scope, minute: int) -> str:
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "switchboard"
+    return f"{prefix}/gateway/{kind}/{scope.name}/{scope.ident}/{minute}"
+
+
+def _tighter(current: tuple[int, int] | None, limit: int, remaining: int) -> tuple[int, int]:
+    if current is None or remaining < current[1]:
+        return (limit, remaining)
+    return current
+
+
+def admit(identity: TokenIdentity) -> Budget:
+    """Count this request against every scope's limits; RateLimitHit when one is spent."""
+    now = clock()
+    minute = int(now // WINDOW_S)
+    budget = Budget(scopes_for(identity), minute, WINDOW_S - now % WINDOW_S)
+    if not budget.scopes:
+        return budget
+    storage = limiter.storage
+    hit: str | None = None
+    for scope in budget.scopes:
+        if scope.tpm:
+            used = int(storage.get(_key("tokens", scope, minute)) or 0)
+            budget.tokens = _tighter(budget.tokens, scope.tpm, scope.tpm - used)
+            if used >= scope.tpm and hit is None:
+                hit = f"tokens per minute of this {scope.name} ({scope.tpm})"
+        if scope.rpm:
+            count = storage.incr(_key("requests", scope, minute), WINDOW_S * 2)
+            budget.requests = _tighter(budget.requests, scope.rpm, scope.rpm - count)
+            if count > scope.rpm and hit is None:
+                hit = f"requests per minute of this {scope.name} ({scope.rpm})"
+    if hit is not None:
+        wait = max(1, math.ceil(budget.reset_s))
+        raise RateLimitHit(f"Rate limit reached: the {hit}. Retry in {wait} s.", wait, budget)
+    return budget
+
+
+def count_tokens(budget: Budget, tokens: int) -> None:
+    """Add a finished call's metered tokens to every scope with a token limit."""
+    if tokens <= 0:
+        return
+    storage = limiter.storage
+    for scope in budget.scopes:
+        if scope.tpm:
+            used = storage.incr(_key("tokens", scope, budget.minute), WINDOW_S * 2, amount=tokens)
+            if budget.tokens is not None:
+                budget.tokens = _tighter(budget.tokens, scope.tpm, scope.tpm - used)
