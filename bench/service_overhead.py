@@ -3,8 +3,12 @@ usage-record write and — with ``--budgets`` — a credit balance and a hard bu
 before the call, settlement after), measured against a raw SDK call to the same loopback fake
 upstream. Also counts the SQL statements per call.
 
+Raw and service calls alternate, so both see the same machine load; ``--fresh-session``
+gives every service call a new database session, as each web request has (otherwise the one
+session of the script keeps what it loaded).
+
 Usage: .venv/bin/python bench/service_overhead.py [--engine sqlite|postgresql] [--calls 500]
-       [--budgets]
+       [--budgets] [--fresh-session]
 The last line is the figures as name=value pairs.
 """
 
@@ -41,14 +45,17 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q * 100) - 1]
 
 
-def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(fns, n: int) -> list[list[float]]:  # type: ignore[no-untyped-def]
+    """Milliseconds of ``n`` runs of each function, taken in turn (A B A B …)."""
     for _ in range(20):  # warm-up: connections, caches
-        fn()
-    out = []
+        for fn in fns:
+            fn()
+    out: list[list[float]] = [[] for _ in fns]
     for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
+        for fn, times in zip(fns, out, strict=True):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1000)
     return out
 
 
@@ -57,6 +64,9 @@ def main() -> None:
     parser.add_argument("--engine", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--budgets", action="store_true", help="a balance and a hard budget")
+    parser.add_argument(
+        "--fresh-session", action="store_true", help="a new database session for every call"
+    )
     args = parser.parse_args()
     logging.disable(logging.INFO)
     with FakeUpstream() as fake, bench_app(args.engine):
@@ -89,14 +99,15 @@ def main() -> None:
 
         def service() -> None:
             llm.complete(MESSAGES, context=llm.CallContext(user=admin))
+            if args.fresh_session:
+                db.session.remove()  # what the end of a web request does
 
-        raw_ms = timed(raw, args.calls)
+        raw_ms, service_ms = timed([raw, service], args.calls)
         statements = [0]
 
         def count(*_: object) -> None:
             statements[0] += 1
 
-        service_ms = timed(service, args.calls)
         sa.event.listen(db.engine, "before_cursor_execute", count)
         for _ in range(50):
             service()
@@ -106,6 +117,7 @@ def main() -> None:
         figures = {
             "engine": args.engine,
             "budgets": "on" if args.budgets else "off",
+            "session": "fresh" if args.fresh_session else "kept",
             "calls": args.calls,
             "raw_p50_ms": f"{pct(raw_ms, 0.5):.2f}",
             "raw_p99_ms": f"{pct(raw_ms, 0.99):.2f}",
