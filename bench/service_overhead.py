@@ -3,7 +3,10 @@ usage-record write and — with ``--budgets`` — a credit balance and a hard bu
 before the call, settlement after), measured against a raw SDK call to the same loopback fake
 upstream. Also counts the SQL statements per call.
 
-Raw and service calls alternate, so both see the same machine load; ``--fresh-session``
+Raw and service calls alternate, so both see the same machine load; so does a third
+reference, ``commit_p50_ms``: one durable one-row commit on the same database, the floor a
+call that writes its usage record cannot go below (on a busy disk it dominates PostgreSQL's
+figures); ``--fresh-session``
 gives every service call a new database session, as each web request has (otherwise the one
 session of the script keeps what it loaded).
 
@@ -102,13 +105,22 @@ def main() -> None:
             if args.fresh_session:
                 db.session.remove()  # what the end of a web request does
 
-        raw_ms, service_ms = timed([raw, service], args.calls)
+        flush_table = sa.Table(
+            "bench_commit", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True)
+        )
+        flush_table.create(db.engine)
+
+        def commit() -> None:
+            with db.engine.begin() as connection:
+                connection.execute(flush_table.insert())
+
+        raw_ms, service_ms, commit_ms = timed([raw, service, commit], args.calls)
         statements = [0]
 
         def count(*_: object) -> None:
             statements[0] += 1
 
-        sa.event.listen(db.engine, "before_cursor_execute", count)
+        sa.event.listen(db.engine, "before_cursor_execute", count)  # service calls only
         for _ in range(50):
             service()
         sa.event.remove(db.engine, "before_cursor_execute", count)
@@ -126,6 +138,7 @@ def main() -> None:
             "overhead_p50_ms": f"{pct(service_ms, 0.5) - pct(raw_ms, 0.5):.2f}",
             "overhead_p99_ms": f"{pct(service_ms, 0.99) - pct(raw_ms, 0.99):.2f}",
             "sql_per_call": f"{statements[0] / 50:.1f}",
+            "commit_p50_ms": f"{pct(commit_ms, 0.5):.2f}",
         }
         print(f"{args.calls} calls each; {records} usage records written by the service")
         print(" ".join(f"{k}={v}" for k, v in figures.items()))
