@@ -120,10 +120,25 @@ def main() -> None:
         def count(*_: object) -> None:
             statements[0] += 1
 
+        # What each call costs the database: statements, explicit COMMITs (a statement run in
+        # autocommit commits on its own, without that round trip) and pool checkouts (each
+        # one a ping, with pool_pre_ping).
+        commits, checkouts = [0], [0]
+
+        def commit_seen(*_: object) -> None:
+            commits[0] += 1
+
+        def checkout_seen(*_: object) -> None:
+            checkouts[0] += 1
+
         sa.event.listen(db.engine, "before_cursor_execute", count)  # service calls only
+        sa.event.listen(db.engine, "commit", commit_seen)
+        sa.event.listen(db.engine.pool, "checkout", checkout_seen)
         for _ in range(50):
             service()
         sa.event.remove(db.engine, "before_cursor_execute", count)
+        sa.event.remove(db.engine, "commit", commit_seen)
+        sa.event.remove(db.engine.pool, "checkout", checkout_seen)
         records = db.session.scalar(sa.select(sa.func.count()).select_from(UsageRecord))
         assert records == args.calls + 20 + 50, records
         figures = {
@@ -138,6 +153,8 @@ def main() -> None:
             "overhead_p50_ms": f"{pct(service_ms, 0.5) - pct(raw_ms, 0.5):.2f}",
             "overhead_p99_ms": f"{pct(service_ms, 0.99) - pct(raw_ms, 0.99):.2f}",
             "sql_per_call": f"{statements[0] / 50:.1f}",
+            "commits_per_call": f"{commits[0] / 50:.1f}",
+            "checkouts_per_call": f"{checkouts[0] / 50:.1f}",
             "commit_p50_ms": f"{pct(commit_ms, 0.5):.2f}",
         }
         print(f"{args.calls} calls each; {records} usage records written by the service")

@@ -246,7 +246,10 @@ def persist(entry: dict[str, Any], *, replay: bool = False) -> None:
     after all, and drops references to rows deleted in the meantime."""
     row, hold = entry["row"], entry["hold"]
     redo = lambda: persist(entry, replay=True)  # noqa: E731 - the test suite's re-apply
-    with side_writes.own_transaction(redo) as connection:
+    # One statement writes the record and its settlement (PostgreSQL), so it needs no
+    # transaction around it — unless a soft budget may add a warning that must land with it.
+    single = not replay and (hold is None or all(b.hard for b in hold.plan.budgets))
+    with side_writes.own_transaction(redo, single_statements=single) as connection:
         if replay:
             if reservations.usage_exists(connection, row["request_id"]):
                 return
