@@ -46,13 +46,16 @@ def _upsert(dialect: str) -> Any:
 
 
 def bump_settings_version() -> None:
-    """Call inside the transaction of any settings, catalog or org write (before commit)."""
+    """Call inside the transaction of any settings, catalog or org write (before commit).
+    Once per transaction is enough: a second call (or a watched flush) adds nothing."""
     session = db.session()
-    session.execute(
-        _upsert(session.get_bind().dialect.name),
-        execution_options={"synchronize_session": False},
-    )
-    session.info[BUMPED] = True
+    session.info[DROP_CACHE] = True
+    if not session.info.get(BUMPED):
+        session.execute(
+            _upsert(session.get_bind().dialect.name),
+            execution_options={"synchronize_session": False},
+        )
+        session.info[BUMPED] = True
     _local_cache_stale()
 
 
@@ -71,7 +74,10 @@ def _local_cache_stale() -> None:
         cache.invalidate_after_commit()
 
 
-BUMPED = "switchboard.settings_bumped"  # Session.info: this transaction bumped the counter
+# Session.info: the counter moved in this transaction (a second bump adds nothing), and this
+# process drops its cache when the transaction ends.
+BUMPED = "switchboard.settings_bumped"
+DROP_CACHE = "switchboard.settings_drop_cache"
 # Rows the call path caches: an ORM insert, change or delete of one bumps the counter.
 _WATCHED: tuple[type, ...] = ()
 _WATCHED_DELETES: tuple[type, ...] = ()  # only their deletion matters (cascades to keys)
@@ -114,7 +120,7 @@ def _watch_writes(session: Session, _context: Any, _instances: Any) -> None:
     same transaction: the cached copies go the moment it commits, in every process."""
     if session.info.get(BUMPED) or not _touches_cached_rows(session):
         return
-    session.info[BUMPED] = True
+    session.info[BUMPED] = session.info[DROP_CACHE] = True
     connection = session.connection()
     connection.execute(_upsert(connection.dialect.name))
     _local_cache_stale()
@@ -126,12 +132,21 @@ def _drop_after_write(session: Session, transaction: Any) -> None:
     check interval later — on commit (a lookup by another thread between the bump and the
     commit may have kept the old rows) and on rollback (this session may have read its own
     uncommitted rows into the cache)."""
-    if transaction.parent is not None or not session.info.pop(BUMPED, None):
+    if transaction.parent is not None:
+        return
+    session.info.pop(BUMPED, None)
+    if not session.info.pop(DROP_CACHE, None):
         return
     if has_app_context():
         cache = current_app.extensions.get(EXTENSION)
         if cache is not None:
             cache.clear()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _bump_undone(session: Session, _previous: Any) -> None:
+    """A rolled-back savepoint may have undone the bump: the next write bumps again."""
+    session.info.pop(BUMPED, None)
 
 
 def read_version() -> int:
