@@ -114,10 +114,12 @@ def _touches_cached_rows(session: Session) -> bool:
     )
 
 
-@event.listens_for(Session, "before_flush")
-def _watch_writes(session: Session, _context: Any, _instances: Any) -> None:
-    """A flush that writes a key, provider, model or allowed host bumps the counter in the
-    same transaction: the cached copies go the moment it commits, in every process."""
+@event.listens_for(Session, "after_flush")
+def _watch_writes(session: Session, _context: Any) -> None:
+    """A flush that wrote a key, provider, model or allowed host bumps the counter in the
+    same transaction: the cached copies go the moment it commits, in every process. After
+    the rows, never before: every writer locks its rows first and the counter last, so a
+    key edit and an encryption-key rotation cannot deadlock."""
     if session.info.get(BUMPED) or not _touches_cached_rows(session):
         return
     session.info[BUMPED] = session.info[DROP_CACHE] = True
