@@ -157,7 +157,7 @@ def read_version() -> int:
     from webapp.services import side_writes
 
     query = sa.select(AppCounter.value).where(AppCounter.name == COUNTER)
-    with side_writes.own_transaction() as connection:
+    with side_writes.own_transaction(single_statements=True) as connection:
         return connection.execute(query).scalar() or 0
 
 
