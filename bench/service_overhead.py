@@ -3,8 +3,15 @@ usage-record write and — with ``--budgets`` — a credit balance and a hard bu
 before the call, settlement after), measured against a raw SDK call to the same loopback fake
 upstream. Also counts the SQL statements per call.
 
+Raw and service calls alternate, so both see the same machine load; so does a third
+reference, ``commit_p50_ms``: one durable one-row commit on the same database, the floor a
+call that writes its usage record cannot go below (on a busy disk it dominates PostgreSQL's
+figures); ``--fresh-session``
+gives every service call a new database session, as each web request has (otherwise the one
+session of the script keeps what it loaded).
+
 Usage: .venv/bin/python bench/service_overhead.py [--engine sqlite|postgresql] [--calls 500]
-       [--budgets]
+       [--budgets] [--fresh-session]
 The last line is the figures as name=value pairs.
 """
 
@@ -41,14 +48,17 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q * 100) - 1]
 
 
-def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(fns, n: int) -> list[list[float]]:  # type: ignore[no-untyped-def]
+    """Milliseconds of ``n`` runs of each function, taken in turn (A B A B …)."""
     for _ in range(20):  # warm-up: connections, caches
-        fn()
-    out = []
+        for fn in fns:
+            fn()
+    out: list[list[float]] = [[] for _ in fns]
     for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
+        for fn, times in zip(fns, out, strict=True):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1000)
     return out
 
 
@@ -57,6 +67,9 @@ def main() -> None:
     parser.add_argument("--engine", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--budgets", action="store_true", help="a balance and a hard budget")
+    parser.add_argument(
+        "--fresh-session", action="store_true", help="a new database session for every call"
+    )
     args = parser.parse_args()
     logging.disable(logging.INFO)
     with FakeUpstream() as fake, bench_app(args.engine):
@@ -89,23 +102,49 @@ def main() -> None:
 
         def service() -> None:
             llm.complete(MESSAGES, context=llm.CallContext(user=admin))
+            if args.fresh_session:
+                db.session.remove()  # what the end of a web request does
 
-        raw_ms = timed(raw, args.calls)
+        flush_table = sa.Table(
+            "bench_commit", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True)
+        )
+        flush_table.create(db.engine)
+
+        def commit() -> None:
+            with db.engine.begin() as connection:
+                connection.execute(flush_table.insert())
+
+        raw_ms, service_ms, commit_ms = timed([raw, service, commit], args.calls)
         statements = [0]
 
         def count(*_: object) -> None:
             statements[0] += 1
 
-        service_ms = timed(service, args.calls)
-        sa.event.listen(db.engine, "before_cursor_execute", count)
+        # What each call costs the database: statements, explicit COMMITs (a statement run in
+        # autocommit commits on its own, without that round trip) and pool checkouts (each
+        # one a ping, with pool_pre_ping).
+        commits, checkouts = [0], [0]
+
+        def commit_seen(*_: object) -> None:
+            commits[0] += 1
+
+        def checkout_seen(*_: object) -> None:
+            checkouts[0] += 1
+
+        sa.event.listen(db.engine, "before_cursor_execute", count)  # service calls only
+        sa.event.listen(db.engine, "commit", commit_seen)
+        sa.event.listen(db.engine.pool, "checkout", checkout_seen)
         for _ in range(50):
             service()
         sa.event.remove(db.engine, "before_cursor_execute", count)
+        sa.event.remove(db.engine, "commit", commit_seen)
+        sa.event.remove(db.engine.pool, "checkout", checkout_seen)
         records = db.session.scalar(sa.select(sa.func.count()).select_from(UsageRecord))
         assert records == args.calls + 20 + 50, records
         figures = {
             "engine": args.engine,
             "budgets": "on" if args.budgets else "off",
+            "session": "fresh" if args.fresh_session else "kept",
             "calls": args.calls,
             "raw_p50_ms": f"{pct(raw_ms, 0.5):.2f}",
             "raw_p99_ms": f"{pct(raw_ms, 0.99):.2f}",
@@ -114,6 +153,9 @@ def main() -> None:
             "overhead_p50_ms": f"{pct(service_ms, 0.5) - pct(raw_ms, 0.5):.2f}",
             "overhead_p99_ms": f"{pct(service_ms, 0.99) - pct(raw_ms, 0.99):.2f}",
             "sql_per_call": f"{statements[0] / 50:.1f}",
+            "commits_per_call": f"{commits[0] / 50:.1f}",
+            "checkouts_per_call": f"{checkouts[0] / 50:.1f}",
+            "commit_p50_ms": f"{pct(commit_ms, 0.5):.2f}",
         }
         print(f"{args.calls} calls each; {records} usage records written by the service")
         print(" ".join(f"{k}={v}" for k, v in figures.items()))

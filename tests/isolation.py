@@ -198,7 +198,7 @@ def rolled_back(app: Flask) -> Iterator[Connection]:
     transaction = connection.begin()
     _bindings[app] = Binding(connection, threading.get_ident())
     own_transaction = side_writes.own_transaction
-    side_writes.own_transaction = lambda redo=None: _savepoint_on(connection, redo)
+    side_writes.own_transaction = lambda redo=None, **_: _savepoint_on(connection, redo)
     try:
         yield connection
     finally:

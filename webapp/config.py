@@ -210,7 +210,9 @@ def _engine_options() -> dict[str, Any]:
     moments (no connection is held while a provider answers), so a few suffice; raise
     SWITCHBOARD_DB_POOL_SIZE for many threads per process."""
     size = _positive_int("SWITCHBOARD_DB_POOL_SIZE", 10)
-    return {"pool_pre_ping": True, "pool_size": size, "max_overflow": size, "pool_timeout": 10}
+    # A connection idle for a while is pinged before use by ``webapp.extensions`` (not by
+    # pool_pre_ping, which pings on every checkout: a round trip per transaction).
+    return {"pool_pre_ping": False, "pool_size": size, "max_overflow": size, "pool_timeout": 10}
 
 
 def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

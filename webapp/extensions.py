@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from typing import Any
 
 from flask import Response, current_app
@@ -17,7 +18,9 @@ from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 
 # Deterministic constraint names keep migrations portable (SQLite batch mode needs names).
 NAMING_CONVENTION = {
@@ -98,3 +101,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # loses nothing that committed; only a power failure may lose the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+# A pooled connection is pinged before use only when it sat idle this long: one used a
+# moment ago was working then, and a ping on every checkout is a round trip per transaction
+# (two or three per LLM call). A database restart within the window costs at most one failed
+# statement per process: the disconnect invalidates the whole pool.
+PING_AFTER_IDLE_S = 1.0
+_RETURNED = "switchboard.returned_at"
+
+
+@event.listens_for(Pool, "checkin")
+def _note_return(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_RETURNED] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Pessimistic disconnect handling for connections that sat idle (raising
+    DisconnectionError makes the pool replace the connection and try again)."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return  # a file, not a server: nothing to lose in between
+    returned = record.info.get(_RETURNED)
+    if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_S:
+        return  # new (it just connected) or used a moment ago
+    autocommit = getattr(dbapi_connection, "autocommit", None)
+    try:
+        if autocommit is False:  # psycopg: a ping must not leave a transaction open
+            dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        if autocommit is False:
+            dbapi_connection.autocommit = False
+    except Exception as exc:
+        raise DisconnectionError(f"idle connection is gone: {type(exc).__name__}") from exc

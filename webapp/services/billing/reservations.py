@@ -15,6 +15,7 @@ and is released by ``sweep_expired``, which also records the call that never fin
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -192,37 +193,161 @@ def _ensure_window(connection: Connection, budget_id: int, start: datetime) -> N
     )
 
 
+# The statements of every call are built once, with parameters: building a statement for
+# each call costs more than SQLite takes to run it.
+_HOLD_ACCOUNT = (
+    sa.update(ACCOUNTS)
+    .where(
+        ACCOUNTS.c.id == sa.bindparam("a_id"),
+        ACCOUNTS.c.balance - ACCOUNTS.c.reserved >= sa.bindparam("a_floor"),
+    )
+    .values(reserved=ACCOUNTS.c.reserved + sa.bindparam("a_amount"))
+)
+
+
 def _hold_account(connection: Connection, account_id: int, amount: Decimal) -> bool:
     if amount <= 0:
         return True
-    held = connection.execute(
-        sa.update(ACCOUNTS)
-        .where(
-            ACCOUNTS.c.id == account_id, ACCOUNTS.c.balance - ACCOUNTS.c.reserved >= amount - SLACK
-        )
-        .values(reserved=ACCOUNTS.c.reserved + amount)
+    params = {"a_id": account_id, "a_floor": amount - SLACK, "a_amount": amount}
+    return connection.execute(_HOLD_ACCOUNT, params).rowcount == 1
+
+
+_HOLD_WINDOW = (
+    sa.update(WINDOWS)
+    .where(
+        WINDOWS.c.budget_id == sa.bindparam("b_budget"),
+        WINDOWS.c.period_start == sa.bindparam("b_start"),
+        WINDOWS.c.spent + WINDOWS.c.reserved + sa.bindparam("b_amount") <= sa.bindparam("b_limit"),
     )
-    return held.rowcount == 1
+    .values(reserved=WINDOWS.c.reserved + sa.bindparam("b_amount"))
+)
 
 
 def _hold_window(connection: Connection, hold: BudgetHold) -> bool:
+    """Hold in the period's window; a window that does not exist yet (the period's first
+    call) is created and tried again."""
     if hold.amount <= 0:
         return True
+    params = {
+        "b_budget": hold.budget.id,
+        "b_start": hold.period_start,
+        "b_amount": hold.amount,
+        "b_limit": hold.budget.amount + SLACK,
+    }
+    if connection.execute(_HOLD_WINDOW, params).rowcount == 1:
+        return True
     _ensure_window(connection, hold.budget.id, hold.period_start)
-    limit = hold.budget.amount
-    held = connection.execute(
-        sa.update(WINDOWS)
-        .where(
-            WINDOWS.c.budget_id == hold.budget.id,
-            WINDOWS.c.period_start == hold.period_start,
-            WINDOWS.c.spent + WINDOWS.c.reserved + hold.amount <= limit + SLACK,
+    return connection.execute(_HOLD_WINDOW, params).rowcount == 1
+
+
+def _reservation_row(
+    hold: Hold, expires_at: datetime, call: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        "request_id": hold.request_id,
+        "created_at": now,
+        "expires_at": expires_at,
+        "account_id": hold.plan.account_id,
+        "credits": hold.credits,
+        "holds": {"budgets": hold.to_json()["budgets"], "call": call},
+    }
+
+
+class _NotAtOnce(Exception):
+    """The one-statement hold did not hold everything: rolled back, done step by step."""
+
+
+@functools.lru_cache(maxsize=32)
+def _reserve_statement(account: bool, windows: int) -> sa.Select[Any]:
+    """PostgreSQL: every conditional hold and the reservation row in one statement (data-
+    modifying CTEs); the reservation is written only if every hold matched its row."""
+    held: list[Any] = []
+    if account:
+        held.append(
+            sa.update(ACCOUNTS)
+            .where(
+                ACCOUNTS.c.id == sa.bindparam("r_account"),
+                ACCOUNTS.c.balance - ACCOUNTS.c.reserved >= sa.bindparam("r_floor"),
+            )
+            .values(
+                reserved=ACCOUNTS.c.reserved + sa.bindparam("r_credits"),
+                # Set here: SQLAlchemy fills ``onupdate`` only for a top-level UPDATE.
+                updated_at=sa.bindparam("r_created_at", type_=ACCOUNTS.c.updated_at.type),
+            )
+            .returning(ACCOUNTS.c.id)
+            .cte("held_account")
         )
-        .values(reserved=WINDOWS.c.reserved + hold.amount)
+    for i in range(windows):
+        amount = sa.bindparam(f"w{i}_amount")
+        held.append(
+            sa.update(WINDOWS)
+            .where(
+                WINDOWS.c.budget_id == sa.bindparam(f"w{i}_budget"),
+                WINDOWS.c.period_start == sa.bindparam(f"w{i}_start"),
+                WINDOWS.c.spent + WINDOWS.c.reserved + amount <= sa.bindparam(f"w{i}_limit"),
+            )
+            .values(reserved=WINDOWS.c.reserved + amount)
+            .returning(WINDOWS.c.budget_id)
+            .cte(f"held_window_{i}")
+        )
+    counts = [sa.select(sa.func.count()).select_from(c).scalar_subquery() for c in held]
+    columns = ("request_id", "created_at", "expires_at", "account_id", "credits", "holds")
+    values = sa.select(
+        *[sa.bindparam(f"r_{c}", type_=RESERVATIONS.c[c].type) for c in columns]
+    ).where(sa.and_(sa.true(), *[n == 1 for n in counts]))
+    row = (
+        sa.insert(RESERVATIONS)
+        .from_select(columns, values)
+        .returning(RESERVATIONS.c.id)
+        .cte("reservation")
     )
-    return held.rowcount == 1
+    # A hold is not worth a disk flush of its own: this transaction commits without waiting
+    # for one (``synchronous_commit`` off for it alone). Only a crash of the database server
+    # itself can lose a hold acknowledged in the last few hundred milliseconds, and the
+    # settlement then charges the call in full, releasing nothing; the usage record and the
+    # charge still commit durably. Concurrent holds see each other exactly as before.
+    no_flush = sa.func.set_config("synchronous_commit", "off", sa.true())
+    return sa.select(sa.select(sa.func.count()).select_from(row).scalar_subquery(), no_flush)
+
+
+def _reserve_at_once(hold: Hold, expires_at: datetime, call: dict[str, Any], now: datetime) -> bool:
+    """PostgreSQL's one round trip for the whole hold; False when it could not hold (nothing
+    is left held: the transaction is rolled back) or the database is not PostgreSQL."""
+    from webapp.extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        return False
+    plan = hold.plan
+    windows = [b for b in hold.budgets if b.amount > 0]
+    account = plan.account_id is not None and hold.credits > 0
+    params: dict[str, Any] = {
+        f"r_{k}": v for k, v in _reservation_row(hold, expires_at, call, now).items()
+    }
+    if account:
+        params.update(
+            r_account=plan.account_id, r_floor=hold.credits - SLACK, r_credits=hold.credits
+        )
+    for i, window in enumerate(windows):
+        params.update(
+            {
+                f"w{i}_budget": window.budget.id,
+                f"w{i}_start": window.period_start,
+                f"w{i}_amount": window.amount,
+                f"w{i}_limit": window.budget.amount + SLACK,
+            }
+        )
+    try:
+        with side_writes.own_transaction() as connection:
+            if not connection.execute(_reserve_statement(account, len(windows)), params).scalar():
+                raise _NotAtOnce
+    except _NotAtOnce:
+        return False
+    return True
 
 
 def _try_reserve(hold: Hold, expires_at: datetime, call: dict[str, Any], now: datetime) -> None:
+    if _reserve_at_once(hold, expires_at, call, now):
+        return
     plan = hold.plan
     with side_writes.own_transaction() as connection:
         if plan.account_id is not None and not _hold_account(
@@ -232,16 +357,7 @@ def _try_reserve(hold: Hold, expires_at: datetime, call: dict[str, Any], now: da
         for budget_hold in hold.budgets:
             if not _hold_window(connection, budget_hold):
                 raise _exceeded(plan, budget_hold.budget.owner, budget_hold.budget, now)
-        connection.execute(
-            sa.insert(RESERVATIONS).values(
-                request_id=hold.request_id,
-                created_at=now,
-                expires_at=expires_at,
-                account_id=plan.account_id,
-                credits=hold.credits,
-                holds={"budgets": hold.to_json()["budgets"], "call": call},
-            )
-        )
+        connection.execute(RESERVATIONS.insert(), _reservation_row(hold, expires_at, call, now))
 
 
 def reserve(
@@ -280,6 +396,33 @@ def reserve(
     return hold
 
 
+_CHARGE_ACCOUNT = (
+    sa.update(ACCOUNTS)
+    .where(ACCOUNTS.c.id == sa.bindparam("c_id"))
+    .values(
+        balance=ACCOUNTS.c.balance - sa.bindparam("c_credits"),
+        reserved=_released(ACCOUNTS.c.reserved, sa.bindparam("c_released")),
+        updated_at=sa.bindparam("c_now"),
+    )
+    .returning(ACCOUNTS.c.balance)
+)
+_CHARGE_WINDOW = (
+    sa.update(WINDOWS)
+    .where(
+        WINDOWS.c.budget_id == sa.bindparam("w_budget"),
+        WINDOWS.c.period_start == sa.bindparam("w_start"),
+    )
+    .values(
+        spent=WINDOWS.c.spent + sa.bindparam("w_amount"),
+        reserved=_released(WINDOWS.c.reserved, sa.bindparam("w_released")),
+    )
+    .returning(WINDOWS.c.spent)
+)
+_DELETE_RESERVATION = RESERVATIONS.delete().where(
+    RESERVATIONS.c.request_id == sa.bindparam("d_request_id")
+)
+
+
 def _charge_account(
     connection: Connection,
     plan: Plan,
@@ -292,26 +435,23 @@ def _charge_account(
     if credits == 0 and released == 0:
         return
     balance = connection.execute(
-        sa.update(ACCOUNTS)
-        .where(ACCOUNTS.c.id == plan.account_id)
-        .values(
-            balance=ACCOUNTS.c.balance - credits,
-            reserved=_released(ACCOUNTS.c.reserved, released),
-            updated_at=now,
-        )
-        .returning(ACCOUNTS.c.balance)
+        _CHARGE_ACCOUNT,
+        {"c_id": plan.account_id, "c_credits": credits, "c_released": released, "c_now": now},
     ).scalar_one_or_none()
     if credits and balance is not None:
         connection.execute(
-            sa.insert(ENTRIES).values(
-                account_id=plan.account_id,
-                created_at=now,
-                kind=EntryKind.CHARGE,
-                amount=-credits,
-                balance_after=balance,
-                usage_record_id=usage_id,
-                request_id=hold.request_id if hold is not None else None,
-            )
+            ENTRIES.insert(),
+            {
+                "account_id": plan.account_id,
+                "created_at": now,
+                "kind": EntryKind.CHARGE,
+                "amount": -credits,
+                "balance_after": balance,
+                "usage_record_id": usage_id,
+                "request_id": hold.request_id if hold is not None else None,
+                "actor_id": None,
+                "note": None,
+            },
         )
 
 
@@ -322,14 +462,17 @@ def _charge_budget(
     if amount == 0 and released == 0:
         return None
     budget = budget_hold.budget
-    if released == 0:  # a window that held nothing for this call may not exist yet
+    params = {
+        "w_budget": budget.id,
+        "w_start": budget_hold.period_start,
+        "w_amount": amount,
+        "w_released": released,
+    }
+    spent = connection.execute(_CHARGE_WINDOW, params).scalar_one_or_none()
+    if spent is None and released == 0:  # a window that held nothing may not exist yet
         _ensure_window(connection, budget.id, budget_hold.period_start)
-    return connection.execute(
-        sa.update(WINDOWS)
-        .where(WINDOWS.c.budget_id == budget.id, WINDOWS.c.period_start == budget_hold.period_start)
-        .values(spent=WINDOWS.c.spent + amount, reserved=_released(WINDOWS.c.reserved, released))
-        .returning(WINDOWS.c.spent)
-    ).scalar_one_or_none()
+        spent = connection.execute(_CHARGE_WINDOW, params).scalar_one_or_none()
+    return spent
 
 
 def settle(
@@ -349,9 +492,7 @@ def settle(
     now = utcnow()
     still_held = True
     if hold.reserved:
-        deleted = connection.execute(
-            sa.delete(RESERVATIONS).where(RESERVATIONS.c.request_id == hold.request_id)
-        )
+        deleted = connection.execute(_DELETE_RESERVATION, {"d_request_id": hold.request_id})
         still_held = deleted.rowcount == 1  # else it expired and was released by a sweep
     if not still_held:
         hold.credits = Decimal(0)
@@ -366,6 +507,161 @@ def settle(
         spent = _charge_budget(connection, budget_hold, budget_hold.amount, spend)
         if spent is not None and not budget.hard:
             _maybe_warn(connection, budget_hold, Decimal(spent), warn)
+
+
+def _released_if(held: Any, column: sa.Column[Any], amount: Any) -> sa.ColumnElement[Any]:
+    """``column`` less ``amount`` (never below 0) when ``held``, else unchanged."""
+    return sa.case((held, _released(column, amount)), else_=column)
+
+
+@functools.lru_cache(maxsize=64)
+def _settle_statement(
+    usage_columns: tuple[str, ...], reserved: bool, account: bool, entry: bool, windows: int
+) -> sa.Select[Any]:
+    """PostgreSQL: the usage record and the whole settlement as one statement (data-modifying
+    CTEs run once each, on one snapshot, atomically): the reservation's deletion decides
+    whether the hold is released (a sweep may have released it already), the account pays
+    and its ledger line records the balance after, every budget window is charged (created
+    when the period has none yet, unless the budget was deleted meanwhile)."""
+    from webapp.models import Budget, UsageRecord
+
+    usage = UsageRecord.__table__
+    record = (
+        sa.insert(usage)
+        .values({c: sa.bindparam(f"u_{c}", type_=usage.c[c].type) for c in usage_columns})
+        .returning(usage.c.id)
+        .cte("usage_record")
+    )
+    held: Any = sa.false()
+    gone = None
+    if reserved:
+        gone = (
+            sa.delete(RESERVATIONS)
+            .where(RESERVATIONS.c.request_id == sa.bindparam("s_request_id"))
+            .returning(RESERVATIONS.c.id)
+            .cte("released")
+        )
+        held = sa.exists(sa.select(gone.c.id))
+    now = sa.bindparam("s_now", type_=ACCOUNTS.c.updated_at.type)
+    columns: list[Any] = [record.c.id, sa.select(held).scalar_subquery() if reserved else held]
+    if account:
+        paid = (
+            sa.update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == sa.bindparam("s_account"))
+            .values(
+                balance=ACCOUNTS.c.balance - sa.bindparam("s_credits"),
+                reserved=_released_if(held, ACCOUNTS.c.reserved, sa.bindparam("s_held")),
+                updated_at=now,
+            )
+            .returning(ACCOUNTS.c.id, ACCOUNTS.c.balance)
+            .cte("paid")
+        )
+        columns.append(sa.select(paid.c.id).scalar_subquery())
+        if entry:
+            line = (
+                sa.insert(ENTRIES)
+                .from_select(
+                    (
+                        "account_id",
+                        "created_at",
+                        "kind",
+                        "amount",
+                        "balance_after",
+                        "usage_record_id",
+                        "request_id",
+                    ),
+                    sa.select(
+                        paid.c.id,
+                        now,
+                        sa.literal(EntryKind.CHARGE, ENTRIES.c.kind.type),
+                        -sa.bindparam("s_credits", type_=ENTRIES.c.amount.type),
+                        paid.c.balance,
+                        record.c.id,
+                        sa.bindparam("s_request_id", type_=ENTRIES.c.request_id.type),
+                    ).select_from(paid.join(record, sa.true())),
+                )
+                .returning(ENTRIES.c.id)
+                .cte("ledger_line")
+            )
+            columns.append(sa.select(sa.func.count()).select_from(line).scalar_subquery())
+    budgets = Budget.__table__
+    for i in range(windows):
+        budget, start = sa.bindparam(f"w{i}_budget"), sa.bindparam(f"w{i}_start")
+        spend = sa.bindparam(f"w{i}_spend", type_=WINDOWS.c.spent.type)
+        insert = postgresql.insert(WINDOWS).from_select(
+            ("budget_id", "period_start", "spent", "reserved", "warned_percent"),
+            sa.select(
+                sa.cast(budget, WINDOWS.c.budget_id.type),
+                sa.cast(start, WINDOWS.c.period_start.type),
+                spend,
+                sa.literal(0, WINDOWS.c.reserved.type),
+                sa.literal(0),
+            ).where(sa.exists(sa.select(budgets.c.id).where(budgets.c.id == budget))),
+        )
+        charged = (
+            insert.on_conflict_do_update(
+                index_elements=[WINDOWS.c.budget_id, WINDOWS.c.period_start],
+                set_={
+                    "spent": WINDOWS.c.spent + spend,
+                    "reserved": _released_if(held, WINDOWS.c.reserved, sa.bindparam(f"w{i}_held")),
+                },
+            )
+            .returning(WINDOWS.c.spent)
+            .cte(f"charged_{i}")
+        )
+        columns.append(sa.select(charged.c.spent).scalar_subquery())
+    return sa.select(*columns).select_from(record)
+
+
+def settle_with_usage(
+    connection: Connection,
+    hold: Hold,
+    usage_row: dict[str, Any],
+    *,
+    usd: Decimal | None,
+    credits: Decimal | None,
+    warn: Any,
+) -> int:
+    """What ``settle`` does, with the usage record's insert, in one round trip (PostgreSQL
+    only); the usage record's id."""
+    now = utcnow()
+    plan = hold.plan
+    credits = credits or Decimal(0)
+    held_credits = hold.credits if hold.reserved else Decimal(0)
+    account = plan.account_id is not None and (credits != 0 or held_credits != 0)
+    entry = account and credits != 0
+    params: dict[str, Any] = {f"u_{k}": v for k, v in usage_row.items()}
+    params.update(
+        s_request_id=hold.request_id,
+        s_now=now,
+        s_account=plan.account_id,
+        s_credits=credits,
+        s_held=held_credits,
+    )
+    charged: list[BudgetHold] = []
+    for budget_hold in hold.budgets:
+        budget = budget_hold.budget
+        spend = (usd if budget.unit == BudgetUnit.USD else credits) or Decimal(0)
+        held_amount = budget_hold.amount if hold.reserved else Decimal(0)
+        if spend == 0 and held_amount == 0:
+            continue
+        i = len(charged)
+        params.update(
+            {
+                f"w{i}_budget": budget.id,
+                f"w{i}_start": budget_hold.period_start,
+                f"w{i}_spend": spend,
+                f"w{i}_held": held_amount,
+            }
+        )
+        charged.append(budget_hold)
+    statement = _settle_statement(tuple(usage_row), hold.reserved, account, entry, len(charged))
+    row = connection.execute(statement, params).one()
+    spent = row[len(row) - len(charged) :] if charged else ()
+    for budget_hold, window_spent in zip(charged, spent, strict=True):
+        if window_spent is not None and not budget_hold.budget.hard:
+            _maybe_warn(connection, budget_hold, Decimal(window_spent), warn)
+    return int(row[0])
 
 
 def _maybe_warn(connection: Connection, budget_hold: BudgetHold, spent: Decimal, warn: Any) -> None:

@@ -73,6 +73,48 @@ class ModelInfo:
         return self.unsupported_params | PROTOCOL_REJECTS.get(self.protocol, frozenset())
 
 
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What key resolution and the SDK clients need of a provider: never the ORM row."""
+
+    id: int
+    slug: str
+    display_name: str
+    protocol: str
+    base_url: str | None
+    api_key_env: str | None
+    env_key_origin: str | None
+    enabled: bool
+    extra_headers: dict[str, str] | None  # treat as read-only
+
+
+def _load_providers() -> dict[int, ProviderInfo]:
+    rows = db.session.execute(
+        sa.select(
+            Provider.id,
+            Provider.slug,
+            Provider.display_name,
+            Provider.protocol,
+            Provider.base_url,
+            Provider.api_key_env,
+            Provider.env_key_origin,
+            Provider.enabled,
+            Provider.extra_headers,
+        )
+    ).all()
+    return {
+        row.id: ProviderInfo(
+            **{**row._asdict(), "extra_headers": dict(row.extra_headers or {}) or None}
+        )
+        for row in rows
+    }
+
+
+def provider_info(provider_id: int) -> ProviderInfo | None:
+    """A provider as the call path sees it, cached per settings version."""
+    return settings_cache().get(("providers",), _load_providers).get(provider_id)
+
+
 def _load_all() -> tuple[dict[int, ModelInfo], dict[str, ModelInfo], dict[str, int | None]]:
     rows = db.session.execute(
         sa.select(CatalogModel, Provider).join(Provider, CatalogModel.provider_id == Provider.id)

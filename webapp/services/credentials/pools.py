@@ -11,11 +11,19 @@ import itertools
 import threading
 import time
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from webapp.models import Credential, LastTestStatus
+from webapp.models import LastTestStatus
 
-T = TypeVar("T", bound=Credential)
+
+class PoolKey(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def last_test_status(self) -> str: ...
+
+
+T = TypeVar("T", bound=PoolKey)
 RATE_LIMIT_MEMORY_S = 60.0  # a 429 counts against a key for this long
 _lock = threading.Lock()
 _rate_limited: dict[int, float] = {}

@@ -5,6 +5,12 @@ variable. BYOK mode: the user's own key, and nothing else — never a managed ke
 keys are skipped; among several usable keys the one not known to be invalid and created
 first wins, so the choice is stable.
 
+The call path reads no ORM row: each owner's keys for a provider are loaded once per settings
+version (``settings.cache``), decrypted once, and kept in memory like the SDK clients that
+hold them anyway. Any write of a key or a provider bumps that version in its own
+transaction, so this process drops the copy when the write commits and every other process
+at its next check of the counter (a quarter of a second at most).
+
 A key is sent only to the origin it was approved for (see ``origins``). A paused key is
 skipped like an expired one: a managed call may fall through from a paused org key to the
 global key and then to the environment variable, because each of those is checked against
@@ -14,10 +20,12 @@ operator no longer allows (SWITCHBOARD_PROVIDER_KEY_VARS) resolves no key.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -25,16 +33,27 @@ from webapp.extensions import db
 from webapp.models import Credential, KeySource, Mode, Organization, Provider, User
 from webapp.models.base import utcnow
 from webapp.services.catalog.provider_rules import KEY_VARS_SETTING, key_env_name_ok
+from webapp.services.catalog.snapshot import ProviderInfo
 from webapp.services.credentials import crypto, pools
 from webapp.services.credentials.origins import (
     Pause,
+    configured_url,
     credential_pause,
     env_key_pause,
     env_paused_message,
+    origin_of,
     paused_message,
 )
-from webapp.services.credentials.storage import GLOBAL, Owner, decrypt_secret, org_owner, user_owner
+from webapp.services.credentials.storage import (
+    GLOBAL,
+    Owner,
+    aad_for,
+    decrypt_secret,
+    org_owner,
+    user_owner,
+)
 from webapp.services.errors import NotConfigured
+from webapp.services.settings.cache import settings_cache
 
 log = logging.getLogger(__name__)
 
@@ -55,38 +74,120 @@ class ResolvedKey:
     custom_base_url: bool = False  # typed by a person: checked against SSRF at call time
 
 
+@dataclass(frozen=True)
+class StoredKey:
+    """What the call path keeps of one stored key between writes: never the ORM row. The
+    secret is decrypted once per version of the row (None: it cannot be decrypted)."""
+
+    id: int
+    scope: str
+    org_id: int | None
+    owner_key: str
+    label: str
+    base_url: str | None
+    approved_origin: str | None
+    expires_at: datetime | None
+    last_test_status: str
+    secret: str | None = field(repr=False)
+
+
+AnyProvider = Provider | ProviderInfo
+CREDENTIALS = Credential.__table__
+_POOL_COLUMNS = (
+    CREDENTIALS.c.id,
+    CREDENTIALS.c.scope,
+    CREDENTIALS.c.org_id,
+    CREDENTIALS.c.owner_key,
+    CREDENTIALS.c.provider_id,
+    CREDENTIALS.c.label,
+    CREDENTIALS.c.base_url,
+    CREDENTIALS.c.approved_origin,
+    CREDENTIALS.c.expires_at,
+    CREDENTIALS.c.last_test_status,
+    CREDENTIALS.c.secret_ciphertext,
+)
+
+
+def _decrypted(row: Any) -> str | None:
+    aad = aad_for(row.id, row.scope, row.owner_key, row.provider_id)
+    try:
+        return crypto.keyring().decrypt(row.secret_ciphertext, aad)
+    except crypto.DecryptionError as exc:  # the row id and the reason, never the ciphertext
+        log.error("credential %s cannot be decrypted: %s", row.id, exc)
+        return None
+
+
+def _load_keys(owner_key: str, provider_id: int) -> tuple[StoredKey, ...]:
+    rows = db.session.execute(
+        sa.select(*_POOL_COLUMNS)
+        .where(CREDENTIALS.c.owner_key == owner_key, CREDENTIALS.c.provider_id == provider_id)
+        .order_by(CREDENTIALS.c.created_at, CREDENTIALS.c.id)
+    ).all()
+    return tuple(
+        StoredKey(
+            id=row.id,
+            scope=row.scope,
+            org_id=row.org_id,
+            owner_key=row.owner_key,
+            label=row.label,
+            base_url=row.base_url,
+            approved_origin=row.approved_origin,
+            expires_at=row.expires_at,
+            last_test_status=row.last_test_status,
+            secret=_decrypted(row),
+        )
+        for row in rows
+    )
+
+
+def stored_keys(owner_key: str, provider_id: int) -> tuple[StoredKey, ...]:
+    """The owner's keys for the provider, oldest first, from this process's cache."""
+    return settings_cache().get(
+        ("credentials", owner_key, provider_id), lambda: _load_keys(owner_key, provider_id)
+    )
+
+
+_origin = functools.lru_cache(maxsize=1024)(origin_of)
+
+
+def _pause(key: StoredKey, provider: AnyProvider) -> Pause | None:
+    """As ``origins.credential_pause``, for a cached key and the provider it is used with."""
+    current = _origin(key.base_url or configured_url(provider.base_url, provider.protocol))
+    if current is not None and current == key.approved_origin:
+        return None
+    return Pause(provider.display_name, key.approved_origin, current, bool(key.base_url))
+
+
 @dataclass
 class _Skipped:
     """Keys passed over on the way to the one that serves a call, for the error message."""
 
     expired: bool = False
-    paused: list[tuple[Credential, Pause]] = field(default_factory=list)
+    paused: list[tuple[StoredKey, Pause]] = field(default_factory=list)
 
     def message(self) -> str | None:
         """The first paused key's explanation, or None when none was paused."""
-        return paused_message(*self.paused[0]) if self.paused else None
+        return paused_message(*self.paused[0]) if self.paused else None  # type: ignore[arg-type]
 
 
-def _usable(owner: Owner, provider: Provider, now: datetime, skipped: _Skipped) -> list[Credential]:
+def _usable(
+    owner: Owner, provider: AnyProvider, now: datetime, skipped: _Skipped
+) -> list[StoredKey]:
     """The owner's usable keys for the provider, in the order to try them (a pool, see
     ``pools``); expired and paused ones are noted in ``skipped``."""
-    candidates = list(
-        db.session.scalars(
-            sa.select(Credential)
-            .where(Credential.owner_key == owner.key, Credential.provider_id == provider.id)
-            .order_by(Credential.created_at, Credential.id)
-        )
-    )
+    candidates = stored_keys(owner.key, provider.id)
+    if not candidates:
+        return []
     live = [c for c in candidates if c.expires_at is None or c.expires_at > now]
-    skipped.expired |= bool(candidates) and not live
+    skipped.expired |= not live
     usable = []
-    for credential in live:
-        pause = credential_pause(credential)
+    for key in live:
+        pause = _pause(key, provider)
         if pause is None:
-            usable.append(credential)
+            usable.append(key)
         else:
-            skipped.paused.append((credential, pause))
-            log.info("credential %s not used: paused (%s)", credential.id, pause.why)
+            skipped.paused.append((key, pause))
+            log.info("credential %s not used: paused (%s)", key.id, pause.why)
     return pools.in_turn(usable, owner.key, provider.id)
 
 
@@ -95,20 +196,13 @@ def key_from_credential(credential: Credential) -> ResolvedKey:
     pause = credential_pause(credential)
     if pause is not None:
         raise NotConfigured(paused_message(credential, pause))
-    return _resolved(credential.scope, credential.provider, credential)
-
-
-def _resolved(source: str, provider: Provider, credential: Credential) -> ResolvedKey:
+    provider = credential.provider
     try:
         secret = decrypt_secret(credential)
     except crypto.DecryptionError:
-        raise NotConfigured(
-            f"The stored {source} key for {provider.display_name} cannot be decrypted with the "
-            "configured encryption keys. An admin should run "
-            "`flask --app wsgi encryption-keys check`."
-        ) from None
+        raise NotConfigured(_undecryptable(credential.scope, provider)) from None
     return ResolvedKey(
-        source=source,
+        source=credential.scope,
         provider_slug=provider.slug,
         secret=secret,
         credential_id=credential.id,
@@ -118,7 +212,29 @@ def _resolved(source: str, provider: Provider, credential: Credential) -> Resolv
     )
 
 
-def _env_key(provider: Provider) -> tuple[ResolvedKey | None, str | None]:
+def _undecryptable(source: str, provider: AnyProvider) -> str:
+    return (
+        f"The stored {source} key for {provider.display_name} cannot be decrypted with the "
+        "configured encryption keys. An admin should run "
+        "`flask --app wsgi encryption-keys check`."
+    )
+
+
+def _resolved(source: str, provider: AnyProvider, key: StoredKey) -> ResolvedKey:
+    if key.secret is None:
+        raise NotConfigured(_undecryptable(source, provider))
+    return ResolvedKey(
+        source=source,
+        provider_slug=provider.slug,
+        secret=key.secret,
+        credential_id=key.id,
+        label=key.label,
+        base_url=key.base_url or provider.base_url,
+        custom_base_url=bool(key.base_url),
+    )
+
+
+def _env_key(provider: AnyProvider) -> tuple[ResolvedKey | None, str | None]:
     """The provider's environment-variable key, or why it may not be used."""
     name = provider.api_key_env
     if not name:
@@ -140,7 +256,7 @@ def _env_key(provider: Provider) -> tuple[ResolvedKey | None, str | None]:
     ), None
 
 
-def _byok(user: User | None, provider: Provider, now: datetime) -> list[ResolvedKey]:
+def _byok(user: User | None, provider: AnyProvider, now: datetime) -> list[ResolvedKey]:
     """The user's own key, and nothing else — never a managed key."""
     name = provider.display_name
     if user is None:
@@ -161,7 +277,7 @@ def _byok(user: User | None, provider: Provider, now: datetime) -> list[Resolved
 def resolve_key(
     user: User | None,
     org: Organization | None,
-    provider: Provider,
+    provider: AnyProvider,
     *,
     mode: str | None = None,
     now: datetime | None = None,
@@ -174,7 +290,7 @@ def resolve_key(
 def resolve_keys(
     user: User | None,
     org: Organization | None,
-    provider: Provider,
+    provider: AnyProvider,
     *,
     mode: str | None = None,
     now: datetime | None = None,

@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.models import Credential
 from webapp.services.credentials import crypto
 from webapp.services.credentials.storage import aad_for
+from webapp.services.settings.cache import bump_settings_version
 
 TABLE = Credential.__table__
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def rotate_all(
         if updates:
             # One executemany per batch; both supported drivers report the summed rowcount.
             swapped = db.session.execute(swap, updates).rowcount  # type: ignore[attr-defined]
+            if swapped:
+                bump_settings_version()  # processes drop their cached ciphertexts
             db.session.commit()
             report.rotated += swapped
             report.changed_meanwhile += len(updates) - swapped

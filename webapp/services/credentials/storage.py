@@ -29,6 +29,7 @@ from webapp.services.credentials.hostnames import unprintable
 from webapp.services.credentials.origins import effective_url, origin_of
 from webapp.services.credentials.url_guard import check_base_url
 from webapp.services.errors import NotFound, ValidationError
+from webapp.services.settings.cache import bump_on
 
 log = logging.getLogger(__name__)
 
@@ -336,17 +337,23 @@ def decrypt_secret(credential: Credential) -> str:
 
 def record_test(credential_id: int, status: str, message: str | None) -> None:
     """Bookkeeping of a connection test, in its own transaction (the caller's is left alone)
-    and without bumping the version an open edit form relies on."""
+    and without bumping the version an open edit form relies on. A changed status reorders
+    the key's pool, so it also drops every process's cached copy of the key."""
     table = Credential.__table__
+    values = {
+        "last_test_status": status,
+        "last_test_at": utcnow(),
+        "last_test_message": (message or "")[:500] or None,
+        "updated_at": table.c.updated_at,  # bookkeeping, not an edit
+    }
     with side_writes.own_transaction() as connection:
-        connection.execute(
+        changed = connection.execute(
             sa.update(table)
-            .where(table.c.id == credential_id)
-            .values(
-                last_test_status=status,
-                last_test_at=utcnow(),
-                last_test_message=(message or "")[:500] or None,
-                updated_at=table.c.updated_at,  # bookkeeping, not an edit
-            )
-        )
+            .where(table.c.id == credential_id, table.c.last_test_status != status)
+            .values(**values)
+        ).rowcount
+        if changed:
+            bump_on(connection)
+        else:
+            connection.execute(sa.update(table).where(table.c.id == credential_id).values(**values))
     side_writes.forget_cached(Credential, credential_id)

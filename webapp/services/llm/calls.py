@@ -21,6 +21,7 @@ from webapp.models.base import utcnow
 from webapp.services import side_writes
 from webapp.services.billing import reservations
 from webapp.services.billing.plan import plan_for
+from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
 from webapp.services.credentials import url_guard
 from webapp.services.credentials.resolution import ResolvedKey, resolve_keys
@@ -249,7 +250,7 @@ def targets_for(call: Call, model: ModelInfo) -> list[Target]:
             f"{model.global_id} has no price, so managed calls to it cannot be charged. An "
             "admin can allow unpriced calls for this model on the Models page."
         )
-    provider = db.session.get(Provider, model.provider_id)
+    provider = catalog_snapshot.provider_info(model.provider_id)
     if provider is None:
         raise NotConfigured(f"{model.provider_name} no longer exists.")
     if ctx.byok_key:
@@ -258,7 +259,9 @@ def targets_for(call: Call, model: ModelInfo) -> list[Target]:
     return [target_with_key(model, key, provider) for key in keys]
 
 
-def _request_key_target(call: Call, model: ModelInfo, provider: Provider) -> Target:
+def _request_key_target(
+    call: Call, model: ModelInfo, provider: Provider | catalog_snapshot.ProviderInfo
+) -> Target:
     """The key sent with this call: for one provider only (a fallback on another provider is
     skipped, never served by a managed key), on a client of its own that is not pooled (so
     the key is not kept once the call is over). A base URL sent with it is checked by the
@@ -286,7 +289,9 @@ def _request_key_target(call: Call, model: ModelInfo, provider: Provider) -> Tar
     return Target(model, key, client)
 
 
-def target_with_key(model: ModelInfo, key: ResolvedKey, provider: Provider) -> Target:
+def target_with_key(
+    model: ModelInfo, key: ResolvedKey, provider: Provider | catalog_snapshot.ProviderInfo
+) -> Target:
     """The pooled client for this key. Its transport checks every address it connects to,
     for provider and personal base URLs alike (``webapp/services/llm/transport.py``)."""
     client = clients.client_for(model.protocol, key.base_url, key.secret, provider.extra_headers)

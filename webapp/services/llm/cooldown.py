@@ -63,7 +63,7 @@ class _State:
         return self.rows
 
     def refresh(self) -> None:
-        with side_writes.own_transaction() as connection:
+        with side_writes.own_transaction(single_statements=True) as connection:
             rows = connection.execute(sa.select(HEALTH).where(HEALTH.c.failures > 0)).mappings()
             fresh = {
                 (r["provider_id"], r["model_key"]): Health(

@@ -96,6 +96,9 @@ class Metered:
 # Credential ids and when this process last wrote their ``last_used_at``: at most once a
 # minute per key, so a busy key does not cost an UPDATE per call.
 USAGE = UsageRecord.__table__
+# Values are passed as parameters, never baked into the statement: one compiled statement
+# serves every call (``insert().values(**row)`` is compiled again for each).
+INSERT_USAGE = USAGE.insert().returning(USAGE.c.id)
 LAST_USED_EVERY_S = 60.0
 _last_used: dict[int, float] = {}
 
@@ -243,25 +246,32 @@ def persist(entry: dict[str, Any], *, replay: bool = False) -> None:
     after all, and drops references to rows deleted in the meantime."""
     row, hold = entry["row"], entry["hold"]
     redo = lambda: persist(entry, replay=True)  # noqa: E731 - the test suite's re-apply
-    with side_writes.own_transaction(redo) as connection:
+    # One statement writes the record and its settlement (PostgreSQL), so it needs no
+    # transaction around it — unless a soft budget may add a warning that must land with it.
+    single = not replay and (hold is None or all(b.hard for b in hold.plan.budgets))
+    with side_writes.own_transaction(redo, single_statements=single) as connection:
         if replay:
             if reservations.usage_exists(connection, row["request_id"]):
                 return
             _drop_vanished(connection, row)
-        usage_id = connection.execute(
-            sa.insert(USAGE).values(**row).returning(USAGE.c.id)
-        ).scalar_one()
+        charges = hold is not None and hold.plan.charges
+        if charges and not replay and connection.dialect.name == "postgresql":
+            reservations.settle_with_usage(
+                connection, hold, row, usd=row["cost_usd"], credits=row["credits"], warn=_warn
+            )
+        else:
+            usage_id = connection.execute(INSERT_USAGE, row).scalar_one()
+            if charges:
+                reservations.settle(
+                    connection,
+                    hold,
+                    usd=row["cost_usd"],
+                    credits=row["credits"],
+                    usage_id=usage_id,
+                    warn=_warn,
+                )
         if row["status"] == CallStatus.OK:
             _mark_used(connection, row["credential_id"], row["created_at"])
-        if hold is not None and hold.plan.charges:
-            reservations.settle(
-                connection,
-                hold,
-                usd=row["cost_usd"],
-                credits=row["credits"],
-                usage_id=usage_id,
-                warn=_warn,
-            )
 
 
 def write(call: CallRecord) -> Metered:

@@ -2,7 +2,14 @@
 
 Every settings write bumps ``app_counters.settings_version`` in its own transaction. Each
 process re-reads the counter at most every ``CHECK_INTERVAL`` seconds and drops its cache
-when the number moved, so every process sees a change within one second, with no broker.
+when the number moved, so every process sees a change within a quarter of a second, with no
+broker; the process that wrote drops its cache the moment its transaction commits.
+
+What the call path caches beyond settings — the catalog, providers, stored keys (decrypted)
+and allowed hosts — rides on the same counter. Any ORM write of those rows bumps it in the
+writer's own transaction (``_watch_writes``), whichever service or import made it, so no
+write path can forget to; Core writes of them call ``bump_settings_version`` (or
+``bump_on``) themselves.
 """
 
 from __future__ import annotations
@@ -13,8 +20,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_app_context
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import AppCounter
@@ -36,14 +46,109 @@ def _upsert(dialect: str) -> Any:
 
 
 def bump_settings_version() -> None:
-    """Call inside the transaction of any settings, catalog or org write (before commit)."""
-    db.session.execute(
-        _upsert(db.session.get_bind().dialect.name),
-        execution_options={"synchronize_session": False},
-    )
+    """Call inside the transaction of any settings, catalog or org write (before commit).
+    Once per transaction is enough: a second call (or a watched flush) adds nothing."""
+    session = db.session()
+    session.info[DROP_CACHE] = True
+    if not session.info.get(BUMPED):
+        session.execute(
+            _upsert(session.get_bind().dialect.name),
+            execution_options={"synchronize_session": False},
+        )
+        session.info[BUMPED] = True
+    _local_cache_stale()
+
+
+def bump_on(connection: Connection) -> None:
+    """The same bump inside a Core transaction of its own (``side_writes.own_transaction``);
+    this process drops its cache at once, the others at their next check."""
+    connection.execute(_upsert(connection.dialect.name))
+    _local_cache_stale()
+
+
+def _local_cache_stale() -> None:
+    if not has_app_context():
+        return
     cache = current_app.extensions.get(EXTENSION)
     if cache is not None:
         cache.invalidate_after_commit()
+
+
+# Session.info: the counter moved in this transaction (a second bump adds nothing), and this
+# process drops its cache when the transaction ends.
+BUMPED = "switchboard.settings_bumped"
+DROP_CACHE = "switchboard.settings_drop_cache"
+# Rows the call path caches: an ORM insert, change or delete of one bumps the counter.
+_WATCHED: tuple[type, ...] = ()
+_WATCHED_DELETES: tuple[type, ...] = ()  # only their deletion matters (cascades to keys)
+
+
+def _watched() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    global _WATCHED, _WATCHED_DELETES
+    if not _WATCHED:
+        from webapp.models import (
+            AllowedHost,
+            CatalogModel,
+            Credential,
+            Organization,
+            Provider,
+            User,
+        )
+
+        _WATCHED = (AllowedHost, CatalogModel, Credential, Provider)
+        _WATCHED_DELETES = (Organization, User)
+    return _WATCHED, _WATCHED_DELETES
+
+
+def _touches_cached_rows(session: Session) -> bool:
+    watched, deletes = _watched()
+    for instance in session.new:
+        if isinstance(instance, watched):
+            return True
+    for instance in session.deleted:
+        if isinstance(instance, watched + deletes):
+            return True
+    return any(
+        isinstance(instance, watched) and session.is_modified(instance, include_collections=False)
+        for instance in session.dirty
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _watch_writes(session: Session, _context: Any) -> None:
+    """A flush that wrote a key, provider, model or allowed host bumps the counter in the
+    same transaction: the cached copies go the moment it commits, in every process. After
+    the rows, never before: every writer locks its rows first and the counter last, so a
+    key edit and an encryption-key rotation cannot deadlock."""
+    if session.info.get(BUMPED) or not _touches_cached_rows(session):
+        return
+    session.info[BUMPED] = session.info[DROP_CACHE] = True
+    connection = session.connection()
+    connection.execute(_upsert(connection.dialect.name))
+    _local_cache_stale()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_after_write(session: Session, transaction: Any) -> None:
+    """This process wrote cached rows: its cache goes the moment the transaction ends, not a
+    check interval later — on commit (a lookup by another thread between the bump and the
+    commit may have kept the old rows) and on rollback (this session may have read its own
+    uncommitted rows into the cache)."""
+    if transaction.parent is not None:
+        return
+    session.info.pop(BUMPED, None)
+    if not session.info.pop(DROP_CACHE, None):
+        return
+    if has_app_context():
+        cache = current_app.extensions.get(EXTENSION)
+        if cache is not None:
+            cache.clear()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _bump_undone(session: Session, _previous: Any) -> None:
+    """A rolled-back savepoint may have undone the bump: the next write bumps again."""
+    session.info.pop(BUMPED, None)
 
 
 def read_version() -> int:
@@ -52,7 +157,7 @@ def read_version() -> int:
     from webapp.services import side_writes
 
     query = sa.select(AppCounter.value).where(AppCounter.name == COUNTER)
-    with side_writes.own_transaction() as connection:
+    with side_writes.own_transaction(single_statements=True) as connection:
         return connection.execute(query).scalar() or 0
 
 
