@@ -74,15 +74,16 @@ def _scrolling_boxes(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 def _walk_sidebar(page, live_server: str, width: str, scheme: str) -> list[str]:  # type: ignore[no-untyped-def]
     """Open every sidebar entry in turn; returns the labels visited."""
+    from playwright.sync_api import expect  # auto-waiting checks: a busy machine renders late
     labels = page.locator("#sidebar a").all_inner_texts()
     assert labels, "the sidebar has no entries"
     too_wide, cut_off = {}, {}
     for label in labels:
         if width == "phone":
             sidebar = page.locator("#sidebar")
-            assert not sidebar.is_visible()  # folded behind "Menu" on a phone
+            expect(sidebar).to_be_hidden()  # folded behind "Menu" on a phone
             page.click(".nav-toggle-label")
-            assert sidebar.is_visible()
+            expect(sidebar).to_be_visible()
         link = page.locator("#sidebar a", has_text=label).first
         with page.expect_navigation():
             link.click()
@@ -90,7 +91,7 @@ def _walk_sidebar(page, live_server: str, width: str, scheme: str) -> list[str]:
         assert current.count() == 1 and current.inner_text() == label
         assert page.locator("main h1").count() >= 1, f"{label} has no heading"
         if width == "phone":
-            assert not page.locator("#sidebar").is_visible()  # folded again on the new page
+            expect(page.locator("#sidebar")).to_be_hidden()  # folded again on the new page
         if (extra := _overflow(page)) > 0:
             too_wide[label] = (extra, _sticking_out(page))
         if (
