@@ -35,6 +35,7 @@ BLUEPRINTS = (
     "explainer",
     "users",
     "audit",
+    "usage",
     "config",
     "playground",
 )
