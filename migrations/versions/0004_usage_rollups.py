@@ -66,7 +66,9 @@ def upgrade():
             for n in TEXT_DIMENSIONS
         ),
         *(sa.Column(n, sa.BigInteger(), server_default="0", nullable=False) for n in SUMS),
-        sa.Column("cost_usd", sa.Numeric(precision=24, scale=8), server_default="0", nullable=False),
+        sa.Column(
+            "cost_usd", sa.Numeric(precision=24, scale=8), server_default="0", nullable=False
+        ),
         sa.Column("credits", sa.Numeric(precision=24, scale=8), server_default="0", nullable=False),
         *(
             sa.Column(f"{kind}_h{i}", sa.Integer(), server_default="0", nullable=False)

@@ -125,7 +125,14 @@ LATENCY_BOUNDS = (50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 800
 HISTOGRAM_BUCKETS = len(LATENCY_BOUNDS) + 1
 # The dimensions of a rollup row; NULL in a record is 0 (ids) or "" (text) here, so the
 # unique key works as an upsert target on both databases.
-ROLLUP_ID_DIMENSIONS = ("user_id", "org_id", "provider_id", "model_id", "feature_id", "access_token_id")
+ROLLUP_ID_DIMENSIONS = (
+    "user_id",
+    "org_id",
+    "provider_id",
+    "model_id",
+    "feature_id",
+    "access_token_id",
+)
 ROLLUP_TEXT_DIMENSIONS = ("mode", "status")
 ROLLUP_SUMS = (
     "requests",

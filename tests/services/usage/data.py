@@ -36,6 +36,20 @@ def record(**fields: Any) -> dict[str, Any]:
         "latency_ms": 400,
         "mode": "managed",
     }
+    for name in (
+        "user_id",
+        "org_id",
+        "provider_id",
+        "model_id",
+        "feature_id",
+        "access_token_id",
+        "provider_slug",
+        "model_name",
+        "error_type",
+        "ttft_ms",
+        "request_body",
+    ):
+        values[name] = None
     values.update(fields)
     return values
 

@@ -43,7 +43,12 @@ def world(app):
         features=[feature.id, None],
     )
     data.insert(rows)
-    return {"orgs": [a.id, b.id], "users": [u.id for u in users], "models": models, "feature": feature.id}
+    return {
+        "orgs": [a.id, b.id],
+        "users": [u.id for u in users],
+        "models": models,
+        "feature": feature.id,
+    }
 
 
 def expected(filters, scope) -> dict:
@@ -136,7 +141,9 @@ def test_totals_hold_after_rebuild_and_with_late_records(world):
     rollups.catch_up_all()
     # A record that commits late, for a day already rolled (an interrupted call, or an id
     # that committed out of order): counted at once, rolled into the right day later.
-    data.insert([data.record(created_at=datetime.now(UTC) - timedelta(days=3), cost_usd=Decimal("5"))])
+    data.insert(
+        [data.record(created_at=datetime.now(UTC) - timedelta(days=3), cost_usd=Decimal("5"))]
+    )
     rng = random.Random(5)
     scope = Scope(org_ids=tuple(world["orgs"]))
     filters = make_filters("30d")
@@ -160,7 +167,12 @@ def test_org_scope_never_shows_another_org(world):
     alpha, beta = world["orgs"]
     scope = Scope(org_ids=(alpha,))
     for values in ({}, {"org": beta}, {"org": 0}, {"user": world["users"][2]}):
-        filters = make_filters("custom", datetime.now(UTC).date() - timedelta(days=60), datetime.now(UTC).date(), values)
+        filters = make_filters(
+            "custom",
+            datetime.now(UTC).date() - timedelta(days=60),
+            datetime.now(UTC).date(),
+            values,
+        )
         board = dashboard.build(filters, scope)
         mine = expected(filters, scope)
         assert board.totals.requests == mine["requests"]
@@ -184,7 +196,21 @@ def test_percentiles_come_from_the_latency_histogram():
 def test_bad_filters_are_refused():
     from webapp.services.errors import ValidationError
 
-    for args in (("nope",), ("custom", None, None), ("30d", None, None, {"mode": "free"}), ("30d", None, None, {"user": "x"})):
+    for args in (
+        ("nope",),
+        ("custom", None, None),
+        ("30d", None, None, {"mode": "free"}),
+        ("30d", None, None, {"user": "x"}),
+    ):
         with pytest.raises(ValidationError):
             make_filters(*args)
-    assert set(DIMENSIONS) == {"model", "provider", "org", "user", "feature", "token", "mode", "status"}
+    assert set(DIMENSIONS) == {
+        "model",
+        "provider",
+        "org",
+        "user",
+        "feature",
+        "token",
+        "mode",
+        "status",
+    }

@@ -47,7 +47,7 @@ def admin() -> Response:
         "usage/_dashboard.html",
         form=form,
         board=dashboard.build(filters, scope),
-        page=records.list_records(filters, scope, cursor=form.after.data or None),
+        listing=records.list_records(filters, scope, cursor=form.after.data or None),
         period_args=form.period_args(),
     )
 
@@ -64,7 +64,7 @@ def admin_records() -> Response:
         "usage/_record_rows.html",
         form=form,
         filters=filters,
-        page=page,
+        listing=page,
         period_args=form.period_args(),
         record_endpoint="usage.admin_record",
         more_endpoint="usage.admin_records",

@@ -137,16 +137,20 @@ def series(filters: Filters, scope: Scope) -> tuple[list[tuple[str, Totals]], bo
     src = rollups.source(filters, scope)
     rows = db.session.execute(sa.select(src.c.day, *_sums(src)).group_by(src.c.day))
     found = {rollups.as_date(r.day): _totals(r._mapping) for r in rows}
-    days = [filters.since + timedelta(days=i) for i in range((filters.until - filters.since).days + 1)]
+    days = [
+        filters.since + timedelta(days=i) for i in range((filters.until - filters.since).days + 1)
+    ]
     return [(d.isoformat(), found.get(d, Totals())) for d in days], False
 
 
 def _hourly(filters: Filters, scope: Scope) -> list[tuple[str, Totals]]:
     r = UsageRecord
     hour = rollups.hour_of(r.created_at).label("hour")
-    per_record = sa.select(hour, *rollups.record_columns()[9:]).where(
-        *record_conditions(filters, scope)
-    ).subquery()
+    per_record = (
+        sa.select(hour, *rollups.record_columns()[9:])
+        .where(*record_conditions(filters, scope))
+        .subquery()
+    )
     rows = db.session.execute(
         sa.select(per_record.c.hour, *_sums(per_record)).group_by(per_record.c.hour)
     )
@@ -160,7 +164,9 @@ def _hour_label(value: Any) -> str:
     return f"{value.hour:02d}:00"
 
 
-def breakdown(name: str, filters: Filters, scope: Scope, total: Totals, top: int = TOP) -> Breakdown:
+def breakdown(
+    name: str, filters: Filters, scope: Scope, total: Totals, top: int = TOP
+) -> Breakdown:
     src = rollups.source(filters, scope)
     column = src.c[DIMENSIONS[name]]
     rows = db.session.execute(
@@ -172,7 +178,12 @@ def breakdown(name: str, filters: Filters, scope: Scope, total: Totals, top: int
     shown = rows[:top]
     names = labels.resolve(name, [r.key for r in shown])
     result = [
-        Row(r.key, names.get(r.key, str(r.key)), _totals(r._mapping), filters.with_value(name, r.key))
+        Row(
+            r.key,
+            names.get(r.key, str(r.key)),
+            _totals(r._mapping),
+            filters.with_value(name, r.key),
+        )
         for r in shown
     ]
     rest = None
@@ -184,11 +195,17 @@ def breakdown(name: str, filters: Filters, scope: Scope, total: Totals, top: int
 def _minus(total: Totals, parts: list[Totals]) -> Totals:
     rest = Totals()
     for n in METRICS:
-        setattr(rest, n, getattr(total, n) - sum((getattr(p, n) for p in parts), type(getattr(total, n))()))
+        setattr(
+            rest,
+            n,
+            getattr(total, n) - sum((getattr(p, n) for p in parts), type(getattr(total, n))()),
+        )
     return rest
 
 
-def build(filters: Filters, scope: Scope, *, dimensions: tuple[str, ...] = BREAKDOWN_ORDER) -> Dashboard:
+def build(
+    filters: Filters, scope: Scope, *, dimensions: tuple[str, ...] = BREAKDOWN_ORDER
+) -> Dashboard:
     """Everything the dashboard shows for these filters and this scope."""
     rollups.catch_up()  # keeps the unrolled half small; correctness never depends on it
     total = totals(filters, scope)

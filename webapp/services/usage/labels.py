@@ -39,9 +39,9 @@ def _lookup(name: str, ids: list[int]) -> dict[int, str]:
     elif name == "feature":
         query = sa.select(Feature.id, Feature.name).where(Feature.id.in_(ids))
     elif name == "token":
-        query = sa.select(AccessToken.id, AccessToken.name + " (" + AccessToken.prefix + "…)").where(
-            AccessToken.id.in_(ids)
-        )
+        query = sa.select(
+            AccessToken.id, AccessToken.name + " (" + AccessToken.prefix + "…)"
+        ).where(AccessToken.id.in_(ids))
     else:
         return {}
     return {key: label for key, label in db.session.execute(query)}
@@ -78,9 +78,7 @@ def options(name: str, scope_org_ids: tuple[int, ...] | None) -> list[tuple[str,
     elif name == "feature":
         query = sa.select(Feature.id, Feature.name).order_by(Feature.name)
         if scope_org_ids is not None:
-            query = query.where(
-                sa.or_(Feature.org_id.is_(None), Feature.org_id.in_(scope_org_ids))
-            )
+            query = query.where(sa.or_(Feature.org_id.is_(None), Feature.org_id.in_(scope_org_ids)))
         rows = db.session.execute(query)
     else:
         return []

@@ -67,7 +67,9 @@ def decode_cursor(raw: str) -> tuple[datetime, int]:
         when = datetime.strptime(stamp, "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
         return when, int(record_id)
     except ValueError:
-        raise ValidationError({"after": "This page link is broken; start from the first page."}) from None
+        raise ValidationError(
+            {"after": "This page link is broken; start from the first page."}
+        ) from None
 
 
 def _select(filters: Filters, scope: Scope, after: tuple[datetime, int] | None) -> Any:

@@ -200,10 +200,10 @@ def rebuild() -> int:
         grouped = sa.select(
             *(per_record.c[n] for n in KEY), *(sa.func.sum(per_record.c[n]) for n in SUMS)
         ).group_by(*(per_record.c[n] for n in KEY))
-        db.session.execute(
-            sa.insert(usage_rollups).from_select([*KEY, *SUMS], grouped)
+        db.session.execute(sa.insert(usage_rollups).from_select([*KEY, *SUMS], grouped))
+        count = db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(usage_rollups.c.requests), 0))
         )
-        count = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(usage_rollups.c.requests), 0)))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -213,4 +213,6 @@ def rebuild() -> int:
 
 
 def unrolled_count() -> int:
-    return int(db.session.scalar(sa.select(sa.func.count()).where(UsageRecord.rolled.is_(False))) or 0)
+    return int(
+        db.session.scalar(sa.select(sa.func.count()).where(UsageRecord.rolled.is_(False))) or 0
+    )
