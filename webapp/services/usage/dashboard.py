@@ -118,9 +118,12 @@ def percentile(counts: list[int], q: float) -> float | None:
     return float(LATENCY_BOUNDS[-1])
 
 
+HISTOGRAM = tuple(f"{k}_h{i}" for k in ("latency", "ttft") for i in range(HISTOGRAM_BUCKETS))
+
+
 def totals(filters: Filters, scope: Scope) -> Totals:
-    src = rollups.source(filters, scope)
-    hist = tuple(f"{k}_h{i}" for k in ("latency", "ttft") for i in range(HISTOGRAM_BUCKETS))
+    hist = HISTOGRAM
+    src = rollups.source(filters, scope, METRICS + hist)
     row = db.session.execute(sa.select(*_sums(src, METRICS + hist))).one()._mapping
     result = _totals(row)
     latency = [int(row[f"latency_h{i}"]) for i in range(HISTOGRAM_BUCKETS)]

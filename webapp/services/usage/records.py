@@ -125,6 +125,4 @@ def get_record(record_id: int, scope: Scope) -> UsageRecord:
 def _visible(record: UsageRecord, scope: Scope) -> bool:
     if scope.user_id is not None and record.user_id != scope.user_id:
         return False
-    if scope.org_ids is not None and record.org_id not in scope.org_ids:
-        return False
-    return True
+    return scope.org_ids is None or record.org_id in scope.org_ids

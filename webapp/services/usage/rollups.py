@@ -85,8 +85,19 @@ def _bucket(column: Any, i: int) -> Any:
     return _flag(sa.and_(column > LATENCY_BOUNDS[i - 1], column <= LATENCY_BOUNDS[i]))
 
 
+_COLUMNS: dict[str, list[Any]] = {}
+
+
 def record_columns() -> list[Any]:
-    """One record as a rollup row: its key (NULLs as 0 / '') and what it adds to the sums."""
+    """One record as a rollup row: its key (NULLs as 0 / '') and what it adds to the sums.
+    Built once per dialect: the expressions are immutable and costly to build."""
+    name = dialect()
+    if name not in _COLUMNS:
+        _COLUMNS[name] = _record_columns()
+    return _COLUMNS[name]
+
+
+def _record_columns() -> list[Any]:
     r = UsageRecord
     key = [day_of(r.created_at).label("day")]
     key += [sa.func.coalesce(getattr(r, n), 0).label(n) for n in ROLLUP_ID_DIMENSIONS]
@@ -110,12 +121,15 @@ def record_columns() -> list[Any]:
     return key + sums
 
 
-def source(filters: Filters, scope: Scope) -> Any:
-    """A subquery of rollup-shaped rows: the rollups and the unrolled records selected."""
-    rolled = sa.select(*(usage_rollups.c[n] for n in (*KEY, *SUMS))).where(
+def source(filters: Filters, scope: Scope, sums: tuple[str, ...] = SUMS) -> Any:
+    """A subquery of rollup-shaped rows with the ``sums`` asked for: the rollups and the
+    unrolled records selected, read in one statement (one snapshot)."""
+    names = (*KEY, *sums)
+    rolled = sa.select(*(usage_rollups.c[n] for n in names)).where(
         *rollup_conditions(filters, scope)
     )
-    fresh = sa.select(*record_columns()).where(
+    by_name = {c.name: c for c in record_columns()}
+    fresh = sa.select(*(by_name[n] for n in names)).where(
         UsageRecord.rolled.is_(False), *record_conditions(filters, scope)
     )
     return sa.union_all(rolled, fresh).subquery("usage")
