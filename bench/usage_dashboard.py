@@ -61,9 +61,7 @@ def seed(records: int, users: int, orgs: int) -> dict[str, float]:
         if done % 100_000 < count:
             print(f"  {done} records", file=sys.stderr)
 
-    synthetic.write_records(
-        synthetic.records(records, people, models, features), records, progress=progress
-    )
+    synthetic.write_records(synthetic.records(records, people, models, features), progress=progress)
     elapsed = time.perf_counter() - started
     figures["seed_records_per_s"] = records / elapsed
     started = time.perf_counter()
@@ -163,7 +161,6 @@ def main() -> None:
 
         from webapp.extensions import db
         from webapp.models import Membership, OrgRole, UsageRecord, User
-
         from webapp.services.system.health import health
 
         health().schema.get(fresh=True)  # migrated after the app started: pages may answer

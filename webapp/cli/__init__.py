@@ -10,6 +10,7 @@ from webapp.cli.billing import credits_group
 from webapp.cli.catalog import seed_command
 from webapp.cli.config import config_group
 from webapp.cli.encryption_keys import keys_group
+from webapp.cli.usage import demo_command, usage_group
 
 
 def _alias(group: click.Group, name: str, note: str) -> click.Group:
@@ -26,3 +27,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(_alias(keys_group, "keys", "Same as `encryption-keys`"))
     app.cli.add_command(config_group)
     app.cli.add_command(credits_group)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(usage_group)
