@@ -47,3 +47,16 @@ def rollup_command(rebuild: bool) -> None:
         click.echo(f"rebuilt from {rollups.rebuild()} records")
     else:
         click.echo(f"rolled up {rollups.catch_up_all()} records")
+
+
+@usage_group.command("prune")
+def prune_command() -> None:
+    """Clear bodies and delete records older than the retention settings, in batches."""
+    from webapp.services.usage import retention
+
+    settings = retention.current()
+    if settings.body_days is None and settings.record_days is None:
+        click.echo("No retention is set (Usage → Retention): nothing to prune.")
+        return
+    result = retention.prune()
+    click.echo(f"bodies_cleared={result.bodies_cleared} records_deleted={result.records_deleted}")

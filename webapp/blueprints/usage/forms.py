@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
 from webapp.forms import IntegerInput, choices
 from webapp.models import CallStatus, Mode
@@ -71,3 +71,16 @@ class MemberUsageForm(FlaskForm):
 
 def _raw(field: Any) -> str:
     return str((field.raw_data or [""])[0])
+
+
+class RetentionForm(FlaskForm):
+    body_days = IntegerInput(
+        "Keep request and response bodies for (days)",
+        validators=[Optional(), NumberRange(min=1, max=36_500)],
+        render_kw={"placeholder": "as long as the record"},
+    )
+    record_days = IntegerInput(
+        "Keep usage records for (days)",
+        validators=[Optional(), NumberRange(min=1, max=36_500)],
+        render_kw={"placeholder": "forever"},
+    )

@@ -8,12 +8,12 @@ from flask import Response, request, stream_with_context
 from flask_login import current_user, login_required
 
 from webapp.blueprints.usage import bp
-from webapp.blueprints.usage.forms import MemberUsageForm, UsageFilterForm
+from webapp.blueprints.usage.forms import MemberUsageForm, RetentionForm, UsageFilterForm
 from webapp.forms import attach_errors
-from webapp.htmx import render
-from webapp.permissions import org_admin_required
+from webapp.htmx import add_notice, render
+from webapp.permissions import admin_required, org_admin_required
 from webapp.services.errors import ValidationError
-from webapp.services.usage import dashboard, export, labels, member, pricing, records
+from webapp.services.usage import dashboard, export, labels, member, pricing, records, retention
 from webapp.services.usage.filters import Filters, Scope, make_filters, scope_for
 
 FILTER_SELECTS = ("model", "provider", "org", "feature")
@@ -141,3 +141,23 @@ def pricing_page() -> Response:
     return render(
         "usage/pricing.html", "usage/pricing.html", table=pricing.price_list(current_user)
     )
+
+
+@bp.route("/admin/usage/retention", methods=["GET", "POST"])
+@admin_required
+def retention_settings() -> Response:
+    settings = retention.current()
+    form = RetentionForm(obj=settings if request.method == "GET" else None)
+    templates = ("usage/retention.html", "usage/_retention_form.html")
+    if request.method == "GET":
+        return render(*templates, form=form, saved=False)
+    if not form.validate():
+        return render(*templates, 422, form=form, saved=False)
+    try:
+        retention.update_retention(
+            current_user, body_days=form.body_days.data, record_days=form.record_days.data
+        )
+    except ValidationError as exc:
+        attach_errors(form, exc.errors)
+        return render(*templates, 422, form=form, saved=False)
+    return add_notice(render(*templates, form=form, saved=True), "Retention saved.")

@@ -175,14 +175,15 @@ def catch_up_all() -> int:
     return total
 
 
-def _add(rows: list[Any]) -> None:
+def _add(rows: list[Any], sign: int = 1) -> None:
+    """Add (or, with ``sign=-1``, take away) these record rows to their rollup rows."""
     totals: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(lambda: dict.fromkeys(SUMS, 0))
     for row in rows:
         values = row._mapping
         key = (as_date(values["day"]), *(values[n] for n in KEY[1:]))
         bucket = totals[key]
         for name in SUMS:
-            bucket[name] += values[name] or 0
+            bucket[name] += sign * (values[name] or 0)
     payload = [
         {**dict(zip(KEY, key, strict=True)), **sums, "cost_usd": Decimal(sums["cost_usd"])}
         for key, sums in totals.items()
@@ -198,6 +199,22 @@ def _add(rows: list[Any]) -> None:
     )
     for start in range(0, len(payload), 2000):
         db.session.execute(statement, payload[start : start + 2000])
+
+
+def delete_records(ids: list[int]) -> int:
+    """Delete these records and take the rolled ones out of their rollup rows, in the
+    caller's transaction (serialized with catch-up)."""
+    _lock(wait=True)
+    r = UsageRecord
+    rows = db.session.execute(
+        sa.delete(r).where(r.id.in_(ids)).returning(r.rolled, *record_columns()),
+        execution_options={"synchronize_session": False},
+    ).all()
+    rolled = [row for row in rows if row.rolled]
+    if rolled:
+        _add(rolled, sign=-1)
+        db.session.execute(sa.delete(usage_rollups).where(usage_rollups.c.requests <= 0))
+    return len(rows)
 
 
 def rebuild() -> int:
