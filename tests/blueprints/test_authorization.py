@@ -20,7 +20,7 @@ from tests.conftest import login
 PUBLIC, LOGIN, ORG_ADMIN, ADMIN, TOKEN = "public", "login", "org_admin", "admin", "token"
 
 # Org admins manage their own orgs' pages (other orgs are 404 for them).
-ORG_ADMIN_PREFIXES = ("/admin/orgs", "/admin/features")
+ORG_ADMIN_PREFIXES = ("/admin/orgs", "/admin/features", "/admin/usage")
 # ... except these, which only site admins may use.
 ADMIN_ONLY = {
     "orgs.create",
@@ -29,6 +29,7 @@ ADMIN_ONLY = {
     "features.profile",
     "features.save_profile",
     "features.delete_profile",
+    "usage.retention_settings",
 }
 
 # Member pages: any signed-in user, each seeing only their own data.
@@ -45,6 +46,7 @@ ACCESS: dict[str, str] = {
     "auth.logout": LOGIN,
     "auth.reauth": LOGIN,
     "main.home": LOGIN,
+    "usage.pricing_page": LOGIN,
 }
 
 # Routes that end the caller's own session: checked apart, or every later request of the
@@ -82,6 +84,8 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
         "credential_id": lambda: factories.global_key("openai").id,
         "host_id": lambda: factories.allowed_host("localhost:11434").id,
         "request_id": lambda: _usage_record().request_id,
+        "record_id": lambda: _usage_record().id,
+        "kind": lambda: "csv",
         "user_id": lambda: (
             factories.make_user("sample-user@example.com").id
             if not _find_user("sample-user@example.com")
@@ -193,7 +197,15 @@ def _usage_record():  # type: ignore[no-untyped-def]
 
     record = db.session.scalar(sa.select(UsageRecord))
     if record is None:
-        record = UsageRecord(request_id="sample-request", status="ok", caller="api")
+        # The member's, in the sample org: the member, the org admin and admins may open it.
+        owner = _find_user("member@example.com")
+        record = UsageRecord(
+            request_id="sample-request",
+            status="ok",
+            caller="api",
+            user_id=owner.id if owner else None,
+            org_id=_sample_org().id,
+        )
         db.session.add(record)
         db.session.commit()
     return record

@@ -121,7 +121,9 @@ def index() -> Response:
 @bp.route("/usage/records/<int:record_id>")
 @login_required
 def record(record_id: int) -> Response:
-    found = records.get_record(record_id, Scope(user_id=current_user.id))
+    # Members open their own records; admins, who see every record anyway, any.
+    scope = Scope() if current_user.is_admin else Scope(user_id=current_user.id)
+    found = records.get_record(record_id, scope)
     return render("usage/record.html", "usage/record.html", record=found, back="usage.index")
 
 
