@@ -43,7 +43,9 @@ def test_demo_refuses_a_database_with_real_records(runner, admin):
     refused = runner.invoke(args=["demo", "--records", "10", "--users", "3", "--orgs", "1"])
     assert refused.exit_code != 0 and "--force" in refused.output
     assert count(UsageRecord) == 1
-    forced = runner.invoke(args=["demo", "--records", "10", "--users", "3", "--orgs", "1", "--force"])
+    forced = runner.invoke(
+        args=["demo", "--records", "10", "--users", "3", "--orgs", "1", "--force"]
+    )
     assert forced.exit_code == 0, forced.output
     assert count(UsageRecord) == 11
 

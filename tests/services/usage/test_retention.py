@@ -22,7 +22,9 @@ def _records():
     body = {"messages": [{"role": "user", "content": "hello"}]}
     data.insert(
         [
-            data.record(created_at=now - timedelta(days=age), request_body=body, cost_usd=Decimal(age))
+            data.record(
+                created_at=now - timedelta(days=age), request_body=body, cost_usd=Decimal(age)
+            )
             for age in (1, 5, 20, 40, 41, 42)
         ]
     )
@@ -60,3 +62,20 @@ def test_retention_page_saves_with_audit_and_422s_bad_input(admin_client, member
     good = admin_client.post("/admin/usage/retention", data={"body_days": "7", "record_days": "90"})
     assert good.status_code == 200 and retention.current() == retention.Retention(7, 90)
     assert member_client.post("/admin/usage/retention", data={"body_days": "1"}).status_code == 403
+
+
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
+def test_retention_form_needs_its_csrf_token(app, admin):
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post(
+        "/login",
+        data={"email": admin.email, "password": "correct horse battery", "csrf_token": token},
+    )
+    refused = client.post("/admin/usage/retention", data={"body_days": "3"})
+    assert refused.status_code == 400 and retention.current().body_days is None
+    form = client.get("/admin/usage/retention").get_data(as_text=True)
+    token = form.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    saved = client.post("/admin/usage/retention", data={"body_days": "3", "csrf_token": token})
+    assert saved.status_code == 200 and retention.current().body_days == 3

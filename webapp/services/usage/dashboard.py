@@ -92,7 +92,10 @@ def _sums(src: Any, names: tuple[str, ...] = METRICS) -> list[Any]:
 
 
 def _totals(mapping: Any) -> Totals:
-    t = Totals(**{n: int(mapping[n] or 0) for n in METRICS if n not in ("cost_usd", "credits")})
+    t = Totals()
+    for name in METRICS:
+        if name not in ("cost_usd", "credits"):
+            setattr(t, name, int(mapping[name] or 0))
     t.cost_usd = _money(mapping["cost_usd"])
     t.credits = _money(mapping["credits"])
     return t

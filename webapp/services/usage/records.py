@@ -91,7 +91,7 @@ def list_records(
     filters: Filters, scope: Scope, *, cursor: str | None = None, size: int = PAGE_SIZE
 ) -> Page:
     after = decode_cursor(cursor) if cursor else None
-    rows = db.session.execute(_select(filters, scope, after).limit(size + 1)).all()
+    rows = list(db.session.execute(_select(filters, scope, after).limit(size + 1)).all())
     more = len(rows) > size
     rows = rows[:size]
     return Page(

@@ -160,7 +160,7 @@ def catch_up(limit: int = CATCH_UP_BATCH, *, wait: bool = False) -> int:
             execution_options={"synchronize_session": False},
         ).all()
         if rows:
-            _add(rows)
+            _add(list(rows))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -188,11 +188,10 @@ def _add(rows: list[Any], sign: int = 1) -> None:
         {**dict(zip(KEY, key, strict=True)), **sums, "cost_usd": Decimal(sums["cost_usd"])}
         for key, sums in totals.items()
     ]
-    if dialect() == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(usage_rollups)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    upsert = postgresql.insert if dialect() == "postgresql" else sqlite.insert
+    statement: Any = upsert(usage_rollups)
     statement = statement.on_conflict_do_update(
         index_elements=list(KEY),
         set_={n: usage_rollups.c[n] + statement.excluded[n] for n in SUMS},
@@ -210,7 +209,7 @@ def delete_records(ids: list[int]) -> int:
         sa.delete(r).where(r.id.in_(ids)).returning(r.rolled, *record_columns()),
         execution_options={"synchronize_session": False},
     ).all()
-    rolled = [row for row in rows if row.rolled]
+    rolled = [row for row in rows if row.rolled]  # unrolled ones were never counted
     if rolled:
         _add(rolled, sign=-1)
         db.session.execute(sa.delete(usage_rollups).where(usage_rollups.c.requests <= 0))
