@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.services.usage import data
+from tests.services.usage.test_dashboard import expected, observed
 from webapp.extensions import db
 from webapp.models import Budget, Credential, CreditEntry, UsageRecord, User
 from webapp.models.usage import usage_rollups
-from webapp.services.usage import dashboard
+from webapp.services.usage import dashboard, rollups
 from webapp.services.usage.filters import Scope, make_filters
 
 
@@ -27,8 +28,14 @@ def test_demo_fills_people_money_and_usage(runner, admin):
     statuses = set(db.session.scalars(sa.select(UsageRecord.status)))
     assert "ok" in statuses
     assert db.session.scalar(sa.select(sa.func.sum(usage_rollups.c.requests))) == 800
-    board = dashboard.build(make_filters("custom", *_span()), Scope())
-    assert board.totals.requests == 800
+    filters = make_filters("custom", *_span())
+    before = dashboard.totals(filters, Scope())
+    assert observed(before) == expected(filters, Scope())  # rolled as written: exact
+    assert before.requests == 800
+    rollups.rebuild()
+    after = dashboard.totals(filters, Scope())
+    assert observed(after) == observed(before)
+    assert (after.latency_p50, after.ttft_p95) == (before.latency_p50, before.ttft_p95)
 
 
 def _span():

@@ -13,9 +13,10 @@ Catch-up and rebuild serialize on a PostgreSQL advisory lock (SQLite serializes 
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
@@ -198,6 +199,59 @@ def _add(rows: list[Any], sign: int = 1) -> None:
     )
     for start in range(0, len(payload), 2000):
         db.session.execute(statement, payload[start : start + 2000])
+
+
+def _bucket_index(value: int) -> int:
+    return bisect.bisect_left(LATENCY_BOUNDS, value)
+
+
+def add_new_records(rows: list[dict[str, Any]]) -> None:
+    """Count records being inserted, already marked ``rolled``, into their rollup rows — in
+    the inserting transaction (bulk writers: the demo, benchmarks)."""
+    _lock(wait=True)
+    mapped = []
+    for row in rows:
+        if not row.get("rolled"):
+            raise ValueError("add_new_records() counts only records inserted as rolled")
+        status, cost, latency, ttft = (
+            row["status"],
+            row.get("cost_usd"),
+            row.get("latency_ms"),
+            row.get("ttft_ms"),
+        )
+        values: dict[str, Any] = dict.fromkeys(SUMS, 0)
+        values.update(
+            day=row["created_at"].astimezone(UTC).date(),
+            requests=1,
+            errors=int(status == "error"),
+            input_tokens=row.get("input_tokens") or 0,
+            output_tokens=row.get("output_tokens") or 0,
+            cached_tokens=row.get("cached_tokens") or 0,
+            priced=int(cost is not None),
+            unpriced=int(bool(row.get("unpriced"))),
+            estimated=int(bool(row.get("estimated"))),
+            latency_count=int(latency is not None),
+            ttft_count=int(ttft is not None),
+            cost_usd=cost or 0,
+            credits=row.get("credits") or 0,
+            status=status,
+            mode=row.get("mode") or "",
+        )
+        for name in ROLLUP_ID_DIMENSIONS:
+            values[name] = row.get(name) or 0
+        if latency is not None:
+            values[f"latency_h{_bucket_index(latency)}"] = 1
+        if ttft is not None:
+            values[f"ttft_h{_bucket_index(ttft)}"] = 1
+        mapped.append(_Mapped(values))
+    _add(mapped)
+
+
+class _Mapped:
+    """A dict seen as a result row (``row._mapping``) by ``_add``."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._mapping = values
 
 
 def delete_records(ids: list[int]) -> int:

@@ -29,6 +29,7 @@ from webapp.models import (
     UsageRecord,
     User,
 )
+from webapp.services.usage import rollups
 
 MILLION = Decimal(1_000_000)
 EIGHT = Decimal("0.00000001")
@@ -257,7 +258,7 @@ def records(
             "ttft_ms": max(20, int(latency * rng.uniform(0.1, 0.4)))
             if stream and status == "ok"
             else None,
-            "rolled": False,
+            "rolled": True,  # counted into the rollups in the same transaction
         }
 
 
@@ -286,6 +287,7 @@ def write_records(
 def _write(chunk: list[dict[str, Any]]) -> None:
     table = UsageRecord.__table__
     connection = db.session.connection()
+    rollups.add_new_records(chunk)
     if connection.dialect.name != "postgresql":
         db.session.execute(sa.insert(table), chunk)
         db.session.commit()
