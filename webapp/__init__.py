@@ -37,6 +37,7 @@ BLUEPRINTS = (
     "pickers",
     "users",
     "audit",
+    "usage",
     "config",
     "playground",
     "tokens",

@@ -32,12 +32,12 @@ ADMIN_NAV: list[Group] = [
             ("Explainer", "explainer.index"),
         ],
     ),
-    ("Activity", [("Usage", "usage_admin.index"), ("Audit log", "audit.index")]),
+    ("Activity", [("Usage", "usage.admin"), ("Audit log", "audit.index")]),
     ("Tools", [("Playground", "playground.index"), ("Config", "config.index")]),
 ]
 ORG_ADMIN_NAV: list[Group] = [
     ("Organization", [("Organizations", "orgs.index"), ("Features", "features.index")]),
-    ("Activity", [("Usage", "usage_admin.index")]),
+    ("Activity", [("Usage", "usage.admin")]),
 ]
 MEMBER_NAV: list[Group] = [
     (
@@ -45,9 +45,9 @@ MEMBER_NAV: list[Group] = [
         [
             ("Home", "main.home"),
             ("Account", "account.index"),
-            ("My usage", "usage.index"),
+            ("Usage", "usage.index"),
             ("Access tokens", "tokens.index"),
-            ("Pricing", "pricing.index"),
+            ("Pricing", "usage.pricing_page"),
         ],
     ),
 ]

@@ -22,7 +22,12 @@ PUBLIC, LOGIN, ORG_ADMIN, ADMIN, TOKEN = "public", "login", "org_admin", "admin"
 OWNER = "owner"
 
 # Org admins manage their own orgs' pages (other orgs are 404 for them).
-ORG_ADMIN_PREFIXES = ("/admin/orgs", "/admin/features", "/admin/pick")  # pickers: their orgs
+ORG_ADMIN_PREFIXES = (
+    "/admin/orgs",
+    "/admin/features",
+    "/admin/pick",  # pickers: their orgs
+    "/admin/usage",
+)
 # ... except these, which only site admins may use.
 ADMIN_ONLY = {
     "orgs.create",
@@ -31,6 +36,7 @@ ADMIN_ONLY = {
     "features.profile",
     "features.save_profile",
     "features.delete_profile",
+    "usage.retention_settings",
 }
 
 # Member pages: any signed-in user, each seeing only their own data.
@@ -54,6 +60,7 @@ ACCESS: dict[str, str] = {
     "billing.create_token_budget": OWNER,
     "billing.update_token_budget": OWNER,
     "billing.delete_token_budget": OWNER,
+    "usage.pricing_page": LOGIN,
 }
 
 # Routes that end the caller's own session: checked apart, or every later request of the
@@ -95,7 +102,7 @@ def sample_args(app: Flask, rule: Rule | None = None) -> dict[str, Callable[[], 
     return {
         "filename": lambda: "css/app.css",
         "rest": lambda: "",
-        "kind": lambda: "orgs",
+        "kind": lambda: "csv" if "export" in rule.rule else "orgs",
         "provider_id": lambda: factories.provider("openai").id,
         "model_id": lambda: factories.model("openai/gpt-5.4-mini").id,
         "credential_id": lambda: factories.global_key("openai").id,
@@ -218,7 +225,15 @@ def _usage_record():  # type: ignore[no-untyped-def]
 
     record = db.session.scalar(sa.select(UsageRecord))
     if record is None:
-        record = UsageRecord(request_id="sample-request", status="ok", caller="api")
+        # The member's, in the sample org: the member, the org admin and admins may open it.
+        owner = _find_user("member@example.com")
+        record = UsageRecord(
+            request_id="sample-request",
+            status="ok",
+            caller="api",
+            user_id=owner.id if owner else None,
+            org_id=_sample_org().id,
+        )
         db.session.add(record)
         db.session.commit()
     return record

@@ -75,6 +75,7 @@ def _scrolling_boxes(page) -> list[str]:  # type: ignore[no-untyped-def]
 def _walk_sidebar(page, live_server: str, width: str, scheme: str) -> list[str]:  # type: ignore[no-untyped-def]
     """Open every sidebar entry in turn; returns the labels visited."""
     from playwright.sync_api import expect  # auto-waiting checks: a busy machine renders late
+
     labels = page.locator("#sidebar a").all_inner_texts()
     assert labels, "the sidebar has no entries"
     too_wide, cut_off = {}, {}

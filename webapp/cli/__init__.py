@@ -12,6 +12,7 @@ from webapp.cli.config import config_group
 from webapp.cli.credentials import credentials_group
 from webapp.cli.encryption_keys import keys_group
 from webapp.cli.tokens import tokens_group
+from webapp.cli.usage import demo_command, usage_group
 
 
 def _alias(group: click.Group, name: str, note: str) -> click.Group:
@@ -30,3 +31,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(credits_group)
     app.cli.add_command(tokens_group)
     app.cli.add_command(credentials_group)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(usage_group)

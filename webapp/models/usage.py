@@ -101,3 +101,82 @@ class UsageRecord(Model):
     stop_reason: Mapped[str | None] = mapped_column(sa.String(32))
     request_body: Mapped[Any | None] = mapped_column(sa.JSON)
     response_body: Mapped[Any | None] = mapped_column(sa.JSON)
+
+    # Counted into ``usage_rollups`` (see services/usage/rollups.py). A record is rolled in
+    # the same transaction that adds it to its rollup row, so rollups plus unrolled records
+    # always sum to exactly the records, whenever and in whatever order records commit.
+    rolled: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
+
+
+# Indexes for the record list's filters and the rollups' catch-up.
+sa.Index("ix_usage_records_feature_time", UsageRecord.feature_id, UsageRecord.created_at)
+sa.Index("ix_usage_records_token_time", UsageRecord.access_token_id, UsageRecord.created_at)
+sa.Index("ix_usage_records_status_time", UsageRecord.status, UsageRecord.created_at)
+sa.Index(
+    "ix_usage_records_unrolled",
+    UsageRecord.id,
+    postgresql_where=sa.text("NOT rolled"),
+    sqlite_where=sa.text("rolled = 0"),
+)
+
+# Upper bounds (ms) of the latency histogram buckets kept in the rollups; one more bucket
+# holds everything above the last bound. Percentiles are read from these buckets.
+LATENCY_BOUNDS = (50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 8000, 15000, 30000)
+HISTOGRAM_BUCKETS = len(LATENCY_BOUNDS) + 1
+# The dimensions of a rollup row; NULL in a record is 0 (ids) or "" (text) here, so the
+# unique key works as an upsert target on both databases.
+ROLLUP_ID_DIMENSIONS = (
+    "user_id",
+    "org_id",
+    "provider_id",
+    "model_id",
+    "feature_id",
+    "access_token_id",
+)
+ROLLUP_TEXT_DIMENSIONS = ("mode", "status")
+ROLLUP_SUMS = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "priced",
+    "unpriced",
+    "estimated",
+    "latency_count",
+    "ttft_count",
+)
+
+usage_rollups = sa.Table(
+    "usage_rollups",
+    Model.metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("day", sa.Date, nullable=False),
+    *(
+        sa.Column(name, sa.Integer, nullable=False, server_default="0")
+        for name in ROLLUP_ID_DIMENSIONS
+    ),
+    *(
+        sa.Column(name, sa.String(16), nullable=False, server_default="")
+        for name in ROLLUP_TEXT_DIMENSIONS
+    ),
+    *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in ROLLUP_SUMS),
+    sa.Column("cost_usd", sa.Numeric(24, 8), nullable=False, server_default="0"),
+    sa.Column("credits", sa.Numeric(24, 8), nullable=False, server_default="0"),
+    *(
+        sa.Column(f"{kind}_h{i}", sa.Integer, nullable=False, server_default="0")
+        for kind in ("latency", "ttft")
+        for i in range(HISTOGRAM_BUCKETS)
+    ),
+    sa.Index(
+        "ux_usage_rollups_key",
+        "day",
+        *ROLLUP_ID_DIMENSIONS,
+        *ROLLUP_TEXT_DIMENSIONS,
+        unique=True,
+    ),
+    sa.Index("ix_usage_rollups_org_day", "org_id", "day"),
+    sa.Index("ix_usage_rollups_user_day", "user_id", "day"),
+)
