@@ -43,9 +43,6 @@ def upgrade():
             "ix_usage_records_feature_time", ["feature_id", "created_at"], unique=False
         )
         batch_op.create_index(
-            "ix_usage_records_token_time", ["access_token_id", "created_at"], unique=False
-        )
-        batch_op.create_index(
             "ix_usage_records_status_time", ["status", "created_at"], unique=False
         )
     op.create_index(
@@ -95,6 +92,5 @@ def downgrade():
     op.drop_index("ix_usage_records_unrolled", table_name="usage_records")
     with op.batch_alter_table("usage_records", schema=None) as batch_op:
         batch_op.drop_index("ix_usage_records_status_time")
-        batch_op.drop_index("ix_usage_records_token_time")
         batch_op.drop_index("ix_usage_records_feature_time")
         batch_op.drop_column("rolled")

@@ -112,7 +112,6 @@ class UsageRecord(Model):
 
 # Indexes for the record list's filters and the rollups' catch-up.
 sa.Index("ix_usage_records_feature_time", UsageRecord.feature_id, UsageRecord.created_at)
-sa.Index("ix_usage_records_token_time", UsageRecord.access_token_id, UsageRecord.created_at)
 sa.Index("ix_usage_records_status_time", UsageRecord.status, UsageRecord.created_at)
 sa.Index(
     "ix_usage_records_unrolled",
