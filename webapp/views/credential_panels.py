@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.extensions import db
 from webapp.forms import attach_errors, bounded_id

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.htmx import render, respond
 from webapp.models import ParameterSet, Profile

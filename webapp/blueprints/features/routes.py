@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, request, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.features import bp
 from webapp.blueprints.features.forms import FeatureEditForm, FeatureForm, ProfileForm

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import Response as FlaskResponse
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.providers import bp, key_origins
 from webapp.blueprints.providers.forms import ProviderEditForm, ProviderForm
@@ -230,7 +232,7 @@ def delete(provider_id: int) -> Response:
             delete_error=exc.message,
         )
     return respond(
-        lambda: Response("", 200),
+        lambda: FlaskResponse("", 200),
         notice=f"{name} deleted. Its usage history is kept.",
         then=url_for("providers.index"),
     )

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.users import bp
 from webapp.blueprints.users.forms import (
