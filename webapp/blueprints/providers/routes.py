@@ -194,7 +194,8 @@ def update(provider_id: int) -> Response:
             form = keep_typed(form, edit_form(provider), exc.message)
             return _row(provider, 409, mode="edit", form=form)
         else:
-            return _row(provider, **key_origins.saved_notice(provider))
+            saved = key_origins.saved_notice(provider)
+            return _row(provider, notice=saved["notice"], level=saved["level"])
     return _row(provider, 422, mode="edit", form=form)
 
 
@@ -256,10 +257,11 @@ def test(provider_id: int) -> Response:
         if needs_key
         else result.admin_message
     )
+    listed = catalog.list_providers()
     response = render(
         "providers/index.html",
         "providers/_test_result.html",
-        providers=(listed := catalog.list_providers()),
+        providers=listed,
         **_key_context([p for p, _ in listed]),
         create_form=ProviderForm(formdata=None),
         provider=provider,
