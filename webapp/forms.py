@@ -92,6 +92,9 @@ class PickerField(StringField):
     the text the picker shows for the current value."""
 
     widget = HiddenInput()
+    # An id (int) for users and orgs, a slug (str) for features, None when empty: which one
+    # depends on ``kind``, so StringField's ``str | None`` does not describe it.
+    data: Any
 
     def __init__(self, label: str | None = None, validators: Any = None, *, kind: str, **kw: Any):
         super().__init__(label, validators, **kw)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Response, flash, make_response, redirect, render_template, request
+from flask import flash, make_response, redirect, render_template, request
+from werkzeug.wrappers import Response
+
+# ``trigger`` and ``add_notice`` hand back the response they were given, flask's or werkzeug's.
+R = TypeVar("R", bound=Response)
 
 
 def is_htmx() -> bool:
@@ -22,7 +26,9 @@ def is_htmx() -> bool:
 def is_partial_request() -> bool:
     """True for an htmx swap; false for a normal load, a boosted link or a history restore."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    if not htmx:
+        return False
+    return not htmx.boosted and not htmx.history_restore_request
 
 
 def render(page: str, partial: str, status: int = 200, **context: Any) -> Response:
@@ -62,7 +68,7 @@ def respond(
     return (page or view)()
 
 
-def trigger(response: Response, event: str, detail: Any = None) -> Response:
+def trigger(response: R, event: str, detail: Any = None) -> R:
     """Add an event to ``HX-Trigger`` so other regions of the page can react."""
     current: dict[str, Any] = json.loads(response.headers.get("HX-Trigger") or "{}")
     current[event] = detail
@@ -70,7 +76,7 @@ def trigger(response: Response, event: str, detail: Any = None) -> Response:
     return response
 
 
-def add_notice(response: Response, message: str, level: str = "success") -> Response:
+def add_notice(response: R, message: str, level: str = "success") -> R:
     """Ask the page to show a notice (handled in static/js/app.js)."""
     return trigger(response, "notice", {"level": level, "message": message})
 

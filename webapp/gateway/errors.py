@@ -131,4 +131,4 @@ def event_payload(error: GatewayError, protocol: str) -> dict[str, Any]:
     """The error as the body of a stream event (after the stream started, it cannot change
     the status any more)."""
     response = render(error, protocol)
-    return response.get_json()  # type: ignore[no-any-return]
+    return response.get_json()

@@ -154,7 +154,7 @@ def _chat(body: bodies.ChatBody, caller: Caller, budget: rate_limits.Budget) -> 
         return render(error, protocol).get_json()
 
     def body_of(stream: llm.CompletionStream) -> Iterator[str]:
-        common = {
+        common: dict[str, Any] = {
             "request_id": stream.request_id,
             "model": stream.target.model.global_id,
             "error_payload": error_payload,

@@ -25,9 +25,10 @@ def conflict_on_stale(message: str, *also: type[Exception]) -> Iterator[None]:
     ``also`` names other errors that mean "someone else got there first" for this write
     (e.g. an IntegrityError from a unique index two requests both tried to claim).
     """
+    caught: tuple[type[Exception], ...] = (StaleDataError, *also)
     try:
         yield
-    except (StaleDataError, *also):
+    except caught:
         db.session.rollback()
         raise Conflict(message) from None
 

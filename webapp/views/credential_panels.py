@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.extensions import db
 from webapp.forms import attach_errors, bounded_id
@@ -48,8 +49,16 @@ class Endpoints:
     @classmethod
     def named(cls, page: str, prefix: str, **args: Any) -> Endpoints:
         """The key routes of an area, named ``<prefix>panel``, ``<prefix>create`` …"""
-        names = ("panel", "create", "update", "delete", "test", "confirm")
-        return cls(page, *(f"{prefix}{n}" for n in names), args=args)
+        return cls(
+            page,
+            panel=f"{prefix}panel",
+            create=f"{prefix}create",
+            update=f"{prefix}update",
+            delete=f"{prefix}delete",
+            test=f"{prefix}test",
+            confirm=f"{prefix}confirm",
+            args=args,
+        )
 
 
 @dataclass
@@ -265,7 +274,10 @@ def test_key(area: Area, credential_id: int) -> Response:
         provider, credential=credential, context=llm.CallContext(user=current_user, caller="test")
     )
     db.session.expire_all()
-    panel = area.panel(db.session.get(Provider, provider.id))
+    current = db.session.get(Provider, provider.id)
+    if current is None:  # deleted while the test ran
+        raise NotFound("That provider does not exist.")
+    panel = area.panel(current)
     if result.ok:
         return area.respond(
             panel,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from typing import Any
+
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.htmx import render, respond
 from webapp.models import ParameterSet, Profile
@@ -23,7 +26,7 @@ def urls(profile: Profile) -> dict[str, str]:
             "back": url_for("features.index"),
             "page": url_for("features.profile", profile_id=profile.id),
         }
-    args = {"org_id": profile.org_id, "profile_id": profile.id}
+    args: dict[str, Any] = {"org_id": profile.org_id, "profile_id": profile.id}
     return {
         "action": url_for("orgs.save_profile", **args),
         "delete": url_for("orgs.delete_profile", **args),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.account import bp
 from webapp.services.accounts import invitations

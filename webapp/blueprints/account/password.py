@@ -3,8 +3,9 @@ sends people to) and "sign out everywhere"."""
 
 from __future__ import annotations
 
-from flask import Response, flash, url_for
+from flask import flash, url_for
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.account import bp
 from webapp.blueprints.account.forms import PasswordChangeForm

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.audit import bp
 from webapp.blueprints.audit.forms import AuditFilterForm

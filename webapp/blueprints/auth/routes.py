@@ -4,7 +4,6 @@ the password prompt before dangerous actions (``/reauth``)."""
 from __future__ import annotations
 
 from flask import (
-    Response,
     current_app,
     flash,
     g,
@@ -16,6 +15,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm, ReauthForm

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from flask import Response, flash, make_response, redirect, url_for
+from flask import flash, make_response, redirect, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.billing import bp
 from webapp.blueprints.billing.forms import BillingSettingsForm

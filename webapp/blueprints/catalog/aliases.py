@@ -3,8 +3,9 @@ that callers send, repointed here without touching them."""
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, url_for
+from flask import flash, redirect, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import AliasForm

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, make_response, redirect, request, url_for
+from flask import flash, make_response, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import BulkEnableForm, ModelFilterForm, ModelForm, NewModelForm

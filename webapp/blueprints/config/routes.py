@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, request, url_for
+from flask import Response as FlaskResponse
+from flask import abort, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.config import bp
 from webapp.blueprints.config.forms import ImportForm
@@ -47,7 +49,7 @@ def export() -> Response:
     fmt = request.args.get("format", "yaml")
     if fmt not in config_io.FORMATS:
         abort(400, description="Choose format=yaml or format=json.")
-    response = Response(config_export.export_text(fmt))
+    response = FlaskResponse(config_export.export_text(fmt))
     response.headers["Content-Type"] = f"{config_io.CONTENT_TYPES[fmt]}; charset=utf-8"
     filename = f"switchboard-config-{utcnow():%Y%m%d-%H%M}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

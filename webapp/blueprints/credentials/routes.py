@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.credentials import bp
 from webapp.blueprints.credentials.forms import AllowedHostForm

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.defaults import bp
 from webapp.htmx import is_partial_request, render, respond

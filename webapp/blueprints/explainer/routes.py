@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.explainer import bp
 from webapp.extensions import db

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, request, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.features import bp
 from webapp.blueprints.features.forms import FeatureEditForm, FeatureForm, ProfileForm
@@ -139,14 +140,14 @@ def update(feature_id: int) -> Response:
                 **_fields(form),
                 expected_version=form.version.data,
             )
-            status, notice, form = 200, f"Feature {feature.slug} saved.", None
+            status, notice = 200, f"Feature {feature.slug} saved."
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
             db.session.rollback()  # the feature as stored now
             saved = _form(FeatureEditForm, formdata=None, obj=feature, version=feature.version)
             status, form = 409, keep_typed(form, saved, exc.message)
-    extra = {"form": form} if form else {}
+    extra = {"form": form} if status != 200 else {}  # saved: the page shows the stored feature
     return respond(
         lambda: _page(
             feature, status, partial="features/_details.html", details_error=error, **extra

@@ -3,7 +3,8 @@ the database cannot serve this release (schema not migrated, database unreachabl
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.health import bp
 from webapp.errors import DATABASE_DOWN, unavailable

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.main import bp
 from webapp.services.accounts import invitations

@@ -3,8 +3,8 @@ tell from the answer whether an email is registered)."""
 
 from __future__ import annotations
 
-from flask import Response
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.forms import MemberAddForm, MemberRoleForm

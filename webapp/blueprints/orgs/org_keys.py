@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.page import key_area

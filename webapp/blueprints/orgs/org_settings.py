@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, request, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.orgs import bp
 from webapp.blueprints.orgs.forms import ProfileCreateForm

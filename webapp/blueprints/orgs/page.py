@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import request, url_for
+from werkzeug.wrappers import Response
 
 from webapp import htmx
 from webapp.blueprints.orgs.forms import MemberAddForm, OrgForm, ProfileCreateForm

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, make_response, render_template, request
+from flask import abort, make_response, render_template, request
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.pickers import bp
 from webapp.permissions import org_admin_required

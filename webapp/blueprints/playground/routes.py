@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, request
+from flask import Response as FlaskResponse
+from flask import request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.playground import bp
 from webapp.blueprints.playground.forms import PlaygroundForm
@@ -123,11 +125,11 @@ def stream() -> Response:
         errors = "; ".join(
             f"{form[name].label.text}: {' '.join(msgs)}" for name, msgs in form.errors.items()
         )
-        return Response(errors, 422, mimetype="text/plain")
+        return FlaskResponse(errors, 422, mimetype="text/plain")
     try:
         call = playground.build_call(form.data, actor=current_user)
     except ValidationError as exc:
-        return Response(exc.message, 422, mimetype="text/plain")
+        return FlaskResponse(exc.message, 422, mimetype="text/plain")
     try:
         reply = llm.stream(
             call.messages, context=call.context, model=call.model, overrides=call.overrides
@@ -135,7 +137,7 @@ def stream() -> Response:
     except ServiceError as exc:
         headers = {"X-Request-Id": getattr(exc, "request_id", "")}
         message = exc.admin_message if isinstance(exc, llm.LLMError) else exc.message
-        return Response(message, exc.status_code, headers=headers, mimetype="text/plain")
+        return FlaskResponse(message, exc.status_code, headers=headers, mimetype="text/plain")
 
     def text(events: llm.CompletionStream) -> Iterator[str]:
         try:

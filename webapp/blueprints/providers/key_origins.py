@@ -3,7 +3,8 @@ what it paused (shown on the row after saving, with the admins' confirmation in 
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.providers import bp
 from webapp.blueprints.providers.forms import ProviderForm

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import Response as FlaskResponse
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.providers import bp, key_origins
 from webapp.blueprints.providers.forms import ProviderEditForm, ProviderForm
@@ -192,7 +194,8 @@ def update(provider_id: int) -> Response:
             form = keep_typed(form, edit_form(provider), exc.message)
             return _row(provider, 409, mode="edit", form=form)
         else:
-            return _row(provider, **key_origins.saved_notice(provider))
+            saved = key_origins.saved_notice(provider)
+            return _row(provider, notice=saved["notice"], level=saved["level"])
     return _row(provider, 422, mode="edit", form=form)
 
 
@@ -230,7 +233,7 @@ def delete(provider_id: int) -> Response:
             delete_error=exc.message,
         )
     return respond(
-        lambda: Response("", 200),
+        lambda: FlaskResponse("", 200),
         notice=f"{name} deleted. Its usage history is kept.",
         then=url_for("providers.index"),
     )
@@ -254,10 +257,11 @@ def test(provider_id: int) -> Response:
         if needs_key
         else result.admin_message
     )
+    listed = catalog.list_providers()
     response = render(
         "providers/index.html",
         "providers/_test_result.html",
-        providers=(listed := catalog.list_providers()),
+        providers=listed,
         **_key_context([p for p, _ in listed]),
         create_form=ProviderForm(formdata=None),
         provider=provider,

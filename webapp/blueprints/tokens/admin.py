@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.tokens import bp
 from webapp.blueprints.tokens.forms import TokenFilterForm, TokenForm

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.tokens import bp
 from webapp.blueprints.tokens.forms import TokenForm

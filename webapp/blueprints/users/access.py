@@ -3,8 +3,8 @@ to be changed at the next sign-in) and sign them out everywhere (audited)."""
 
 from __future__ import annotations
 
-from flask import Response
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.users import bp
 from webapp.htmx import render, respond

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.users import bp
 from webapp.blueprints.users.forms import (
@@ -47,8 +48,8 @@ def _listing(form: UserFilterForm) -> dict[str, Any]:
             q=form.q.data or "", role=form.role.data or "", status=form.status.data or ""
         )
         listing = users.list_users(filters, page=form.page.data or 1)
-    args = form.link_args() if valid else {}
-    page = {"page": listing.page} if listing and listing.page > 1 else {}
+    args: dict[str, Any] = form.link_args() if valid else {}
+    page: dict[str, Any] = {"page": listing.page} if listing and listing.page > 1 else {}
     return {
         "filter_form": form,
         "listing": listing,

@@ -178,7 +178,9 @@ def _reference_errors(
             errors["allowed_models"] = f"{unknown[0]!r} is not in the model catalog."
     profile = values.get("default_profile")
     if profile and profile != (current.default_profile if current else None):
-        known = profiles if profiles is not None else profile_choices(current and current.id)
+        known = (
+            profiles if profiles is not None else profile_choices(current.id if current else None)
+        )
         if profile not in known:
             errors["default_profile"] = f"There is no profile named {profile!r} here."
     slug = values.get("slug") if current is None else None

@@ -158,7 +158,7 @@ def _target_clause(text: str) -> sa.ColumnElement[bool]:
     )
 
 
-def _filtered(filters: AuditFilter) -> sa.Select[tuple[AuditEvent]]:
+def _filtered(filters: AuditFilter) -> sa.Select[AuditEvent]:
     query = sa.select(AuditEvent)
     if actor := filters.actor.strip().lower():
         query = query.where(_actor_clause(actor))

@@ -83,7 +83,7 @@ def load_stored() -> Stored:
         sa.select(CatalogModel).options(selectinload(CatalogModel.provider))
     )
     orgs = {o.slug: o for o in db.session.scalars(sa.select(Organization))}
-    slug_of = {o.id: o.slug for o in orgs.values()}
+    slug_of: dict[int | None, str] = {o.id: o.slug for o in orgs.values()}
     psets = db.session.scalars(
         sa.select(ParameterSet).where(ParameterSet.scope != SettingsScope.USER)
     )

@@ -136,7 +136,7 @@ def _clean(data: CredentialInput) -> tuple[str, str | None]:
     bad = unprintable(label)
     if bad:
         raise ValidationError({"label": f"The label contains an invisible character ({bad})."})
-    base_url = check_base_url(data.base_url) if (data.base_url or "").strip() else None
+    base_url = check_base_url(data.base_url) if data.base_url and data.base_url.strip() else None
     return label, base_url
 
 
@@ -283,7 +283,7 @@ def update_credential(
         raise NotFound("That key does not exist.")
     credential.check_version(expected_version, "this key")
     label, base_url = _clean(data)
-    new_secret = _clean_secret(data.secret) if (data.secret or "").strip() else None
+    new_secret = _clean_secret(data.secret) if data.secret and data.secret.strip() else None
     same_day = (
         credential.expires_at
         and data.expires_on == (credential.expires_at - timedelta(days=1)).date()

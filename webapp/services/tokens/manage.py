@@ -223,7 +223,7 @@ def revoke_token(actor: User, token_id: int) -> AccessToken:
     return token
 
 
-def _newest_first(query: sa.Select[tuple[AccessToken]]) -> list[AccessToken]:
+def _newest_first(query: sa.Select[AccessToken]) -> list[AccessToken]:
     return list(db.session.scalars(query.order_by(AccessToken.created_at.desc(), AccessToken.id)))
 
 
