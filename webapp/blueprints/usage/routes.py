@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request, stream_with_context
+from flask import Response as FlaskResponse
+from flask import request, stream_with_context
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from webapp.blueprints.usage import bp
 from webapp.blueprints.usage.forms import MemberUsageForm, RetentionForm, UsageFilterForm
@@ -79,7 +81,7 @@ def admin_record(record_id: int) -> Response:
 
 
 def _download(lines: Any, mimetype: str, name: str) -> Response:
-    response = Response(stream_with_context(lines), mimetype=mimetype)
+    response = FlaskResponse(stream_with_context(lines), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response

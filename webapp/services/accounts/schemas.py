@@ -7,7 +7,7 @@ References (allowed models in the catalog, the default profile existing) are che
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field
 
@@ -27,11 +27,20 @@ AllowedModels = Annotated[
 ]
 
 
+# The type checker sees plain types; pydantic (at run time) gets the checked ones.
+if TYPE_CHECKING:
+    Name = str
+    LongText = str | None
+else:
+    Name = required_text(120)
+    LongText = optional_text(LONG_TEXT)
+
+
 class OrgRecord(Record):
     """An organization's editable fields (its slug is its identity)."""
 
-    name: required_text(120)
-    description: optional_text(LONG_TEXT) = None
+    name: Name
+    description: LongText = None
     # Global model ids members may use; None means every enabled model.
     allowed_models: AllowedModels = None
     # The profile that chooses the model when nothing more specific does.

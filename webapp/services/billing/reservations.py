@@ -155,7 +155,9 @@ def _exceeded(plan: Plan, what: str, budget: BudgetRef | None, now: datetime) ->
     )
 
 
-def _released(column: sa.Column[Any], amount: Decimal) -> sa.ColumnElement[Any]:
+def _released(
+    column: sa.Column[Any], amount: Decimal | sa.ColumnElement[Any]
+) -> sa.ColumnElement[Any]:
     """``column - amount``, never below 0 (SQLite's floating point can leave -1e-21)."""
     left = column - amount
     return sa.case((left < SLACK, 0), else_=left)
@@ -278,7 +280,7 @@ def _reserve_statement(account: bool, windows: int) -> sa.Select[Any]:
             .cte("held_account")
         )
     for i in range(windows):
-        amount = sa.bindparam(f"w{i}_amount")
+        amount: sa.BindParameter[Any] = sa.bindparam(f"w{i}_amount")
         held.append(
             sa.update(WINDOWS)
             .where(
@@ -586,7 +588,8 @@ def _settle_statement(
             columns.append(sa.select(sa.func.count()).select_from(line).scalar_subquery())
     budgets = Budget.__table__
     for i in range(windows):
-        budget, start = sa.bindparam(f"w{i}_budget"), sa.bindparam(f"w{i}_start")
+        budget: sa.BindParameter[Any] = sa.bindparam(f"w{i}_budget")
+        start: sa.BindParameter[Any] = sa.bindparam(f"w{i}_start")
         spend = sa.bindparam(f"w{i}_spend", type_=WINDOWS.c.spent.type)
         insert = postgresql.insert(WINDOWS).from_select(
             ("budget_id", "period_start", "spent", "reserved", "warned_percent"),

@@ -8,7 +8,7 @@ the default-model rules) live in ``providers.py`` and ``editing.py``, after thes
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
@@ -53,16 +53,35 @@ def _headers(value: Any) -> dict[str, str] | None:
         raise ValueError(f"Extra headers: {str(exc).rstrip('.')}.") from None
 
 
+# The type checker sees plain types; pydantic (at run time) gets the checked ones.
+if TYPE_CHECKING:
+    Name = str
+    ModelName = str
+    LongText = str | None
+    BaseUrl = str | None
+    Multiplier = Decimal | None
+    TokenCount = int | None
+    Price = Decimal | None
+else:
+    Name = required_text(120)
+    ModelName = required_text(200)
+    LongText = optional_text(LONG_TEXT)
+    BaseUrl = optional_text(500)
+    Multiplier = money(4, 1000)
+    TokenCount = whole(1, MAX_TOKENS)
+    Price = money(6, MAX_PRICE)
+
+
 class ProviderRecord(Record):
     """A provider's editable fields (the slug is its identity, checked on create)."""
 
-    display_name: required_text(120)
-    description: optional_text(LONG_TEXT) = None
+    display_name: Name
+    description: LongText = None
     protocol: ProtocolName
-    base_url: optional_text(500) = None
+    base_url: BaseUrl = None
     api_key_env: Annotated[str | None, AfterValidator(_env_name)] = None
     credit_multiplier: Annotated[
-        money(4, 1000), AfterValidator(lambda v: Decimal("1") if v is None else v)
+        Multiplier, AfterValidator(lambda v: Decimal("1") if v is None else v)
     ] = Decimal("1")
     enabled: bool = True
     extra_headers: Annotated[Any, BeforeValidator(_headers_in), AfterValidator(_headers)] = None
@@ -90,14 +109,10 @@ def _params(value: list[str] | None) -> list[str] | None:
     return names or None
 
 
-TokenCount = whole(1, MAX_TOKENS)
-Price = money(6, MAX_PRICE)
-
-
 class ModelRecord(Record):
     """A catalog model's editable fields. Empty prices mean unpriced, which is not free."""
 
-    display_name: required_text(200)
+    display_name: ModelName
     category: CategoryName = "balanced"
     context_window: TokenCount = None
     max_output_tokens: TokenCount = None

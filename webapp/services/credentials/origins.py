@@ -11,10 +11,14 @@ import, a direct database edit) pauses the same keys, and changing the URL back 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from webapp.extensions import db
 from webapp.models import Credential, Organization, Provider, Scope
+
+if TYPE_CHECKING:
+    from webapp.services.catalog.snapshot import ProviderInfo
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -59,7 +63,7 @@ def configured_url(base_url: str | None, protocol: str) -> str | None:
     return base_url or sdk_default_url(protocol)
 
 
-def provider_url(provider: Provider) -> str | None:
+def provider_url(provider: Provider | ProviderInfo) -> str | None:
     """The URL calls to ``provider`` (and keys without their own override) go to."""
     return configured_url(provider.base_url, provider.protocol)
 
@@ -99,7 +103,7 @@ def credential_pause(credential: Credential) -> Pause | None:
     return Pause(credential.provider.display_name, credential.approved_origin, current, own)
 
 
-def env_key_pause(provider: Provider) -> Pause | None:
+def env_key_pause(provider: Provider | ProviderInfo) -> Pause | None:
     """The pause of the provider's environment-variable key, or None."""
     current = origin_of(provider_url(provider))
     if current is not None and current == provider.env_key_origin:
@@ -134,7 +138,7 @@ def paused_message(credential: Credential, pause: Pause) -> str:
     )
 
 
-def env_paused_message(provider: Provider, pause: Pause) -> str:
+def env_paused_message(provider: Provider | ProviderInfo, pause: Pause) -> str:
     return (
         f"The fallback key {provider.api_key_env} is paused because {provider.display_name}'s "
         f"base URL now points at {pause.new_host}, not the address it was confirmed for. An "

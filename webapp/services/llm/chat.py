@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from webapp.services.llm import attempts, cooldown
@@ -92,11 +92,15 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
             continue
         request = _request(call, targets[0], messages, tools)
         release_connection()
+
+        def send(t: Any, r: Any = request) -> Any:
+            return getattr(t.adapter, action)(t.client, r)
+
         try:
             target, result = attempts.run(
                 call,
                 targets,
-                lambda t, r=request: getattr(t.adapter, action)(t.client, r),
+                send,
                 timeout_s=request.timeout_s,
                 max_retries=settings.values["max_retries"],
                 backoff_ms=settings.values["retry_backoff_ms"],
@@ -175,7 +179,7 @@ class CompletionStream:
         self.call, self.target, self._deltas = call, target, deltas
         self.request_id = call.record.request_id
         self.completion: Completion | None = None
-        self._events: Iterator[StreamEvent] | None = None
+        self._events: Generator[StreamEvent, None, None] | None = None
         self._running = False  # the events generator has started (it owns the record)
         self._finished = False
 
@@ -185,7 +189,7 @@ class CompletionStream:
         self._events = self._generate()
         return self._events
 
-    def _generate(self) -> Iterator[StreamEvent]:
+    def _generate(self) -> Generator[StreamEvent, None, None]:
         self._running = True
         call, target = self.call, self.target
         text: list[str] = []

@@ -6,7 +6,7 @@ References (does the profile named exist here?) are checked by the services afte
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -41,17 +41,28 @@ LockedFields = Annotated[
 ]
 
 
+# The type checker sees plain types; pydantic (at run time) gets the checked ones.
+if TYPE_CHECKING:
+    Name = str
+    LongText = str | None
+    SystemPrompt = str | None
+else:
+    Name = required_text(120)
+    LongText = optional_text(LONG_TEXT)
+    SystemPrompt = optional_text(MAX_SYSTEM_PROMPT)
+
+
 class FeatureRecord(Record):
     """A feature's editable fields (its slug and owner are its identity)."""
 
-    name: required_text(120)
-    description: optional_text(LONG_TEXT) = None
+    name: Name
+    description: LongText = None
     profile_name: ProfileName = None
     enabled: bool = True
     # Settings fields users and per-call overrides cannot change for this feature.
     locked_fields: LockedFields = None
     # Put before every call's messages as the first system message.
-    system_prompt: optional_text(MAX_SYSTEM_PROMPT) = None
+    system_prompt: SystemPrompt = None
 
 
 class NewFeature(FeatureRecord):
@@ -59,7 +70,7 @@ class NewFeature(FeatureRecord):
 
 
 class ProfileRecord(Record):
-    description: optional_text(LONG_TEXT) = None
+    description: LongText = None
 
 
 class NewProfile(ProfileRecord):

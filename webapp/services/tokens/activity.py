@@ -58,6 +58,7 @@ def _usage(ids: list[int], since: datetime) -> dict[int, TokenActivity]:
             unpriced=unpriced or 0,
         )
         for token_id, count, cost, credits, unpriced in rows
+        if token_id is not None  # the query asks for these ids only
     }
 
 
