@@ -122,6 +122,13 @@ def _record_columns() -> list[Any]:
     return key + sums
 
 
+def unrolled() -> Any:
+    """``rolled = false``: the form both databases match to the partial index on unrolled
+    records (PostgreSQL's ``NOT rolled``, SQLite's ``rolled = 0``); ``IS false`` matches
+    neither and scans the table."""
+    return UsageRecord.rolled == sa.false()
+
+
 def source(filters: Filters, scope: Scope, sums: tuple[str, ...] = SUMS) -> Any:
     """A subquery of rollup-shaped rows with the ``sums`` asked for: the rollups and the
     unrolled records selected, read in one statement (one snapshot)."""
@@ -131,7 +138,7 @@ def source(filters: Filters, scope: Scope, sums: tuple[str, ...] = SUMS) -> Any:
     )
     by_name = {c.name: c for c in record_columns()}
     fresh = sa.select(*(by_name[n] for n in names)).where(
-        UsageRecord.rolled.is_(False), *record_conditions(filters, scope)
+        unrolled(), *record_conditions(filters, scope)
     )
     return sa.union_all(rolled, fresh).subquery("usage")
 
@@ -152,10 +159,10 @@ def catch_up(limit: int = CATCH_UP_BATCH, *, wait: bool = False) -> int:
             db.session.rollback()
             return 0
         r = UsageRecord
-        batch = sa.select(r.id).where(r.rolled.is_(False)).order_by(r.id).limit(limit)
+        batch = sa.select(r.id).where(unrolled()).order_by(r.id).limit(limit)
         rows = db.session.execute(
             sa.update(r)
-            .where(r.rolled.is_(False), r.id.in_(batch.scalar_subquery()))
+            .where(unrolled(), r.id.in_(batch.scalar_subquery()))
             .values(rolled=True)
             .returning(*record_columns()),
             execution_options={"synchronize_session": False},
@@ -276,11 +283,11 @@ def rebuild() -> int:
         _lock(wait=True)
         r = UsageRecord
         db.session.execute(
-            sa.update(r).where(r.rolled.is_(False)).values(rolled=True),
+            sa.update(r).where(unrolled()).values(rolled=True),
             execution_options={"synchronize_session": False},
         )
         db.session.execute(sa.delete(usage_rollups))
-        per_record = sa.select(*record_columns()).where(r.rolled.is_(True)).subquery()
+        per_record = sa.select(*record_columns()).where(r.rolled == sa.true()).subquery()
         grouped = sa.select(
             *(per_record.c[n] for n in KEY), *(sa.func.sum(per_record.c[n]) for n in SUMS)
         ).group_by(*(per_record.c[n] for n in KEY))
@@ -298,5 +305,5 @@ def rebuild() -> int:
 
 def unrolled_count() -> int:
     return int(
-        db.session.scalar(sa.select(sa.func.count()).where(UsageRecord.rolled.is_(False))) or 0
+        db.session.scalar(sa.select(sa.func.count()).where(unrolled())) or 0
     )
