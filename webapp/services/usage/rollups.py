@@ -146,10 +146,13 @@ def source(filters: Filters, scope: Scope, sums: tuple[str, ...] = SUMS) -> Any:
 def _lock(wait: bool) -> bool:
     if dialect() != "postgresql":
         return True
+    # Advisory locks are per database: the schema in the key keeps two installations that
+    # share a database (one schema each) from waiting on each other.
+    key = (sa.literal(LOCK_KEY), sa.func.hashtext(sa.func.current_schema()))
     if wait:
-        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(LOCK_KEY)))
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(*key)))
         return True
-    return bool(db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(LOCK_KEY))))
+    return bool(db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(*key))))
 
 
 def catch_up(limit: int = CATCH_UP_BATCH, *, wait: bool = False) -> int:
