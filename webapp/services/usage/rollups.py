@@ -307,6 +307,4 @@ def rebuild() -> int:
 
 
 def unrolled_count() -> int:
-    return int(
-        db.session.scalar(sa.select(sa.func.count()).where(unrolled())) or 0
-    )
+    return int(db.session.scalar(sa.select(sa.func.count()).where(unrolled())) or 0)
