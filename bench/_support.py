@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -61,3 +62,8 @@ def bench_app(engine: str, **config: object) -> Iterator[Flask]:
                 with admin.begin() as conn:
                     conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
                 admin.dispose()
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0.5, 0.95, 0.99 …) of ``values``."""
+    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1]

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openai
 import sqlalchemy as sa
 
-from bench._support import bench_app
+from bench._support import bench_app, pct
 from tests.fake_upstream import FakeUpstream
 from webapp.extensions import db
 from webapp.models import AccessToken, Provider, User
@@ -36,10 +36,6 @@ from webapp.services.tokens.secrets import new_secret
 
 KEY = "sk-bench-key-0000000001"
 MESSAGES = [{"role": "user", "content": "Hello"}]
-
-
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q * 100) - 1]
 
 
 def timed(fn, n: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]

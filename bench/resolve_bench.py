@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa
 
-from bench._support import bench_app
+from bench._support import bench_app, pct
 from webapp.extensions import db
 from webapp.models import Feature, Membership, Organization, ParameterSet, User
 from webapp.models.base import utcnow
@@ -157,10 +156,6 @@ def measure(samples: list[tuple[int, int, str]]) -> list[float]:
         resolve(user_id=user, org_id=org, feature=feature, overrides={"temperature": 0.3})
         timings.append((time.perf_counter() - start) * 1000)
     return timings
-
-
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1]
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
 import time
 from decimal import Decimal
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openai
 import sqlalchemy as sa
 
-from bench._support import bench_app
+from bench._support import bench_app, pct
 from tests.fake_upstream import FakeUpstream
 from webapp.extensions import db
 from webapp.models import Provider, UsageRecord, User
@@ -42,10 +41,6 @@ from webapp.services.credentials.origins import origin_of
 
 KEY = "sk-bench-key-0000000001"
 MESSAGES = [{"role": "user", "content": "Hello"}]
-
-
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q * 100) - 1]
 
 
 def timed(fns, n: int) -> list[list[float]]:  # type: ignore[no-untyped-def]

@@ -22,7 +22,8 @@ CYRILLIC_LOOKALIKES = frozenset("аеорсухіјѕһԁԛԝӏɡьъ")
 
 
 def unprintable(text: str, *, spaces: bool = True) -> str | None:
-    """The first control, format or separator character in ``text`` as ``U+XXXX``, or None.
+    """The first control, format or separator character in ``text`` as its code point
+    (e.g. ``U+200B``), or None.
 
     Covers C0 and C1 controls, DEL, line and paragraph separators, bidi overrides and
     zero-width characters; ``spaces=False`` refuses the plain space too.
