@@ -45,7 +45,7 @@ MEMBER_NAV: list[Group] = [
         [
             ("Home", "main.home"),
             ("Account", "account.index"),
-            ("Usage", "usage.index"),
+            ("My usage", "usage.index"),
             ("Access tokens", "tokens.index"),
             ("Pricing", "usage.pricing_page"),
         ],
