@@ -8,8 +8,8 @@ from typing import Any
 
 import openai
 from openai.types import CreateEmbeddingResponse
-from openai.types.chat import ChatCompletion
 
+from webapp.services.llm.adapters import openai_http
 from webapp.services.llm.limits import UpstreamFault
 from webapp.services.llm.transport import http_client
 from webapp.services.llm.types import (
@@ -44,16 +44,58 @@ def _message(message: Message) -> dict[str, Any]:
 
 
 def _usage(raw: Any) -> Usage:
+    """Token counts from a usage object (SDK) or dict (JSON); odd values are the metering's
+    business (it clamps and flags them)."""
     if raw is None:
         return Usage()
+    if isinstance(raw, dict):
+        details = raw.get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        return Usage(
+            _count(raw.get("prompt_tokens")),
+            _count(raw.get("completion_tokens")),
+            _count(cached) or 0,
+        )
     details = getattr(raw, "prompt_tokens_details", None)
     cached = getattr(details, "cached_tokens", None) if details else None
     return Usage(raw.prompt_tokens, raw.completion_tokens, cached or 0)
 
 
-def _arguments(raw: str | None) -> dict[str, Any]:
+def _count(value: Any) -> int | None:
+    """A token count as an int (JSON may carry a float such as 3e9), None when absent."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
     try:
-        value = json.loads(raw or "{}")
+        return int(value)
+    except (OverflowError, ValueError):  # inf, nan
+        return None
+
+
+def _list(value: Any) -> list[dict[str, Any]]:
+    """The dict entries of a JSON list (an absent or null list is empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise UpstreamFault("a list in the reply is not a list")
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _function(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function")
+    if not isinstance(function, dict):
+        raise UpstreamFault("a tool call without a function")
+    return {"name": str(function.get("name") or ""), "arguments": function.get("arguments")}
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw or "{}") if isinstance(raw, str) else {}
     except ValueError:
         return {"_raw": raw}
     return value if isinstance(value, dict) else {"_value": value}
@@ -80,22 +122,22 @@ class OpenAIAdapter:
         client.project = None
         return client
 
-    def _arguments(self, request: ChatRequest) -> dict[str, Any]:
-        args: dict[str, Any] = {
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON of a chat completion request, as it goes on the wire."""
+        body: dict[str, Any] = {
             "model": request.model,
             "messages": [_message(m) for m in request.messages],
-            "timeout": request.timeout_s,
         }
         params = request.params
         for name in SAMPLING:
             if params.get(name) is not None:
-                args[name] = params[name]
+                body[name] = params[name]
         if params.get("max_tokens") is not None:
-            args[self.max_tokens_param] = params["max_tokens"]
+            body[self.max_tokens_param] = params["max_tokens"]
         if params.get("stop"):
-            args["stop"] = params["stop"]
+            body["stop"] = params["stop"]
         if request.tools:
-            args["tools"] = [
+            body["tools"] = [
                 {
                     "type": "function",
                     "function": {
@@ -107,50 +149,58 @@ class OpenAIAdapter:
                 for t in request.tools
             ]
         if request.extra_body:
-            args["extra_body"] = request.extra_body
-        return args
+            body.update(request.extra_body)
+        return body
 
     def chat(self, client: openai.OpenAI, request: ChatRequest) -> ChatResult:
-        response = client.chat.completions.create(**self._arguments(request))
-        if not isinstance(response, ChatCompletion):
-            raise UpstreamFault("the reply is not JSON")
-        if not isinstance(response.choices, list) or not response.choices:
+        reply = openai_http.post_chat(client, self.body(request), request.timeout_s)
+        choices = reply.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise UpstreamFault("the reply has no choices")
-        choice = response.choices[0]
-        if getattr(choice, "message", None) is None:
+        choice = choices[0]
+        message = choice.get("message")
+        if not isinstance(message, dict):
             raise UpstreamFault("the reply's choice has no message")
         calls = [
-            ToolCall(c.id, c.function.name, _arguments(c.function.arguments))
-            for c in choice.message.tool_calls or []
-            if c.type == "function"  # custom (free-text) tools are never offered
+            ToolCall(c.get("id") or "", _function(c)["name"], _arguments(_function(c)["arguments"]))
+            for c in _list(message.get("tool_calls"))
+            if c.get("type", "function") == "function"  # custom (free-text) tools are never offered
         ]
+        content = message.get("content")
         return ChatResult(
-            choice.message.content or "", calls, choice.finish_reason, _usage(response.usage)
+            content if isinstance(content, str) else "",
+            calls,
+            _text_or_none(choice.get("finish_reason")),
+            _usage(reply.get("usage")),
         )
 
     def open_stream(self, client: openai.OpenAI, request: ChatRequest) -> Iterator[Delta]:
-        stream = client.chat.completions.create(
-            **self._arguments(request), stream=True, stream_options={"include_usage": True}
-        )
-        return self._deltas(stream)
+        body = {**self.body(request), "stream": True, "stream_options": {"include_usage": True}}
+        return self._deltas(openai_http.open_chat_stream(client, body, request.timeout_s))
 
-    def _deltas(self, stream: Any) -> Iterator[Delta]:
+    def _deltas(self, chunks: Iterator[dict[str, Any]]) -> Iterator[Delta]:
         partial: dict[int, dict[str, Any]] = {}
         try:
-            for chunk in stream:
-                if chunk.usage is not None:
-                    yield Delta(usage=_usage(chunk.usage))
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta.content:
-                        yield Delta(text=delta.content)
-                    for call in delta.tool_calls or []:
-                        slot = partial.setdefault(call.index, {"id": "", "name": "", "args": ""})
-                        slot["id"] = call.id or slot["id"]
-                        if call.function is not None:
-                            slot["name"] = call.function.name or slot["name"]
-                            slot["args"] += call.function.arguments or ""
-                    if choice.finish_reason:
+            for chunk in chunks:
+                if chunk.get("usage") is not None:
+                    yield Delta(usage=_usage(chunk["usage"]))
+                for choice in _list(chunk.get("choices")):
+                    delta = choice.get("delta") or {}
+                    if not isinstance(delta, dict):
+                        raise UpstreamFault("a stream event of an unexpected shape")
+                    content = delta.get("content")
+                    if content and isinstance(content, str):
+                        yield Delta(text=content)
+                    for call in _list(delta.get("tool_calls")):
+                        slot = partial.setdefault(
+                            call.get("index", 0), {"id": "", "name": "", "args": ""}
+                        )
+                        slot["id"] = call.get("id") or slot["id"]
+                        function = call.get("function")
+                        if isinstance(function, dict):
+                            slot["name"] = function.get("name") or slot["name"]
+                            slot["args"] += function.get("arguments") or ""
+                    if choice.get("finish_reason"):
                         for slot in partial.values():
                             yield Delta(
                                 tool_call=ToolCall(
@@ -158,11 +208,13 @@ class OpenAIAdapter:
                                 )
                             )
                         partial.clear()
-                        yield Delta(stop_reason=choice.finish_reason)
+                        yield Delta(stop_reason=_text_or_none(choice["finish_reason"]))
         except (AttributeError, TypeError, KeyError) as exc:  # an event of another shape
             raise UpstreamFault("a stream event of an unexpected shape") from exc
         finally:
-            stream.close()
+            closer = getattr(chunks, "close", None)
+            if closer is not None:
+                closer()
 
     def embed(
         self, client: openai.OpenAI, model: str, inputs: list[str], timeout_s: float
