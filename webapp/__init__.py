@@ -100,6 +100,10 @@ def _configure_logging(app: Flask) -> None:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     app.logger.setLevel(logging.INFO)
+    # The HTTP client logs a line per upstream request at INFO; the call service already
+    # logs one per call (with its outcome), so these would only double the volume.
+    for name in ("httpx2", "httpcore2", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -67,6 +67,7 @@ def events(
     """message_start, content blocks (text deltas, tool_use with one input_json_delta),
     message_delta (stop reason, usage), message_stop; an ``error`` event on failure."""
     chars, index, open_block, calls, final_usage = 0, -1, None, 0, None
+    out: list[str] = []  # events held while events that arrived together keep coming
     try:
         yield _event(
             "message_start",
@@ -89,63 +90,78 @@ def events(
                     chars += len(event.text)
                     if open_block != "text":
                         if open_block is not None:
-                            yield _event("content_block_stop", {"index": index})
+                            out.append(_event("content_block_stop", {"index": index}))
                         index, open_block = index + 1, "text"
-                        yield _event(
-                            "content_block_start",
-                            {"index": index, "content_block": {"type": "text", "text": ""}},
+                        out.append(
+                            _event(
+                                "content_block_start",
+                                {"index": index, "content_block": {"type": "text", "text": ""}},
+                            )
                         )
-                    yield _event(
-                        "content_block_delta",
-                        {"index": index, "delta": {"type": "text_delta", "text": event.text}},
+                    out.append(
+                        _event(
+                            "content_block_delta",
+                            {"index": index, "delta": {"type": "text_delta", "text": event.text}},
+                        )
                     )
                 elif event.type == "tool_call":
                     call = event.tool_call
                     if open_block is not None:
-                        yield _event("content_block_stop", {"index": index})
+                        out.append(_event("content_block_stop", {"index": index}))
                     index, open_block, calls = index + 1, "tool_use", calls + 1
-                    yield _event(
-                        "content_block_start",
-                        {
-                            "index": index,
-                            "content_block": {
-                                "type": "tool_use",
-                                "id": call.id,
-                                "name": call.name,
-                                "input": {},
+                    out.append(
+                        _event(
+                            "content_block_start",
+                            {
+                                "index": index,
+                                "content_block": {
+                                    "type": "tool_use",
+                                    "id": call.id,
+                                    "name": call.name,
+                                    "input": {},
+                                },
                             },
-                        },
+                        )
                     )
-                    yield _event(
-                        "content_block_delta",
-                        {
-                            "index": index,
-                            "delta": {
-                                "type": "input_json_delta",
-                                "partial_json": json.dumps(call.arguments),
+                    out.append(
+                        _event(
+                            "content_block_delta",
+                            {
+                                "index": index,
+                                "delta": {
+                                    "type": "input_json_delta",
+                                    "partial_json": json.dumps(call.arguments),
+                                },
                             },
-                        },
+                        )
                     )
                 elif event.type == "done":
                     done = event.completion
                     final_usage = done.usage
                     if open_block is not None:
-                        yield _event("content_block_stop", {"index": index})
+                        out.append(_event("content_block_stop", {"index": index}))
                         open_block = None
-                    yield _event(
-                        "message_delta",
-                        {
-                            "delta": {
-                                "stop_reason": stop_reason(done.stop_reason, bool(calls)),
-                                "stop_sequence": None,
+                    out.append(
+                        _event(
+                            "message_delta",
+                            {
+                                "delta": {
+                                    "stop_reason": stop_reason(done.stop_reason, bool(calls)),
+                                    "stop_sequence": None,
+                                },
+                                "usage": usage(done.usage),
                             },
-                            "usage": usage(done.usage),
-                        },
+                        )
                     )
-                    yield _event("message_stop", {})
+                    out.append(_event("message_stop", {}))
+                if out and not event.more and event.type != "done":  # the stream ends at once
+                    yield "".join(out)
+                    out.clear()
         except Exception as exc:  # an LLMError after the first byte
             payload = error_payload(exc)
-            yield f"event: error\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
+            out.append(f"event: error\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n")
+        if out:
+            yield "".join(out)
     finally:
         on_end(final_usage, chars)
 

@@ -108,29 +108,35 @@ def chunks(
         )
 
     chars, calls, final_usage = 0, 0, None
+    out: list[str] = []  # chunks held while events that arrived together keep coming
     try:
         yield chunk({"role": "assistant", "content": ""})
         try:
             for event in events:
                 if event.type == "text":
                     chars += len(event.text)
-                    yield chunk({"content": event.text})
+                    out.append(chunk({"content": event.text}))
                 elif event.type == "tool_call":
-                    yield chunk({"tool_calls": [_tool_call(event.tool_call, calls)]})
+                    out.append(chunk({"tool_calls": [_tool_call(event.tool_call, calls)]}))
                     calls += 1
                 elif event.type == "done":
                     done = event.completion
                     final_usage = done.usage
                     base["model"] = done.model
-                    yield chunk({}, finish_reason(done.stop_reason, bool(calls)))
+                    out.append(chunk({}, finish_reason(done.stop_reason, bool(calls))))
                     if include_usage:
-                        yield _sse({**base, "choices": [], "usage": usage(done.usage)})
+                        out.append(_sse({**base, "choices": [], "usage": usage(done.usage)}))
+                if out and not event.more and event.type != "done":  # done: [DONE] follows
+                    yield "".join(out)
+                    out.clear()
         except GatewayError:
             raise
         except Exception as exc:  # an LLMError after the first byte
-            yield _sse(error_payload(exc))
+            out.append(_sse(error_payload(exc)))
+            yield "".join(out)
             return
-        yield "data: [DONE]\n\n"
+        out.append("data: [DONE]\n\n")
+        yield "".join(out)
     finally:
         on_end(final_usage, chars)
 

@@ -195,6 +195,7 @@ class CompletionStream:
         text: list[str] = []
         calls: list[ToolCall] = []
         usage, stop, ttft = Usage(), None, None
+        held = False  # an event marked ``more`` went out and its run has not ended yet
         with metered(call):
             try:
                 for delta in self._deltas:
@@ -204,12 +205,18 @@ class CompletionStream:
                     if delta.text or delta.tool_call:
                         if ttft is None:
                             ttft = call.record.ttft_ms = call.elapsed_ms()
+                        held = delta.more
                         if delta.text:
                             text.append(delta.text)
-                            yield StreamEvent("text", text=delta.text)
+                            yield StreamEvent("text", text=delta.text, more=delta.more)
                         else:
                             calls.append(delta.tool_call)  # type: ignore[arg-type]
-                            yield StreamEvent("tool_call", tool_call=delta.tool_call)
+                            yield StreamEvent(
+                                "tool_call", tool_call=delta.tool_call, more=delta.more
+                            )
+                    elif held and not delta.more:
+                        held = False
+                        yield StreamEvent("flush")
             except GeneratorExit:
                 self._close_upstream()
                 call.record.error = Cancelled("The caller stopped reading the stream.")

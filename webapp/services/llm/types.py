@@ -89,6 +89,9 @@ class Delta:
     tool_call: ToolCall | None = None
     stop_reason: str | None = None
     usage: Usage | None = None
+    # Another delta that arrived in the same read follows at once: a reader may hold this
+    # one back and write both together (the last delta of a read is never marked).
+    more: bool = False
 
 
 @dataclass
@@ -118,6 +121,9 @@ class StreamEvent:
     text: str = ""
     tool_call: ToolCall | None = None
     completion: Completion | None = None
+    # Another event follows at once (see ``Delta.more``); a ``flush`` event carries nothing
+    # but the end of such a run.
+    more: bool = False
 
 
 @dataclass

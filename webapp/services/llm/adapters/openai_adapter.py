@@ -178,43 +178,53 @@ class OpenAIAdapter:
         body = {**self.body(request), "stream": True, "stream_options": {"include_usage": True}}
         return self._deltas(openai_http.open_chat_stream(client, body, request.timeout_s))
 
-    def _deltas(self, chunks: Iterator[dict[str, Any]]) -> Iterator[Delta]:
+    def _deltas(self, batches: Iterator[list[dict[str, Any]]]) -> Iterator[Delta]:
+        """Deltas of the stream; those of one batch but the last are marked ``more``."""
         partial: dict[int, dict[str, Any]] = {}
         try:
-            for chunk in chunks:
-                if chunk.get("usage") is not None:
-                    yield Delta(usage=_usage(chunk["usage"]))
-                for choice in _list(chunk.get("choices")):
-                    delta = choice.get("delta") or {}
-                    if not isinstance(delta, dict):
-                        raise UpstreamFault("a stream event of an unexpected shape")
-                    content = delta.get("content")
-                    if content and isinstance(content, str):
-                        yield Delta(text=content)
-                    for call in _list(delta.get("tool_calls")):
-                        slot = partial.setdefault(
-                            call.get("index", 0), {"id": "", "name": "", "args": ""}
-                        )
-                        slot["id"] = call.get("id") or slot["id"]
-                        function = call.get("function")
-                        if isinstance(function, dict):
-                            slot["name"] = function.get("name") or slot["name"]
-                            slot["args"] += function.get("arguments") or ""
-                    if choice.get("finish_reason"):
-                        for slot in partial.values():
-                            yield Delta(
-                                tool_call=ToolCall(
-                                    slot["id"], slot["name"], _arguments(slot["args"])
-                                )
-                            )
-                        partial.clear()
-                        yield Delta(stop_reason=_text_or_none(choice["finish_reason"]))
+            for batch in batches:
+                found: list[Delta] = []
+                for chunk in batch:
+                    self._chunk_deltas(chunk, partial, found)
+                for delta in found[:-1]:
+                    delta.more = True
+                yield from found
         except (AttributeError, TypeError, KeyError) as exc:  # an event of another shape
             raise UpstreamFault("a stream event of an unexpected shape") from exc
         finally:
-            closer = getattr(chunks, "close", None)
+            closer = getattr(batches, "close", None)
             if closer is not None:
                 closer()
+
+    @staticmethod
+    def _chunk_deltas(
+        chunk: dict[str, Any], partial: dict[int, dict[str, Any]], found: list[Delta]
+    ) -> None:
+        if chunk.get("usage") is not None:
+            found.append(Delta(usage=_usage(chunk["usage"])))
+        for choice in _list(chunk.get("choices")):
+            delta = choice.get("delta") or {}
+            if not isinstance(delta, dict):
+                raise UpstreamFault("a stream event of an unexpected shape")
+            content = delta.get("content")
+            if content and isinstance(content, str):
+                found.append(Delta(text=content))
+            for call in _list(delta.get("tool_calls")):
+                slot = partial.setdefault(call.get("index", 0), {"id": "", "name": "", "args": ""})
+                slot["id"] = call.get("id") or slot["id"]
+                function = call.get("function")
+                if isinstance(function, dict):
+                    slot["name"] = function.get("name") or slot["name"]
+                    slot["args"] += function.get("arguments") or ""
+            if choice.get("finish_reason"):
+                for slot in partial.values():
+                    found.append(
+                        Delta(
+                            tool_call=ToolCall(slot["id"], slot["name"], _arguments(slot["args"]))
+                        )
+                    )
+                partial.clear()
+                found.append(Delta(stop_reason=_text_or_none(choice["finish_reason"])))
 
     def embed(
         self, client: openai.OpenAI, model: str, inputs: list[str], timeout_s: float

@@ -90,34 +90,41 @@ def _stream_error(data: dict[str, Any], request: httpx2.Request) -> openai.APIEr
 
 def open_chat_stream(
     client: openai.OpenAI, body: dict[str, Any], timeout_s: float
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[list[dict[str, Any]]]:
     """Send a streamed chat completion (raising on an HTTP error status before returning);
-    iterate for its chunks as dicts, up to ``[DONE]``. Closing the iterator closes the
-    response."""
+    iterate for its chunks as dicts, up to ``[DONE]``, in batches: the chunks that arrived
+    together in one read (a fast upstream sends many at once, and the gateway then writes
+    them to its client at once). Closing the iterator closes the response."""
     response = _send(client, body, timeout_s, stream=True)
-    return _chunks(response)
+    return _batches(response)
 
 
-def _chunks(response: httpx2.Response) -> Iterator[dict[str, Any]]:
+def _batches(response: httpx2.Response) -> Iterator[list[dict[str, Any]]]:
     try:
-        event = None
-        for line in response.iter_lines():
-            if not line:
-                event = None
-                continue
-            if line.startswith("event:"):
-                event = line[6:].strip()
-                continue
-            if not line.startswith("data:"):
-                continue  # comments (": keep-alive"), ids, retries
-            data = line[5:].strip()
-            if data.startswith("[DONE]"):
-                break
-            chunk = json.loads(data)
-            if not isinstance(chunk, dict):
-                raise UpstreamFault("a stream event that is not a JSON object")
-            if chunk.get("error") and (event == "error" or event is None):
-                raise _stream_error(chunk, response.request)
-            yield chunk
+        rest, event = b"", None
+        for block in response.iter_bytes():
+            *lines, rest = (rest + block).split(b"\n")
+            batch: list[dict[str, Any]] = []
+            for raw in lines:
+                line = raw.rstrip(b"\r")
+                if not line:
+                    event = None
+                elif line.startswith(b"event:"):
+                    event = line[6:].strip()
+                elif line.startswith(b"data:"):
+                    data = line[5:].strip()
+                    if data.startswith(b"[DONE]"):
+                        if batch:
+                            yield batch
+                        return
+                    chunk = json.loads(data)
+                    if not isinstance(chunk, dict):
+                        raise UpstreamFault("a stream event that is not a JSON object")
+                    if chunk.get("error") and event in (None, b"error"):
+                        raise _stream_error(chunk, response.request)
+                    batch.append(chunk)
+                # anything else: comments (": keep-alive"), ids, retries
+            if batch:
+                yield batch
     finally:
         response.close()
