@@ -50,6 +50,15 @@ def on_starting(server: object) -> None:
         sys.exit(1)
 
 
+def pre_fork(server: object, worker: object) -> None:
+    """What the master imported stays shared with the workers: frozen objects are never
+    visited by the garbage collector, whose bookkeeping would otherwise write to (and so
+    copy) every page that holds one."""
+    import gc
+
+    gc.freeze()
+
+
 def post_fork(server: object, worker: object) -> None:
     """A gevent worker must find psycopg not yet imported (it picks its wait function then)."""
     if "gevent" in type(worker).__name__.lower() and "psycopg" in sys.modules:

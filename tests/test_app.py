@@ -124,3 +124,21 @@ def test_csrf_token_header_is_set_on_body_for_htmx(admin_client, app):
     app.config["WTF_CSRF_ENABLED"] = True
     body = admin_client.get("/admin/providers").get_data(as_text=True)
     assert 'hx-headers=\'{"X-CSRFToken": "' in body
+
+
+def test_starting_the_app_does_not_import_the_anthropic_sdk(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The largest import (about 40 MB per worker) waits for the first Anthropic call."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom webapp import create_app\n"
+        "create_app({'SEED_ON_START': False})\nprint('anthropic' in sys.modules)"
+    )
+    env = {**os.environ, "SWITCHBOARD_INSTANCE_PATH": str(tmp_path)}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr[-2000:]

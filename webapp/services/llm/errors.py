@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import anthropic
 import httpx2
 import openai
 
@@ -145,14 +145,37 @@ def _found(exc: BaseException, kind: type[BaseException]) -> Any:
     return None
 
 
-TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)
-# anthropic lets a broken stream's transport error through unwrapped.
-CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError, httpx2.TransportError)
-STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
-VALIDATION_ERRORS = (openai.APIResponseValidationError, anthropic.APIResponseValidationError)
-# A reply that is not what the protocol promises: not JSON, wrong shape, nested past
-# Python's recursion limit. An upstream fault like a 502, not a bug of ours.
-READING_ERRORS = (*VALIDATION_ERRORS, ValueError, RecursionError)
+def _sdk_errors(name: str, *more: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """The exception class ``name`` of each SDK the process has imported, and ``more``. The
+    anthropic SDK is imported on the first Anthropic call only; before that none of its
+    exceptions can exist."""
+    found: list[type[BaseException]] = [getattr(openai, name)]
+    if (sdk := sys.modules.get("anthropic")) is not None:
+        found.append(getattr(sdk, name))
+    return (*found, *more)
+
+
+def _timeout_errors() -> tuple[type[BaseException], ...]:
+    return _sdk_errors("APITimeoutError", httpx2.TimeoutException)
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    # anthropic lets a broken stream's transport error through unwrapped.
+    return _sdk_errors("APIConnectionError", httpx2.TransportError)
+
+
+def _status_errors() -> tuple[type[BaseException], ...]:
+    return _sdk_errors("APIStatusError")
+
+
+def _validation_errors() -> tuple[type[BaseException], ...]:
+    return _sdk_errors("APIResponseValidationError")
+
+
+def _reading_errors() -> tuple[type[BaseException], ...]:
+    # A reply that is not what the protocol promises: not JSON, wrong shape, nested past
+    # Python's recursion limit. An upstream fault like a 502, not a bug of ours.
+    return (*_validation_errors(), ValueError, RecursionError)
 
 
 def _refused(exc: OutboundRefused) -> NotConfigured:
@@ -176,7 +199,7 @@ def _reading_reason(exc: BaseException) -> str:
         return "JSON nested too deeply"
     if isinstance(exc, UnicodeError):
         return "text that is not UTF-8"
-    if isinstance(exc, ValueError) and not isinstance(exc, VALIDATION_ERRORS):
+    if isinstance(exc, ValueError) and not isinstance(exc, _validation_errors()):
         return "not valid JSON"
     return "an unexpected shape"
 
@@ -224,19 +247,19 @@ def classify(
         return _refused(refused)
     if fault := _found(exc, UpstreamFault):
         return _unreadable(provider, str(fault))
-    if isinstance(exc, TIMEOUT_ERRORS):
+    if isinstance(exc, _timeout_errors()):
         limit = f" within {timeout_s:g} s" if timeout_s else ""
         return Timeout(
             f"{provider} did not answer{limit}. Try again, or raise the request timeout."
         )
-    if isinstance(exc, CONNECTION_ERRORS):
+    if isinstance(exc, _connection_errors()):
         return Unavailable(
             f"{provider} could not be reached ({type(exc).__name__}). "
             "Try again later, or configure a fallback model."
         )
-    if isinstance(exc, READING_ERRORS):
+    if isinstance(exc, _reading_errors()):
         return _unreadable(provider, _reading_reason(exc))
-    if isinstance(exc, STATUS_ERRORS):
+    if isinstance(exc, _status_errors()):
         return _status_error(exc, provider, secrets)
     # Anything else is a bug on our side: not retried, not hidden behind a fallback.
     log.exception("unexpected error calling %s", provider)

@@ -1,5 +1,8 @@
 """Anthropic Messages through the official ``anthropic`` SDK.
 
+The SDK is imported on the first Anthropic call, not at start: it is the largest import of
+the app (about 40 MB per process), and many installations never call Anthropic.
+
 The system prompt goes in its own parameter, ``max_tokens`` is always sent, and sampling
 parameters are only sent (via ``extra_body``) to models the catalog says still accept them:
 anthropic 2.x removed them from ``messages.create``.
@@ -9,10 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
-
-import anthropic
-from anthropic.types import Message as AnthropicMessage
+from typing import TYPE_CHECKING, Any
 
 from webapp.services.llm.limits import UpstreamFault
 from webapp.services.llm.transport import http_client
@@ -26,6 +26,9 @@ from webapp.services.llm.types import (
     Usage,
     live_models,
 )
+
+if TYPE_CHECKING:
+    import anthropic
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 STOP_REASONS = {
@@ -81,6 +84,8 @@ class AnthropicAdapter:
     def make_client(
         self, base_url: str | None, api_key: str, headers: dict[str, str] | None
     ) -> anthropic.Anthropic:
+        import anthropic
+
         return anthropic.Anthropic(
             http_client=http_client(),
             api_key=api_key,
@@ -119,6 +124,8 @@ class AnthropicAdapter:
 
     def chat(self, client: anthropic.Anthropic, request: ChatRequest) -> ChatResult:
         response = client.messages.create(**self._arguments(request))
+        from anthropic.types import Message as AnthropicMessage
+
         if not isinstance(response, AnthropicMessage):
             raise UpstreamFault("the reply is not JSON")
         if not isinstance(response.content, list) or response.usage is None:
