@@ -3,6 +3,7 @@ chunk held back waiting for the next read."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -130,7 +131,7 @@ def test_a_run_that_ends_without_text_still_ends_with_a_flush(wired, member) -> 
         llm.stream([{"role": "user", "content": "Hi"}], context=llm.CallContext(user=member))
     )
     assert events[-1].type == "done" and not events[-1].more
-    for event, following in zip(events, events[1:], strict=False):
+    for event, following in itertools.pairwise(events):
         if event.more:
             assert following.type in ("text", "tool_call", "flush")
     assert not any(e.type == "flush" and e.more for e in events)
