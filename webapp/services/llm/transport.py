@@ -17,8 +17,11 @@ entry is dropped before reuse once the entry is gone. Reply bodies are bounded b
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import select
 import ssl
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -128,9 +131,31 @@ class PinnedStream(NetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         withdrawn = self._allowed_by is not None and self._allowed_by not in _scope.get().allowed
-        if info == "is_readable" and withdrawn:
-            return True  # the entry was removed: the pool expires this idle connection
+        if info == "is_readable":
+            # The entry was removed: the pool expires this idle connection.
+            return withdrawn or _readable_now(self._inner.get_extra_info("socket"))
         return self._inner.get_extra_info(info)
+
+
+def _readable_now(sock: Any) -> bool:
+    """Whether an idle pooled connection has something to read (the server closed it or
+    sent junk), asked before each reuse. A zero-timeout poll never blocks, so it is made
+    with the original ``select.poll`` even where gevent patched it: gevent's version sets up
+    a watcher and a hub switch each time, a noticeable cost on every upstream request."""
+    fd = sock.fileno() if sock is not None else -1
+    if fd < 0:
+        return True
+    poller = _original_poll()()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+@functools.cache
+def _original_poll() -> Any:
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("select"):
+        return monkey.get_original("select", "poll")
+    return select.poll
 
 
 class PinnedBackend(NetworkBackend):
