@@ -60,6 +60,10 @@ def wants_json() -> bool:
 def error_response(status: int, message: str) -> Response:
     """The same error as JSON, an htmx notice, or a full page."""
     title = TITLES.get(status, "Error")
+    if request.path.startswith("/v1/"):  # the gateway: in the caller's protocol
+        from webapp.gateway.errors import GatewayError, render, request_protocol
+
+        return render(GatewayError(status, message), request_protocol())
     if wants_json():
         kind = "invalid_request_error" if status < 500 else "server_error"
         response = jsonify(error={"message": message, "type": kind, "code": status})

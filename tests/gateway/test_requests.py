@@ -199,3 +199,45 @@ def test_a_deactivated_owner_is_refused(wired, client, member):
     db.session.commit()
     response = post(client, "/v1/chat/completions", {"messages": HI}, {"x-api-key": secret})
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("post", "/v1/nope", {}, 404),
+        ("post", "/v1/nope", {"anthropic-version": "2023-06-01"}, 404),
+        ("get", "/v1/chat/completions", {}, 405),
+        ("get", "/v1/messages", {}, 405),
+    ],
+)
+def test_unknown_paths_and_methods_answer_in_the_callers_protocol(
+    client, bearer, method, path, headers, status
+):
+    response = getattr(client, method)(path, headers={**bearer, **headers})
+    assert response.status_code == status
+    body = response.get_json()
+    if path.startswith("/v1/messages") or headers:
+        assert body["type"] == "error" and body["error"]["type"] in (
+            "not_found_error",
+            "invalid_request_error",
+        )
+    else:
+        assert set(body["error"]) >= {"message", "type", "code"}
+
+
+def test_count_tokens_estimates_without_calling_the_upstream(wired, client, bearer):
+    body = {
+        "model": MINI,
+        "system": "Be brief.",
+        "messages": [{"role": "user", "content": "x" * 400}],
+    }
+    headers = {**bearer, "anthropic-version": "2023-06-01"}
+    response = post(client, "/v1/messages/count_tokens", body, headers)
+    assert response.status_code == 200, response.get_json()
+    tokens = response.get_json()["input_tokens"]
+    assert 100 < tokens < 130  # ~4 characters a token, plus a few per message
+    assert wired.requests_to("openai.chat") == [] and records() == []
+    refused = post(client, "/v1/messages/count_tokens", {"model": MINI}, headers)
+    assert refused.status_code == 400 and refused.get_json()["type"] == "error"
+    anonymous = post(client, "/v1/messages/count_tokens", body, {})
+    assert anonymous.status_code == 401

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from webapp.services.errors import BudgetExceeded, LLMError, NotFound, ServiceError, ValidationError
 
@@ -39,6 +39,15 @@ _OPENAI_TYPES = {
     403: "permission_error",
     429: "rate_limit_exceeded",
 }
+
+
+def request_protocol() -> str:
+    """The protocol this request speaks: Anthropic's for ``/v1/messages…`` and for any
+    request from the anthropic SDK (it always sends ``anthropic-version``), else OpenAI's —
+    so even a mistyped path answers in the error shape the caller's SDK can read."""
+    if request.path.startswith("/v1/messages") or request.headers.get("anthropic-version"):
+        return ANTHROPIC
+    return OPENAI
 
 
 class GatewayError(Exception):
@@ -100,7 +109,9 @@ def render(error: GatewayError, protocol: str) -> Response:
         body: dict[str, Any] = {
             "type": "error",
             "error": {
-                "type": _ANTHROPIC_TYPES.get(error.status, "api_error"),
+                "type": _ANTHROPIC_TYPES.get(
+                    error.status, "invalid_request_error" if error.status < 500 else "api_error"
+                ),
                 "message": error.message,
             },
         }

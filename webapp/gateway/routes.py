@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -15,19 +16,21 @@ from webapp.services import llm
 from webapp.services.catalog import names, snapshot
 from webapp.services.catalog.snapshot import ModelInfo
 from webapp.services.errors import ServiceError
+from webapp.services.llm.calls import MESSAGE_OVERHEAD_TOKENS
 from webapp.services.llm.types import Usage
+from webapp.services.llm.usage import estimate_tokens
 from webapp.services.settings import resolution as effective_settings
 from webapp.views.streaming import stream_response
 
 from . import anthropic_wire, bodies, openai_wire, rate_limits
 from .caller import Caller, current_caller
-from .errors import ANTHROPIC, OPENAI, GatewayError, from_service_error, render
+from .errors import ANTHROPIC, GatewayError, from_service_error, render, request_protocol
 
 CHARS_PER_TOKEN = 4  # a cancelled stream's tokens, when the upstream never said
 
 
 def _protocol() -> str:
-    return ANTHROPIC if request.path.startswith("/v1/messages") else OPENAI
+    return request_protocol()
 
 
 @bp.after_request
@@ -181,6 +184,22 @@ def messages() -> Response:
     caller = current_caller()
     body = bodies.anthropic_messages(bodies.read_json())
     return _chat(body, caller, _admit(caller))
+
+
+@bp.post("/messages/count_tokens")
+def count_message_tokens() -> Response:
+    """Anthropic's token count before a call (Claude Code asks it): an estimate from the
+    text, as metering estimates when an upstream does not say — no upstream call, no charge.
+    The body is validated like a real call, and the model must be one the token may use."""
+    caller = current_caller()
+    body = bodies.anthropic_messages(bodies.read_json())
+    _admit(caller)
+    _choose_model(caller, body.model)
+    chars = _prompt_chars(body) + sum(
+        len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in body.tools
+    )
+    tokens = estimate_tokens(chars) + MESSAGE_OVERHEAD_TOKENS * len(body.messages)
+    return jsonify({"input_tokens": tokens})
 
 
 @bp.post("/embeddings")
