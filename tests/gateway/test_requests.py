@@ -241,3 +241,30 @@ def test_count_tokens_estimates_without_calling_the_upstream(wired, client, bear
     assert refused.status_code == 400 and refused.get_json()["type"] == "error"
     anonymous = post(client, "/v1/messages/count_tokens", body, {})
     assert anonymous.status_code == 401
+
+
+def test_a_fallback_outside_the_tokens_models_is_never_tried(wired, client, member):
+    from webapp.services.settings import layers
+
+    layers.update_settings(
+        None,
+        layers.parameter_set_for("global"),
+        {"max_retries": 0, "fallback_models": ["anthropic/claude-haiku-4-5"]},
+    )
+    _, secret = make_token(member, allowed_models=["openai/*"])
+    wired.script("openai.chat", Reply.error(503))
+    body = {"model": MINI, "messages": HI}
+    response = post(client, "/v1/chat/completions", body, {"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 503
+    assert wired.requests_to("anthropic.messages") == []
+    (record,) = records()
+    # Noted as skipped before anything is sent (nothing is held for it either).
+    assert [(a["model"], a["status"]) for a in record.attempts] == [
+        ("anthropic/claude-haiku-4-5", "skipped"),
+        ("openai/gpt-5.4-mini", "error"),
+    ]
+    # The same token without a list: the fallback answers.
+    _, open_secret = make_token(member)
+    wired.script("openai.chat", Reply.error(503))
+    ok = post(client, "/v1/chat/completions", body, {"Authorization": f"Bearer {open_secret}"})
+    assert ok.status_code == 200 and ok.get_json()["model"] == "anthropic/claude-haiku-4-5"

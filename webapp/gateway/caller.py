@@ -36,6 +36,7 @@ class Caller:
             access_token_id=self.identity.id,
             byok_key=self.byok_key,
             byok_base_url=self.byok_base_url,
+            may_use=self.identity.may_use if self.identity.allowed_models is not None else None,
         )
 
 

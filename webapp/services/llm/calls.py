@@ -52,6 +52,9 @@ class CallContext:
     # with it and nothing else; never stored, logged, or cached in the client pool.
     byok_key: str | None = field(default=None, repr=False)
     byok_base_url: str | None = None
+    # The models this caller may use (a gateway token limited to some): fallbacks outside
+    # it are skipped, never served. None: any.
+    may_use: Callable[[str], bool] | None = field(default=None, repr=False)
 
     @property
     def effective_mode(self) -> str:

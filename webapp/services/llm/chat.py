@@ -6,6 +6,7 @@ import logging
 from collections.abc import Generator, Iterator
 from typing import Any
 
+from webapp.services.catalog.snapshot import ModelInfo
 from webapp.services.llm import attempts, cooldown
 from webapp.services.llm.calls import (
     Call,
@@ -61,13 +62,35 @@ def _request(call: Call, target: Target, messages: list[Message], tools: list[To
     )
 
 
+def _allowed(call: Call, models: list[ModelInfo]) -> list[ModelInfo]:
+    """The primary model (the caller checked it) and the fallbacks the caller may use; the
+    others are noted as skipped and never held for, tried or served."""
+    may_use = call.context.may_use
+    if may_use is None:
+        return models
+    kept = models[:1]
+    for model in models[1:]:
+        if may_use(model.global_id):
+            kept.append(model)
+        else:
+            call.attempts.entries.append(
+                {
+                    "model": model.global_id,
+                    "attempt": 0,
+                    "status": "skipped",
+                    "error_type": "model_not_allowed",
+                }
+            )
+    return kept
+
+
 def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) -> tuple[Target, Any]:
     """Try the primary model, then each fallback, each with retries; return the winner."""
     settings = call.settings
     assert settings is not None
     if settings.system_prompt:  # the feature's own instructions come first, always
         messages = [Message(role="system", content=settings.system_prompt), *messages]
-    models = candidates(settings)
+    models = _allowed(call, candidates(settings))
     call.record.prompt_chars = sum(len(m.content or "") for m in messages)
     call.record.prompt_messages = len(messages)
     hold_money(call, models)
