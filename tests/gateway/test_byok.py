@@ -38,3 +38,26 @@ def test_the_callers_key_is_not_kept_in_the_client_pool_nor_in_reprs(wired, memb
     assert clients.cached_clients() == before
     assert KEY not in repr(context)
     assert wired.requests_to("openai.chat")[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_the_callers_client_is_closed_when_the_call_ends(wired, member, monkeypatch, streamed):
+    from webapp.services.llm.adapters.openai_adapter import OpenAIAdapter
+
+    made = []
+    real = OpenAIAdapter.make_client
+
+    def recording(self, *args):  # type: ignore[no-untyped-def]
+        client = real(self, *args)
+        made.append(client)
+        return client
+
+    monkeypatch.setattr(OpenAIAdapter, "make_client", recording)
+    context = llm.CallContext(user=member, caller="gateway", byok_key=KEY)
+    if streamed:
+        reply = llm.stream(HI, context=context)
+        assert not made[0].is_closed()  # still reading
+        list(reply)
+    else:
+        llm.complete(HI, context=context)
+    assert len(made) == 1 and made[0].is_closed()

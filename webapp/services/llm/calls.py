@@ -4,6 +4,7 @@ and the metering that runs whether the call succeeds or fails."""
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 import uuid
@@ -34,6 +35,7 @@ from webapp.services.llm.retry import Attempts
 from webapp.services.llm.usage import MILLION
 from webapp.services.settings import resolution as effective_settings
 
+log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 LOGGING_FIELDS = ("logging_enabled", "logging_level", "log_request_bodies", "log_response_bodies")
 
@@ -89,6 +91,7 @@ class Call:
     deadline: float | None = None  # time.monotonic() by which retries and fallbacks end
     outbound: transport.Scope = field(default_factory=transport.Scope)
     byok_provider_id: int | None = None  # the provider a per-call key was first sent to
+    own_clients: list[Any] = field(default_factory=list)  # closed when the call is metered
 
     def priced(self, completion: Any) -> Any:
         """Copy cost and credits from the written usage record onto the result."""
@@ -289,6 +292,7 @@ def _request_key_target(
     client = adapter_for(model.protocol).make_client(
         key.base_url, key.secret, provider.extra_headers
     )
+    call.own_clients.append(client)
     return Target(model, key, client)
 
 
@@ -355,3 +359,14 @@ def metered(call: Call) -> Iterator[Call]:
         call.record.attempts = call.attempts.entries
         if inflight.done(call.record.request_id):  # metered once, here or at shutdown
             call.metered = write(call.record)
+        _close_own_clients(call)
+
+
+def _close_own_clients(call: Call) -> None:
+    """A per-call key's clients (never pooled): their connections, and the key they hold,
+    go when the call ends rather than whenever the garbage collector gets to them."""
+    while call.own_clients:
+        try:
+            call.own_clients.pop().close()
+        except Exception:  # closing is tidying up: it never fails a call
+            log.debug("closing a per-call client failed", exc_info=True)
