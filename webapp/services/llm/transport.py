@@ -191,6 +191,12 @@ class PinnedBackend(NetworkBackend):
         time.sleep(seconds)
 
 
+# Connections per client (one client per provider URL and key, per process). A gevent
+# worker serves hundreds of streams at once, often on one key: httpx's default of 100
+# would queue the rest behind them.
+POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
 class PinnedTransport(httpx2.HTTPTransport):
     """``httpx2.HTTPTransport`` over a pool whose network backend is ``PinnedBackend``."""
 
@@ -198,7 +204,7 @@ class PinnedTransport(httpx2.HTTPTransport):
         self, *, ssl_context: ssl.SSLContext | None = None, pool: httpx2.Limits | None = None
     ) -> None:
         context = ssl_context or httpx2.create_ssl_context()
-        pool = pool or httpx2.Limits(max_connections=100, max_keepalive_connections=20)
+        pool = pool or POOL_LIMITS
         super().__init__(verify=context, trust_env=False, limits=pool)
         self._pool = httpcore2.ConnectionPool(
             ssl_context=context,
@@ -221,12 +227,14 @@ class PinnedTransport(httpx2.HTTPTransport):
         )
 
 
-def http_client(*, ssl_context: ssl.SSLContext | None = None) -> httpx2.Client:
+def http_client(
+    *, ssl_context: ssl.SSLContext | None = None, transport: PinnedTransport | None = None
+) -> httpx2.Client:
     """The ``httpx2.Client`` every SDK client gets: pinned connections, no redirects (the
     guard checked this URL, not where it points), no proxies or .netrc from the
     environment."""
     return httpx2.Client(
-        transport=PinnedTransport(ssl_context=ssl_context),
+        transport=transport or PinnedTransport(ssl_context=ssl_context),
         follow_redirects=False,
         trust_env=False,
         timeout=httpx2.Timeout(60.0, connect=5.0),

@@ -11,7 +11,7 @@ from openai.types import CreateEmbeddingResponse
 
 from webapp.services.llm.adapters import openai_http
 from webapp.services.llm.limits import UpstreamFault
-from webapp.services.llm.transport import http_client
+from webapp.services.llm.transport import PinnedTransport, http_client
 from webapp.services.llm.types import (
     ChatRequest,
     ChatResult,
@@ -109,8 +109,9 @@ class OpenAIAdapter:
     def make_client(
         self, base_url: str | None, api_key: str, headers: dict[str, str] | None
     ) -> openai.OpenAI:
+        transport = PinnedTransport()
         client = openai.OpenAI(
-            http_client=http_client(),
+            http_client=http_client(transport=transport),
             api_key=api_key,
             base_url=base_url or DEFAULT_BASE_URL,
             max_retries=0,
@@ -120,6 +121,7 @@ class OpenAIAdapter:
         # The SDK fills these from OPENAI_ORG_ID / OPENAI_PROJECT_ID; never send ours elsewhere.
         client.organization = None
         client.project = None
+        openai_http.register(client, transport)
         return client
 
     def body(self, request: ChatRequest) -> dict[str, Any]:

@@ -10,6 +10,7 @@ classification does not change. Embeddings and model lists still go through the 
 
 from __future__ import annotations
 
+import functools
 import json
 import weakref
 from collections.abc import Iterator
@@ -24,12 +25,21 @@ from webapp.services.llm.limits import UpstreamFault
 
 @dataclass(frozen=True)
 class Route:
-    http: httpx2.Client
+    transport: httpx2.BaseTransport
     chat_url: str
     headers: dict[str, str]
 
 
+_transports: weakref.WeakKeyDictionary[openai.OpenAI, httpx2.BaseTransport] = (
+    weakref.WeakKeyDictionary()
+)
 _routes: weakref.WeakKeyDictionary[openai.OpenAI, Route] = weakref.WeakKeyDictionary()
+
+
+def register(client: openai.OpenAI, transport: httpx2.BaseTransport) -> None:
+    """``client`` was built on ``transport``: chat calls go straight to it (the SDK client's
+    own httpx client adds cookie, auth and redirect handling that these calls never use)."""
+    _transports[client] = transport
 
 
 def route(client: openai.OpenAI) -> Route:
@@ -42,22 +52,35 @@ def route(client: openai.OpenAI) -> Route:
             if isinstance(value, str)
         }
         base = str(client.base_url).rstrip("/")
-        found = Route(client._client, f"{base}/chat/completions", headers)
+        transport = _transports.get(client) or client._client._transport
+        found = Route(transport, f"{base}/chat/completions", headers)
         _routes[client] = found
     return found
 
 
+@functools.lru_cache(maxsize=64)
+def _timeouts(seconds: float) -> dict[str, float | None]:
+    return httpx2.Timeout(seconds).as_dict()
+
+
 def _send(client: openai.OpenAI, body: dict[str, Any], timeout_s: float, stream: bool) -> Any:
     target = route(client)
-    request = target.http.build_request(
+    request = httpx2.Request(
         "POST",
         target.chat_url,
         content=json.dumps(body, separators=(",", ":")).encode(),
         headers=target.headers,
-        timeout=timeout_s,
+        extensions={"timeout": _timeouts(timeout_s)},
     )
     try:
-        response = target.http.send(request, stream=stream)
+        response = target.transport.handle_request(request)
+        response.request = request
+        if not stream:
+            try:
+                response.read()
+            except BaseException:
+                response.close()
+                raise
     except httpx2.TimeoutException as exc:
         raise openai.APITimeoutError(request=request) from exc
     except httpx2.TransportError as exc:
