@@ -149,7 +149,10 @@ def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def refuse_nul_characters() -> None:
         """PostgreSQL cannot store NUL in text; no field has a use for it. 400, not a 500."""
-        sources = [request.args, request.form] if request.form else [request.args]
+        from webapp.gateway import serving_gateway  # the gateway's JSON is checked there
+
+        with_form = not serving_gateway() and request.form
+        sources = [request.args, request.form] if with_form else [request.args]
         values = [v for source in sources for vs in source.listvalues() for v in vs]
         values += [v for v in (request.view_args or {}).values() if isinstance(v, str)]
         if any("\x00" in v for v in values):

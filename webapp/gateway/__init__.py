@@ -9,8 +9,20 @@
 Errors and their status codes: ``errors``; rate limits: ``rate_limits``; bodies: ``bodies``.
 """
 
-from flask import Blueprint
+from flask import Blueprint, request
+
+from webapp.extensions import limiter
 
 bp = Blueprint("gateway", __name__, url_prefix="/v1")
+
+
+def serving_gateway() -> bool:
+    """This request is for the gateway: no session, no form, no cookie-based sign-in, and
+    its own rate limits per token, user and org (``rate_limits``) — the app-wide hooks for
+    pages skip it, which matters on a path that answers thousands of calls a second."""
+    return request.blueprint == "gateway"
+
+
+limiter.request_filter(serving_gateway)
 
 from webapp.gateway import routes  # noqa: E402,F401

@@ -26,8 +26,8 @@ from webapp.services.llm.limits import UpstreamFault
 @dataclass(frozen=True)
 class Route:
     transport: httpx2.BaseTransport
-    chat_url: str
-    headers: dict[str, str]
+    chat_url: httpx2.URL  # parsed once
+    headers: httpx2.Headers  # normalized once; each request copies them
 
 
 _transports: weakref.WeakKeyDictionary[openai.OpenAI, httpx2.BaseTransport] = (
@@ -53,7 +53,7 @@ def route(client: openai.OpenAI) -> Route:
         }
         base = str(client.base_url).rstrip("/")
         transport = _transports.get(client) or client._client._transport
-        found = Route(transport, f"{base}/chat/completions", headers)
+        found = Route(transport, httpx2.URL(f"{base}/chat/completions"), httpx2.Headers(headers))
         _routes[client] = found
     return found
 
