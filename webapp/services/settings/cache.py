@@ -170,28 +170,52 @@ class SettingsCache:
         self._entries: dict[Any, Any] = {}
         self._version: int | None = None
         self._checked_at = float("-inf")
+        # Writes in this process so far, and the count a check in flight started after (None:
+        # no check in flight). See ``_refresh``.
+        self._writes = 0
+        self._checking: int | None = None
         self.loads = 0  # how many times a loader ran (for tests and benchmarks)
 
     def invalidate_after_commit(self) -> None:
         """This process wrote: check the counter again at the next lookup."""
-        self._checked_at = float("-inf")
+        with self._lock:
+            self._writes += 1
+            self._checked_at = float("-inf")
 
     def clear(self) -> None:
         with self._lock:
             self._entries = {}
             self._version = None
             self._checked_at = float("-inf")
+            self._writes += 1
 
     def _refresh(self) -> None:
+        """Read the counter at most every ``CHECK_INTERVAL``, and once at a time: when the
+        interval runs out under load, hundreds of requests (greenlets or threads) would
+        otherwise all read it at once and take a database connection each. While one check
+        is in flight the others keep the entries they have — unless this process wrote
+        since that check started, so a process always reads its own writes."""
         now = self._clock()
         if now - self._checked_at < CHECK_INTERVAL:
             return
-        version = read_version()
+        with self._lock:
+            in_flight = self._checking is not None and self._checking == self._writes
+            if in_flight and self._version is not None:
+                return  # the check in flight answers for this request too
+            started = self._writes
+            self._checking = started
+        try:
+            version = read_version()
+        finally:
+            with self._lock:
+                if self._checking == started:
+                    self._checking = None
         with self._lock:
             if version != self._version:
                 self._entries = {}
                 self._version = version
-            self._checked_at = now
+            if self._writes == started:  # a write meanwhile: the next lookup checks again
+                self._checked_at = now
 
     def get(self, key: Any, loader: Callable[[], T]) -> T:
         self._refresh()
