@@ -80,6 +80,7 @@ start_mock ${MOCK_ARGS:-}
 cd "$ROOT"
 "$PY" -m flask --app wsgi db upgrade >"$OUT/setup.log" 2>&1
 TOKEN=$("$PY" bench/gateway_setup.py "http://127.0.0.1:$MOCK_PORT/v1" 2>>"$OUT/setup.log" | tail -1)
+[[ "$TOKEN" == sb-* ]] || { echo "setup failed: see $OUT/setup.log" >&2; tail -3 "$OUT/setup.log" >&2; exit 1; }
 
 bench direct "http://127.0.0.1:$MOCK_PORT" - mock-gpt
 start_switchboard

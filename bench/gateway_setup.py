@@ -1,10 +1,13 @@
 """Prepare a Switchboard database for a load test of the gateway: the OpenAI provider
-pointed at a loopback mock, its host allowed, a global key, a member and an access token
-(printed on the last line). Run after ``flask db upgrade`` with the same environment."""
+pointed at a loopback mock, its host allowed, a global key, a user with a credit balance and
+a hard monthly budget (so every call holds and settles money), and an access token with
+request and token rate limits (so every call is counted) — printed on the last line. Run
+after ``flask db upgrade`` with the same environment."""
 
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -14,6 +17,7 @@ import sqlalchemy as sa
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import AccessToken, Provider, User
+from webapp.services.billing import budgets, ledger
 from webapp.services.credentials import allowed_hosts
 from webapp.services.credentials import storage as credentials
 from webapp.services.credentials.origins import origin_of
@@ -45,10 +49,23 @@ def main() -> None:
                 secret="sk-bench-key-0000000001", label=new_secret().prefix
             ),
         )
+        ledger.post_entry(
+            admin, ledger.Owner("user", admin.id), Decimal(10**6), kind="grant", note=None
+        )
+        budgets.create_budget(
+            admin,
+            budgets.BudgetOwner("user", admin.id),
+            budgets.BudgetInput("monthly", "usd", "100000", hard=True),
+        )
         secret = new_secret()
         db.session.add(
             AccessToken(
-                user_id=admin.id, name="bench", prefix=secret.prefix, token_hash=secret.token_hash
+                user_id=admin.id,
+                name="bench",
+                prefix=secret.prefix,
+                token_hash=secret.token_hash,
+                requests_per_minute=10**7,  # never reached: counted, not refused
+                tokens_per_minute=2 * 10**9,
             )
         )
         db.session.commit()

@@ -181,3 +181,32 @@ def test_a_full_balance_held_by_a_dead_process_is_freed_for_the_next_call(wired,
     )  # fmt: skip
     llm.complete(HI, context=llm.CallContext(user=member), model=MODEL, overrides={"max_tokens": 7})
     assert len(charges()) == 1
+
+
+@pytest.mark.parametrize("hard_budget", [False, True])
+def test_a_charged_call_is_metered_on_the_first_try(wired, admin, member, monkeypatch, hard_budget):
+    """The usage record and its settlement land in the first write (one statement on
+    PostgreSQL), never through the replay path that exists for retries: replay holds the
+    account's row lock across several round trips, which serialized concurrent calls."""
+    from webapp.services.llm import metering
+
+    grant(admin, "user", member.id, "10")
+    if hard_budget:
+        budgets.create_budget(
+            admin,
+            budgets.BudgetOwner("user", member.id),
+            budgets.BudgetInput("monthly", "usd", "100", hard=True),
+        )
+    replays: list[dict] = []
+    real = metering.persist
+
+    def watched(entry, *, replay=False):  # type: ignore[no-untyped-def]
+        if replay:
+            replays.append(entry)
+        return real(entry, replay=replay)
+
+    monkeypatch.setattr(metering, "persist", watched)
+    llm.complete(HI, context=llm.CallContext(user=member), model=MODEL)
+    assert replays == []
+    record = db.session.scalar(sa.select(UsageRecord))
+    assert record is not None and record.rolled is False and len(charges()) == 1

@@ -133,6 +133,9 @@ def _row(call: CallRecord, metered: MeteredUsage, cost: Decimal | None) -> dict[
     credits = credits_for(cost, model, call.mode == Mode.MANAGED)
     return {
         "created_at": utcnow(),
+        # Explicit, as every column: the one-statement settlement (PostgreSQL) inserts the
+        # keys of this row as they are, without the model's Python-side defaults.
+        "rolled": False,
         "request_id": call.request_id,
         "caller": call.caller,
         "operation": call.operation,
