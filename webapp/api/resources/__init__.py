@@ -1,0 +1,12 @@
+"""The API's routes, one module per area of the pages."""
+
+from webapp.api.resources import (  # noqa: F401 - registers the routes
+    catalog,
+    credentials,
+    me,
+    orgs,
+    settings,
+    tokens,
+    usage,
+    users,
+)
