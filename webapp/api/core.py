@@ -156,6 +156,9 @@ def _authenticate() -> None:
     owner = token.owner()
     if owner is None:  # pragma: no cover - a personal token always has one
         raise ApiError(401, "The access token is not valid.")
+    # The token's copy of its owner may be a second old: an API request acts on (and may
+    # change) the user as stored now, with their current role and version.
+    db.session.refresh(owner)
     g.api_identity, g.api_actor = token, owner
     rate_limits.admit(token.id, sensitive=_sensitive())
 

@@ -134,6 +134,14 @@ class LiveModelOut(Out):
     in_catalog: bool
 
 
+class LiveModelsOut(Out):
+    """The provider's live list; ``ok`` false (and ``message``) when it did not answer."""
+
+    ok: bool
+    message: str | None
+    models: list[LiveModelOut]
+
+
 class ConnectionTestOut(Out):
     ok: bool
     latency_ms: int

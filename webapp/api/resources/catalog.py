@@ -12,8 +12,8 @@ from webapp.api.schemas import (
     ConnectionTestOut,
     DefaultModel,
     Listing,
-    LiveModelOut,
     LiveModelsAdd,
+    LiveModelsOut,
     ModelOut,
     ModelQuery,
     ModelUpdate,
@@ -150,16 +150,18 @@ def test_provider(provider_id: int) -> Any:
     "/providers/<int:provider_id>/live-models",
     summary="The provider's live models",
     tag=TAG,
-    response=list[LiveModelOut],
+    response=LiveModelsOut,
 )
 def live_models(provider_id: int) -> Any:
     context = _admin_context()
     provider = providers.get_provider(provider_id)
     result = llm.list_models(provider, context=context)
-    if not result.ok:
-        raise ApiError(502, result.admin_message or "The provider did not answer.")
     known = {m.model_id for m in provider.models}
-    return [{"id": m.id, "in_catalog": m.id in known} for m in result.models]
+    return {
+        "ok": result.ok,
+        "message": result.admin_message,
+        "models": [{"id": m.id, "in_catalog": m.id in known} for m in result.models],
+    }
 
 
 @route(
