@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import pydantic
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from pydantic import BaseModel
 from werkzeug.exceptions import HTTPException
 
@@ -104,6 +104,28 @@ def invalid(name: str, text: str) -> ApiError:
     return ApiError(422, text, errors={name: [text]})
 
 
+def only_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """An update body naming only the record's editable fields (the slug, say, never
+    changes: saying so beats ignoring it)."""
+    if unknown := sorted(set(body) - set(allowed)):
+        raise ApiError(
+            422, "Check the fields.", errors={name: ["Is not a field here."] for name in unknown}
+        )
+    return body
+
+
+def take_version(body: dict[str, Any]) -> int:
+    """The ``version`` an update is based on (required: a stale one is a 409)."""
+    version = body.pop("version", None)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ApiError(
+            422,
+            "Send the version you read.",
+            errors={"version": ["Required: the version of the record you read."]},
+        )
+    return version
+
+
 # --- who is calling --------------------------------------------------------------------
 
 
@@ -164,7 +186,7 @@ def _authenticate() -> None:
 
 
 def _sensitive() -> bool:
-    view = bp.view_functions.get((request.endpoint or "").removeprefix("api."))
+    view = current_app.view_functions.get(request.endpoint or "")
     return bool(getattr(view, "api_sensitive", False))
 
 

@@ -7,7 +7,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.api.core import ApiError, encode_cursor, id_after, require_admin, route
+from webapp.api.core import (
+    encode_cursor,
+    id_after,
+    only_fields,
+    require_admin,
+    route,
+    take_version,
+)
 from webapp.api.schemas import (
     ConnectionTestOut,
     DefaultModel,
@@ -91,22 +98,11 @@ def update_provider(provider_id: int, body: dict[str, Any]) -> Any:
     """Fields left out keep their values; the slug never changes."""
     actor = require_admin()
     provider = providers.get_provider(provider_id)
-    version = _version(body)
+    version = take_version(body)
+    changes = only_fields(body, catalog_schemas.PROVIDER_FIELDS)
     return providers.update_provider(
-        actor, provider, {**stored_provider(provider), **body}, version
+        actor, provider, {**stored_provider(provider), **changes}, version
     )
-
-
-def _version(body: dict[str, Any]) -> int:
-    """The ``version`` an update is based on (required: a stale one is a 409)."""
-    version = body.pop("version", None)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ApiError(
-            422,
-            "Send the version you read.",
-            errors={"version": ["Required: the version of the record you read."]},
-        )
-    return version
 
 
 @route("DELETE", "/providers/<int:provider_id>", summary="Delete a provider", tag=TAG, status=204)
@@ -231,8 +227,10 @@ def update_model(model_id: int, body: dict[str, Any]) -> Any:
     """Fields left out keep their values."""
     actor = require_admin()
     model = editing.get_model(model_id)
-    version = _version(body)
-    return editing.update_model(actor, model, body, version)
+    version = take_version(body)
+    return editing.update_model(
+        actor, model, only_fields(body, catalog_schemas.MODEL_FIELDS), version
+    )
 
 
 @route(

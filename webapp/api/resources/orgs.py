@@ -7,8 +7,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.api.core import ApiError, actor, encode_cursor, id_after, require_org_admin, route
-from webapp.api.resources.catalog import _version
+from webapp.api.core import (
+    actor,
+    encode_cursor,
+    id_after,
+    only_fields,
+    require_org_admin,
+    route,
+    take_version,
+)
 from webapp.api.schemas import (
     Listing,
     MemberCreate,
@@ -73,12 +80,9 @@ def update_org(org_id: int, body: dict[str, Any]) -> Any:
     """Fields left out keep their values. Allowed models, who pays and archiving are for
     admins; an org admin's values for them are ignored, as on the page."""
     org = orgs.get_org(actor(), org_id)
-    version = _version(body)
-    if unknown := sorted(set(body) - set(ORG_FIELDS)):
-        raise ApiError(
-            422, "Check the fields.", errors={name: ["Is not a field here."] for name in unknown}
-        )
-    return orgs.update_org(actor(), org, expected_version=version, **body)
+    version = take_version(body)
+    fields = only_fields(body, ORG_FIELDS)
+    return orgs.update_org(actor(), org, expected_version=version, **fields)
 
 
 def _member(membership: Membership) -> dict[str, Any]:
