@@ -19,8 +19,9 @@ from tests import factories
 from tests.api.conftest import Caller, token_for
 from tests.gateway.support import make_token
 from webapp.extensions import db
-from webapp.models import OrgRole, Provider, TokenScope
+from webapp.models import Budget, Feature, ModelAlias, OrgRole, Profile, Provider, TokenScope
 from webapp.models.base import utcnow
+from webapp.services.billing import budgets
 
 ROLES = ("anonymous", "member", "org_admin", "admin", "revoked", "read_only")
 STRONG = "correct horse battery staple 2026!"
@@ -40,6 +41,8 @@ class World:
             "credential": Credential,
             "org": Organization,
             "user": User,
+            "feature": Feature,
+            "budget": Budget,
         }[kind]
         db.session.expire_all()
         return db.session.get(model, self.ids[kind]).version  # type: ignore[union-attr]
@@ -59,6 +62,16 @@ def world(app: Flask) -> World:
     db.session.commit()
     key = factories.global_key("openai", "sk-matrix-global-key-000000001")
     token = make_token(member, name="member's")[0]
+    feature = Feature(org_id=org.id, slug="support", name="Support")
+    profile = Profile(org_id=org.id, name="speedy")
+    alias = ModelAlias(name="house-chat", model_id=factories.model("openai/gpt-5.4-mini").id)
+    db.session.add_all([feature, profile, alias])
+    db.session.commit()
+    budget = budgets.create_budget(
+        member,
+        budgets.BudgetOwner("token", token.id),
+        budgets.BudgetInput(period="monthly", unit="usd", amount="5"),
+    )
     ids = {
         "provider": doomed.id,
         "model": factories.model("openai/gpt-5.4-mini").id,
@@ -69,6 +82,10 @@ def world(app: Flask) -> World:
         "token": token.id,
         "record": 999_999,
         "openai": factories.provider("openai").id,
+        "feature": feature.id,
+        "profile": profile.id,
+        "alias": alias.id,
+        "budget": budget.id,
     }
     callers = {
         "anonymous": token_for(app, None),
@@ -92,9 +109,12 @@ class Case:
     member: int | tuple[int, ...]
     org_admin: int | tuple[int, ...]
     body: Body = None
+    owner: str = ""  # which record ``<int:owner_id>`` names
 
     def url(self, world: World) -> str:
         path = self.rule
+        if self.owner:
+            path = path.replace("<int:owner_id>", str(world.ids[self.owner]))
         for name, key in (
             ("provider_id", "provider"),
             ("model_id", "model"),
@@ -104,6 +124,10 @@ class Case:
             ("user_id", "user"),
             ("token_id", "token"),
             ("record_id", "record"),
+            ("feature_id", "feature"),
+            ("profile_id", "profile"),
+            ("alias_id", "alias"),
+            ("budget_id", "budget"),
         ):
             path = path.replace(f"<int:{name}>", str(world.ids[key]))
         return path
@@ -123,6 +147,7 @@ def _many(value: int | tuple[int, ...]) -> tuple[int, ...]:
 ADMIN = {"member": 403, "org_admin": 403}
 HIDDEN = {"member": 404, "org_admin": 404}
 ALL_OK = {"member": 200, "org_admin": 200}
+ORG = {"member": 404, "org_admin": 200}
 
 CASES = [
     Case("GET", "/api/v1/me", 200, **ALL_OK),
@@ -247,6 +272,83 @@ CASES = [
     Case("GET", "/api/v1/usage/records.csv", 200, **ALL_OK),
     Case("GET", "/api/v1/pricing", 200, **ALL_OK),
     Case("GET", "/api/v1/settings/effective", 200, **ADMIN),
+    Case("GET", "/api/v1/settings/global", 200, **ADMIN),
+    Case(
+        "PATCH",
+        "/api/v1/settings/global",
+        200,
+        **ADMIN,
+        body={"temperature": 0.5, "version": 1},
+    ),
+    Case("GET", "/api/v1/settings/orgs/<int:owner_id>", 200, **ORG, owner="org"),
+    Case(
+        "PATCH",
+        "/api/v1/settings/orgs/<int:owner_id>",
+        200,
+        **ORG,
+        owner="org",
+        body={"max_tokens": 1000, "version": 1},
+    ),
+    Case("GET", "/api/v1/settings/features/<int:owner_id>", 200, **ORG, owner="feature"),
+    Case(
+        "PATCH",
+        "/api/v1/settings/features/<int:owner_id>",
+        200,
+        **ORG,
+        owner="feature",
+        body={"top_p": 0.9, "version": 1},
+    ),
+    Case("GET", "/api/v1/settings/users/<int:owner_id>", 200, **ADMIN, owner="user"),
+    Case(
+        "PATCH",
+        "/api/v1/settings/users/<int:owner_id>",
+        200,
+        **ADMIN,
+        owner="user",
+        body={"max_retries": 1, "version": 1},
+    ),
+    Case("GET", "/api/v1/features", 200, member=403, org_admin=200),
+    Case("POST", "/api/v1/features", 201, **ADMIN, body={"slug": "summaries", "name": "Sum"}),
+    Case("GET", "/api/v1/features/<int:feature_id>", 200, **ORG),
+    Case(
+        "PATCH",
+        "/api/v1/features/<int:feature_id>",
+        200,
+        **ORG,
+        body=lambda w: {"name": "Helpdesk", "version": w.version("feature")},
+    ),
+    Case("DELETE", "/api/v1/features/<int:feature_id>", 204, member=404, org_admin=204),
+    Case("GET", "/api/v1/profiles", 200, member=403, org_admin=200),
+    Case("POST", "/api/v1/profiles", 201, **ADMIN, body={"name": "careful"}),
+    Case("GET", "/api/v1/profiles/<int:profile_id>", 200, **ORG),
+    Case("DELETE", "/api/v1/profiles/<int:profile_id>", 204, member=404, org_admin=204),
+    Case("GET", "/api/v1/aliases", 200, **ADMIN),
+    Case(
+        "POST",
+        "/api/v1/aliases",
+        201,
+        **ADMIN,
+        body={"name": "team-default", "model": "openai/gpt-5.4-mini"},
+    ),
+    Case("DELETE", "/api/v1/aliases/<int:alias_id>", 204, **ADMIN),
+    Case(
+        "POST",
+        "/api/v1/budgets",
+        201,
+        member=201,
+        org_admin=403,
+        body=lambda w: {"owner": "token", "owner_id": w.ids["token"], "amount": "7"},
+    ),
+    Case("GET", "/api/v1/budgets/<int:budget_id>", 200, member=200, org_admin=404),
+    Case(
+        "PATCH",
+        "/api/v1/budgets/<int:budget_id>",
+        200,
+        member=200,
+        org_admin=404,
+        body=lambda w: {"amount": "6", "version": w.version("budget")},
+    ),
+    Case("DELETE", "/api/v1/budgets/<int:budget_id>", 204, member=204, org_admin=404),
 ]
 
 

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from webapp.api.core import Body, Query
 from webapp.services.accounts import schemas as account_schemas
 from webapp.services.catalog import schemas as catalog_schemas
+from webapp.services.settings import schemas as settings_schemas
+from webapp.services.settings.fields import FIELDS as SETTING_FIELDS
 
 T = TypeVar("T")
 Id = int
@@ -480,3 +482,134 @@ class UserCreate(Body):
     password: str = Field(max_length=1000, json_schema_extra={"writeOnly": True})
     role: Literal["admin", "member"] = "member"
     display_name: str | None = Field(None, max_length=120)
+
+
+# --- settings layers, features, profiles, aliases, budgets -------------------------------
+
+
+def _setting_type(kind: str, choices: tuple[str, ...]) -> Any:
+    types: dict[str, Any] = {
+        "model": str,
+        "float": float,
+        "int": int,
+        "bool": bool,
+        "strings": list[str],
+        "models": list[str],
+        "json": dict[str, Any],
+    }
+    if kind == "choice":
+        return Literal[choices]
+    return types[kind]
+
+
+def _settings_body() -> type[BaseModel]:
+    """One optional property per setting (null: inherit from the layer below) and the
+    ``version`` read; ranges and references are checked by the settings service."""
+    fields: dict[str, Any] = {
+        spec.name: (
+            Optional[_setting_type(spec.kind, spec.choices)],  # noqa: UP045
+            Field(None, description=f"{spec.label}. {spec.help}".strip()),
+        )
+        for spec in SETTING_FIELDS
+    }
+    fields["version"] = (int, Field(ge=1, le=2**31 - 1, description="The version you read."))
+    return create_model("SettingsUpdate", __base__=Body, **fields)
+
+
+SettingsUpdate = _settings_body()
+
+
+class SettingsOut(BaseModel):
+    """One layer's values: null means the layer inherits that setting."""
+
+    scope: str
+    owner_id: int | None
+    version: int
+    values: dict[str, Any]
+
+
+class FeatureOut(Out):
+    id: int
+    org_id: int | None
+    slug: str
+    name: str
+    description: str | None
+    profile_name: str | None
+    enabled: bool
+    locked_fields: list[str] | None
+    system_prompt: str | None
+    version: int
+
+
+class FeatureCreate(settings_schemas.NewFeature):
+    """A new feature; ``org_id`` null makes a global one (admins only)."""
+
+    org_id: int | None = None
+
+
+FeatureUpdate = partial(settings_schemas.FeatureRecord, "FeatureUpdate")
+
+
+class FeatureQuery(Listing):
+    org_id: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+class ProfileOut(Out):
+    id: int
+    org_id: int | None
+    name: str
+    description: str | None
+
+
+class ProfileQuery(Query):
+    org_id: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+class ProfileCreate(Body):
+    org_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    name: str = Field(max_length=64)
+    description: str | None = Field(None, max_length=10_000)
+
+
+class AliasOut(Out):
+    id: int
+    name: str
+    model: str
+    description: str | None
+
+
+class AliasCreate(Body):
+    name: str = Field(max_length=64)
+    model: str = Field(max_length=300, description="A global model id, e.g. openai/gpt-5.")
+    description: str | None = Field(None, max_length=200)
+
+
+class BudgetOut(Out):
+    id: int
+    user_id: int | None
+    org_id: int | None
+    access_token_id: int | None
+    period: str
+    unit: str
+    amount: Decimal
+    hard: bool
+    thresholds: list[int] | None
+    version: int
+
+
+class BudgetCreate(Body):
+    owner: Literal["user", "org", "token"]
+    owner_id: int = Field(ge=1, le=2**31 - 1)
+    period: Literal["daily", "monthly", "total"] = "monthly"
+    unit: Literal["usd", "credits"] = "usd"
+    amount: int | float | str
+    hard: bool = True
+    thresholds: list[int] | None = Field(None, max_length=10)
+
+
+class BudgetUpdate(Versioned):
+    period: Literal["daily", "monthly", "total"] | None = None
+    unit: Literal["usd", "credits"] | None = None
+    amount: int | float | str | None = None
+    hard: bool | None = None
+    thresholds: list[int] | None = Field(None, max_length=10)

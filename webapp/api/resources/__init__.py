@@ -2,6 +2,7 @@
 
 from webapp.api.resources import (  # noqa: F401 - registers the routes
     catalog,
+    config,
     credentials,
     me,
     orgs,
