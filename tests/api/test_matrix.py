@@ -13,13 +13,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from tests import factories
 from tests.api.conftest import Caller, token_for
 from tests.gateway.support import make_token
 from webapp.extensions import db
-from webapp.models import Budget, Feature, ModelAlias, OrgRole, Profile, Provider, TokenScope
+from webapp.models import (
+    AuditEvent,
+    Budget,
+    Feature,
+    ModelAlias,
+    OrgRole,
+    Profile,
+    Provider,
+    TokenScope,
+)
 from webapp.models.base import utcnow
 from webapp.services.billing import budgets
 
@@ -86,6 +96,7 @@ def world(app: Flask) -> World:
         "profile": profile.id,
         "alias": alias.id,
         "budget": budget.id,
+        "event": db.session.scalar(sa.select(AuditEvent.id).order_by(AuditEvent.id.desc())),
     }
     callers = {
         "anonymous": token_for(app, None),
@@ -128,6 +139,7 @@ class Case:
             ("profile_id", "profile"),
             ("alias_id", "alias"),
             ("budget_id", "budget"),
+            ("event_id", "event"),
         ):
             path = path.replace(f"<int:{name}>", str(world.ids[key]))
         return path
@@ -272,6 +284,8 @@ CASES = [
     Case("GET", "/api/v1/usage/records.csv", 200, **ALL_OK),
     Case("GET", "/api/v1/pricing", 200, **ALL_OK),
     Case("GET", "/api/v1/settings/effective", 200, **ADMIN),
+    Case("GET", "/api/v1/audit", 200, **ADMIN),
+    Case("GET", "/api/v1/audit/<int:event_id>", 200, **ADMIN),
     Case("GET", "/api/v1/settings/global", 200, **ADMIN),
     Case(
         "PATCH",

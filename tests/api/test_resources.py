@@ -332,3 +332,19 @@ def test_provider_rows_untouched_by_read_only(as_read_only: Caller) -> None:
     )
     assert response.status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Provider)) == before
+
+
+def test_audit_log_pages_and_hides_secrets(as_admin: Caller) -> None:
+    openai = factories.provider("openai")
+    as_admin.post(
+        "credentials", json={"owner": "global", "provider_id": openai.id, "secret": SECRET}
+    )
+    for n in range(3):
+        as_admin.post("orgs", json={"slug": f"org-{n}", "name": f"Org {n}"})
+    first = as_admin.get("audit", query_string={"limit": 2}).get_json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    second = as_admin.get("audit", query_string={"limit": 2, "cursor": first["next_cursor"]})
+    ids = [e["id"] for e in first["items"]] + [e["id"] for e in second.get_json()["items"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 4
+    everything = as_admin.get("audit", query_string={"limit": 200}).get_data(as_text=True)
+    assert SECRET not in everything

@@ -613,3 +613,33 @@ class BudgetUpdate(Versioned):
     amount: int | float | str | None = None
     hard: bool | None = None
     thresholds: list[int] | None = Field(None, max_length=10)
+
+
+class AuditQuery(Listing):
+    actor: str = Field("", max_length=254)
+    target_type: str = Field("", max_length=40)
+    target: str = Field("", max_length=300)
+    action: str = Field("", max_length=32)
+    since: date | None = None
+    until: date | None = None
+
+
+class AuditChangeOut(BaseModel):
+    """One changed field, as the audit page shows it (secrets only as markers)."""
+
+    field: str
+    before: str
+    after: str
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    created_at: datetime
+    actor_id: int | None
+    actor_label: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    target_label: str | None
+    org_id: int | None
+    changes: list[AuditChangeOut]
