@@ -265,6 +265,14 @@ CASES = [
         member=404,
         org_admin=204,
     ),
+    Case(
+        "POST",
+        "/api/v1/orgs/<int:org_id>/credits",
+        201,
+        member=404,
+        org_admin=403,
+        body={"amount": "100"},
+    ),
     Case("GET", "/api/v1/users", 200, **ADMIN),
     Case(
         "POST", "/api/v1/users", 201, **ADMIN, body={"email": "new@example.com", "password": STRONG}

@@ -12,11 +12,14 @@ from webapp.api.core import (
     encode_cursor,
     id_after,
     only_fields,
+    require_admin,
     require_org_admin,
     route,
     take_version,
 )
 from webapp.api.schemas import (
+    CreditEntryIn,
+    CreditEntryOut,
     Listing,
     MemberCreate,
     MemberOut,
@@ -30,6 +33,7 @@ from webapp.extensions import db
 from webapp.models import Membership, Organization
 from webapp.services.accounts import orgs
 from webapp.services.accounts.schemas import ORG_FIELDS
+from webapp.services.billing import ledger
 
 TAG = "Organizations"
 
@@ -160,3 +164,22 @@ def update_member(org_id: int, membership_id: int, body: MemberUpdate) -> Any:
 )
 def remove_member(org_id: int, membership_id: int) -> Any:
     orgs.remove_member(actor(), orgs.get_org(actor(), org_id), membership_id)
+
+
+@route(
+    "POST",
+    "/orgs/<int:org_id>/credits",
+    summary="Grant or adjust an organization's credits",
+    tag=TAG,
+    body=CreditEntryIn,
+    response=CreditEntryOut,
+    status=201,
+)
+def post_org_credits(org_id: int, body: CreditEntryIn) -> Any:
+    """Admins only, as on the billing page."""
+    user = require_admin()
+    org = orgs.get_org(user, org_id)
+    amount = ledger.parse_amount(body.amount)
+    return ledger.post_entry(
+        user, ledger.Owner("org", org.id), amount, kind=body.kind, note=body.note
+    )
