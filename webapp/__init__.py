@@ -135,6 +135,12 @@ def _register_blueprints(app: Flask) -> None:
 
     csrf.exempt(gateway)  # token-authenticated, no cookies: see request_guards
     app.register_blueprint(gateway)
+    from webapp.api import bp as api
+    from webapp.api import docs_bp as api_docs
+
+    csrf.exempt(api)  # Bearer tokens only, session cookies are not read: no CSRF surface
+    app.register_blueprint(api)
+    app.register_blueprint(api_docs)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -168,10 +168,12 @@ def _positive_int(name: str, default: int) -> int:
     return int(raw)
 
 
-def _optional_limit(name: str) -> int | None:
-    """A per-minute limit from the environment; unset (or 0) means none."""
+def _optional_limit(name: str, default: int | None = None) -> int | None:
+    """A per-minute limit from the environment; unset means ``default``, 0 means none."""
     raw = os.environ.get(name, "").strip()
-    if not raw or raw == "0":
+    if not raw:
+        return default
+    if raw == "0":
         return None
     return _positive_int(name, 1)
 
@@ -270,6 +272,10 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "GATEWAY_USER_TPM": _optional_limit("SWITCHBOARD_GATEWAY_USER_TPM"),
         "GATEWAY_ORG_RPM": _optional_limit("SWITCHBOARD_GATEWAY_ORG_RPM"),
         "GATEWAY_ORG_TPM": _optional_limit("SWITCHBOARD_GATEWAY_ORG_TPM"),
+        # The management API (/api/v1): requests per minute per access token, and a stricter
+        # limit for the sensitive routes (credentials, users); None turns a limit off.
+        "API_RPM": _optional_limit("SWITCHBOARD_API_RPM", 600),
+        "API_SENSITIVE_RPM": _optional_limit("SWITCHBOARD_API_SENSITIVE_RPM", 60),
     }
     config.update(overrides)
     if not config["PASSWORD_SIGN_IN"] and not config["OIDC_PROVIDERS"]:

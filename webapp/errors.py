@@ -58,7 +58,11 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message: str) -> Response:
-    """The same error as JSON, an htmx notice, or a full page."""
+    """The same error as JSON, an htmx notice, or a full page (problem details on /api/v1)."""
+    if request.path.startswith("/api/v1/") or request.path == "/api/v1":
+        from webapp.api.core import problem
+
+        return problem(status, message)
     title = TITLES.get(status, "Error")
     if request.path.startswith("/v1/"):  # the gateway: in the caller's protocol
         from webapp.gateway.errors import GatewayError, render, request_protocol

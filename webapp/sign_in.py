@@ -26,9 +26,9 @@ from flask import (
 from flask_login import current_user, login_fresh, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from webapp.gateway import serving_gateway
 from webapp.htmx import is_htmx, redirect_to
 from webapp.models import User
+from webapp.request_guards import is_token_authenticated
 from webapp.services.accounts import sessions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -144,8 +144,8 @@ def recent_sign_in_required(view: F) -> F:
 
 def _password_change_first() -> Response | None:
     """After a reset, every page but the change-password page sends the user there."""
-    if request.endpoint in OPEN_DURING_PASSWORD_CHANGE or serving_gateway():
-        return None
+    if request.endpoint in OPEN_DURING_PASSWORD_CHANGE or is_token_authenticated(request.path):
+        return None  # the gateway and the API read no session
     if not current_user.is_authenticated or not current_user.must_change_password:
         return None
     return redirect_to(url_for("account.password"))

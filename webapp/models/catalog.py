@@ -62,6 +62,9 @@ class Provider(TimestampMixin, VersionedMixin, Model):
     # Extra HTTP headers some endpoints want (e.g. OpenRouter's attribution headers).
     extra_headers: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
     is_preset: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # The model (its id at this provider) a call naming only the provider ("openai",
+    # "openai/") gets; None: such a call is refused as naming no model.
+    default_model: Mapped[str | None] = mapped_column(sa.String(200))
 
     models: Mapped[list[CatalogModel]] = relationship(
         back_populates="provider",

@@ -42,6 +42,11 @@ class ProviderForm(FlaskForm):
     credit_multiplier = StringField(
         "Credit multiplier", default="1", validators=[Optional(), Length(max=20)]
     )
+    default_model = StringField(
+        "Default model",
+        validators=[Optional(), Length(max=200)],
+        render_kw={"placeholder": "e.g. gpt-5.4-mini", "autocomplete": "off"},
+    )
     enabled = BooleanField("Enabled: offered to users and callable", default=True)
     extra_headers = TextAreaField(
         "Extra headers (JSON)",

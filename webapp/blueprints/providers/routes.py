@@ -114,6 +114,7 @@ def _input(form: ProviderForm) -> providers.ProviderInput:
         credit_multiplier=form.credit_multiplier.data or "1",
         enabled=bool(form.enabled.data),
         extra_headers=form.extra_headers.data,
+        default_model=form.default_model.data,
     )
 
 

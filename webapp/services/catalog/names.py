@@ -1,10 +1,11 @@
 """Model names a gateway caller may send, and the aliases admins define for them.
 
 A name is, in this order: a global id (``provider/model``), an admin-defined alias
-(``default-chat``), a profile name (``fast``; the org's own profile first, then the global
-one: it stands for the profile's model), or a bare model id when exactly one enabled model
-has it. Everything is read through the settings cache, so a change is seen by every
-process within a second and a lookup costs no query.
+(``default-chat``), a provider alone (``openai`` or ``openai/``: the provider's default
+model, when the admin chose one), a profile name (``fast``; the org's own profile first,
+then the global one: it stands for the profile's model), or a bare model id when exactly
+one enabled model has it. Everything is read through the settings cache, so a change is
+seen by every process within a second and a lookup costs no query.
 """
 
 from __future__ import annotations
@@ -56,6 +57,23 @@ def _profile_model(org_id: int | None, name: str) -> int | None:
     return layer.values.get("model") if layer is not None else None
 
 
+def _provider_default(name: str) -> ModelInfo | None:
+    """``openai`` or ``openai/`` stands for the provider's default model, if it has one."""
+    slug = name.removesuffix("/")
+    if not slug or "/" in slug:
+        return None
+    provider = snapshot.provider_by_slug(slug)
+    if provider is None or not provider.default_model:
+        return None
+    info = snapshot.model_by_global_id(f"{slug}/{provider.default_model}")
+    if info is None:
+        raise UnknownModel(
+            f"The default model of {slug} ({provider.default_model!r}) is no longer in the "
+            "catalog: ask an admin to choose another."
+        )
+    return info
+
+
 def resolve_name(name: str, *, org_id: int | None = None) -> ModelInfo:
     """The catalog model ``name`` stands for, or UnknownModel. Whether the caller may use it
     (enabled, allowed) is for the settings resolution and the caller's token to say."""
@@ -64,6 +82,8 @@ def resolve_name(name: str, *, org_id: int | None = None) -> ModelInfo:
     info = snapshot.model_by_global_id(name)
     if info is None and (alias := cache.get(("model_aliases",), _aliases).get(name)):
         info = snapshot.model_by_id(alias)
+    if info is None:
+        info = _provider_default(name)
     if info is None and "/" not in name and (profile := _profile_model(org_id, name)):
         info = snapshot.model_by_id(profile)
     if info is None and "/" not in name:

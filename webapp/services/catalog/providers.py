@@ -31,6 +31,7 @@ FIELDS = (
     "enabled",
     "extra_headers",
     "env_key_origin",
+    "default_model",
 )
 
 
@@ -47,6 +48,7 @@ class ProviderInput:
     credit_multiplier: str | Decimal = "1"
     enabled: bool = True
     extra_headers: str | dict[str, str] | None = None
+    default_model: str | None = None
 
 
 def get_provider(provider_id: int) -> Provider:
@@ -107,6 +109,16 @@ def check_provider(
             )
         except ValidationError as exc:
             errors.update(exc.errors)
+    default = values.get("default_model")
+    if (
+        current is not None
+        and default
+        and default != current.default_model
+        and not any(m.model_id == default for m in current.models)
+    ):
+        errors["default_model"] = (
+            f"{current.slug} has no model {default!r} in the catalog: add it first."
+        )
     if raw.get("protocol") == Protocol.OPENAI_COMPATIBLE and not base_url:
         errors.setdefault("base_url", "An OpenAI-compatible provider needs a base URL.")
     if errors:

@@ -56,6 +56,7 @@ def _headers(value: Any) -> dict[str, str] | None:
 # The type checker sees plain types; pydantic (at run time) gets the checked ones.
 if TYPE_CHECKING:
     Name = str
+    DefaultModelId = str | None
     ModelName = str
     LongText = str | None
     BaseUrl = str | None
@@ -64,12 +65,19 @@ if TYPE_CHECKING:
     Price = Decimal | None
 else:
     Name = required_text(120)
+    DefaultModelId = optional_text(200)
     ModelName = required_text(200)
     LongText = optional_text(LONG_TEXT)
     BaseUrl = optional_text(500)
     Multiplier = money(4, 1000)
     TokenCount = whole(1, MAX_TOKENS)
     Price = money(6, MAX_PRICE)
+
+
+def _default_model(value: str | None) -> str | None:
+    if value and any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("A model id has no spaces or control characters.")
+    return value or None
 
 
 class ProviderRecord(Record):
@@ -85,6 +93,8 @@ class ProviderRecord(Record):
     ] = Decimal("1")
     enabled: bool = True
     extra_headers: Annotated[Any, BeforeValidator(_headers_in), AfterValidator(_headers)] = None
+    # The model id (at this provider) for calls that name only the provider.
+    default_model: Annotated[DefaultModelId, AfterValidator(_default_model)] = None
 
 
 class NewProvider(ProviderRecord):

@@ -101,6 +101,7 @@ PROVIDERS: list[ProviderPreset] = [
         "openai_compatible",
         "https://models.github.ai/inference",
         "GITHUB_TOKEN",
+        credit_multiplier=Decimal("1.5"),
     ),
     ProviderPreset(
         "openrouter",

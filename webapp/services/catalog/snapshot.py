@@ -86,6 +86,7 @@ class ProviderInfo:
     env_key_origin: str | None
     enabled: bool
     extra_headers: dict[str, str] | None  # treat as read-only
+    default_model: str | None = None  # its model id for calls naming only the provider
 
 
 def _load_providers() -> dict[int, ProviderInfo]:
@@ -100,6 +101,7 @@ def _load_providers() -> dict[int, ProviderInfo]:
             Provider.env_key_origin,
             Provider.enabled,
             Provider.extra_headers,
+            Provider.default_model,
         )
     ).all()
     return {
@@ -108,6 +110,12 @@ def _load_providers() -> dict[int, ProviderInfo]:
         )
         for row in rows
     }
+
+
+def provider_by_slug(slug: str) -> ProviderInfo | None:
+    """A provider by its slug, from the same cached map (a dozen entries: a scan is fine)."""
+    providers = settings_cache().get(("providers",), _load_providers)
+    return next((p for p in providers.values() if p.slug == slug), None)
 
 
 def provider_info(provider_id: int) -> ProviderInfo | None:
