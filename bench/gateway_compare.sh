@@ -102,7 +102,7 @@ else
 fi
 
 if [[ -z "${SKIP_LITELLM:-}" ]]; then
-  LL=$(LITELLM_VENV=$PEER_VENV "$PEER/litellm/start_litellm.sh" "$PEER/litellm/config_nodb.yaml" \
+  LL=$(env -u DATABASE_URL -u REDIS_URL LITELLM_VENV=$PEER_VENV "$PEER/litellm/start_litellm.sh" "$PEER/litellm/config_nodb.yaml" \
     "$LITELLM_PORT" "$WORKERS" "$OUT/litellm.log")
   GROUPS_STARTED+=("$LL")
   bench litellm "http://127.0.0.1:$LITELLM_PORT" sk-bench-master-1234 mock-gpt CPU_PIDS="$LL"
