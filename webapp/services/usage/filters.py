@@ -140,13 +140,16 @@ def record_conditions(filters: Filters, scope: Scope) -> list[sa.ColumnElement[b
     return conditions
 
 
-def rollup_conditions(filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
-    """The same selection on usage_rollups (where NULL dimensions are stored as 0 or '')."""
-    c = usage_rollups.c
+def rollup_conditions(
+    filters: Filters, scope: Scope, table: sa.Table = usage_rollups
+) -> list[sa.ColumnElement[bool]]:
+    """The same selection on a rollup table (where NULL dimensions are stored as 0 or '')."""
+    c = table.c
     conditions = [c.day >= filters.since, c.day <= filters.until]
     for name, value in filters.values.items():
         conditions.append(c[DIMENSIONS[name]] == value)
-    conditions += _scope_conditions(scope, c.org_id, c.user_id)
+    if not scope.everything:  # the lean rollup is read only for views of everything
+        conditions += _scope_conditions(scope, c.org_id, c.user_id)
     return conditions
 
 

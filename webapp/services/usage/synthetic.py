@@ -29,7 +29,6 @@ from webapp.models import (
     UsageRecord,
     User,
 )
-from webapp.services.usage import rollups
 
 MILLION = Decimal(1_000_000)
 EIGHT = Decimal("0.00000001")
@@ -258,7 +257,7 @@ def records(
             "ttft_ms": max(20, int(latency * rng.uniform(0.1, 0.4)))
             if stream and status == "ok"
             else None,
-            "rolled": True,  # counted into the rollups in the same transaction
+            "rolled": False,  # the caller rolls them up in bulk afterwards
         }
 
 
@@ -269,7 +268,8 @@ def write_records(
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Insert the rows a batch (one transaction) at a time: PostgreSQL's COPY, else a Core
-    executemany."""
+    executemany. They are written unrolled: the caller rolls them up in bulk afterwards
+    (``rollups.catch_up_all``, set-based), which is far cheaper than row by row."""
     chunk: list[dict[str, Any]] = []
     for row in rows:
         chunk.append(row)
@@ -287,7 +287,6 @@ def write_records(
 def _write(chunk: list[dict[str, Any]]) -> None:
     table = UsageRecord.__table__
     connection = db.session.connection()
-    rollups.add_new_records(chunk)
     if connection.dialect.name != "postgresql":
         db.session.execute(sa.insert(table), chunk)
         db.session.commit()

@@ -1,0 +1,101 @@
+"""Usage dashboard at scale: a lean rollup without user/org/token, per-day pairs of a
+many-valued dimension (user, org, token) with a lean one, and the token index on the full
+rollup. Filled by ``flask --app wsgi usage rollup --rebuild`` (run here when records exist).
+
+Revision ID: 0009_usage_cubes
+Revises: 0008_usage_rollups
+Create Date: 2026-12-01 03:30:00
+
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = "0009_usage_cubes"
+down_revision = "0008_usage_rollups"
+branch_labels = None
+depends_on = None
+
+LEAN_IDS = ("provider_id", "model_id", "feature_id")
+LEAN_TEXT = ("mode", "status")
+SUMS = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "priced",
+    "unpriced",
+    "estimated",
+)
+HISTOGRAM_BUCKETS = 15
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade():
+    op.create_index(
+        "ix_usage_rollups_token_day", "usage_rollups", ["access_token_id", "day"], unique=False
+    )
+    op.create_table(
+        "usage_rollups_lean",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        *(sa.Column(n, sa.Integer(), server_default="0", nullable=False) for n in LEAN_IDS),
+        *(sa.Column(n, sa.String(length=16), server_default="", nullable=False) for n in LEAN_TEXT),
+        *(
+            sa.Column(n, sa.BigInteger(), server_default="0", nullable=False)
+            for n in (*SUMS, "latency_count", "ttft_count")
+        ),
+        sa.Column(
+            "cost_usd", sa.Numeric(precision=24, scale=8), server_default="0", nullable=False
+        ),
+        sa.Column("credits", sa.Numeric(precision=24, scale=8), server_default="0", nullable=False),
+        *(
+            sa.Column(f"{kind}_h{i}", sa.Integer(), server_default="0", nullable=False)
+            for kind in ("latency", "ttft")
+            for i in range(HISTOGRAM_BUCKETS)
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_rollups_lean")),
+    )
+    op.create_index(
+        "ux_usage_rollups_lean_key",
+        "usage_rollups_lean",
+        ["day", *LEAN_IDS, *LEAN_TEXT],
+        unique=True,
+    )
+    op.create_table(
+        "usage_rollup_pairs",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("high", sa.SmallInteger(), nullable=False),
+        sa.Column("low", sa.SmallInteger(), nullable=False),
+        sa.Column("low_value", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("high_value", sa.Integer(), nullable=False),
+        *(sa.Column(n, sa.BigInteger(), server_default="0", nullable=False) for n in SUMS),
+        sa.Column(
+            "cost_usd", sa.Numeric(precision=24, scale=8), server_default="0", nullable=False
+        ),
+        sa.Column("credits", sa.Numeric(precision=24, scale=8), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_rollup_pairs")),
+    )
+    op.create_index(
+        "ux_usage_rollup_pairs_key",
+        "usage_rollup_pairs",
+        ["high", "low", "low_value", "day", "high_value"],
+        unique=True,
+    )
+    # Existing rollups know nothing of the new tables: count every record again.
+    bind = op.get_bind()
+    if bind.execute(sa.text("SELECT 1 FROM usage_records LIMIT 1")).first() is not None:
+        bind.execute(sa.text("DELETE FROM usage_rollups"))
+        bind.execute(sa.text("UPDATE usage_records SET rolled = :f"), {"f": False})
+
+
+def downgrade():
+    op.drop_index("ux_usage_rollup_pairs_key", table_name="usage_rollup_pairs")
+    op.drop_table("usage_rollup_pairs")
+    op.drop_index("ux_usage_rollups_lean_key", table_name="usage_rollups_lean")
+    op.drop_table("usage_rollups_lean")
+    op.drop_index("ix_usage_rollups_token_day", table_name="usage_rollups")
