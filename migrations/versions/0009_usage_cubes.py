@@ -1,6 +1,6 @@
 """Usage dashboard at scale: a lean rollup without user/org/token, per-day pairs of a
 many-valued dimension (user, org, token) with a lean one, and the token index on the full
-rollup. Filled by ``flask --app wsgi usage rollup --rebuild`` (run here when records exist).
+rollup. Both are filled from the full rollup here.
 
 Revision ID: 0009_usage_cubes
 Revises: 0008_usage_rollups
@@ -86,11 +86,49 @@ def upgrade():
         ["high", "low", "low_value", "day", "high_value"],
         unique=True,
     )
-    # Existing rollups know nothing of the new tables: count every record again.
+    _fill_from_full_rollup()
+
+
+PAIR_SUMS = (*SUMS, "cost_usd", "credits")
+LEAN_SUMS = (
+    *SUMS,
+    "latency_count",
+    "ttft_count",
+    "cost_usd",
+    "credits",
+    *(f"{kind}_h{i}" for kind in ("latency", "ttft") for i in range(HISTOGRAM_BUCKETS)),
+)
+CODES = {
+    "mode": "CASE mode WHEN 'managed' THEN 1 WHEN 'byok' THEN 2 ELSE 0 END",
+    "status": "CASE status WHEN 'ok' THEN 1 WHEN 'error' THEN 2 WHEN 'cancelled' THEN 3 ELSE 0 END",
+}
+
+
+def _fill_from_full_rollup():
+    """The new tables hold what the full rollup holds, regrouped (it has every dimension):
+    records stay as they are, rolled or not, so rollups ∪ unrolled records stay exact."""
     bind = op.get_bind()
-    if bind.execute(sa.text("SELECT 1 FROM usage_records LIMIT 1")).first() is not None:
-        bind.execute(sa.text("DELETE FROM usage_rollups"))
-        bind.execute(sa.text("UPDATE usage_records SET rolled = :f"), {"f": False})
+    lean = ", ".join((*LEAN_IDS, *LEAN_TEXT))
+    bind.execute(
+        sa.text(
+            f"INSERT INTO usage_rollups_lean (day, {lean}, {', '.join(LEAN_SUMS)}) "
+            f"SELECT day, {lean}, {', '.join(f'SUM({n})' for n in LEAN_SUMS)} "
+            f"FROM usage_rollups GROUP BY day, {lean}"
+        )
+    )
+    sums = ", ".join(f"SUM({n})" for n in PAIR_SUMS)
+    for high, high_name in enumerate(("user_id", "org_id", "access_token_id")):
+        for low, low_name in enumerate(("", *LEAN_IDS, *LEAN_TEXT)):
+            value = CODES.get(low_name, low_name) or "0"
+            group = f"{value}, day, {high_name}" if low_name else f"day, {high_name}"
+            bind.execute(
+                sa.text(
+                    "INSERT INTO usage_rollup_pairs"
+                    f" (high, low, low_value, day, high_value, {', '.join(PAIR_SUMS)})"
+                    f" SELECT {high}, {low}, {value}, day, {high_name}, {sums}"
+                    f" FROM usage_rollups GROUP BY {group}"
+                )
+            )
 
 
 def downgrade():

@@ -1,6 +1,7 @@
 """Demo data for a fresh installation: organizations, people in both modes with fake
 (encrypted) keys for the BYOK ones, features, credit grants, budgets, and usage records with
-daily and weekly rhythms (services/usage/synthetic.py), then rolled up in bulk."""
+daily and weekly rhythms (services/usage/synthetic.py), rolled up in bulk as
+they are written."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from webapp.models import Role, User
 from webapp.services.billing import budgets, ledger
 from webapp.services.credentials import storage as credentials
 from webapp.services.errors import Conflict, ServiceError
-from webapp.services.usage import rollups, synthetic
+from webapp.services.usage import synthetic
 
 FEATURES = ["support-bot", "summaries", "code-review", "search", "translate"]
 
@@ -100,6 +101,5 @@ def fill(
     rows = synthetic.records(
         records, people, models, features, days=days, seed=secrets.randbits(32)
     )
-    synthetic.write_records(rows, progress=progress)
-    rollups.catch_up_all()  # set-based: the new records into every rollup, a batch at a time
+    synthetic.write_records(rows, progress=progress)  # rollups kept in step batch by batch
     return DemoResult(users, orgs, records, password)

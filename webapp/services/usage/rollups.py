@@ -369,6 +369,21 @@ def catch_up_now_and_then(every: float = CATCH_UP_EVERY) -> int:
     return catch_up()
 
 
+def inserting() -> int:
+    """Start a bulk insert of records marked ``rolled`` (demo, benchmark): takes the lock and
+    returns the highest id so far, for ``add_inserted`` in the same transaction."""
+    _lock(wait=True)
+    return int(db.session.scalar(sa.select(sa.func.max(UsageRecord.id))) or 0)
+
+
+def add_inserted(after: int) -> None:
+    """Count the records this transaction inserted as rolled (ids above ``after``) into every
+    rollup. Under the lock no catch-up marks anything meanwhile, and other writers insert
+    unrolled records, so ``rolled`` above ``after`` is exactly this transaction's rows."""
+    r = UsageRecord
+    _apply([r.id > after, r.rolled == sa.true()])
+
+
 def delete_records(ids: list[int]) -> int:
     """Delete these records and take the rolled ones out of every rollup, in the caller's
     transaction (serialized with catch-up). Rows left at zero are cleared by ``purge_empty``."""

@@ -29,6 +29,7 @@ from webapp.models import (
     UsageRecord,
     User,
 )
+from webapp.services.usage import rollups
 
 MILLION = Decimal(1_000_000)
 EIGHT = Decimal("0.00000001")
@@ -257,7 +258,7 @@ def records(
             "ttft_ms": max(20, int(latency * rng.uniform(0.1, 0.4)))
             if stream and status == "ok"
             else None,
-            "rolled": False,  # the caller rolls them up in bulk afterwards
+            "rolled": True,  # counted into the rollups in the inserting transaction
         }
 
 
@@ -268,8 +269,7 @@ def write_records(
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Insert the rows a batch (one transaction) at a time: PostgreSQL's COPY, else a Core
-    executemany. They are written unrolled: the caller rolls them up in bulk afterwards
-    (``rollups.catch_up_all``, set-based), which is far cheaper than row by row."""
+    executemany; each batch is added to the rollups set-based in its own transaction."""
     chunk: list[dict[str, Any]] = []
     for row in rows:
         chunk.append(row)
@@ -287,8 +287,10 @@ def write_records(
 def _write(chunk: list[dict[str, Any]]) -> None:
     table = UsageRecord.__table__
     connection = db.session.connection()
+    after = rollups.inserting()
     if connection.dialect.name != "postgresql":
         db.session.execute(sa.insert(table), chunk)
+        rollups.add_inserted(after)
         db.session.commit()
         return
     names = list(chunk[0])
@@ -303,6 +305,7 @@ def _write(chunk: list[dict[str, Any]]) -> None:
                         for v in row.values()
                     ]
                 )
+    rollups.add_inserted(after)
     db.session.commit()
 
 
