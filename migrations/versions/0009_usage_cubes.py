@@ -71,6 +71,7 @@ def upgrade():
         sa.Column("high", sa.SmallInteger(), nullable=False),
         sa.Column("low", sa.SmallInteger(), nullable=False),
         sa.Column("low_value", sa.Integer(), nullable=False),
+        sa.Column("grain", sa.SmallInteger(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("high_value", sa.Integer(), nullable=False),
         *(sa.Column(n, sa.BigInteger(), server_default="0", nullable=False) for n in SUMS),
@@ -83,8 +84,14 @@ def upgrade():
     op.create_index(
         "ux_usage_rollup_pairs_key",
         "usage_rollup_pairs",
-        ["high", "low", "low_value", "day", "high_value"],
+        ["high", "low", "low_value", "grain", "day", "high_value"],
         unique=True,
+    )
+    op.create_index(
+        "ix_usage_rollup_pairs_value",
+        "usage_rollup_pairs",
+        ["high", "high_value", "low", "low_value", "grain", "day"],
+        unique=False,
     )
     _fill_from_full_rollup()
 
@@ -117,21 +124,27 @@ def _fill_from_full_rollup():
         )
     )
     sums = ", ".join(f"SUM({n})" for n in PAIR_SUMS)
+    if bind.dialect.name == "postgresql":
+        week = "CAST(date_trunc('week', day) AS DATE)"
+    else:
+        week = "date(day, 'weekday 0', '-6 days')"
     for high, high_name in enumerate(("user_id", "org_id", "access_token_id")):
         for low, low_name in enumerate(("", *LEAN_IDS, *LEAN_TEXT)):
             value = CODES.get(low_name, low_name) or "0"
-            group = f"{value}, day, {high_name}" if low_name else f"day, {high_name}"
-            bind.execute(
-                sa.text(
-                    "INSERT INTO usage_rollup_pairs"
-                    f" (high, low, low_value, day, high_value, {', '.join(PAIR_SUMS)})"
-                    f" SELECT {high}, {low}, {value}, day, {high_name}, {sums}"
-                    f" FROM usage_rollups GROUP BY {group}"
+            for grain, period in enumerate(("day", week)):
+                group = f"{value}, {period}, {high_name}" if low_name else f"{period}, {high_name}"
+                bind.execute(
+                    sa.text(
+                        "INSERT INTO usage_rollup_pairs (high, low, low_value, grain, day,"
+                        f" high_value, {', '.join(PAIR_SUMS)})"
+                        f" SELECT {high}, {low}, {value}, {grain}, {period}, {high_name}, {sums}"
+                        f" FROM usage_rollups GROUP BY {group}"
+                    )
                 )
-            )
 
 
 def downgrade():
+    op.drop_index("ix_usage_rollup_pairs_value", table_name="usage_rollup_pairs")
     op.drop_index("ux_usage_rollup_pairs_key", table_name="usage_rollup_pairs")
     op.drop_table("usage_rollup_pairs")
     op.drop_index("ux_usage_rollups_lean_key", table_name="usage_rollups_lean")

@@ -209,11 +209,12 @@ usage_rollups_lean = sa.Table(
     sa.Index("ux_usage_rollups_lean_key", "day", *LEAN_DIMENSIONS, unique=True),
 )
 
-# A many-valued dimension (``high``: user, org, token) per day under one value of a lean
-# dimension (``low``, or none): the top users/orgs/tokens of the unfiltered view or of a view
-# filtered on a lean dimension, without reading a row per record. Dimensions are coded as
-# small integers (PAIR_HIGH / PAIR_LOW indexes), mode and status values as their place in
-# Mode / CallStatus plus one (services/usage/rollups.py, ``code_of``).
+# A many-valued dimension (``high``: user, org, token) per day and per week under one value
+# of a lean dimension (``low``, or none): the top users/orgs/tokens of the unfiltered view or
+# of a view filtered on a lean dimension, without reading a row per record; a period reads
+# its whole weeks from week rows and only the days at its ends from day rows. Dimensions are
+# coded as small integers (PAIR_HIGH / PAIR_LOW indexes), mode and status values as their
+# place in Mode / CallStatus plus one (services/usage/rollups.py, ``code_of``).
 PAIR_HIGH = ("user_id", "org_id", "access_token_id")
 PAIR_LOW = ("", *LEAN_DIMENSIONS)
 PAIR_SUMS = (
@@ -233,12 +234,24 @@ usage_rollup_pairs = sa.Table(
     sa.Column("high", sa.SmallInteger, nullable=False),
     sa.Column("low", sa.SmallInteger, nullable=False),
     sa.Column("low_value", sa.Integer, nullable=False),
+    sa.Column("grain", sa.SmallInteger, nullable=False),  # 0: the day, 1: the week from Monday
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("high_value", sa.Integer, nullable=False),
     *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in PAIR_SUMS),
     sa.Column("cost_usd", sa.Numeric(24, 8), nullable=False, server_default="0"),
     sa.Column("credits", sa.Numeric(24, 8), nullable=False, server_default="0"),
     sa.Index(
-        "ux_usage_rollup_pairs_key", "high", "low", "low_value", "day", "high_value", unique=True
+        "ux_usage_rollup_pairs_key",
+        "high",
+        "low",
+        "low_value",
+        "grain",
+        "day",
+        "high_value",
+        unique=True,
+    ),
+    # The second step of a top-N: every metric of a few ranked values.
+    sa.Index(
+        "ix_usage_rollup_pairs_value", "high", "high_value", "low", "low_value", "grain", "day"
     ),
 )

@@ -113,12 +113,13 @@ def _tables_agree() -> None:
     pairs = usage_rollup_pairs.c
     for high in range(3):
         for low in range(6):
-            summed = db.session.scalar(
-                sa.select(sa.func.coalesce(sa.func.sum(pairs.requests), 0)).where(
-                    pairs.high == high, pairs.low == low
+            for grain in range(2):
+                summed = db.session.scalar(
+                    sa.select(sa.func.coalesce(sa.func.sum(pairs.requests), 0)).where(
+                        pairs.high == high, pairs.low == low, pairs.grain == grain
+                    )
                 )
-            )
-            assert summed == rolled, (high, low)
+                assert summed == rolled, (high, low, grain)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -159,6 +160,26 @@ def test_dashboard_equals_records_through_every_rollup_state(app, admin, seed):
     rollups.rebuild()
     _tables_agree()
     _check(world)
+
+
+def test_pair_periods_cover_each_day_once():
+    from datetime import date
+
+    start = date(2026, 11, 2)  # a Monday
+    for offset in range(10):
+        for length in range(0, 40):
+            since = start + timedelta(days=offset)
+            until = since + timedelta(days=length)
+            covered = []
+            for grain, first, last in rollups.pair_periods(since, until):
+                assert first <= last
+                if grain == 1:
+                    assert first.weekday() == 0 and last.weekday() == 0
+                    days = (last - first).days + 7
+                else:
+                    days = (last - first).days + 1
+                covered += [first + timedelta(days=i) for i in range(days)]
+            assert sorted(covered) == [since + timedelta(days=i) for i in range(length + 1)]
 
 
 def test_unfiltered_and_single_filter_views_read_the_small_tables(app):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,8 +49,9 @@ CATCH_UP_BATCH = 50_000
 CATCH_UP_EVERY = 30.0  # seconds between a process's catch-ups on dashboard reads
 KEY = ("day", *ROLLUP_ID_DIMENSIONS, *ROLLUP_TEXT_DIMENSIONS)
 LEAN_KEY = ("day", *LEAN_DIMENSIONS)
-PAIR_KEY = ("high", "low", "low_value", "day", "high_value")
+PAIR_KEY = ("high", "low", "low_value", "grain", "day", "high_value")
 PAIR_METRICS = (*PAIR_SUMS, "cost_usd", "credits")
+ROLLUP_TABLES = (usage_rollups, usage_rollups_lean, usage_rollup_pairs)
 HISTOGRAM = tuple(f"{k}_h{i}" for k in ("latency", "ttft") for i in range(HISTOGRAM_BUCKETS))
 SUMS = (
     "requests",
@@ -76,6 +77,28 @@ def dialect() -> str:
 def day_of(column: Any) -> Any:
     """The UTC day of a timestamp column (stored naive UTC on both databases)."""
     return sa.func.date(column) if dialect() == "sqlite" else sa.cast(column, sa.Date)
+
+
+def week_of(day: Any) -> Any:
+    """The Monday of a date column's week."""
+    if dialect() == "sqlite":
+        return sa.func.date(day, "weekday 0", "-6 days")
+    return sa.cast(sa.func.date_trunc("week", day), sa.Date)
+
+
+def pair_periods(since: date, until: date) -> list[tuple[int, date, date]]:
+    """(grain, first, last) ranges covering ``since``…``until``: its whole Monday-to-Sunday
+    weeks as week rows (by their Monday), the days before and after them as day rows."""
+    monday = since + timedelta(days=(7 - since.weekday()) % 7)
+    sunday = until - timedelta(days=(until.weekday() + 1) % 7)
+    if sunday - monday < timedelta(days=6):
+        return [(0, since, until)]
+    ranges = [(1, monday, sunday - timedelta(days=6))]
+    if since < monday:
+        ranges.append((0, since, monday - timedelta(days=1)))
+    if sunday < until:
+        ranges.append((0, sunday + timedelta(days=1), until))
+    return ranges
 
 
 def hour_of(column: Any) -> Any:
@@ -191,22 +214,27 @@ def pair_source(
     for name, value in filters.values.items():
         low_name = DIMENSIONS[name]
         low_value = code_of(low_name, value)
-    rolled = sa.select(p.high_value.label("key"), *(p[n] for n in sums)).where(
-        p.high == PAIR_HIGH.index(high_name),
-        p.low == PAIR_LOW.index(low_name),
-        p.low_value == low_value,
-        p.day >= filters.since,
-        p.day <= filters.until,
-    )
+    branches = []
+    for grain, first, last in pair_periods(filters.since, filters.until):
+        rolled = sa.select(p.high_value.label("key"), *(p[n] for n in sums)).where(
+            p.high == PAIR_HIGH.index(high_name),
+            p.low == PAIR_LOW.index(low_name),
+            p.low_value == low_value,
+            p.grain == grain,
+            p.day >= first,
+            p.day <= last,
+        )
+        if keys is not None:
+            rolled = rolled.where(p.high_value.in_(keys))
+        branches.append(rolled)
     by_name = {c.name: c for c in record_columns()}
     record_key = sa.func.coalesce(getattr(UsageRecord, high_name), 0)
     fresh = sa.select(record_key.label("key"), *(by_name[n] for n in sums)).where(
         unrolled(), *record_conditions(filters, Scope())
     )
     if keys is not None:
-        rolled = rolled.where(p.high_value.in_(keys))
         fresh = fresh.where(record_key.in_(keys))
-    return sa.union_all(rolled, fresh).subquery("pairs")
+    return sa.union_all(*branches, fresh).subquery("pairs")
 
 
 def _lock(wait: bool) -> bool:
@@ -296,15 +324,17 @@ def _apply(where: list[Any], sign: int = 1) -> None:
                 low_value = c[f"code_{low_name}"]
             else:
                 low_value = c[low_name] if low_name else sa.literal(0)
-            grouped = sa.select(
-                sa.literal(high),
-                sa.literal(low),
-                low_value,
-                c.day,
-                c[high_name],
-                *(total(n) for n in PAIR_METRICS),
-            ).group_by(*([] if not low_name else [low_value]), c.day, c[high_name])
-            _upsert(usage_rollup_pairs, PAIR_KEY, PAIR_METRICS, grouped)
+            for grain, period in enumerate((c.day, week_of(c.day))):
+                grouped = sa.select(
+                    sa.literal(high),
+                    sa.literal(low),
+                    low_value,
+                    sa.literal(grain),
+                    period,
+                    c[high_name],
+                    *(total(n) for n in PAIR_METRICS),
+                ).group_by(*([] if not low_name else [low_value]), period, c[high_name])
+                _upsert(usage_rollup_pairs, PAIR_KEY, PAIR_METRICS, grouped)
 
 
 def _moved_where() -> list[Any]:
@@ -370,8 +400,9 @@ def catch_up_now_and_then(every: float = CATCH_UP_EVERY) -> int:
 
 
 def inserting() -> int:
-    """Start a bulk insert of records marked ``rolled`` (demo, benchmark): takes the lock and
-    returns the highest id so far, for ``add_inserted`` in the same transaction."""
+    """Start a bulk insert of records marked ``rolled`` (demo, benchmark): takes the lock for
+    the transaction and returns the highest id so far, for ``add_inserted`` before it
+    commits."""
     _lock(wait=True)
     return int(db.session.scalar(sa.select(sa.func.max(UsageRecord.id))) or 0)
 
@@ -427,8 +458,19 @@ def rebuild() -> int:
     except Exception:
         db.session.rollback()
         raise
+    analyze()
     log.info("usage rollups rebuilt from %s records", count)
     return int(count or 0)
+
+
+def analyze() -> None:
+    """Refresh the planner's statistics on the records and rollups after a bulk change (on
+    PostgreSQL; autovacuum would get there, but only after the first slow pages)."""
+    if dialect() != "postgresql":
+        return
+    for table in ("usage_records", *(t.name for t in ROLLUP_TABLES)):
+        db.session.execute(sa.text(f"ANALYZE {table}"))
+    db.session.commit()
 
 
 def unrolled_count() -> int:

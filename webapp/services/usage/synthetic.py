@@ -182,7 +182,10 @@ def _moment(rng: random.Random, days: int, now: datetime) -> datetime:
     hour = bisect.bisect_right(HOUR_CUMULATIVE, rng.random() * HOUR_CUMULATIVE[-1])
     start = when.replace(hour=hour, minute=0, second=0, microsecond=0)
     moment = start + timedelta(seconds=rng.random() * 3600)
-    return min(moment, now)
+    if moment > now:  # later today: somewhere in today so far instead, never all at "now"
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        moment = midnight + (now - midnight) * rng.random()
+    return moment
 
 
 def _cost(m: ModelChoice, tokens_in: int, tokens_out: int, cached: int) -> Decimal | None:
@@ -268,45 +271,48 @@ def write_records(
     batch: int = 20_000,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Insert the rows a batch (one transaction) at a time: PostgreSQL's COPY, else a Core
-    executemany; each batch is added to the rollups set-based in its own transaction."""
+    """Insert the rows a batch at a time (PostgreSQL's COPY, else a Core executemany) in one
+    transaction that holds the rollup lock, then add them all to the rollups set-based
+    before it commits: records and rollups appear together, and each rollup row is written
+    once however many batches touch it."""
+    after = rollups.inserting()
     chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == batch:
+    try:
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == batch:
+                _write(chunk)
+                if progress:
+                    progress(len(chunk))
+                chunk = []
+        if chunk:
             _write(chunk)
             if progress:
                 progress(len(chunk))
-            chunk = []
-    if chunk:
-        _write(chunk)
-        if progress:
-            progress(len(chunk))
+        rollups.add_inserted(after)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    rollups.analyze()  # fresh statistics: a bulk load leaves the planner guessing
 
 
 def _write(chunk: list[dict[str, Any]]) -> None:
-    table = UsageRecord.__table__
     connection = db.session.connection()
-    after = rollups.inserting()
     if connection.dialect.name != "postgresql":
-        db.session.execute(sa.insert(table), chunk)
-        rollups.add_inserted(after)
-        db.session.commit()
+        db.session.execute(sa.insert(UsageRecord.__table__), chunk)
         return
     names = list(chunk[0])
     raw = connection.connection.driver_connection
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
-        columns = ", ".join(names)
-        with cursor.copy(f"COPY usage_records ({columns}) FROM STDIN") as copy:
-            for row in chunk:
-                copy.write_row(
-                    [
-                        v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
-                        for v in row.values()
-                    ]
-                )
-    rollups.add_inserted(after)
-    db.session.commit()
+    statement = f"COPY usage_records ({', '.join(names)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in chunk:
+            copy.write_row(
+                [
+                    v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
+                    for v in row.values()
+                ]
+            )
 
 
 def holds_foreign_records() -> bool:
