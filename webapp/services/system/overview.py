@@ -112,7 +112,7 @@ def _expiring() -> list[Item]:
     ).all()
     items = []
     for slug, label, scope, expires in rows:
-        when = "expired" if expires <= now else f"expires on {expires:%Y-%m-%d}"
+        when = "expired" if expires and expires <= now else f"expires on {expires:%Y-%m-%d}"
         items.append(
             Item("warn", f"{slug}: the {scope} key {label!r} {when}.", "credentials.index")
         )

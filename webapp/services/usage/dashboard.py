@@ -140,7 +140,7 @@ def _from_rollups(
     breakdown in ``names``: one statement over one snapshot of rollups ∪ unrolled records."""
     src = rollups.source(filters, scope, rollups.SUMS, lean=lean, cte=True)
     everything = METRICS + HISTOGRAM
-    zeros = [sa.literal_column("0").label(n) for n in HISTOGRAM]
+    zeros: list[Any] = [sa.literal_column("0").label(n) for n in HISTOGRAM]
     branches: list[Any] = [
         sa.select(
             sa.literal_column("'total'").label("grp"),
@@ -173,9 +173,12 @@ def _from_rollups(
             .subquery()
         )
         branches.append(sa.select(ranked))
-    statement = branches[0] if len(branches) == 1 else sa.union_all(*branches)
-    total, days, groups = Totals(), {}, {n: [] for n in names}
-    for row in db.session.execute(statement):
+    statement: Any = branches[0] if len(branches) == 1 else _union(branches)
+    total = Totals()
+    days: dict[Any, Totals] = {}
+    groups: dict[str, list[Any]] = {n: [] for n in names}
+    rows: Any = db.session.execute(statement)
+    for row in rows:
         values = row._mapping
         if row.grp == "total":
             total = _totals(values)
@@ -187,6 +190,10 @@ def _from_rollups(
     for name in names:  # each branch came ranked; the union keeps no order across them
         groups[name].sort(key=lambda kv: (-kv[1].cost_usd, -kv[1].requests, kv[0]))
     return total, days, groups
+
+
+def _union(branches: list[Any]) -> Any:
+    return sa.union_all(*branches)
 
 
 def _percentiles(total: Totals, values: Any) -> None:
@@ -220,7 +227,7 @@ def _from_pairs(filters: Filters, names: list[str], top: int) -> dict[str, list[
     keys: dict[str, list[int]] = {n: [] for n in names}
     if not ranked_branches:
         return {}
-    for row in db.session.execute(sa.union_all(*ranked_branches)):
+    for row in db.session.execute(_union(ranked_branches)):
         keys[row.grp].append(int(row.key))
     detail_branches = []
     for name in names:
@@ -234,7 +241,7 @@ def _from_pairs(filters: Filters, names: list[str], top: int) -> dict[str, list[
         )
     found: dict[tuple[str, int], Totals] = {}
     if detail_branches:
-        for row in db.session.execute(sa.union_all(*detail_branches)):
+        for row in db.session.execute(_union(detail_branches)):
             found[(row.grp, int(row.key))] = _totals(row._mapping)
     return {n: [(k, found.get((n, k), Totals())) for k in keys[n]] for n in names}
 

@@ -41,7 +41,7 @@ def p95(costs: list[Decimal]) -> Decimal | None:
 def recent_costs(feature_id: int, limit: int = RECENT) -> list[Decimal]:
     r = UsageRecord
     return [
-        Decimal(c)
+        Decimal(c or 0)
         for c in db.session.scalars(
             sa.select(r.cost_usd)
             .where(r.feature_id == feature_id, r.cost_usd.is_not(None))
@@ -64,13 +64,13 @@ def for_feature(feature: Feature) -> CostEstimate:
     max_out = effective.values.get("max_tokens") or model.max_output_tokens
     context = model.context_window
     name = f"{model.provider_slug}/{model.model_id}"
+    note: str | None = None
     if model.input_price is None or model.output_price is None:
         note = "The model has no price in the catalog: its calls are recorded unpriced."
         return CostEstimate(len(costs), average, p95(costs), None, max_out, context, name, note)
     if not max_out:
         note = "No max_tokens is set and the catalog knows no output limit: no upper bound."
         return CostEstimate(len(costs), average, p95(costs), None, None, context, name, note)
-    note = None
     if context:
         prompt = max(context - max_out, 0)
     else:
