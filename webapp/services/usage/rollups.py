@@ -283,14 +283,6 @@ def code_of(name: str, value: Any) -> int:
     return int(value or 0)
 
 
-def _record_code(name: str) -> Any:
-    column = getattr(UsageRecord, name)
-    if name in ("mode", "status"):
-        values = tuple(Mode) if name == "mode" else tuple(CallStatus)
-        return sa.case(*((column == str(v), i + 1) for i, v in enumerate(values)), else_=0)
-    return sa.func.coalesce(column, 0)
-
-
 def _upsert(table: sa.Table, key: tuple[str, ...], sums: tuple[str, ...], rows: Any) -> None:
     """``INSERT … SELECT`` these grouped rows, adding to the rows already there."""
     from sqlalchemy.dialects import postgresql, sqlite
@@ -303,25 +295,53 @@ def _upsert(table: sa.Table, key: tuple[str, ...], sums: tuple[str, ...], rows: 
     db.session.execute(statement)
 
 
+# The records being added (or taken away), grouped once by the full key: every rollup is
+# then filled from these rows, so the records are read once, not once per table. A temporary
+# table of the session's connection, emptied before each use.
+STAGED = sa.Table(
+    "usage_rollup_staged",
+    sa.MetaData(),
+    *(sa.Column(c.name, c.type) for c in usage_rollups.c if c.name != "id"),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _code(column: Any, name: str) -> Any:
+    """Mode or status text as its small integer code (``code_of`` in SQL)."""
+    values = tuple(Mode) if name == "mode" else tuple(CallStatus)
+    return sa.case(*((column == str(v), i + 1) for i, v in enumerate(values)), else_=0)
+
+
 def _apply(where: list[Any], sign: int = 1) -> None:
     """Add (``sign=-1``: take away) the records selected by ``where`` to every rollup."""
-    codes = [_record_code(n).label(f"code_{n}") for n in ("mode", "status")]
-    moved = sa.select(*record_columns(), *codes).where(*where).subquery("moved")
-    c = moved.c
+    db.session.execute(sa.schema.CreateTable(STAGED, if_not_exists=True))
+    db.session.execute(sa.delete(STAGED))
+    moved = sa.select(*record_columns()).where(*where).subquery("moved")
+    m = moved.c
 
     def total(name: str) -> Any:
-        summed = sa.func.sum(c[name])
+        summed = sa.func.sum(m[name])
         return summed if sign > 0 else -summed
 
-    for table, key in ((usage_rollups, KEY), (usage_rollups_lean, LEAN_KEY)):
-        grouped = sa.select(*(c[n] for n in key), *(total(n) for n in SUMS)).group_by(
-            *(c[n] for n in key)
+    db.session.execute(
+        sa.insert(STAGED).from_select(
+            [*KEY, *SUMS],
+            sa.select(*(m[n] for n in KEY), *(total(n) for n in SUMS)).group_by(
+                *(m[n] for n in KEY)
+            ),
         )
-        _upsert(table, key, SUMS, grouped)
+    )
+    c = STAGED.c
+    # WHERE true: SQLite would read ON CONFLICT after a bare FROM as a join's ON.
+    _upsert(usage_rollups, KEY, SUMS, sa.select(*(c[n] for n in (*KEY, *SUMS))).where(sa.true()))
+    lean = sa.select(*(c[n] for n in LEAN_KEY), *(sa.func.sum(c[n]) for n in SUMS)).group_by(
+        *(c[n] for n in LEAN_KEY)
+    )
+    _upsert(usage_rollups_lean, LEAN_KEY, SUMS, lean)
     for high, high_name in enumerate(PAIR_HIGH):
         for low, low_name in enumerate(PAIR_LOW):
             if low_name in ("mode", "status"):
-                low_value = c[f"code_{low_name}"]
+                low_value = _code(c[low_name], low_name)
             else:
                 low_value = c[low_name] if low_name else sa.literal(0)
             for grain, period in enumerate((c.day, week_of(c.day))):
@@ -332,7 +352,7 @@ def _apply(where: list[Any], sign: int = 1) -> None:
                     sa.literal(grain),
                     period,
                     c[high_name],
-                    *(total(n) for n in PAIR_METRICS),
+                    *(sa.func.sum(c[n]) for n in PAIR_METRICS),
                 ).group_by(*([] if not low_name else [low_value]), period, c[high_name])
                 _upsert(usage_rollup_pairs, PAIR_KEY, PAIR_METRICS, grouped)
 
