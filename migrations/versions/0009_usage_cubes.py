@@ -86,6 +86,7 @@ def upgrade():
         "usage_rollup_pairs",
         ["high", "low", "low_value", "grain", "day", "high_value"],
         unique=True,
+        postgresql_include=["cost_usd", "requests"],
     )
     op.create_index(
         "ix_usage_rollup_pairs_value",

@@ -488,9 +488,14 @@ def analyze() -> None:
     PostgreSQL; autovacuum would get there, but only after the first slow pages)."""
     if dialect() != "postgresql":
         return
-    for table in ("usage_records", *(t.name for t in ROLLUP_TABLES)):
-        db.session.execute(sa.text(f"ANALYZE {table}"))
+    db.session.execute(sa.text("ANALYZE usage_records"))
     db.session.commit()
+    # VACUUM too (outside a transaction): it marks the rollups' pages all-visible, which the
+    # top-N ranking's index-only scans need to skip the table.
+    with db.engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ROLLUP_TABLES:
+            autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
 
 
 def unrolled_count() -> int:
