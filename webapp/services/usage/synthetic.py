@@ -207,8 +207,10 @@ def records(
     days: int = 90,
     seed: int = 2,
 ) -> Iterator[dict[str, Any]]:
-    """``n`` record rows (dicts for a Core insert), random but reproducible from ``seed``."""
+    """``n`` record rows (dicts for a Core insert), random but reproducible from ``seed``
+    (request ids aside: unique per run)."""
     rng = random.Random(seed)
+    run = f"{REQUEST_ID_PREFIX}{uuid.uuid4().hex[:16]}-"
     now = datetime.now(UTC)
     person_weights = [p.weight for p in people]
     model_weights = [m.weight for m in models]
@@ -228,7 +230,9 @@ def records(
         latency = int(rng.lognormvariate(6.8, 0.7))
         yield {
             "created_at": _moment(rng, days, now),
-            "request_id": f"{REQUEST_ID_PREFIX}{rng.getrandbits(120):030x}",
+            # One random stamp per run, then a counter: ids in index order (random ones
+            # scattered the unique index's inserts over the whole tree).
+            "request_id": f"{run}{i:010d}",
             "caller": "gateway" if p.token_id and rng.random() < 0.7 else "playground",
             "user_id": p.user_id,
             "org_id": p.org_id,
