@@ -159,6 +159,12 @@ def _record_columns() -> list[Any]:
     return key + sums
 
 
+def _indexed() -> bool:
+    """Whether the unrolled records' other conditions may use indexes: PostgreSQL's planner
+    weighs the partial index by its statistics; SQLite's prefers any index on the period."""
+    return dialect() != "sqlite"
+
+
 def unrolled() -> Any:
     """``rolled = false``: the form both databases match to the partial index on unrolled
     records (PostgreSQL's ``NOT rolled``, SQLite's ``rolled = 0``); ``IS false`` matches
@@ -184,7 +190,7 @@ def source(
     )
     by_name = {c.name: c for c in record_columns()}
     fresh = sa.select(*(by_name[n] for n in names)).where(
-        unrolled(), *record_conditions(filters, scope)
+        unrolled(), *record_conditions(filters, scope, indexed=_indexed())
     )
     union = sa.union_all(rolled, fresh)
     return union.cte("usage") if cte else union.subquery("usage")
@@ -230,7 +236,7 @@ def pair_source(
     by_name = {c.name: c for c in record_columns()}
     record_key = sa.func.coalesce(getattr(UsageRecord, high_name), 0)
     fresh = sa.select(record_key.label("key"), *(by_name[n] for n in sums)).where(
-        unrolled(), *record_conditions(filters, Scope())
+        unrolled(), *record_conditions(filters, Scope(), indexed=_indexed())
     )
     if keys is not None:
         fresh = fresh.where(record_key.in_(keys))
