@@ -217,6 +217,8 @@ def records(
     feature_pool: list[int | None] = [*features, None, None]
     who = rng.choices(people, person_weights, k=n)
     what = rng.choices(models, model_weights, k=n)
+    # In time order, as metering writes them: the time indexes then fill page by page.
+    moments = sorted(_moment(rng, days, now) for _ in range(n))
     for i in range(n):
         p, m = who[i], what[i]
         roll = rng.random()
@@ -229,7 +231,7 @@ def records(
         managed = p.mode == "managed"
         latency = int(rng.lognormvariate(6.8, 0.7))
         yield {
-            "created_at": _moment(rng, days, now),
+            "created_at": moments[i],
             # One random stamp per run, then a counter: ids in index order (random ones
             # scattered the unique index's inserts over the whole tree).
             "request_id": f"{run}{i:010d}",
