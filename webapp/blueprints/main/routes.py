@@ -17,11 +17,12 @@ from webapp.services.system import overview
 @login_required
 def home() -> str:
     admin = current_user.is_admin
-    board = overview.overview() if admin else None
+    defaults = catalog.default_models()
+    board = overview.overview(defaults.get("chat")) if admin else None
     return render_template(
         "main/home.html",
         counts=catalog.catalog_counts() if admin else None,
-        defaults=catalog.default_models(),
+        defaults=defaults,
         invitations=invitations.pending_for(current_user),
         overview=board,
         spark=overview.sparkline([calls for _, calls, _ in board.today]) if board else "",

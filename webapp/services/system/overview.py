@@ -11,13 +11,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import Budget, Credential, Provider
+from webapp.models import Budget, CatalogModel, Credential, Provider
 from webapp.models.base import utcnow
 from webapp.models.billing import BudgetPeriod, BudgetWindow
 from webapp.models.credential import LastTestStatus
 from webapp.services.billing import config
 from webapp.services.billing.periods import period_start
-from webapp.services.catalog import listing as catalog
 from webapp.services.credentials import crypto
 from webapp.services.credentials.resolution import resolve_key
 from webapp.services.errors import NotConfigured
@@ -46,8 +45,7 @@ class Overview:
         return [i for i in self.items if i.level != "ok"]
 
 
-def _default_model() -> list[Item]:
-    chat = catalog.default_models().get("chat")
+def _default_model(chat: CatalogModel | None) -> list[Item]:
     if chat is None:
         return [Item("error", "No default chat model is set.", "defaults.index")]
     name = f"{chat.provider.slug}/{chat.model_id}"
@@ -68,8 +66,11 @@ def _providers() -> list[Item]:
     from webapp.services.llm import cooldown
 
     items = []
-    slugs = dict(db.session.execute(sa.select(Provider.id, Provider.slug)).tuples().all())
-    for rest in cooldown.cooling_down():
+    resting = cooldown.cooling_down()
+    slugs = {}
+    if resting:
+        slugs = dict(db.session.execute(sa.select(Provider.id, Provider.slug)).tuples().all())
+    for rest in resting:
         until = rest.cooldown_until
         items.append(
             Item(
@@ -133,38 +134,40 @@ def _encryption() -> list[Item]:
 
 
 def _budgets() -> list[Item]:
+    """Budgets whose current window is at 80 % or more, in one statement for every period."""
     tz, now = config.current().timezone, utcnow()
+    used = BudgetWindow.spent + BudgetWindow.reserved
+    current = [
+        sa.and_(Budget.period == period, BudgetWindow.period_start == period_start(period, tz, now))
+        for period in BudgetPeriod
+    ]
+    rows = db.session.execute(
+        sa.select(Budget, used)
+        .join(BudgetWindow, BudgetWindow.budget_id == Budget.id)
+        .where(
+            sa.or_(*current),
+            Budget.amount > 0,
+            used * 100 >= Budget.amount * BUDGET_WARN_PERCENT,
+        )
+        .order_by(Budget.id)
+        .limit(20)
+    ).all()
     items = []
-    for period in BudgetPeriod:
-        start = period_start(period, tz, now)
-        used = BudgetWindow.spent + BudgetWindow.reserved
-        rows = db.session.execute(
-            sa.select(Budget, used)
-            .join(BudgetWindow, BudgetWindow.budget_id == Budget.id)
-            .where(
-                Budget.period == period,
-                BudgetWindow.period_start == start,
-                Budget.amount > 0,
-                used * 100 >= Budget.amount * BUDGET_WARN_PERCENT,
+    for budget, spent in rows:
+        percent = int(Decimal(spent) * 100 / Decimal(budget.amount))
+        owner = (
+            f"user {budget.user_id}"
+            if budget.user_id
+            else f"organization {budget.org_id}"
+            if budget.org_id
+            else f"token {budget.access_token_id}"
+        )
+        items.append(
+            Item(
+                "error" if percent >= 100 and budget.hard else "warn",
+                f"The {budget.period} {budget.unit} budget of {owner} is at {percent} %.",
             )
-            .order_by(Budget.id)
-            .limit(20)
-        ).all()
-        for budget, spent in rows:
-            percent = int(Decimal(spent) * 100 / Decimal(budget.amount))
-            owner = (
-                f"user {budget.user_id}"
-                if budget.user_id
-                else f"organization {budget.org_id}"
-                if budget.org_id
-                else f"token {budget.access_token_id}"
-            )
-            items.append(
-                Item(
-                    "error" if percent >= 100 and budget.hard else "warn",
-                    f"The {budget.period} {budget.unit} budget of {owner} is at {percent} %.",
-                )
-            )
+        )
     return items
 
 
@@ -188,9 +191,10 @@ def sparkline(values: list[int], width: int = 240, height: int = 40) -> str:
     )
 
 
-def overview() -> Overview:
-    """Every check, problems first, and today's calls per hour."""
-    items = _default_model() + _providers() + _expiring() + _encryption() + _budgets()
+def overview(chat_default: CatalogModel | None) -> Overview:
+    """Every check, problems first, and today's calls per hour (``chat_default``: the
+    default chat model, which the page has already read)."""
+    items = _default_model(chat_default) + _providers() + _expiring() + _encryption() + _budgets()
     if len(items) == 1 and items[0].level == "ok":
         items.append(Item("ok", "No provider is resting, no key expires soon, budgets are fine."))
     order = {"error": 0, "warn": 1, "ok": 2}
