@@ -57,6 +57,7 @@ ACCESS: dict[str, str] = {
     "auth.logout": LOGIN,
     "auth.reauth": LOGIN,
     "main.home": LOGIN,
+    "main.admin_home": ADMIN,  # /admin: the overview under the admin area
     "billing.usage_record": OWNER,
     "billing.token_budgets": OWNER,
     "billing.create_token_budget": OWNER,

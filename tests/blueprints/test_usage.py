@@ -99,6 +99,7 @@ def test_breakdown_links_select_their_rows(admin_client, usage):
     response = admin_client.get(f"/admin/usage?org={usage['alpha'].id}")
     html = response.get_data(as_text=True)
     assert "$3.7500" in html  # 15 priced alpha records at 0.25; the unpriced one is flagged
+    assert f'<option selected value="{usage["alpha"].id}">' in html  # the filter shows it
     exported = csv_rows(admin_client.get(f"/admin/usage/export.csv?org={usage['alpha'].id}"))
     assert {int(r["id"]) for r in exported} == ids(org_id=usage["alpha"].id)
 

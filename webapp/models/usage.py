@@ -178,4 +178,82 @@ usage_rollups = sa.Table(
     ),
     sa.Index("ix_usage_rollups_org_day", "org_id", "day"),
     sa.Index("ix_usage_rollups_user_day", "user_id", "day"),
+    sa.Index("ix_usage_rollups_token_day", "access_token_id", "day"),
+)
+
+# The same sums without the many-valued dimensions (user, org, token): a few thousand rows a
+# month whatever the number of people, so the unfiltered view and any one filter on these
+# dimensions read totals, the series and their breakdowns from a small table.
+LEAN_DIMENSIONS = ("provider_id", "model_id", "feature_id", "mode", "status")
+usage_rollups_lean = sa.Table(
+    "usage_rollups_lean",
+    Model.metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("day", sa.Date, nullable=False),
+    *(
+        sa.Column(name, sa.Integer, nullable=False, server_default="0")
+        for name in LEAN_DIMENSIONS[:3]
+    ),
+    *(
+        sa.Column(name, sa.String(16), nullable=False, server_default="")
+        for name in LEAN_DIMENSIONS[3:]
+    ),
+    *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in ROLLUP_SUMS),
+    sa.Column("cost_usd", sa.Numeric(24, 8), nullable=False, server_default="0"),
+    sa.Column("credits", sa.Numeric(24, 8), nullable=False, server_default="0"),
+    *(
+        sa.Column(f"{kind}_h{i}", sa.Integer, nullable=False, server_default="0")
+        for kind in ("latency", "ttft")
+        for i in range(HISTOGRAM_BUCKETS)
+    ),
+    sa.Index("ux_usage_rollups_lean_key", "day", *LEAN_DIMENSIONS, unique=True),
+)
+
+# A many-valued dimension (``high``: user, org, token) per day and per week under one value
+# of a lean dimension (``low``, or none): the top users/orgs/tokens of the unfiltered view or
+# of a view filtered on a lean dimension, without reading a row per record; a period reads
+# its whole weeks from week rows and only the days at its ends from day rows. Dimensions are
+# coded as small integers (PAIR_HIGH / PAIR_LOW indexes), mode and status values as their
+# place in Mode / CallStatus plus one (services/usage/rollups.py, ``code_of``).
+PAIR_HIGH = ("user_id", "org_id", "access_token_id")
+PAIR_LOW = ("", *LEAN_DIMENSIONS)
+PAIR_SUMS = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "priced",
+    "unpriced",
+    "estimated",
+)
+usage_rollup_pairs = sa.Table(
+    "usage_rollup_pairs",
+    Model.metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("high", sa.SmallInteger, nullable=False),
+    sa.Column("low", sa.SmallInteger, nullable=False),
+    sa.Column("low_value", sa.Integer, nullable=False),
+    sa.Column("grain", sa.SmallInteger, nullable=False),  # 0: the day, 1: the week from Monday
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("high_value", sa.Integer, nullable=False),
+    *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in PAIR_SUMS),
+    sa.Column("cost_usd", sa.Numeric(24, 8), nullable=False, server_default="0"),
+    sa.Column("credits", sa.Numeric(24, 8), nullable=False, server_default="0"),
+    sa.Index(
+        "ux_usage_rollup_pairs_key",
+        "high",
+        "low",
+        "low_value",
+        "grain",
+        "day",
+        "high_value",
+        unique=True,
+        # The top-N ranking reads these two from the index alone (an index-only scan).
+        postgresql_include=["cost_usd", "requests"],
+    ),
+    # The second step of a top-N: every metric of a few ranked values.
+    sa.Index(
+        "ix_usage_rollup_pairs_value", "high", "high_value", "low", "low_value", "grain", "day"
+    ),
 )

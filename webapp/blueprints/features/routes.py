@@ -19,6 +19,7 @@ from webapp.services.accounts import orgs
 from webapp.services.errors import Conflict, ValidationError
 from webapp.services.settings import features, profiles
 from webapp.services.settings import layers as settings_service
+from webapp.services.usage import estimates
 from webapp.views import settings_editor
 from webapp.views.conflicts import keep_typed
 from webapp.views.profile_editor import profile_page, save_profile_settings
@@ -110,6 +111,7 @@ def _page(feature: Feature, status: int = 200, **extra: Any) -> Response:
     extra.setdefault(
         "settings_form", settings_editor.form_for(_pset(feature, create=False), prefix="feature")
     )
+    extra.setdefault("estimate", estimates.for_feature(feature))
     return render(
         "features/show.html",
         extra.pop("partial", "features/show.html"),

@@ -7,19 +7,33 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from webapp.blueprints.main import bp
+from webapp.permissions import admin_required
 from webapp.services.accounts import invitations
 from webapp.services.catalog import listing as catalog
+from webapp.services.system import overview
 
 
 @bp.route("/")
 @login_required
 def home() -> str:
+    admin = current_user.is_admin
+    defaults = catalog.default_models()
+    board = overview.overview(defaults.get("chat")) if admin else None
     return render_template(
         "main/home.html",
-        counts=catalog.catalog_counts() if current_user.is_admin else None,
-        defaults=catalog.default_models(),
+        counts=catalog.catalog_counts() if admin else None,
+        defaults=defaults,
         invitations=invitations.pending_for(current_user),
+        overview=board,
+        spark=overview.sparkline([calls for _, calls, _ in board.today]) if board else "",
     )
+
+
+@bp.route("/admin")
+@admin_required
+def admin_home() -> str:
+    """The overview under the admin area's own address."""
+    return home()
 
 
 @bp.route("/settings", defaults={"rest": ""}, methods=["GET", "POST"])

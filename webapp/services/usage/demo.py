@@ -1,6 +1,7 @@
 """Demo data for a fresh installation: organizations, people in both modes with fake
 (encrypted) keys for the BYOK ones, features, credit grants, budgets, and usage records with
-daily and weekly rhythms (services/usage/synthetic.py), then the rollups rebuilt."""
+daily and weekly rhythms (services/usage/synthetic.py), rolled up in bulk as
+they are written."""
 
 from __future__ import annotations
 

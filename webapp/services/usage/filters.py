@@ -129,24 +129,36 @@ def _id(name: str, value: Any) -> int:
     return number
 
 
-def record_conditions(filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
-    """WHERE clauses on usage_records for the period, the filters and the scope."""
+def record_conditions(
+    filters: Filters, scope: Scope, *, indexed: bool = True
+) -> list[sa.ColumnElement[bool]]:
+    """WHERE clauses on usage_records for the period, the filters and the scope.
+    ``indexed=False`` writes them so that no index can serve them (``coalesce(c, c)``):
+    for the unrolled records, which only the partial index should find — SQLite's planner
+    otherwise walks the period's records by time."""
     r = UsageRecord
-    conditions = [r.created_at >= filters.start, r.created_at < filters.end]
+
+    def col(column: Any) -> Any:
+        return column if indexed else sa.func.coalesce(column, column)
+
+    conditions = [col(r.created_at) >= filters.start, col(r.created_at) < filters.end]
     for name, value in filters.values.items():
-        column = getattr(r, DIMENSIONS[name])
+        column = col(getattr(r, DIMENSIONS[name]))
         conditions.append(column.is_(None) if value == 0 else column == value)
-    conditions += _scope_conditions(scope, r.org_id, r.user_id)
+    conditions += _scope_conditions(scope, col(r.org_id), col(r.user_id))
     return conditions
 
 
-def rollup_conditions(filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
-    """The same selection on usage_rollups (where NULL dimensions are stored as 0 or '')."""
-    c = usage_rollups.c
+def rollup_conditions(
+    filters: Filters, scope: Scope, table: sa.Table = usage_rollups
+) -> list[sa.ColumnElement[bool]]:
+    """The same selection on a rollup table (where NULL dimensions are stored as 0 or '')."""
+    c = table.c
     conditions = [c.day >= filters.since, c.day <= filters.until]
     for name, value in filters.values.items():
         conditions.append(c[DIMENSIONS[name]] == value)
-    conditions += _scope_conditions(scope, c.org_id, c.user_id)
+    if not scope.everything:  # the lean rollup is read only for views of everything
+        conditions += _scope_conditions(scope, c.org_id, c.user_id)
     return conditions
 
 

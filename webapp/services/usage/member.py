@@ -22,15 +22,7 @@ class MemberView:
 def overview(user: User, filters: Filters, *, cursor: str | None = None) -> MemberView:
     """Everything /usage shows, for ``user`` only."""
     scope = Scope(user_id=user.id)
-    total = dashboard.totals(filters, scope)
-    points, hourly = dashboard.series(filters, scope)
-    board = dashboard.Dashboard(
-        filters,
-        total,
-        points,
-        hourly,
-        [dashboard.breakdown(name, filters, scope, total) for name in ("model", "feature")],
-    )
+    board = dashboard.build(filters, scope, dimensions=("model", "feature"))
     return MemberView(
         board,
         records.list_records(filters, scope, cursor=cursor, size=25),

@@ -13,30 +13,45 @@ Catch-up and rebuild serialize on a PostgreSQL advisory lock (SQLite serializes 
 
 from __future__ import annotations
 
-import bisect
 import logging
-from collections import defaultdict
-from datetime import UTC, date
-from decimal import Decimal
+import time
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import UsageRecord
+from webapp.models import CallStatus, Mode, UsageRecord
 from webapp.models.usage import (
     HISTOGRAM_BUCKETS,
     LATENCY_BOUNDS,
+    LEAN_DIMENSIONS,
+    PAIR_HIGH,
+    PAIR_LOW,
+    PAIR_SUMS,
     ROLLUP_ID_DIMENSIONS,
     ROLLUP_TEXT_DIMENSIONS,
+    usage_rollup_pairs,
     usage_rollups,
+    usage_rollups_lean,
 )
-from webapp.services.usage.filters import Filters, Scope, record_conditions, rollup_conditions
+from webapp.services.usage.filters import (
+    DIMENSIONS,
+    Filters,
+    Scope,
+    record_conditions,
+    rollup_conditions,
+)
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x5B_05A6E  # the advisory lock shared by catch-up and rebuild
 CATCH_UP_BATCH = 50_000
+CATCH_UP_EVERY = 30.0  # seconds between a process's catch-ups on dashboard reads
 KEY = ("day", *ROLLUP_ID_DIMENSIONS, *ROLLUP_TEXT_DIMENSIONS)
+LEAN_KEY = ("day", *LEAN_DIMENSIONS)
+PAIR_KEY = ("high", "low", "low_value", "grain", "day", "high_value")
+PAIR_METRICS = (*PAIR_SUMS, "cost_usd", "credits")
+ROLLUP_TABLES = (usage_rollups, usage_rollups_lean, usage_rollup_pairs)
 HISTOGRAM = tuple(f"{k}_h{i}" for k in ("latency", "ttft") for i in range(HISTOGRAM_BUCKETS))
 SUMS = (
     "requests",
@@ -62,6 +77,28 @@ def dialect() -> str:
 def day_of(column: Any) -> Any:
     """The UTC day of a timestamp column (stored naive UTC on both databases)."""
     return sa.func.date(column) if dialect() == "sqlite" else sa.cast(column, sa.Date)
+
+
+def week_of(day: Any) -> Any:
+    """The Monday of a date column's week."""
+    if dialect() == "sqlite":
+        return sa.func.date(day, "weekday 0", "-6 days")
+    return sa.cast(sa.func.date_trunc("week", day), sa.Date)
+
+
+def pair_periods(since: date, until: date) -> list[tuple[int, date, date]]:
+    """(grain, first, last) ranges covering ``since``…``until``: its whole Monday-to-Sunday
+    weeks as week rows (by their Monday), the days before and after them as day rows."""
+    monday = since + timedelta(days=(7 - since.weekday()) % 7)
+    sunday = until - timedelta(days=(until.weekday() + 1) % 7)
+    if sunday - monday < timedelta(days=6):
+        return [(0, since, until)]
+    ranges = [(1, monday, sunday - timedelta(days=6))]
+    if since < monday:
+        ranges.append((0, since, monday - timedelta(days=1)))
+    if sunday < until:
+        ranges.append((0, sunday + timedelta(days=1), until))
+    return ranges
 
 
 def hour_of(column: Any) -> Any:
@@ -122,6 +159,12 @@ def _record_columns() -> list[Any]:
     return key + sums
 
 
+def _indexed() -> bool:
+    """Whether the unrolled records' other conditions may use indexes: PostgreSQL's planner
+    weighs the partial index by its statistics; SQLite's prefers any index on the period."""
+    return dialect() != "sqlite"
+
+
 def unrolled() -> Any:
     """``rolled = false``: the form both databases match to the partial index on unrolled
     records (PostgreSQL's ``NOT rolled``, SQLite's ``rolled = 0``); ``IS false`` matches
@@ -129,18 +172,75 @@ def unrolled() -> Any:
     return UsageRecord.rolled == sa.false()
 
 
-def source(filters: Filters, scope: Scope, sums: tuple[str, ...] = SUMS) -> Any:
+def source(
+    filters: Filters,
+    scope: Scope,
+    sums: tuple[str, ...] = SUMS,
+    *,
+    lean: bool = False,
+    cte: bool = False,
+) -> Any:
     """A subquery of rollup-shaped rows with the ``sums`` asked for: the rollups and the
-    unrolled records selected, read in one statement (one snapshot)."""
-    names = (*KEY, *sums)
-    rolled = sa.select(*(usage_rollups.c[n] for n in names)).where(
-        *rollup_conditions(filters, scope)
+    unrolled records selected, read in one statement (one snapshot). ``lean`` reads the
+    rollup without user, org and token (the caller checks the filters and scope allow it)."""
+    table, key = (usage_rollups_lean, LEAN_KEY) if lean else (usage_rollups, KEY)
+    names = (*key, *sums)
+    rolled = sa.select(*(table.c[n] for n in names)).where(
+        *rollup_conditions(filters, scope, table)
     )
     by_name = {c.name: c for c in record_columns()}
     fresh = sa.select(*(by_name[n] for n in names)).where(
-        unrolled(), *record_conditions(filters, scope)
+        unrolled(), *record_conditions(filters, scope, indexed=_indexed())
     )
-    return sa.union_all(rolled, fresh).subquery("usage")
+    union = sa.union_all(rolled, fresh)
+    return union.cte("usage") if cte else union.subquery("usage")
+
+
+def lean_covers(filters: Filters, scope: Scope) -> bool:
+    """Whether the lean rollup holds what these filters select (every record in scope)."""
+    return scope.everything and all(DIMENSIONS[n] in LEAN_DIMENSIONS for n in filters.values)
+
+
+def pairs_cover(filters: Filters, scope: Scope) -> bool:
+    """Whether the pairs table holds the user/org/token breakdowns of this view."""
+    return lean_covers(filters, scope) and len(filters.values) <= 1
+
+
+def pair_source(
+    high_name: str,
+    filters: Filters,
+    sums: tuple[str, ...] = PAIR_METRICS,
+    keys: list[int] | None = None,
+) -> Any:
+    """Rows (key, sums) of the many-valued dimension ``high_name`` (a column name) under the
+    view's one lean filter or none: the pairs rows and the unrolled records, one snapshot.
+    ``keys`` narrows to those values (the second step of a top-N)."""
+    p = usage_rollup_pairs.c
+    low_name, low_value = "", 0
+    for name, value in filters.values.items():
+        low_name = DIMENSIONS[name]
+        low_value = code_of(low_name, value)
+    branches = []
+    for grain, first, last in pair_periods(filters.since, filters.until):
+        rolled = sa.select(p.high_value.label("key"), *(p[n] for n in sums)).where(
+            p.high == PAIR_HIGH.index(high_name),
+            p.low == PAIR_LOW.index(low_name),
+            p.low_value == low_value,
+            p.grain == grain,
+            p.day >= first,
+            p.day <= last,
+        )
+        if keys is not None:
+            rolled = rolled.where(p.high_value.in_(keys))
+        branches.append(rolled)
+    by_name = {c.name: c for c in record_columns()}
+    record_key = sa.func.coalesce(getattr(UsageRecord, high_name), 0)
+    fresh = sa.select(record_key.label("key"), *(by_name[n] for n in sums)).where(
+        unrolled(), *record_conditions(filters, Scope(), indexed=_indexed())
+    )
+    if keys is not None:
+        fresh = fresh.where(record_key.in_(keys))
+    return sa.union_all(*branches, fresh).subquery("pairs")
 
 
 def _lock(wait: bool) -> bool:
@@ -155,28 +255,151 @@ def _lock(wait: bool) -> bool:
     return bool(db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(*key))))
 
 
+# The records a maintenance step moves into (or out of) the rollups, by id: a temporary
+# table of the session's connection, emptied before each use.
+MOVING = sa.Table(
+    "usage_rollup_moving", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True)
+)
+
+
+def _moving() -> sa.Table:
+    if dialect() == "postgresql":
+        db.session.execute(
+            sa.text(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS usage_rollup_moving"
+                " (id bigint PRIMARY KEY) ON COMMIT DELETE ROWS"
+            )
+        )
+    else:
+        db.session.execute(
+            sa.text(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS usage_rollup_moving (id INTEGER PRIMARY KEY)"
+            )
+        )
+    db.session.execute(sa.delete(MOVING))
+    return MOVING
+
+
+def code_of(name: str, value: Any) -> int:
+    """Mode and status as small integers in the pairs table (0: none); ids as they are."""
+    if name == "mode":
+        return tuple(Mode).index(value) + 1 if value in tuple(Mode) else 0
+    if name == "status":
+        return tuple(CallStatus).index(value) + 1 if value in tuple(CallStatus) else 0
+    return int(value or 0)
+
+
+def _upsert(table: sa.Table, key: tuple[str, ...], sums: tuple[str, ...], rows: Any) -> None:
+    """``INSERT … SELECT`` these grouped rows, adding to the rows already there."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect() == "postgresql" else sqlite.insert
+    statement: Any = insert(table).from_select([*key, *sums], rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(key), set_={n: table.c[n] + statement.excluded[n] for n in sums}
+    )
+    db.session.execute(statement)
+
+
+# The records being added (or taken away), grouped once by the full key: every rollup is
+# then filled from these rows, so the records are read once, not once per table. A temporary
+# table of the session's connection, emptied before each use.
+STAGED = sa.Table(
+    "usage_rollup_staged",
+    sa.MetaData(),
+    *(sa.Column(c.name, c.type) for c in usage_rollups.c if c.name != "id"),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _code(column: Any, name: str) -> Any:
+    """Mode or status text as its small integer code (``code_of`` in SQL)."""
+    values = tuple(Mode) if name == "mode" else tuple(CallStatus)
+    return sa.case(*((column == str(v), i + 1) for i, v in enumerate(values)), else_=0)
+
+
+def _apply(where: list[Any], sign: int = 1) -> None:
+    """Add (``sign=-1``: take away) the records selected by ``where`` to every rollup."""
+    db.session.execute(sa.schema.CreateTable(STAGED, if_not_exists=True))
+    db.session.execute(sa.delete(STAGED))
+    moved = sa.select(*record_columns()).where(*where).subquery("moved")
+    m = moved.c
+
+    def total(name: str) -> Any:
+        summed = sa.func.sum(m[name])
+        return summed if sign > 0 else -summed
+
+    db.session.execute(
+        sa.insert(STAGED).from_select(
+            [*KEY, *SUMS],
+            sa.select(*(m[n] for n in KEY), *(total(n) for n in SUMS)).group_by(
+                *(m[n] for n in KEY)
+            ),
+        )
+    )
+    c = STAGED.c
+    # WHERE true: SQLite would read ON CONFLICT after a bare FROM as a join's ON.
+    _upsert(usage_rollups, KEY, SUMS, sa.select(*(c[n] for n in (*KEY, *SUMS))).where(sa.true()))
+    lean = sa.select(*(c[n] for n in LEAN_KEY), *(sa.func.sum(c[n]) for n in SUMS)).group_by(
+        *(c[n] for n in LEAN_KEY)
+    )
+    _upsert(usage_rollups_lean, LEAN_KEY, SUMS, lean)
+    for high, high_name in enumerate(PAIR_HIGH):
+        for low, low_name in enumerate(PAIR_LOW):
+            if low_name in ("mode", "status"):
+                low_value = _code(c[low_name], low_name)
+            else:
+                low_value = c[low_name] if low_name else sa.literal(0)
+            for grain, period in enumerate((c.day, week_of(c.day))):
+                grouped = sa.select(
+                    sa.literal(high),
+                    sa.literal(low),
+                    low_value,
+                    sa.literal(grain),
+                    period,
+                    c[high_name],
+                    *(sa.func.sum(c[n]) for n in PAIR_METRICS),
+                ).group_by(*([] if not low_name else [low_value]), period, c[high_name])
+                _upsert(usage_rollup_pairs, PAIR_KEY, PAIR_METRICS, grouped)
+
+
+def _moved_where() -> list[Any]:
+    return [UsageRecord.id.in_(sa.select(MOVING.c.id))]
+
+
 def catch_up(limit: int = CATCH_UP_BATCH, *, wait: bool = False) -> int:
-    """Roll up to ``limit`` unrolled records (oldest ids first); returns how many."""
+    """Roll up to ``limit`` unrolled records (oldest ids first); returns how many. Set-based:
+    the records are marked and added to every rollup in a few statements."""
     try:
         if not _lock(wait):
             db.session.rollback()
             return 0
+        moving = _moving()
         r = UsageRecord
         batch = sa.select(r.id).where(unrolled()).order_by(r.id).limit(limit)
-        rows = db.session.execute(
+        mark = (
             sa.update(r)
             .where(unrolled(), r.id.in_(batch.scalar_subquery()))
             .values(rolled=True)
-            .returning(*record_columns()),
-            execution_options={"synchronize_session": False},
-        ).all()
-        if rows:
-            _add(list(rows))
+            .returning(r.id)
+        )
+        if dialect() == "postgresql":
+            marked = mark.cte("marked")
+            db.session.execute(
+                sa.insert(moving).from_select(["id"], sa.select(marked.c.id)),
+            )
+        else:
+            ids = db.session.scalars(mark, execution_options={"synchronize_session": False}).all()
+            if ids:
+                db.session.execute(sa.insert(moving), [{"id": i} for i in ids])
+        count = int(db.session.scalar(sa.select(sa.func.count()).select_from(moving)) or 0)
+        if count:
+            _apply(_moved_where())
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return len(rows)
+    return count
 
 
 def catch_up_all() -> int:
@@ -186,102 +409,64 @@ def catch_up_all() -> int:
     return total
 
 
-def _add(rows: list[Any], sign: int = 1) -> None:
-    """Add (or, with ``sign=-1``, take away) these record rows to their rollup rows."""
-    totals: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(lambda: dict.fromkeys(SUMS, 0))
-    for row in rows:
-        values = row._mapping
-        key = (as_date(values["day"]), *(values[n] for n in KEY[1:]))
-        bucket = totals[key]
-        for name in SUMS:
-            bucket[name] += sign * (values[name] or 0)
-    payload = [
-        {**dict(zip(KEY, key, strict=True)), **sums, "cost_usd": Decimal(sums["cost_usd"])}
-        for key, sums in totals.items()
-    ]
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    upsert = postgresql.insert if dialect() == "postgresql" else sqlite.insert
-    statement: Any = upsert(usage_rollups)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(KEY),
-        set_={n: usage_rollups.c[n] + statement.excluded[n] for n in SUMS},
-    )
-    for start in range(0, len(payload), 2000):
-        db.session.execute(statement, payload[start : start + 2000])
+_last_catch_up: dict[str, float] = {}
 
 
-def _bucket_index(value: int) -> int:
-    return bisect.bisect_left(LATENCY_BOUNDS, value)
+def catch_up_now_and_then(every: float = CATCH_UP_EVERY) -> int:
+    """A catch-up at most every ``every`` seconds per process (per database), skipped when
+    another process holds the lock: the reads stay exact without it, only a little slower
+    as unrolled records pile up."""
+    bind = db.session.get_bind()
+    url = str(bind.engine.url if isinstance(bind, sa.Connection) else bind.url)
+    now = time.monotonic()
+    if now - _last_catch_up.get(url, -every) < every:
+        return 0
+    _last_catch_up[url] = now
+    return catch_up()
 
 
-def add_new_records(rows: list[dict[str, Any]]) -> None:
-    """Count records being inserted, already marked ``rolled``, into their rollup rows — in
-    the inserting transaction (bulk writers: the demo, benchmarks)."""
+def inserting() -> int:
+    """Start a bulk insert of records marked ``rolled`` (demo, benchmark): takes the lock for
+    the transaction and returns the highest id so far, for ``add_inserted`` before it
+    commits."""
     _lock(wait=True)
-    mapped = []
-    for row in rows:
-        if not row.get("rolled"):
-            raise ValueError("add_new_records() counts only records inserted as rolled")
-        status, cost, latency, ttft = (
-            row["status"],
-            row.get("cost_usd"),
-            row.get("latency_ms"),
-            row.get("ttft_ms"),
-        )
-        values: dict[str, Any] = dict.fromkeys(SUMS, 0)
-        values.update(
-            day=row["created_at"].astimezone(UTC).date(),
-            requests=1,
-            errors=int(status == "error"),
-            input_tokens=row.get("input_tokens") or 0,
-            output_tokens=row.get("output_tokens") or 0,
-            cached_tokens=row.get("cached_tokens") or 0,
-            priced=int(cost is not None),
-            unpriced=int(bool(row.get("unpriced"))),
-            estimated=int(bool(row.get("estimated"))),
-            latency_count=int(latency is not None),
-            ttft_count=int(ttft is not None),
-            cost_usd=cost or 0,
-            credits=row.get("credits") or 0,
-            status=status,
-            mode=row.get("mode") or "",
-        )
-        for name in ROLLUP_ID_DIMENSIONS:
-            values[name] = row.get(name) or 0
-        if latency is not None:
-            values[f"latency_h{_bucket_index(latency)}"] = 1
-        if ttft is not None:
-            values[f"ttft_h{_bucket_index(ttft)}"] = 1
-        mapped.append(_Mapped(values))
-    _add(mapped)
+    return int(db.session.scalar(sa.select(sa.func.max(UsageRecord.id))) or 0)
 
 
-class _Mapped:
-    """A dict seen as a result row (``row._mapping``) by ``_add``."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._mapping = values
+def add_inserted(after: int) -> None:
+    """Count the records this transaction inserted as rolled (ids above ``after``) into every
+    rollup. Under the lock no catch-up marks anything meanwhile, and other writers insert
+    unrolled records, so ``rolled`` above ``after`` is exactly this transaction's rows."""
+    r = UsageRecord
+    _apply([r.id > after, r.rolled == sa.true()])
 
 
 def delete_records(ids: list[int]) -> int:
-    """Delete these records and take the rolled ones out of their rollup rows, in the
-    caller's transaction (serialized with catch-up)."""
+    """Delete these records and take the rolled ones out of every rollup, in the caller's
+    transaction (serialized with catch-up). Rows left at zero are cleared by ``purge_empty``."""
     _lock(wait=True)
     r = UsageRecord
-    rows = db.session.execute(
-        sa.delete(r).where(r.id.in_(ids)).returning(r.rolled, *record_columns()),
-        execution_options={"synchronize_session": False},
-    ).all()
-    rolled = [row for row in rows if row.rolled]  # unrolled ones were never counted
-    if rolled:
-        _add(rolled, sign=-1)
-        db.session.execute(sa.delete(usage_rollups).where(usage_rollups.c.requests <= 0))
-    return len(rows)
+    moving = _moving()
+    db.session.execute(
+        sa.insert(moving).from_select(
+            ["id"], sa.select(r.id).where(r.id.in_(ids), r.rolled == sa.true())
+        )
+    )
+    _apply(_moved_where(), sign=-1)  # unrolled ones were never counted
+    result = db.session.execute(
+        sa.delete(r).where(r.id.in_(ids)), execution_options={"synchronize_session": False}
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_empty() -> None:
+    """Drop rollup rows that deletions brought to zero records (they add nothing)."""
+    for table in (usage_rollups, usage_rollups_lean, usage_rollup_pairs):
+        db.session.execute(sa.delete(table).where(table.c.requests <= 0))
 
 
 def rebuild() -> int:
-    """Recompute every rollup row from the records; returns how many records it covers."""
+    """Recompute every rollup from the records; returns how many records they cover."""
     try:
         _lock(wait=True)
         r = UsageRecord
@@ -289,12 +474,9 @@ def rebuild() -> int:
             sa.update(r).where(unrolled()).values(rolled=True),
             execution_options={"synchronize_session": False},
         )
-        db.session.execute(sa.delete(usage_rollups))
-        per_record = sa.select(*record_columns()).where(r.rolled == sa.true()).subquery()
-        grouped = sa.select(
-            *(per_record.c[n] for n in KEY), *(sa.func.sum(per_record.c[n]) for n in SUMS)
-        ).group_by(*(per_record.c[n] for n in KEY))
-        db.session.execute(sa.insert(usage_rollups).from_select([*KEY, *SUMS], grouped))
+        for table in (usage_rollups, usage_rollups_lean, usage_rollup_pairs):
+            db.session.execute(sa.delete(table))
+        _apply([])
         count = db.session.scalar(
             sa.select(sa.func.coalesce(sa.func.sum(usage_rollups.c.requests), 0))
         )
@@ -302,8 +484,24 @@ def rebuild() -> int:
     except Exception:
         db.session.rollback()
         raise
+    analyze()
     log.info("usage rollups rebuilt from %s records", count)
     return int(count or 0)
+
+
+def analyze() -> None:
+    """Refresh the planner's statistics on the records and rollups after a bulk change (on
+    PostgreSQL; autovacuum would get there, but only after the first slow pages)."""
+    if dialect() != "postgresql":
+        return
+    db.session.execute(sa.text("ANALYZE usage_records"))
+    db.session.commit()
+    # VACUUM too (outside a transaction): it marks the rollups' pages all-visible, which the
+    # top-N ranking's index-only scans need to skip the table.
+    with db.engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ROLLUP_TABLES:
+            autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
 
 
 def unrolled_count() -> int:

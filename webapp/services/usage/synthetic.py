@@ -182,7 +182,10 @@ def _moment(rng: random.Random, days: int, now: datetime) -> datetime:
     hour = bisect.bisect_right(HOUR_CUMULATIVE, rng.random() * HOUR_CUMULATIVE[-1])
     start = when.replace(hour=hour, minute=0, second=0, microsecond=0)
     moment = start + timedelta(seconds=rng.random() * 3600)
-    return min(moment, now)
+    if moment > now:  # later today: somewhere in today so far instead, never all at "now"
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        moment = midnight + (now - midnight) * rng.random()
+    return moment
 
 
 def _cost(m: ModelChoice, tokens_in: int, tokens_out: int, cached: int) -> Decimal | None:
@@ -204,14 +207,18 @@ def records(
     days: int = 90,
     seed: int = 2,
 ) -> Iterator[dict[str, Any]]:
-    """``n`` record rows (dicts for a Core insert), random but reproducible from ``seed``."""
+    """``n`` record rows (dicts for a Core insert), random but reproducible from ``seed``
+    (request ids aside: unique per run)."""
     rng = random.Random(seed)
+    run = f"{REQUEST_ID_PREFIX}{uuid.uuid4().hex[:16]}-"
     now = datetime.now(UTC)
     person_weights = [p.weight for p in people]
     model_weights = [m.weight for m in models]
     feature_pool: list[int | None] = [*features, None, None]
     who = rng.choices(people, person_weights, k=n)
     what = rng.choices(models, model_weights, k=n)
+    # In time order, as metering writes them: the time indexes then fill page by page.
+    moments = sorted(_moment(rng, days, now) for _ in range(n))
     for i in range(n):
         p, m = who[i], what[i]
         roll = rng.random()
@@ -224,8 +231,10 @@ def records(
         managed = p.mode == "managed"
         latency = int(rng.lognormvariate(6.8, 0.7))
         yield {
-            "created_at": _moment(rng, days, now),
-            "request_id": f"{REQUEST_ID_PREFIX}{rng.getrandbits(120):030x}",
+            "created_at": moments[i],
+            # One random stamp per run, then a counter: ids in index order (random ones
+            # scattered the unique index's inserts over the whole tree).
+            "request_id": f"{run}{i:010d}",
             "caller": "gateway" if p.token_id and rng.random() < 0.7 else "playground",
             "user_id": p.user_id,
             "org_id": p.org_id,
@@ -258,7 +267,7 @@ def records(
             "ttft_ms": max(20, int(latency * rng.uniform(0.1, 0.4)))
             if stream and status == "ok"
             else None,
-            "rolled": True,  # counted into the rollups in the same transaction
+            "rolled": True,  # counted into the rollups in the inserting transaction
         }
 
 
@@ -268,43 +277,48 @@ def write_records(
     batch: int = 20_000,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Insert the rows a batch (one transaction) at a time: PostgreSQL's COPY, else a Core
-    executemany."""
+    """Insert the rows a batch at a time (PostgreSQL's COPY, else a Core executemany) in one
+    transaction that holds the rollup lock, then add them all to the rollups set-based
+    before it commits: records and rollups appear together, and each rollup row is written
+    once however many batches touch it."""
+    after = rollups.inserting()
     chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == batch:
+    try:
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == batch:
+                _write(chunk)
+                if progress:
+                    progress(len(chunk))
+                chunk = []
+        if chunk:
             _write(chunk)
             if progress:
                 progress(len(chunk))
-            chunk = []
-    if chunk:
-        _write(chunk)
-        if progress:
-            progress(len(chunk))
+        rollups.add_inserted(after)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    rollups.analyze()  # fresh statistics: a bulk load leaves the planner guessing
 
 
 def _write(chunk: list[dict[str, Any]]) -> None:
-    table = UsageRecord.__table__
     connection = db.session.connection()
-    rollups.add_new_records(chunk)
     if connection.dialect.name != "postgresql":
-        db.session.execute(sa.insert(table), chunk)
-        db.session.commit()
+        db.session.execute(sa.insert(UsageRecord.__table__), chunk)
         return
     names = list(chunk[0])
     raw = connection.connection.driver_connection
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
-        columns = ", ".join(names)
-        with cursor.copy(f"COPY usage_records ({columns}) FROM STDIN") as copy:
-            for row in chunk:
-                copy.write_row(
-                    [
-                        v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
-                        for v in row.values()
-                    ]
-                )
-    db.session.commit()
+    statement = f"COPY usage_records ({', '.join(names)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in chunk:
+            copy.write_row(
+                [
+                    v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
+                    for v in row.values()
+                ]
+            )
 
 
 def holds_foreign_records() -> bool:
