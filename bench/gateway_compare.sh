@@ -112,7 +112,7 @@ if [[ -z "${SKIP_LITELLM:-}" ]]; then
 fi
 
 if [[ -z "${SKIP_FLOOR:-}" ]]; then
-  setsid "$PEER_VENV/bin/gunicorn" -w "$WORKERS" -k gthread --threads 16 -b "127.0.0.1:$FLOOR_PORT" \
+  setsid "$PEER_VENV/bin/gunicorn" -c /dev/null -w "$WORKERS" -k gthread --threads 16 -b "127.0.0.1:$FLOOR_PORT" \
     --chdir "$PEER" ref_flask_gateway:app >"$OUT/floor.log" 2>&1 < /dev/null &
   FLOOR=$!; GROUPS_STARTED+=("$FLOOR"); wait_http "http://127.0.0.1:$FLOOR_PORT/v1/models"
   bench floor "http://127.0.0.1:$FLOOR_PORT" sk-ref-1234 mock-gpt CPU_PIDS="$FLOOR"
