@@ -240,6 +240,13 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # one-hour limit would break admin tabs left open over lunch.
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # redis-py allows 100 connections per pool; a gevent worker with hundreds of calls in
+        # flight counts each against the limits at once and hit "Too many connections".
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"max_connections": _positive_int("SWITCHBOARD_REDIS_MAX_CONNECTIONS", 1000)}
+            if redis_url
+            else {}
+        ),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_KEY_PREFIX": "switchboard",
         "LOGIN_RATE_LIMIT": os.environ.get("SWITCHBOARD_LOGIN_RATE_LIMIT", "10 per minute"),

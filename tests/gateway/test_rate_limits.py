@@ -99,3 +99,27 @@ def test_counts_live_in_redis_where_every_process_sees_them(app, member, redis_p
 
     keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(f"*{redis_prefix}/gateway/*"))
     assert len(keys) == 2  # requests and tokens of this token, this minute
+
+
+def test_a_failing_counter_store_is_a_503_not_a_500_and_never_fails_a_finished_reply(
+    wired, client, member, monkeypatch
+):
+    """Redis down or out of connections: a limited token's call is refused with the protocol's
+    503 (and Retry-After) before anything is sent; counting tokens after a reply only logs."""
+    _, secret = make_token(member, requests_per_minute=100, tokens_per_minute=10_000)
+
+    class Broken:
+        def get(self, *_a, **_k):  # type: ignore[no-untyped-def]
+            raise ConnectionError("Too many connections")
+
+        incr = get
+
+    monkeypatch.setattr(type(limiter), "storage", property(lambda self: Broken()))
+    response = _chat(client, secret)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert "Rate limits cannot be checked" in response.get_json()["error"]["message"]
+    assert wired.requests_to("openai.chat") == []
+    budget = rate_limits.Budget(
+        [rate_limits.Scope("token", "t1", 100, 10_000)], minute=1, reset_s=30
+    )
+    rate_limits.count_tokens(budget, 50)  # logs, does not raise

@@ -12,9 +12,11 @@ A token's limits are on the token; users' and orgs' come from the configuration
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
@@ -55,6 +57,13 @@ class Budget:
             out["x-ratelimit-remaining-tokens"] = str(max(0, self.tokens[1]))
             out["x-ratelimit-reset-tokens"] = reset
         return out
+
+
+log = logging.getLogger(__name__)
+
+
+class LimitsUnavailable(Exception):
+    """The counters cannot be read (Redis is down or out of connections)."""
 
 
 class RateLimitHit(Exception):
@@ -99,7 +108,19 @@ def admit(identity: TokenIdentity) -> Budget:
     budget = Budget(scopes_for(identity), minute, WINDOW_S - now % WINDOW_S)
     if not budget.scopes:
         return budget
-    storage = limiter.storage
+    try:
+        hit = _count_request(budget, limiter.storage, minute)
+    except Exception as exc:  # the shared counter store (Redis) failed: refuse, never guess
+        log.error("rate limits could not be checked (%s)", type(exc).__name__)
+        raise LimitsUnavailable() from None
+    if hit is not None:
+        wait = max(1, math.ceil(budget.reset_s))
+        raise RateLimitHit(f"Rate limit reached: the {hit}. Retry in {wait} s.", wait, budget)
+    return budget
+
+
+def _count_request(budget: Budget, storage: Any, minute: int) -> str | None:
+    """Count the request in every scope; the first limit it goes over, if any."""
     hit: str | None = None
     for scope in budget.scopes:
         if scope.tpm:
@@ -112,10 +133,7 @@ def admit(identity: TokenIdentity) -> Budget:
             budget.requests = _tighter(budget.requests, scope.rpm, scope.rpm - count)
             if count > scope.rpm and hit is None:
                 hit = f"requests per minute of this {scope.name} ({scope.rpm})"
-    if hit is not None:
-        wait = max(1, math.ceil(budget.reset_s))
-        raise RateLimitHit(f"Rate limit reached: the {hit}. Retry in {wait} s.", wait, budget)
-    return budget
+    return hit
 
 
 def count_tokens(budget: Budget, tokens: int) -> None:
@@ -125,6 +143,11 @@ def count_tokens(budget: Budget, tokens: int) -> None:
     storage = limiter.storage
     for scope in budget.scopes:
         if scope.tpm:
-            used = storage.incr(_key("tokens", scope, budget.minute), WINDOW_S * 2, amount=tokens)
+            try:
+                key = _key("tokens", scope, budget.minute)
+                used = storage.incr(key, WINDOW_S * 2, amount=tokens)
+            except Exception as exc:  # the reply went out already: it is not failed for this
+                log.error("tokens could not be counted (%s)", type(exc).__name__)
+                return
             if budget.tokens is not None:
                 budget.tokens = _tighter(budget.tokens, scope.tpm, scope.tpm - used)

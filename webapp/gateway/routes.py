@@ -64,6 +64,10 @@ def _admit(caller: Caller) -> rate_limits.Budget:
     g.gateway_byok = bool(caller.byok_key)
     try:
         budget = rate_limits.admit(caller.identity)
+    except rate_limits.LimitsUnavailable:
+        raise GatewayError(
+            503, "Rate limits cannot be checked right now. Try again shortly.", retry_after=1
+        ) from None
     except rate_limits.RateLimitHit as hit:
         g.gateway_budget = hit.budget
         raise GatewayError(
