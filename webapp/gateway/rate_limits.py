@@ -4,7 +4,8 @@ Counters live in Flask-Limiter's storage, as the sign-in throttle's do: Redis wh
 ``REDIS_URL`` is set (every process shares them), else this process's memory. Windows are
 fixed calendar minutes (the key names the minute), so the reset time needs no round trip:
 a request costs one ``INCR`` per limited scope for requests, one ``GET`` per scope with a
-token limit, and after the call one ``INCRBY`` per such scope with the tokens it metered.
+token limit, and after the call one ``INCRBY`` per such scope with the tokens it metered —
+with Redis, one pipelined round trip before the call and one after.
 
 A token's limits are on the token; users' and orgs' come from the configuration
 (``SWITCHBOARD_GATEWAY_USER_RPM`` …; unset means none).
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from limits.storage import RedisStorage
 
 from webapp.extensions import limiter
 from webapp.services.tokens.auth import TokenIdentity
@@ -121,33 +123,84 @@ def admit(identity: TokenIdentity) -> Budget:
 
 def _count_request(budget: Budget, storage: Any, minute: int) -> str | None:
     """Count the request in every scope; the first limit it goes over, if any."""
+    reads = _Counters(storage)
+    for scope in budget.scopes:
+        if scope.tpm:
+            reads.get(_key("tokens", scope, minute))
+        if scope.rpm:
+            reads.incr(_key("requests", scope, minute))
+    values = iter(reads.run())
     hit: str | None = None
     for scope in budget.scopes:
         if scope.tpm:
-            used = int(storage.get(_key("tokens", scope, minute)) or 0)
+            used = next(values)
             budget.tokens = _tighter(budget.tokens, scope.tpm, scope.tpm - used)
             if used >= scope.tpm and hit is None:
                 hit = f"tokens per minute of this {scope.name} ({scope.tpm})"
         if scope.rpm:
-            count = storage.incr(_key("requests", scope, minute), WINDOW_S * 2)
+            count = next(values)
             budget.requests = _tighter(budget.requests, scope.rpm, scope.rpm - count)
             if count > scope.rpm and hit is None:
                 hit = f"requests per minute of this {scope.name} ({scope.rpm})"
     return hit
 
 
+class _Counters:
+    """Reads and increments of counters, sent to Redis as one pipeline (one round trip for
+    all of a request's scopes); Flask-Limiter's own storage calls, one by one, elsewhere."""
+
+    def __init__(self, storage: Any) -> None:
+        self.storage = storage
+        self.redis = type(storage) is RedisStorage
+        self.steps: list[tuple[str, str, int]] = []
+
+    def get(self, key: str) -> None:
+        self.steps.append(("get", key, 0))
+
+    def incr(self, key: str, amount: int = 1) -> None:
+        self.steps.append(("incr", key, amount))
+
+    def run(self) -> list[int]:
+        """Every step's value: the counter read, or the counter after the increment."""
+        if not self.redis:
+            return [
+                int(self.storage.get(key) or 0)
+                if op == "get"
+                else self.storage.incr(key, WINDOW_S * 2, amount=amount)
+                for op, key, amount in self.steps
+            ]
+        pipe = self.storage.get_connection().pipeline(transaction=False)
+        for op, key, amount in self.steps:
+            key = self.storage.prefixed_key(key)
+            if op == "get":
+                pipe.get(key)
+            else:  # each minute has its own key: it only has to outlive its minute
+                pipe.incrby(key, amount)
+                pipe.expire(key, WINDOW_S * 2)
+        replies = iter(pipe.execute())
+        values = []
+        for op, _key, _amount in self.steps:
+            values.append(int(next(replies) or 0))
+            if op == "incr":
+                next(replies)  # the expiry's reply
+        return values
+
+
 def count_tokens(budget: Budget, tokens: int) -> None:
     """Add a finished call's metered tokens to every scope with a token limit."""
     if tokens <= 0:
         return
-    storage = limiter.storage
-    for scope in budget.scopes:
-        if scope.tpm:
-            try:
-                key = _key("tokens", scope, budget.minute)
-                used = storage.incr(key, WINDOW_S * 2, amount=tokens)
-            except Exception as exc:  # the reply went out already: it is not failed for this
-                log.error("tokens could not be counted (%s)", type(exc).__name__)
-                return
-            if budget.tokens is not None:
-                budget.tokens = _tighter(budget.tokens, scope.tpm, scope.tpm - used)
+    limited = [scope for scope in budget.scopes if scope.tpm]
+    if not limited:
+        return
+    counters = _Counters(limiter.storage)
+    for scope in limited:
+        counters.incr(_key("tokens", scope, budget.minute), tokens)
+    try:
+        totals = counters.run()
+    except Exception as exc:  # the reply went out already: it is not failed for this
+        log.error("tokens could not be counted (%s)", type(exc).__name__)
+        return
+    for scope, used in zip(limited, totals, strict=True):
+        if budget.tokens is not None and scope.tpm:
+            budget.tokens = _tighter(budget.tokens, scope.tpm, scope.tpm - used)
