@@ -32,7 +32,7 @@ def test_one_read_is_one_batch_and_a_line_split_across_reads_is_joined() -> None
     whole = _sse(_text("a"), _text("b"))
     reads = [whole, _sse(_text("c"))[:9], _sse(_text("c"))[9:] + b"data: [DONE]\n\n"]
     response = httpx2.Response(200, content=iter(reads), request=httpx2.Request("POST", "http://x"))
-    batches = list(openai_http._batches(response))
+    batches = list(openai_http._batches(response, lambda: response.request))
     texts = [[c["choices"][0]["delta"]["content"] for c in batch] for batch in batches]
     assert texts == [["a", "b"], ["c"]]
 

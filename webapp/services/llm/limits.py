@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -24,6 +24,7 @@ MAX_STREAM_BYTES = 64 * 1024 * 1024
 MAX_MODELS = 5_000  # a live model list keeps at most this many ids …
 MAX_MODEL_ID = 256  # … and drops ids longer than this
 DECODED = ("gzip", "x-gzip", "deflate")
+DROPPED_WHEN_DECODED = (b"content-encoding", b"content-length")
 
 _deadline: ContextVar[float | None] = ContextVar("switchboard_io_deadline", default=None)
 
@@ -57,9 +58,7 @@ def clamp(timeout: float | None, error: type[Exception]) -> float | None:
 class BoundedBody(httpx2.SyncByteStream):
     """A reply body read under a deadline and a size limit (decompressed if need be)."""
 
-    def __init__(
-        self, inner: httpx2.SyncByteStream, at: float | None, limit: int, decode: bool
-    ) -> None:
+    def __init__(self, inner: Iterable[bytes], at: float | None, limit: int, decode: bool) -> None:
         self._inner, self._at, self._limit = inner, at, limit
         self._decoder = zlib.decompressobj(32 + zlib.MAX_WBITS) if decode else None
         self._total = 0
@@ -93,12 +92,38 @@ class BoundedBody(httpx2.SyncByteStream):
             yield self._count(self._decoder.flush())
 
     def close(self) -> None:
-        self._inner.close()
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
 
 
-def _refuse(response: httpx2.Response, reason: str) -> UpstreamFault:
-    response.close()
-    return UpstreamFault(reason)
+def body_bounds(
+    status: int,
+    header: Callable[[str], str],
+    *,
+    stream: bool,
+    scope_deadline: float | None,
+    stream_max_s: float | None,
+) -> tuple[int, float | None, bool]:
+    """How a reply's body is read: (size limit, deadline, decompress?). UpstreamFault when it
+    must not be read at all. ``header(name)`` gives a header's value ("" when absent)."""
+    streaming = stream and status < 300
+    content_type = header("content-type")
+    if streaming and "text/event-stream" not in content_type:
+        raise UpstreamFault(f"a {content_type or 'untyped'} reply to a streamed request")
+    limit = MAX_STREAM_BYTES if streaming else MAX_RESPONSE_BYTES
+    if streaming:
+        at = time.monotonic() + stream_max_s if stream_max_s else None
+    else:
+        at = scope_deadline
+    length = header("content-length")
+    if length.isdigit() and int(length) > limit:
+        raise UpstreamFault(f"a reply larger than {limit // (1024 * 1024)} MB")
+    encoding = (header("content-encoding") or "identity").strip().lower()
+    decode = encoding not in ("", "identity")
+    if decode and encoding not in DECODED:
+        raise UpstreamFault(f"a reply in an unsupported encoding ({encoding[:30]})")
+    return limit, at, decode
 
 
 def bounded(
@@ -110,26 +135,20 @@ def bounded(
 ) -> httpx2.Response:
     """The same response, its body bounded. An error reply to a stream is read whole, under
     the attempt's deadline; a successful stream must be server-sent events."""
-    streaming = stream and response.status_code < 300
-    content_type = response.headers.get("content-type", "")
-    if streaming and "text/event-stream" not in content_type:
-        raise _refuse(response, f"a {content_type or 'untyped'} reply to a streamed request")
-    limit = MAX_STREAM_BYTES if streaming else MAX_RESPONSE_BYTES
-    if streaming:
-        at = time.monotonic() + stream_max_s if stream_max_s else None
-    else:
-        at = scope_deadline
-    length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise _refuse(response, f"a reply larger than {limit // (1024 * 1024)} MB")
-    encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    decode = encoding not in ("", "identity")
-    if decode and encoding not in DECODED:
-        raise _refuse(response, f"a reply in an unsupported encoding ({encoding[:30]})")
+    try:
+        limit, at, decode = body_bounds(
+            response.status_code,
+            lambda name: response.headers.get(name, ""),
+            stream=stream,
+            scope_deadline=scope_deadline,
+            stream_max_s=stream_max_s,
+        )
+    except UpstreamFault:
+        response.close()
+        raise
     headers = response.headers.raw
     if decode:
-        dropped = (b"content-encoding", b"content-length")
-        headers = [(k, v) for k, v in headers if k.lower() not in dropped]
+        headers = [(k, v) for k, v in headers if k.lower() not in DROPPED_WHEN_DECODED]
     body = response.stream
     assert isinstance(body, httpx2.SyncByteStream)
     return httpx2.Response(

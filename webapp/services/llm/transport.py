@@ -33,6 +33,7 @@ import httpcore2
 import httpx2
 from httpcore2._backends.base import NetworkBackend, NetworkStream
 from httpcore2._backends.sync import SyncBackend
+from httpx2._transports.default import ResponseStream, map_httpcore_exceptions
 
 from webapp.services.credentials import addresses, url_guard
 from webapp.services.credentials.addresses import IPAddress, host_key
@@ -225,6 +226,78 @@ class PinnedTransport(httpx2.HTTPTransport):
             scope_deadline=scope.deadline,
             stream_max_s=scope.stream_max_s,
         )
+
+    def post(
+        self,
+        url: httpcore2.URL,
+        headers: list[tuple[bytes, bytes]],
+        content: bytes,
+        timeouts: dict[str, float | None],
+    ) -> RawResponse:
+        """POST ``content`` straight to the connection pool: the same pinned connections,
+        deadlines and body bounds as ``handle_request``, without httpx's request and
+        response models (a pass-through needs the bytes only). ``headers`` are sent as
+        they are: they must name the Host and the Content-Length."""
+        scope = _scope.get()
+        request = httpcore2.Request(
+            b"POST",
+            url,
+            headers=[*headers, _IDENTITY],
+            content=content,
+            extensions={"timeout": timeouts},
+        )
+        with limits.deadline(scope.deadline), map_httpcore_exceptions():
+            response = self._pool.handle_request(request)
+        found = {name.lower(): value for name, value in response.headers}
+        try:
+            limit, at, decode = limits.body_bounds(
+                response.status,
+                lambda name: found.get(name.encode(), b"").decode("latin-1"),
+                stream=scope.stream,
+                scope_deadline=scope.deadline,
+                stream_max_s=scope.stream_max_s,
+            )
+        except limits.UpstreamFault:
+            response.close()
+            raise
+        stream = response.stream
+        assert isinstance(stream, Iterable)  # a sync pool's
+        body = limits.BoundedBody(ResponseStream(stream), at, limit, decode)
+        raw = response.headers
+        if decode:
+            raw = [(k, v) for k, v in raw if k.lower() not in limits.DROPPED_WHEN_DECODED]
+        return RawResponse(response.status, raw, body)
+
+
+_IDENTITY = (b"Accept-Encoding", b"identity")  # bodies are counted as they arrive
+
+
+class RawResponse:
+    """A reply read off the pool: status, raw headers and its bounded body."""
+
+    __slots__ = ("_body", "_content", "headers", "status_code")
+
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: limits.BoundedBody
+    ) -> None:
+        self.status_code, self.headers, self._body = status, headers, body
+        self._content: bytes | None = None
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body as it arrives (httpx2's exceptions for network faults)."""
+        yield from self._body
+
+    def read(self) -> bytes:
+        """The whole body (read once, then kept); the connection goes back to the pool."""
+        if self._content is None:
+            try:
+                self._content = b"".join(self._body)
+            finally:
+                self._body.close()
+        return self._content
+
+    def close(self) -> None:
+        self._body.close()
 
 
 def http_client(

@@ -2,10 +2,11 @@
 
 The SDK's object model costs more CPU than the rest of a gateway call (typed request
 transformation, then a pydantic object per reply and per stream chunk). A chat call only
-needs the JSON: this module sends it and reads it as dicts, through the SDK client's
-``httpx2`` client — so the pinned transport, the deadlines, the body limits and the pooled
-connections are the same — and raises the SDK's own exceptions for HTTP errors, so error
-classification does not change. Embeddings and model lists still go through the SDK.
+needs the JSON: this module sends it and reads it as dicts, straight through the SDK
+client's pinned transport (``PinnedTransport.post``) — so the pinned connections, the
+deadlines, the body limits and the pool are the same — and raises the SDK's own exceptions
+for HTTP errors and network faults, so error classification does not change. Embeddings
+and model lists still go through the SDK.
 """
 
 from __future__ import annotations
@@ -13,32 +14,38 @@ from __future__ import annotations
 import functools
 import json
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore2
 import httpx2
 import openai
 
 from webapp.services.llm.limits import UpstreamFault
+from webapp.services.llm.transport import PinnedTransport, RawResponse
 
 
 @dataclass(frozen=True)
 class Route:
-    transport: httpx2.BaseTransport
+    transport: PinnedTransport
     chat_url: httpx2.URL  # parsed once
-    headers: httpx2.Headers  # normalized once; each request copies them
+    target: httpcore2.URL
+    headers: list[tuple[bytes, bytes]]  # Host first, then the client's own
+
+    def request(self, content: bytes = b"") -> httpx2.Request:
+        """The request as httpx models it: only for the SDK's exceptions (an error path)."""
+        return httpx2.Request("POST", self.chat_url, headers=self.headers, content=content)
 
 
-_transports: weakref.WeakKeyDictionary[openai.OpenAI, httpx2.BaseTransport] = (
-    weakref.WeakKeyDictionary()
-)
+_transports: weakref.WeakKeyDictionary[openai.OpenAI, PinnedTransport] = weakref.WeakKeyDictionary()
 _routes: weakref.WeakKeyDictionary[openai.OpenAI, Route] = weakref.WeakKeyDictionary()
 
 
-def register(client: openai.OpenAI, transport: httpx2.BaseTransport) -> None:
-    """``client`` was built on ``transport``: chat calls go straight to it (the SDK client's
-    own httpx client adds cookie, auth and redirect handling that these calls never use)."""
+def register(client: openai.OpenAI, transport: PinnedTransport) -> None:
+    """``client`` was built on ``transport``: chat calls go straight to its connection pool
+    (the SDK client's own httpx client adds cookie, auth and redirect handling, and httpx's
+    request and response models, that these calls never use)."""
     _transports[client] = transport
 
 
@@ -52,8 +59,12 @@ def route(client: openai.OpenAI) -> Route:
             if isinstance(value, str)
         }
         base = str(client.base_url).rstrip("/")
-        transport = _transports.get(client) or client._client._transport
-        found = Route(transport, httpx2.URL(f"{base}/chat/completions"), httpx2.Headers(headers))
+        url = httpx2.URL(f"{base}/chat/completions")
+        target = httpcore2.URL(
+            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+        )
+        raw = [(b"Host", url.netloc), *httpx2.Headers(headers).raw]
+        found = Route(_transports[client], url, target, raw)
         _routes[client] = found
     return found
 
@@ -65,39 +76,31 @@ def _timeouts(seconds: float) -> dict[str, float | None]:
 
 def _send(client: openai.OpenAI, body: dict[str, Any], timeout_s: float, stream: bool) -> Any:
     target = route(client)
-    request = httpx2.Request(
-        "POST",
-        target.chat_url,
-        content=json.dumps(body, separators=(",", ":")).encode(),
-        headers=target.headers,
-        extensions={"timeout": _timeouts(timeout_s)},
-    )
+    content = json.dumps(body, separators=(",", ":")).encode()
+    headers = [*target.headers, (b"Content-Length", str(len(content)).encode())]
     try:
-        response = target.transport.handle_request(request)
-        response.request = request
+        response = target.transport.post(target.target, headers, content, _timeouts(timeout_s))
         if not stream:
-            try:
-                response.read()
-            except BaseException:
-                response.close()
-                raise
-    except httpx2.TimeoutException as exc:
-        raise openai.APITimeoutError(request=request) from exc
-    except httpx2.TransportError as exc:
-        raise openai.APIConnectionError(request=request) from exc
-    if response.status_code >= 400:
-        try:
             response.read()
-        finally:
-            response.close()
-        raise client._make_status_error_from_response(response)
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=target.request(content)) from exc
+    except httpx2.TransportError as exc:
+        raise openai.APIConnectionError(request=target.request(content)) from exc
+    if response.status_code >= 400:
+        error = httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            content=response.read(),
+            request=target.request(content),
+        )
+        raise client._make_status_error_from_response(error)
     return response
 
 
 def post_chat(client: openai.OpenAI, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """The reply of a non-streamed chat completion, as JSON."""
     response = _send(client, body, timeout_s, stream=False)
-    reply = json.loads(response.content)
+    reply = json.loads(response.read())
     if not isinstance(reply, dict):
         raise UpstreamFault("the reply is not a JSON object")
     return reply
@@ -119,10 +122,12 @@ def open_chat_stream(
     together in one read (a fast upstream sends many at once, and the gateway then writes
     them to its client at once). Closing the iterator closes the response."""
     response = _send(client, body, timeout_s, stream=True)
-    return _batches(response)
+    return _batches(response, lambda: route(client).request())
 
 
-def _batches(response: httpx2.Response) -> Iterator[list[dict[str, Any]]]:
+def _batches(
+    response: RawResponse | httpx2.Response, request: Callable[[], httpx2.Request]
+) -> Iterator[list[dict[str, Any]]]:
     try:
         rest, event = b"", None
         for block in response.iter_bytes():
@@ -144,7 +149,7 @@ def _batches(response: httpx2.Response) -> Iterator[list[dict[str, Any]]]:
                     if not isinstance(chunk, dict):
                         raise UpstreamFault("a stream event that is not a JSON object")
                     if chunk.get("error") and event in (None, b"error"):
-                        raise _stream_error(chunk, response.request)
+                        raise _stream_error(chunk, request())
                     batch.append(chunk)
                 # anything else: comments (": keep-alive"), ids, retries
             if batch:
