@@ -123,3 +123,46 @@ def test_a_failing_counter_store_is_a_503_not_a_500_and_never_fails_a_finished_r
         [rate_limits.Scope("token", "t1", 100, 10_000)], minute=1, reset_s=30
     )
     rate_limits.count_tokens(budget, 50)  # logs, does not raise
+
+
+def test_tokens_reach_redis_without_a_round_trip_of_their_own(
+    app, member, redis_prefix, monkeypatch
+):
+    """A call's tokens ride on the next admission's pipeline; with no next request, a
+    background flush adds them within a second; either way other processes see them."""
+    import time
+
+    import redis
+    from limits.storage import storage_from_string
+
+    monkeypatch.setattr(rate_limits._Unsent, "FLUSH_S", 0.05)
+    app.config["RATELIMIT_KEY_PREFIX"] = redis_prefix
+    _, secret = make_token(member, tokens_per_minute=1000)
+    identity = auth.authenticate(secret)
+    storage = storage_from_string(REDIS_URL)
+    saved = limiter._storage
+    connection = redis.Redis.from_url(REDIS_URL)
+
+    def stored() -> int:
+        keys = list(connection.scan_iter(f"*{redis_prefix}/gateway/tokens/*"))
+        return sum(int(connection.get(k) or 0) for k in keys)
+
+    try:
+        limiter._storage = storage
+        budget = rate_limits.admit(identity)
+        rate_limits.count_tokens(budget, 70)
+        assert budget.tokens == (1000, 930)  # the reply's headers count this call already
+        for _ in range(100):  # the flush thread
+            if stored() == 70:
+                break
+            time.sleep(0.02)
+        assert stored() == 70
+        monkeypatch.setattr(rate_limits._Unsent, "FLUSH_S", 30.0)
+        rate_limits._unsent._flusher = None  # the next add starts a slow flusher
+        rate_limits.count_tokens(budget, 30)
+        assert stored() == 70  # not sent yet …
+        assert rate_limits.admit(identity).tokens == (1000, 900)  # … read after it is added
+        assert stored() == 100
+    finally:
+        limiter._storage = saved
+        rate_limits._unsent.take()

@@ -4,8 +4,9 @@ Counters live in Flask-Limiter's storage, as the sign-in throttle's do: Redis wh
 ``REDIS_URL`` is set (every process shares them), else this process's memory. Windows are
 fixed calendar minutes (the key names the minute), so the reset time needs no round trip:
 a request costs one ``INCR`` per limited scope for requests, one ``GET`` per scope with a
-token limit, and after the call one ``INCRBY`` per such scope with the tokens it metered —
-with Redis, one pipelined round trip before the call and one after.
+token limit, and after the call one ``INCRBY`` per such scope with the tokens it metered.
+With Redis all of it is one pipelined round trip per request: a call's tokens travel with
+the next admission's pipeline (or a background flush within a second, see ``_Unsent``).
 
 A token's limits are on the token; users' and orgs' come from the configuration
 (``SWITCHBOARD_GATEWAY_USER_RPM`` …; unset means none).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -147,7 +149,8 @@ def _count_request(budget: Budget, storage: Any, minute: int) -> str | None:
 
 class _Counters:
     """Reads and increments of counters, sent to Redis as one pipeline (one round trip for
-    all of a request's scopes); Flask-Limiter's own storage calls, one by one, elsewhere."""
+    all of a request's scopes, with the tokens of earlier calls still to be added, see
+    ``_Unsent``); Flask-Limiter's own storage calls, one by one, elsewhere."""
 
     def __init__(self, storage: Any) -> None:
         self.storage = storage
@@ -169,7 +172,11 @@ class _Counters:
                 else self.storage.incr(key, WINDOW_S * 2, amount=amount)
                 for op, key, amount in self.steps
             ]
+        unsent = _unsent.take()
         pipe = self.storage.get_connection().pipeline(transaction=False)
+        for key, amount in unsent.items():  # first: this request's reads include them
+            pipe.incrby(key, amount)
+            pipe.expire(key, WINDOW_S * 2)
         for op, key, amount in self.steps:
             key = self.storage.prefixed_key(key)
             if op == "get":
@@ -177,13 +184,79 @@ class _Counters:
             else:  # each minute has its own key: it only has to outlive its minute
                 pipe.incrby(key, amount)
                 pipe.expire(key, WINDOW_S * 2)
-        replies = iter(pipe.execute())
-        values = []
+        try:
+            replies = pipe.execute()[2 * len(unsent) :]
+        except Exception:
+            _unsent.give_back(unsent, self.storage)
+            raise
+        values, at = [], 0
         for op, _key, _amount in self.steps:
-            values.append(int(next(replies) or 0))
-            if op == "incr":
-                next(replies)  # the expiry's reply
+            values.append(int(replies[at] or 0))
+            at += 2 if op == "incr" else 1  # an increment's expiry has a reply too
         return values
+
+
+class _Unsent:
+    """Tokens of finished calls not yet added to Redis (per key). A call's tokens need no
+    round trip of their own: they go with this process's next admission's pipeline, read
+    after they are added, or within ``FLUSH_S`` (a background thread) when no request
+    comes; other processes see them that late at most. Lost only if the process is killed
+    in between (a second of one process's tokens, never a charge: money is metered apart)."""
+
+    FLUSH_S = 1.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._amounts: dict[str, int] = {}
+        self._storage: Any = None
+        self._flusher: threading.Thread | None = None
+
+    def add(self, storage: Any, keys: list[str], amount: int) -> None:
+        with self._lock:
+            self._storage = storage
+            for key in keys:
+                self._amounts[key] = self._amounts.get(key, 0) + amount
+            if self._flusher is None or not self._flusher.is_alive():
+                self._flusher = threading.Thread(
+                    target=self._flush_soon, name="switchboard-tpm-flush", daemon=True
+                )
+                self._flusher.start()
+
+    def take(self) -> dict[str, int]:
+        with self._lock:
+            amounts, self._amounts = self._amounts, {}
+        return amounts
+
+    def give_back(self, amounts: dict[str, int], storage: Any) -> None:
+        """A flush that failed: kept for the next one (Redis may be back by then)."""
+        with self._lock:
+            self._storage = storage
+            for key, amount in amounts.items():
+                self._amounts[key] = self._amounts.get(key, 0) + amount
+
+    def _flush_soon(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_S)
+            amounts = self.take()
+            if not amounts:
+                with self._lock:  # nothing came meanwhile: the thread ends
+                    if not self._amounts:
+                        self._flusher = None
+                        return
+                continue
+            storage = self._storage
+            try:
+                pipe = storage.get_connection().pipeline(transaction=False)
+                for key, amount in amounts.items():
+                    pipe.incrby(key, amount)
+                    pipe.expire(key, WINDOW_S * 2)
+                pipe.execute()
+            except Exception as exc:
+                log.error("tokens could not be counted (%s); retrying", type(exc).__name__)
+                self.give_back(amounts, storage)
+
+
+_unsent = _Unsent()
 
 
 def count_tokens(budget: Budget, tokens: int) -> None:
@@ -193,9 +266,17 @@ def count_tokens(budget: Budget, tokens: int) -> None:
     limited = [scope for scope in budget.scopes if scope.tpm]
     if not limited:
         return
-    counters = _Counters(limiter.storage)
-    for scope in limited:
-        counters.incr(_key("tokens", scope, budget.minute), tokens)
+    storage = limiter.storage
+    keys = [_key("tokens", scope, budget.minute) for scope in limited]
+    if type(storage) is RedisStorage:
+        _unsent.add(storage, [storage.prefixed_key(key) for key in keys], tokens)
+        if budget.tokens is not None:  # as read at admission, plus this call's
+            limit, remaining = budget.tokens
+            budget.tokens = (limit, remaining - tokens)
+        return
+    counters = _Counters(storage)
+    for key in keys:
+        counters.incr(key, tokens)
     try:
         totals = counters.run()
     except Exception as exc:  # the reply went out already: it is not failed for this
