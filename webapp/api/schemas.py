@@ -144,6 +144,18 @@ class LiveModelsOut(Out):
     models: list[LiveModelOut]
 
 
+class OriginConfirm(Body):
+    """``origin``: the address you reviewed (e.g. ``https://llm.example.com``); when given and
+    the address has changed again since, the answer is a 409. Null: the current address."""
+
+    origin: str | None = Field(None, max_length=500)
+
+
+class KeysResumedOut(BaseModel):
+    resumed: int = Field(description="How many keys (global keys and the fallback key) resumed.")
+    origin: str | None = Field(description="Where they are now sent.")
+
+
 class ConnectionTestOut(Out):
     ok: bool
     latency_ms: int
@@ -287,6 +299,26 @@ class MemberUpdate(Body):
     org_role: Literal["member", "org_admin"]
 
 
+class InvitationOut(Out):
+    """An invitation to an org by email; it carries no secret: the invitee accepts it after
+    signing in with that email."""
+
+    id: int
+    org_id: int
+    org_name: str
+    email: str
+    org_role: str
+    invited_by_id: int | None
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+
+
+class InvitationCreate(Body):
+    email: str = Field(max_length=254)
+    org_role: Literal["member", "org_admin"] = "member"
+
+
 # --- users -----------------------------------------------------------------------------
 
 
@@ -297,6 +329,7 @@ class UserOut(Out):
     role: str
     mode: str
     active: bool
+    must_change_password: bool
     created_at: datetime
     last_login_at: datetime | None
     version: int
@@ -478,10 +511,29 @@ class EffectiveOut(BaseModel):
 
 
 class UserCreate(Body):
+    """Give a ``password``, or ``generate_password: true`` for one generated, returned once
+    and to be changed at the user's first sign-in (as the Users page does)."""
+
     email: str = Field(max_length=254)
-    password: str = Field(max_length=1000, json_schema_extra={"writeOnly": True})
+    password: str | None = Field(None, max_length=1000, json_schema_extra={"writeOnly": True})
+    generate_password: bool = False
     role: Literal["admin", "member"] = "member"
     display_name: str | None = Field(None, max_length=120)
+
+
+class CreatedUserOut(UserOut):
+    password: str | None = Field(
+        description="The generated password (null when you chose one): shown this once."
+    )
+
+
+class PasswordResetOut(BaseModel):
+    """A generated password for the user to sign in with once and then replace."""
+
+    user_id: int
+    email: str
+    password: str = Field(description="Shown this once, never again.")
+    must_change_password: bool
 
 
 # --- settings layers, features, profiles, aliases, budgets -------------------------------
@@ -643,3 +695,82 @@ class AuditEventOut(BaseModel):
     target_label: str | None
     org_id: int | None
     changes: list[AuditChangeOut]
+
+
+# --- site settings: retention, billing, allowed hosts, configuration documents -----------
+
+
+class RetentionOut(BaseModel):
+    """How long usage bodies and records are kept, in days (null: as long as the record /
+    forever)."""
+
+    body_days: int | None
+    record_days: int | None
+
+
+class RetentionUpdate(Body):
+    """Fields left out keep their values; null keeps bodies or records forever."""
+
+    body_days: int | None = None
+    record_days: int | None = None
+
+
+class PruneOut(BaseModel):
+    bodies_cleared: int
+    records_deleted: int
+
+
+class BillingOut(BaseModel):
+    credits_required: bool = Field(description="Managed calls need an account with credits.")
+    timezone: str = Field(description="The time zone budget periods follow.")
+
+
+class BillingUpdate(Body):
+    """Fields left out keep their values."""
+
+    credits_required: bool | None = None
+    timezone: str | None = Field(None, max_length=64)
+
+
+class AllowedHostOut(Out):
+    id: int
+    host: str
+    port: int
+    note: str | None
+
+
+class AllowedHostCreate(Body):
+    host: str = Field(max_length=300, description="host:port, e.g. localhost:11434.")
+    note: str | None = Field(None, max_length=300)
+
+
+class ConfigImport(Body):
+    """A configuration document (as ``GET /config/export`` returns it, or its YAML/JSON
+    text). ``apply`` false (the default) is a dry run that writes nothing."""
+
+    document: dict[str, Any] | str
+    apply: bool = False
+
+
+class ImportIssueOut(BaseModel):
+    path: str
+    message: str
+
+
+class ImportChangeOut(BaseModel):
+    kind: str
+    key: str
+    action: str
+    path: str
+    fields: list[AuditChangeOut]
+
+
+class ImportPlanOut(BaseModel):
+    """What the import would do (``applied`` false) or did; records the document leaves out
+    are left alone, nothing is deleted."""
+
+    applied: bool
+    summary: str
+    counts: dict[str, Any]
+    changes: list[ImportChangeOut]
+    notes: list[ImportIssueOut]

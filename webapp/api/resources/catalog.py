@@ -18,12 +18,14 @@ from webapp.api.core import (
 from webapp.api.schemas import (
     ConnectionTestOut,
     DefaultModel,
+    KeysResumedOut,
     Listing,
     LiveModelsAdd,
     LiveModelsOut,
     ModelOut,
     ModelQuery,
     ModelUpdate,
+    OriginConfirm,
     Page,
     ProviderOut,
     ProviderUpdate,
@@ -33,6 +35,8 @@ from webapp.models import CatalogModel, Provider
 from webapp.services import llm
 from webapp.services.catalog import editing, providers
 from webapp.services.catalog import schemas as catalog_schemas
+from webapp.services.credentials import confirmation
+from webapp.services.credentials.origins import origin_of, provider_url
 
 TAG = "Providers and models"
 
@@ -243,3 +247,37 @@ def update_model(model_id: int, body: dict[str, Any]) -> Any:
 )
 def set_default(model_id: int, body: DefaultModel) -> Any:
     return editing.set_default(require_admin(), editing.get_model(model_id), body.kind)
+
+
+@route(
+    "POST",
+    "/providers/<int:provider_id>/keys/confirm",
+    summary="Resume the global keys after a base-URL change",
+    tag=TAG,
+    body=OriginConfirm,
+    response=KeysResumedOut,
+)
+def confirm_provider_keys(provider_id: int, body: OriginConfirm) -> Any:
+    """After the provider's base URL moved to another origin, its global keys and fallback
+    key (environment variable) are paused; this sends them to the new address, in one
+    audited change. Org and personal keys stay with those who manage them
+    (``POST /credentials/{id}/confirm``). The page asks for a fresh sign-in; a full (not
+    read-only) admin token stands for it."""
+    provider = providers.get_provider(provider_id)
+    resumed = confirmation.confirm_provider_keys(require_admin(), provider, body.origin)
+    return {"resumed": resumed, "origin": origin_of(provider_url(provider))}
+
+
+@route(
+    "POST",
+    "/providers/<int:provider_id>/env-key/confirm",
+    summary="Resume the fallback key after a base-URL change",
+    tag=TAG,
+    body=OriginConfirm,
+    response=ProviderOut,
+)
+def confirm_env_key(provider_id: int, body: OriginConfirm) -> Any:
+    """Send the provider's environment-variable key to its current address (admins; a full
+    token stands for the page's fresh sign-in)."""
+    provider = providers.get_provider(provider_id)
+    return confirmation.confirm_env_key_origin(require_admin(), provider, body.origin)

@@ -1,5 +1,5 @@
-"""Settings layers (global, org, feature, user defaults), features, profiles, model aliases
-and budgets, each with the permissions of its page."""
+"""Settings layers (global, org, feature, user defaults, profiles), features, profiles, model
+aliases and budgets, each with the permissions of its page."""
 
 from __future__ import annotations
 
@@ -78,6 +78,13 @@ def _owner_of(scope: str, owner_id: int) -> str:
         return orgs.get_org(actor(), owner_id).name
     if scope == "feature":
         return features.get_feature(actor(), owner_id).slug
+    if scope == "profile":
+        found = _profile(owner_id)
+        return (
+            f"profile {found.name} of {found.organization_name}"
+            if found.org_id
+            else (f"profile {found.name} (global)")
+        )
     require_admin()
     return users.get_user(owner_id).email
 
@@ -130,6 +137,7 @@ def _layer_routes(scope: str, noun: str) -> None:
 _layer_routes("org", "organization")
 _layer_routes("feature", "feature")
 _layer_routes("user", "user")
+_layer_routes("profile", "profile")
 
 
 # --- features ----------------------------------------------------------------------------
