@@ -446,3 +446,65 @@ def test_usage_prune_keeps_decimal_totals(as_admin: Caller) -> None:
     assert as_admin.post("retention/prune").get_json()["records_deleted"] == 1
     summary = as_admin.get("usage/summary", query_string={"period": "30d"}).get_json()
     assert Decimal(summary["totals"]["cost_usd"]) == Decimal(1)
+
+
+# --- the account page: preference, signing out everywhere ---------------------------------
+
+
+def test_preferred_model_is_one_the_member_may_use(as_member: Caller) -> None:
+    start = as_member.get("me/preference").get_json()
+    assert start["model"] is None and "openai/gpt-5.4-mini" in start["allowed_models"]
+    chosen = as_member.put("me/preference", json={"model": "openai/gpt-5.4-mini"})
+    assert chosen.status_code == 200 and chosen.get_json()["model"] == "openai/gpt-5.4-mini"
+    wrong = as_member.put("me/preference", json={"model": "nobody/nothing"})
+    assert wrong.status_code == 422 and list(wrong.get_json()["errors"]) == ["model"]
+    cleared = as_member.put("me/preference", json={"model": None})
+    assert cleared.get_json()["model"] is None
+    assert _events("settings", "update")
+
+
+def test_signing_myself_out_everywhere_keeps_the_token(as_member: Caller) -> None:
+    user = as_member.user
+    assert user is not None
+    before = user.session_token
+    assert as_member.post("me/sessions/end").status_code == 204
+    db.session.expire_all()
+    assert db.session.get(User, user.id).session_token != before  # type: ignore[union-attr]
+    assert as_member.get("me").status_code == 200
+    assert _events("user", "sign_out")
+
+
+# --- single sign-on identities -----------------------------------------------------------
+
+
+def test_admin_links_and_unlinks_sso_identities(app: Flask, as_admin: Caller, member: User) -> None:
+    from webapp.services.accounts.sso_config import OidcProvider
+
+    app.config["OIDC_PROVIDERS"] = (
+        OidcProvider(
+            name="corp",
+            label="Corp",
+            issuer="https://idp.example.test",
+            client_id="client",
+            client_secret="client-secret-never-shown",
+        ),
+    )
+    url = f"users/{member.id}/sso-identities"
+    linked = as_admin.post(url, json={"provider": "corp", "subject": "u-123"})
+    assert linked.status_code == 201
+    body = linked.get_json()
+    assert (body["provider"], body["issuer"], body["subject"]) == (
+        "Corp",
+        "https://idp.example.test",
+        "u-123",
+    )
+    assert "client-secret-never-shown" not in linked.get_data(as_text=True)
+    again = as_admin.post(url, json={"provider": "corp", "subject": "u-123"})
+    assert again.status_code == 422 and list(again.get_json()["errors"]) == ["subject"]
+    unknown = as_admin.post(url, json={"provider": "elsewhere", "subject": "u-9"})
+    assert unknown.status_code == 422 and list(unknown.get_json()["errors"]) == ["provider"]
+    assert [i["id"] for i in as_admin.get(url).get_json()] == [body["id"]]
+    assert as_admin.delete(f"{url}/{body['id']}").status_code == 204
+    assert as_admin.delete(f"{url}/{body['id']}").status_code == 404
+    assert as_admin.get(url).get_json() == []
+    assert _events("sso_identity", "unlink")

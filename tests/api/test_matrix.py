@@ -31,12 +31,16 @@ from webapp.models import (
     TokenScope,
 )
 from webapp.models.base import utcnow
-from webapp.services.accounts import invitations
+from webapp.services.accounts import invitations, sso
+from webapp.services.accounts.sso_config import OidcProvider
 from webapp.services.billing import budgets
 from webapp.services.credentials import allowed_hosts
 
 ROLES = ("anonymous", "member", "org_admin", "admin", "revoked", "read_only")
 STRONG = "correct horse battery staple 2026!"
+CORP = OidcProvider(
+    name="corp", label="Corp", issuer="https://idp.example.test", client_id="c", client_secret="s"
+)
 
 
 @dataclass
@@ -83,6 +87,8 @@ def world(app: Flask) -> World:
     invited = invitations.invite(admin, org, "invitee@example.com", OrgRole.MEMBER)
     mine = invitations.invite(admin, beta, "admin@example.com", OrgRole.MEMBER)
     host = allowed_hosts.add_allowed_host(admin, "localhost:11434")
+    app.config["OIDC_PROVIDERS"] = (CORP,)  # put back after the test
+    linked = sso.link_identity(admin, member, "corp", "member-at-corp")
     budget = budgets.create_budget(
         member,
         budgets.BudgetOwner("token", token.id),
@@ -105,6 +111,7 @@ def world(app: Flask) -> World:
         "invitation": invited.id,
         "my_invitation": mine.id,
         "host": host.id,
+        "identity": linked.id,
         "event": db.session.scalar(sa.select(AuditEvent.id).order_by(AuditEvent.id.desc())),
     }
     callers = {
@@ -153,6 +160,7 @@ class Case:
             ("budget_id", "budget"),
             ("event_id", "event"),
             ("host_id", "host"),
+            ("identity_id", "identity"),
         ):
             path = path.replace(f"<int:{name}>", str(world.ids[key]))
         return path
@@ -420,6 +428,19 @@ CASES = [
     # users' access
     Case("POST", "/api/v1/users/<int:user_id>/password", 200, **ADMIN),
     Case("POST", "/api/v1/users/<int:user_id>/sessions/end", 204, **ADMIN),
+    Case("GET", "/api/v1/users/<int:user_id>/sso-identities", 200, **ADMIN),
+    Case(
+        "POST",
+        "/api/v1/users/<int:user_id>/sso-identities",
+        201,
+        **ADMIN,
+        body={"provider": "corp", "subject": "someone-else"},
+    ),
+    Case("DELETE", "/api/v1/users/<int:user_id>/sso-identities/<int:identity_id>", 204, **ADMIN),
+    # the account page
+    Case("GET", "/api/v1/me/preference", 200, **ALL_OK),
+    Case("PUT", "/api/v1/me/preference", 200, **ALL_OK, body={"model": None}),
+    Case("POST", "/api/v1/me/sessions/end", 204, member=204, org_admin=204),
     # profile settings
     Case("GET", "/api/v1/settings/profiles/<int:owner_id>", 200, **ORG, owner="profile"),
     Case(

@@ -351,6 +351,32 @@ class ModeUpdate(Body):
     mode: Literal["managed", "byok"]
 
 
+class PreferenceOut(BaseModel):
+    model: str | None = Field(description="Your preferred model (null: none).")
+    allowed_models: list[str] = Field(description="The models you may prefer.")
+
+
+class PreferenceUpdate(Body):
+    model: str | None = Field(max_length=300, description="A global model id; null clears it.")
+
+
+class SsoIdentityOut(Out):
+    """An identity at an OpenID provider that signs in as the user (no secret in it)."""
+
+    id: int
+    user_id: int
+    provider: str
+    issuer: str
+    subject: str
+    email: str | None
+    created_at: datetime
+
+
+class SsoIdentityLink(Body):
+    provider: str = Field(max_length=64, description="The configured provider's name.")
+    subject: str = Field(max_length=255, description="The provider's id for the person.")
+
+
 class CreditEntryIn(Body):
     amount: int | float | str = Field(description='Credits, e.g. "10" or "-2.5".')
     kind: Literal["grant", "adjustment", "refund", "expiry"] = "grant"

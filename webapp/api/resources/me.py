@@ -1,5 +1,6 @@
-"""The token's owner: who am I, my mode (managed or bring-your-own-key), and the
-invitations to organizations waiting for me."""
+"""The token's owner, as the account page shows them: who am I, my mode (managed or
+bring-your-own-key), my preferred model, the invitations to organizations waiting for me,
+and signing out everywhere."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from typing import Any
 
 from webapp.api.core import actor, route
 from webapp.api.resources.orgs import invitation_out, member_out
-from webapp.api.schemas import InvitationOut, MemberOut, ModeUpdate, UserOut
-from webapp.services.accounts import invitations, users
+from webapp.api.schemas import (
+    InvitationOut,
+    MemberOut,
+    ModeUpdate,
+    PreferenceOut,
+    PreferenceUpdate,
+    UserOut,
+)
+from webapp.services.accounts import invitations, sessions, users
+from webapp.services.settings import preferences
 
 TAG = "Me"
 
@@ -65,3 +74,38 @@ def accept_invitation(invitation_id: int) -> Any:
 )
 def decline_invitation(invitation_id: int) -> Any:
     invitations.decline(actor(), invitation_id)
+
+
+def _preference() -> dict[str, Any]:
+    user = actor()
+    return {
+        "model": preferences.preferred_model(user),
+        "allowed_models": [m.global_id for m in preferences.allowed_models(user)],
+    }
+
+
+@route("GET", "/me/preference", summary="My preferred model", tag=TAG, response=PreferenceOut)
+def get_preference() -> Any:
+    return _preference()
+
+
+@route(
+    "PUT",
+    "/me/preference",
+    summary="Choose my preferred model",
+    tag=TAG,
+    body=PreferenceUpdate,
+    response=PreferenceOut,
+)
+def set_preference(body: PreferenceUpdate) -> Any:
+    """One of ``allowed_models``, or null for none (the org's or global setting applies)."""
+    preferences.set_preferred_model(actor(), body.model or None)
+    return _preference()
+
+
+@route("POST", "/me/sessions/end", summary="Sign me out everywhere", tag=TAG, status=204)
+def end_my_sessions() -> Any:
+    """Every browser session and remember-me cookie of mine ends (audited); access tokens
+    keep working: revoke them with ``DELETE /tokens/{id}``."""
+    user = actor()
+    sessions.end_all_sessions(user, actor=user)

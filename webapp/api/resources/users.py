@@ -1,5 +1,6 @@
 """Users, as the Users page manages them (admins): create (with a generated password shown
-once), role, mode, deactivate, credits, password reset and signing out everywhere."""
+once), role, mode, deactivate, credits, password reset, signing out everywhere, and the
+single sign-on identities linked to an account."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from webapp.api.schemas import (
     CreditEntryOut,
     Page,
     PasswordResetOut,
+    SsoIdentityLink,
+    SsoIdentityOut,
     UserCreate,
     UserOut,
     UserQuery,
     UserUpdate,
 )
 from webapp.extensions import db
-from webapp.models import Role, User
-from webapp.services.accounts import passwords, sessions, users
+from webapp.models import Role, SsoIdentity, User
+from webapp.services.accounts import passwords, sessions, sso, users
 from webapp.services.billing import ledger
 
 TAG = "Users"
@@ -176,3 +179,59 @@ def end_sessions(user_id: int) -> Any:
     access tokens are managed separately (``DELETE /tokens/{id}``)."""
     actor = require_admin()
     sessions.end_all_sessions(users.get_user(user_id), actor=actor)
+
+
+def _identity_out(identity: SsoIdentity) -> dict[str, Any]:
+    return {
+        "id": identity.id,
+        "user_id": identity.user_id,
+        "provider": sso.provider_label(identity.issuer),
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "email": identity.email,
+        "created_at": identity.created_at,
+    }
+
+
+@route(
+    "GET",
+    "/users/<int:user_id>/sso-identities",
+    summary="A user's single sign-on identities",
+    tag=TAG,
+    response=list[SsoIdentityOut],
+    sensitive=True,
+)
+def list_identities(user_id: int) -> Any:
+    require_admin()
+    return [_identity_out(i) for i in sso.identities_of(users.get_user(user_id))]
+
+
+@route(
+    "POST",
+    "/users/<int:user_id>/sso-identities",
+    summary="Link a single sign-on identity to a user (a full admin token)",
+    tag=TAG,
+    body=SsoIdentityLink,
+    response=SsoIdentityOut,
+    status=201,
+    sensitive=True,
+)
+def link_identity(user_id: int, body: SsoIdentityLink) -> Any:
+    """That identity then signs in as this user (audited). The page asks for a fresh
+    sign-in; a full (not read-only) admin token stands for it."""
+    actor = require_admin()
+    user = users.get_user(user_id)
+    return _identity_out(sso.link_identity(actor, user, body.provider, body.subject))
+
+
+@route(
+    "DELETE",
+    "/users/<int:user_id>/sso-identities/<int:identity_id>",
+    summary="Unlink a single sign-on identity",
+    tag=TAG,
+    status=204,
+    sensitive=True,
+)
+def unlink_identity(user_id: int, identity_id: int) -> Any:
+    actor = require_admin()
+    sso.unlink_identity(actor, users.get_user(user_id), identity_id)
