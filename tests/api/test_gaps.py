@@ -508,3 +508,19 @@ def test_admin_links_and_unlinks_sso_identities(app: Flask, as_admin: Caller, me
     assert as_admin.delete(f"{url}/{body['id']}").status_code == 404
     assert as_admin.get(url).get_json() == []
     assert _events("sso_identity", "unlink")
+
+
+def test_budgets_of_one_owner_with_this_periods_spend(
+    app: Flask, as_admin: Caller, as_member: Caller, as_org_admin: Caller
+) -> None:
+    token = make_token(as_member.user, name="ci")[0]
+    made = as_member.post("budgets", json={"owner": "token", "owner_id": token.id, "amount": "5"})
+    assert made.status_code == 201
+    query = {"owner": "token", "owner_id": token.id}
+    (listed,) = as_member.get("budgets", query_string=query).get_json()
+    assert listed["id"] == made.get_json()["id"]
+    assert Decimal(listed["spent"]) == 0 and listed["resets_at"] is not None
+    assert as_org_admin.get("budgets", query_string=query).status_code == 404
+    assert len(as_admin.get("budgets", query_string=query).get_json()) == 1
+    bad = as_admin.get("budgets", query_string={"owner": "planet", "owner_id": 1})
+    assert bad.status_code == 422 and "owner" in bad.get_json()["errors"]

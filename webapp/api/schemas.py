@@ -675,6 +675,19 @@ class BudgetOut(Out):
     version: int
 
 
+class BudgetStatusOut(BudgetOut):
+    """A budget with this period's spend, as the billing pages show it."""
+
+    spent: Decimal
+    reserved: Decimal
+    resets_at: datetime | None
+
+
+class BudgetQuery(Query):
+    owner: Literal["user", "org", "token"]
+    owner_id: int = Field(ge=1, le=2**31 - 1)
+
+
 class BudgetCreate(Body):
     owner: Literal["user", "org", "token"]
     owner_id: int = Field(ge=1, le=2**31 - 1)

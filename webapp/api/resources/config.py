@@ -22,6 +22,8 @@ from webapp.api.schemas import (
     AliasOut,
     BudgetCreate,
     BudgetOut,
+    BudgetQuery,
+    BudgetStatusOut,
     BudgetUpdate,
     FeatureCreate,
     FeatureOut,
@@ -299,6 +301,31 @@ def delete_alias(alias_id: int) -> Any:
 
 
 # --- budgets -----------------------------------------------------------------------------
+
+
+@route(
+    "GET",
+    "/budgets",
+    summary="List one owner's budgets with this period's spend",
+    tag=BUDGETS,
+    query=BudgetQuery,
+    response=list[BudgetStatusOut],
+)
+def list_budgets(query: BudgetQuery) -> Any:
+    """Admins see every owner's; members their own tokens'; org admins their orgs' service
+    tokens' (as on the billing and token pages)."""
+    owner = budgets.BudgetOwner(query.owner, query.owner_id)
+    if not budgets.may_manage(actor(), owner):
+        raise NotFound("That owner does not exist.")
+    return [
+        {
+            **BudgetOut.model_validate(status.budget).model_dump(),
+            "spent": status.spent,
+            "reserved": status.reserved,
+            "resets_at": status.resets_at,
+        }
+        for status in budgets.statuses(owner)
+    ]
 
 
 @route(
