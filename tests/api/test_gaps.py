@@ -524,3 +524,54 @@ def test_budgets_of_one_owner_with_this_periods_spend(
     assert len(as_admin.get("budgets", query_string=query).get_json()) == 1
     bad = as_admin.get("budgets", query_string={"owner": "planet", "owner_id": 1})
     assert bad.status_code == 422 and "owner" in bad.get_json()["errors"]
+
+
+REDIS_URL = "redis://127.0.0.1:6379/5"
+
+
+def _redis_up() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.committed  # two more apps, each with connections of their own
+def test_refused_tokens_are_counted_in_redis_across_workers(
+    app: Flask, database_url: str, instance_path: object
+) -> None:
+    """Two app instances (two gunicorn workers) share one count through Redis."""
+    if not _redis_up():
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    import uuid
+
+    import redis
+
+    from tests.conftest import make_app
+
+    prefix = f"sbtest-{uuid.uuid4().hex[:12]}"
+    config = {
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "API_AUTH_FAILURES_PER_MINUTE": 4,
+    }
+    connection = redis.Redis.from_url(REDIS_URL)
+    first, second = (make_app(database_url, instance_path, **config) for _ in range(2))
+    where = {"REMOTE_ADDR": "192.0.2.44"}
+    try:
+        for client in (first.test_client(), second.test_client(), first.test_client()):
+            junk = {"Authorization": f"Bearer {_junk()}"}
+            assert client.get("/api/v1/me", headers=junk, environ_base=where).status_code == 401
+        (counter,) = connection.scan_iter(f"*{prefix}/token-auth/failures/*")
+        assert connection.get(counter) == b"3" and connection.ttl(counter) > 0
+        junk = {"Authorization": f"Bearer {_junk()}"}
+        last = second.test_client().get("/api/v1/me", headers=junk, environ_base=where)
+        assert last.status_code == 429 and last.headers["Retry-After"]
+        refused = first.test_client().get("/v1/models", headers=junk, environ_base=where)
+        assert refused.status_code == 429
+    finally:
+        for key in connection.scan_iter(f"*{prefix}*"):
+            connection.delete(key)
