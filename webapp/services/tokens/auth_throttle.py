@@ -9,13 +9,19 @@ sign-in form's per-address limit; a valid token never adds to it.
 Counters live in Flask-Limiter's storage, as the sign-in throttle's and the API's rate
 limits do: Redis when ``REDIS_URL`` is set, so every worker sees the same counts, else the
 memory of one process. Windows are fixed calendar minutes of the gateway's clock (the key
-names the minute), so neither a check nor a failure needs more than one round trip.
+names the minute), so a failure costs one ``INCR``.
+
+A valid token costs nothing here: the storage is only written and read when a token is
+refused. Which addresses must wait is kept per process as well (the end of their minute):
+the management API refuses such an address before looking its token up, after at most one
+more refusal per process (the one whose ``INCR`` tells that process about the block).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 
 from flask import current_app
 
@@ -27,6 +33,16 @@ log = logging.getLogger(__name__)
 # Refusals that a presented token earns (a missing token or a token of the wrong scope is a
 # client's mistake about the route, not a bad secret).
 COUNTED = frozenset({"invalid", "revoked", "expired", "owner_inactive"})
+MEMO_MAX = 10_000  # a flood from many addresses cannot grow memory without bound
+
+_lock = threading.Lock()
+_waiting: dict[str, float] = {}  # address → end of the minute it waits out (clock seconds)
+
+
+def clear() -> None:
+    """Forget which addresses wait (tests; the counters are in the limiter's storage)."""
+    with _lock:
+        _waiting.clear()
 
 
 def _limit() -> int | None:
@@ -50,14 +66,17 @@ def _retry_after(reset: float) -> int:
 
 
 def wait_seconds(address: str) -> int:
-    """Seconds until ``address`` may present a token again (0: now); one storage read."""
-    limit = _limit()
-    if not limit:
+    """Seconds until ``address`` may present a token again (0: now), as this process knows
+    it: a dictionary lookup, no storage round trip."""
+    until = _waiting.get(address)
+    if until is None:
         return 0
-    minute, reset = _window()
-    if limiter.storage.get(_key(address, minute)) < limit:
+    now = gateway_limits.clock()
+    if now >= until or not _limit():
+        with _lock:
+            _waiting.pop(address, None)
         return 0
-    return _retry_after(reset)
+    return _retry_after(until - now)
 
 
 def record_failure(address: str, reason: str) -> int:
@@ -69,6 +88,10 @@ def record_failure(address: str, reason: str) -> int:
     failures = limiter.storage.incr(_key(address, minute), gateway_limits.WINDOW_S * 2)
     if failures < limit:
         return 0
+    with _lock:
+        if len(_waiting) >= MEMO_MAX:
+            _waiting.clear()
+        _waiting[address] = (minute + 1) * gateway_limits.WINDOW_S
     if failures == limit:
         log.warning(
             "%d refused access tokens from %s this minute: refusing it for %d s",
