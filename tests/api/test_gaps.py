@@ -575,3 +575,27 @@ def test_refused_tokens_are_counted_in_redis_across_workers(
     finally:
         for key in connection.scan_iter(f"*{prefix}*"):
             connection.delete(key)
+
+
+def test_models_enabled_in_bulk_all_or_nothing(as_admin: Caller) -> None:
+    mini = factories.model("openai/gpt-5.4-mini")
+    others = [
+        m["id"]
+        for m in as_admin.get("models", query_string={"provider": "openai"}).get_json()["items"]
+        if m["id"] != mini.id and not m["is_default_chat"] and not m["is_default_embedding"]
+    ][:2]
+    off = as_admin.post("models/enabled", json={"model_ids": others, "enabled": False})
+    assert off.status_code == 200
+    assert sorted(m["id"] for m in off.get_json()) == sorted(others)
+    assert all(m["enabled"] is False for m in off.get_json())
+    default = next(
+        m["id"] for m in as_admin.get("models").get_json()["items"] if m["is_default_chat"]
+    )
+    refused = as_admin.post(
+        "models/enabled", json={"model_ids": [*others, default], "enabled": False}
+    )
+    assert refused.status_code == 422
+    on = as_admin.post("models/enabled", json={"model_ids": others, "enabled": True})
+    assert all(m["enabled"] for m in on.get_json())
+    empty = as_admin.post("models/enabled", json={"model_ids": [], "enabled": True})
+    assert empty.status_code == 422 and "model_ids" in empty.get_json()["errors"]

@@ -223,6 +223,13 @@ CASES = [
     ),
     Case("GET", "/api/v1/models/<int:model_id>", 200, **ADMIN),
     Case(
+        "POST",
+        "/api/v1/models/enabled",
+        200,
+        **ADMIN,
+        body=lambda w: {"model_ids": [w.ids["model"]], "enabled": False},
+    ),
+    Case(
         "PATCH",
         "/api/v1/models/<int:model_id>",
         200,

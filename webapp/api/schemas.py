@@ -123,6 +123,13 @@ class ModelQuery(Listing):
     enabled: bool | None = None
 
 
+class ModelsEnabled(Body):
+    """Several models enabled or disabled in one transaction: all of them or none."""
+
+    model_ids: list[int] = Field(min_length=1, max_length=500)
+    enabled: bool
+
+
 class DefaultModel(Body):
     kind: Literal["chat", "embedding"]
 

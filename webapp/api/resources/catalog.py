@@ -24,6 +24,7 @@ from webapp.api.schemas import (
     LiveModelsOut,
     ModelOut,
     ModelQuery,
+    ModelsEnabled,
     ModelUpdate,
     OriginConfirm,
     Page,
@@ -210,6 +211,20 @@ def list_models(query: ModelQuery) -> Any:
 )
 def create_model(body: dict[str, Any]) -> Any:
     return editing.create_model(require_admin(), body)
+
+
+@route(
+    "POST",
+    "/models/enabled",
+    summary="Enable or disable several models",
+    tag=TAG,
+    body=ModelsEnabled,
+    response=list[ModelOut],
+)
+def set_models_enabled(body: ModelsEnabled) -> Any:
+    """As the Models page's bulk action: one transaction, each change audited; a default
+    model cannot be disabled (422, nothing changed). Returns the models that changed."""
+    return editing.set_enabled_many(require_admin(), body.model_ids, body.enabled)
 
 
 @route("GET", "/models/<int:model_id>", summary="Read a model", tag=TAG, response=ModelOut)
