@@ -227,7 +227,7 @@ CASES = [
         "/api/v1/models/enabled",
         200,
         **ADMIN,
-        body=lambda w: {"model_ids": [w.ids["model"]], "enabled": False},
+        body=lambda w: {"model_ids": [w.ids["model"]], "enabled": True},
     ),
     Case(
         "PATCH",
