@@ -599,3 +599,5 @@ def test_models_enabled_in_bulk_all_or_nothing(as_admin: Caller) -> None:
     assert all(m["enabled"] for m in on.get_json())
     empty = as_admin.post("models/enabled", json={"model_ids": [], "enabled": True})
     assert empty.status_code == 422 and "model_ids" in empty.get_json()["errors"]
+    huge = as_admin.post("models/enabled", json={"model_ids": [2**70], "enabled": True})
+    assert huge.status_code == 422 and "model_ids.0" in huge.get_json()["errors"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, Literal, Optional, TypeVar
+from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -126,7 +126,7 @@ class ModelQuery(Listing):
 class ModelsEnabled(Body):
     """Several models enabled or disabled in one transaction: all of them or none."""
 
-    model_ids: list[int] = Field(min_length=1, max_length=500)
+    model_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=500)
     enabled: bool
 
 
