@@ -284,6 +284,9 @@ def _clear_process_caches() -> None:
     pools.clear()
     cooldown.reset()
     inflight._calls.clear()  # a test's abandoned calls are not the next test's
+    from webapp.services.tokens import auth_throttle
+
+    auth_throttle.clear()  # addresses one test made wait, within the same frozen minute
     storage = getattr(limiter, "_storage", None)
     if isinstance(storage, MemoryStorage):  # never a shared Redis
         storage.reset()

@@ -283,6 +283,11 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # limit for the sensitive routes (credentials, users); None turns a limit off.
         "API_RPM": _optional_limit("SWITCHBOARD_API_RPM", 600),
         "API_SENSITIVE_RPM": _optional_limit("SWITCHBOARD_API_SENSITIVE_RPM", 60),
+        # Refused access tokens per client address per minute (API and gateway) before the
+        # address gets 429 for the rest of the minute; None turns the throttle off.
+        "API_AUTH_FAILURES_PER_MINUTE": _optional_limit(
+            "SWITCHBOARD_API_AUTH_FAILURES_PER_MINUTE", 30
+        ),
     }
     config.update(overrides)
     if not config["PASSWORD_SIGN_IN"] and not config["OIDC_PROVIDERS"]:

@@ -66,6 +66,9 @@ class Caller:
     def patch(self, path: str, json: Any = None, **kwargs: Any) -> Any:
         return self.open("PATCH", path, json=json, **kwargs)
 
+    def put(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.open("PUT", path, json=json, **kwargs)
+
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self.open("DELETE", path, **kwargs)
 

@@ -20,7 +20,9 @@ from schemathesis import checks
 from tests import factories
 from tests.api.conftest import token_for
 from tests.gateway.support import make_token
-from webapp.models import TokenScope
+from webapp.models import OrgRole, TokenScope
+from webapp.services.accounts import invitations
+from webapp.services.credentials import allowed_hosts
 
 EXAMPLES = int(os.environ.get("SWITCHBOARD_FUZZ_EXAMPLES", "3"))
 GLOBAL_SECRET = "sk-fuzz-global-secret-000000000001"
@@ -46,6 +48,8 @@ def fuzz_world(app: Flask) -> dict[str, Any]:
     admin_token = token_for(app, admin, TokenScope.FULL).secret
     member_token = token_for(app, member, TokenScope.FULL).secret
     spare, _ = make_token(member, name="spare")
+    invited = invitations.invite(admin, org, "invitee@example.com", OrgRole.MEMBER)
+    host = allowed_hosts.add_allowed_host(admin, "localhost:11434")
     return {
         "tokens": [admin_token, member_token],
         "secrets": [GLOBAL_SECRET, MEMBER_SECRET, admin_token, member_token],
@@ -58,6 +62,8 @@ def fuzz_world(app: Flask) -> dict[str, Any]:
             "membership_id": membership.id,
             "user_id": member.id,
             "token_id": spare.id,
+            "invitation_id": invited.id,
+            "host_id": host.id,
         },
     }
 

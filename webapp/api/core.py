@@ -23,6 +23,7 @@ from webapp.extensions import db
 from webapp.models import Role, TokenKind, TokenScope, User
 from webapp.services.errors import ServiceError, ValidationError
 from webapp.services.schemas import message as error_message
+from webapp.services.tokens import auth_throttle
 from webapp.services.tokens.auth import TokenIdentity, TokenRefused, authenticate
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -161,11 +162,24 @@ def require_org_admin() -> User:
     return user
 
 
+def _too_many_failures(wait: int) -> ApiError:
+    return ApiError(
+        429,
+        f"Too many refused access tokens from this address. Retry in {wait} s.",
+        headers={"Retry-After": str(wait)},
+    )
+
+
 @bp.before_request
 def _authenticate() -> None:
+    address = request.remote_addr or "unknown"
+    if wait := auth_throttle.wait_seconds(address):
+        raise _too_many_failures(wait)  # refused unchecked: no token lookup while it waits
     try:
         token = authenticate(_bearer(), gateway=False)
     except TokenRefused as exc:
+        if wait := auth_throttle.record_failure(address, exc.reason):
+            raise _too_many_failures(wait) from None
         status = 403 if exc.reason == "scope" else 401
         headers = {"WWW-Authenticate": 'Bearer realm="switchboard"'} if status == 401 else None
         raise ApiError(status, exc.message, headers=headers) from None

@@ -92,7 +92,10 @@ def _responses(op: Operation, components: _Components) -> dict[str, Any]:
         "404": _problem("Not found, or not visible to the token's owner."),
         "422": _problem("Invalid input; `errors` lists the messages by field."),
         "429": {
-            **_problem("Rate limit reached; retry after `Retry-After` seconds."),
+            **_problem(
+                "Rate limit reached, or too many refused access tokens from this address; "
+                "retry after `Retry-After` seconds."
+            ),
             "headers": {"Retry-After": {"schema": {"type": "string"}}},
         },
         "default": _problem("Any other error, in the same shape."),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, Literal, Optional, TypeVar
+from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -123,6 +123,13 @@ class ModelQuery(Listing):
     enabled: bool | None = None
 
 
+class ModelsEnabled(Body):
+    """Several models enabled or disabled in one transaction: all of them or none."""
+
+    model_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=500)
+    enabled: bool
+
+
 class DefaultModel(Body):
     kind: Literal["chat", "embedding"]
 
@@ -142,6 +149,18 @@ class LiveModelsOut(Out):
     ok: bool
     message: str | None
     models: list[LiveModelOut]
+
+
+class OriginConfirm(Body):
+    """``origin``: the address you reviewed (e.g. ``https://llm.example.com``); when given and
+    the address has changed again since, the answer is a 409. Null: the current address."""
+
+    origin: str | None = Field(None, max_length=500)
+
+
+class KeysResumedOut(BaseModel):
+    resumed: int = Field(description="How many keys (global keys and the fallback key) resumed.")
+    origin: str | None = Field(description="Where they are now sent.")
 
 
 class ConnectionTestOut(Out):
@@ -287,6 +306,26 @@ class MemberUpdate(Body):
     org_role: Literal["member", "org_admin"]
 
 
+class InvitationOut(Out):
+    """An invitation to an org by email; it carries no secret: the invitee accepts it after
+    signing in with that email."""
+
+    id: int
+    org_id: int
+    org_name: str
+    email: str
+    org_role: str
+    invited_by_id: int | None
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+
+
+class InvitationCreate(Body):
+    email: str = Field(max_length=254)
+    org_role: Literal["member", "org_admin"] = "member"
+
+
 # --- users -----------------------------------------------------------------------------
 
 
@@ -297,6 +336,7 @@ class UserOut(Out):
     role: str
     mode: str
     active: bool
+    must_change_password: bool
     created_at: datetime
     last_login_at: datetime | None
     version: int
@@ -316,6 +356,32 @@ class UserUpdate(Versioned):
 
 class ModeUpdate(Body):
     mode: Literal["managed", "byok"]
+
+
+class PreferenceOut(BaseModel):
+    model: str | None = Field(description="Your preferred model (null: none).")
+    allowed_models: list[str] = Field(description="The models you may prefer.")
+
+
+class PreferenceUpdate(Body):
+    model: str | None = Field(max_length=300, description="A global model id; null clears it.")
+
+
+class SsoIdentityOut(Out):
+    """An identity at an OpenID provider that signs in as the user (no secret in it)."""
+
+    id: int
+    user_id: int
+    provider: str
+    issuer: str
+    subject: str
+    email: str | None
+    created_at: datetime
+
+
+class SsoIdentityLink(Body):
+    provider: str = Field(max_length=64, description="The configured provider's name.")
+    subject: str = Field(max_length=255, description="The provider's id for the person.")
 
 
 class CreditEntryIn(Body):
@@ -478,10 +544,29 @@ class EffectiveOut(BaseModel):
 
 
 class UserCreate(Body):
+    """Give a ``password``, or ``generate_password: true`` for one generated, returned once
+    and to be changed at the user's first sign-in (as the Users page does)."""
+
     email: str = Field(max_length=254)
-    password: str = Field(max_length=1000, json_schema_extra={"writeOnly": True})
+    password: str | None = Field(None, max_length=1000, json_schema_extra={"writeOnly": True})
+    generate_password: bool = False
     role: Literal["admin", "member"] = "member"
     display_name: str | None = Field(None, max_length=120)
+
+
+class CreatedUserOut(UserOut):
+    password: str | None = Field(
+        description="The generated password (null when you chose one): shown this once."
+    )
+
+
+class PasswordResetOut(BaseModel):
+    """A generated password for the user to sign in with once and then replace."""
+
+    user_id: int
+    email: str
+    password: str = Field(description="Shown this once, never again.")
+    must_change_password: bool
 
 
 # --- settings layers, features, profiles, aliases, budgets -------------------------------
@@ -597,6 +682,19 @@ class BudgetOut(Out):
     version: int
 
 
+class BudgetStatusOut(BudgetOut):
+    """A budget with this period's spend, as the billing pages show it."""
+
+    spent: Decimal
+    reserved: Decimal
+    resets_at: datetime | None
+
+
+class BudgetQuery(Query):
+    owner: Literal["user", "org", "token"]
+    owner_id: int = Field(ge=1, le=2**31 - 1)
+
+
 class BudgetCreate(Body):
     owner: Literal["user", "org", "token"]
     owner_id: int = Field(ge=1, le=2**31 - 1)
@@ -643,3 +741,82 @@ class AuditEventOut(BaseModel):
     target_label: str | None
     org_id: int | None
     changes: list[AuditChangeOut]
+
+
+# --- site settings: retention, billing, allowed hosts, configuration documents -----------
+
+
+class RetentionOut(BaseModel):
+    """How long usage bodies and records are kept, in days (null: as long as the record /
+    forever)."""
+
+    body_days: int | None
+    record_days: int | None
+
+
+class RetentionUpdate(Body):
+    """Fields left out keep their values; null keeps bodies or records forever."""
+
+    body_days: int | None = None
+    record_days: int | None = None
+
+
+class PruneOut(BaseModel):
+    bodies_cleared: int
+    records_deleted: int
+
+
+class BillingOut(BaseModel):
+    credits_required: bool = Field(description="Managed calls need an account with credits.")
+    timezone: str = Field(description="The time zone budget periods follow.")
+
+
+class BillingUpdate(Body):
+    """Fields left out keep their values."""
+
+    credits_required: bool | None = None
+    timezone: str | None = Field(None, max_length=64)
+
+
+class AllowedHostOut(Out):
+    id: int
+    host: str
+    port: int
+    note: str | None
+
+
+class AllowedHostCreate(Body):
+    host: str = Field(max_length=300, description="host:port, e.g. localhost:11434.")
+    note: str | None = Field(None, max_length=300)
+
+
+class ConfigImport(Body):
+    """A configuration document (as ``GET /config/export`` returns it, or its YAML/JSON
+    text). ``apply`` false (the default) is a dry run that writes nothing."""
+
+    document: dict[str, Any] | str
+    apply: bool = False
+
+
+class ImportIssueOut(BaseModel):
+    path: str
+    message: str
+
+
+class ImportChangeOut(BaseModel):
+    kind: str
+    key: str
+    action: str
+    path: str
+    fields: list[AuditChangeOut]
+
+
+class ImportPlanOut(BaseModel):
+    """What the import would do (``applied`` false) or did; records the document leaves out
+    are left alone, nothing is deleted."""
+
+    applied: bool
+    summary: str
+    counts: dict[str, Any]
+    changes: list[ImportChangeOut]
+    notes: list[ImportIssueOut]

@@ -10,6 +10,7 @@ from flask import g, request
 
 from webapp.models import Organization, User
 from webapp.services import llm
+from webapp.services.tokens import auth_throttle
 from webapp.services.tokens.auth import TokenIdentity, TokenRefused, authenticate
 
 from .errors import GatewayError
@@ -83,6 +84,14 @@ def current_caller() -> Caller:
     try:
         identity = authenticate(_presented_secret())
     except TokenRefused as exc:
+        # Only on this failure path: a valid token costs the throttle nothing.
+        if wait := auth_throttle.record_failure(request.remote_addr or "unknown", exc.reason):
+            raise GatewayError(
+                429,
+                f"Too many refused access tokens from this address. Retry in {wait} s.",
+                code="rate_limit_exceeded",
+                retry_after=wait,
+            ) from None
         raise GatewayError(401, exc.message, code=exc.reason) from None
     g.gateway_token = identity
     user = identity.owner()

@@ -8,6 +8,7 @@ from webapp.api.resources import (  # noqa: F401 - registers the routes
     me,
     orgs,
     settings,
+    system,
     tokens,
     usage,
     users,

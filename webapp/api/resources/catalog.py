@@ -18,12 +18,15 @@ from webapp.api.core import (
 from webapp.api.schemas import (
     ConnectionTestOut,
     DefaultModel,
+    KeysResumedOut,
     Listing,
     LiveModelsAdd,
     LiveModelsOut,
     ModelOut,
     ModelQuery,
+    ModelsEnabled,
     ModelUpdate,
+    OriginConfirm,
     Page,
     ProviderOut,
     ProviderUpdate,
@@ -33,6 +36,8 @@ from webapp.models import CatalogModel, Provider
 from webapp.services import llm
 from webapp.services.catalog import editing, providers
 from webapp.services.catalog import schemas as catalog_schemas
+from webapp.services.credentials import confirmation
+from webapp.services.credentials.origins import origin_of, provider_url
 
 TAG = "Providers and models"
 
@@ -208,6 +213,20 @@ def create_model(body: dict[str, Any]) -> Any:
     return editing.create_model(require_admin(), body)
 
 
+@route(
+    "POST",
+    "/models/enabled",
+    summary="Enable or disable several models",
+    tag=TAG,
+    body=ModelsEnabled,
+    response=list[ModelOut],
+)
+def set_models_enabled(body: ModelsEnabled) -> Any:
+    """As the Models page's bulk action: one transaction, each change audited; a default
+    model cannot be disabled (422, nothing changed). Returns the models that changed."""
+    return editing.set_enabled_many(require_admin(), body.model_ids, body.enabled)
+
+
 @route("GET", "/models/<int:model_id>", summary="Read a model", tag=TAG, response=ModelOut)
 def get_model(model_id: int) -> Any:
     require_admin()
@@ -243,3 +262,37 @@ def update_model(model_id: int, body: dict[str, Any]) -> Any:
 )
 def set_default(model_id: int, body: DefaultModel) -> Any:
     return editing.set_default(require_admin(), editing.get_model(model_id), body.kind)
+
+
+@route(
+    "POST",
+    "/providers/<int:provider_id>/keys/confirm",
+    summary="Resume the global keys after a base-URL change",
+    tag=TAG,
+    body=OriginConfirm,
+    response=KeysResumedOut,
+)
+def confirm_provider_keys(provider_id: int, body: OriginConfirm) -> Any:
+    """After the provider's base URL moved to another origin, its global keys and fallback
+    key (environment variable) are paused; this sends them to the new address, in one
+    audited change. Org and personal keys stay with those who manage them
+    (``POST /credentials/{id}/confirm``). The page asks for a fresh sign-in; a full (not
+    read-only) admin token stands for it."""
+    provider = providers.get_provider(provider_id)
+    resumed = confirmation.confirm_provider_keys(require_admin(), provider, body.origin)
+    return {"resumed": resumed, "origin": origin_of(provider_url(provider))}
+
+
+@route(
+    "POST",
+    "/providers/<int:provider_id>/env-key/confirm",
+    summary="Resume the fallback key after a base-URL change",
+    tag=TAG,
+    body=OriginConfirm,
+    response=ProviderOut,
+)
+def confirm_env_key(provider_id: int, body: OriginConfirm) -> Any:
+    """Send the provider's environment-variable key to its current address (admins; a full
+    token stands for the page's fresh sign-in)."""
+    provider = providers.get_provider(provider_id)
+    return confirmation.confirm_env_key_origin(require_admin(), provider, body.origin)

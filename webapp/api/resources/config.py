@@ -1,5 +1,5 @@
-"""Settings layers (global, org, feature, user defaults), features, profiles, model aliases
-and budgets, each with the permissions of its page."""
+"""Settings layers (global, org, feature, user defaults, profiles), features, profiles, model
+aliases and budgets, each with the permissions of its page."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from webapp.api.schemas import (
     AliasOut,
     BudgetCreate,
     BudgetOut,
+    BudgetQuery,
+    BudgetStatusOut,
     BudgetUpdate,
     FeatureCreate,
     FeatureOut,
@@ -78,6 +80,13 @@ def _owner_of(scope: str, owner_id: int) -> str:
         return orgs.get_org(actor(), owner_id).name
     if scope == "feature":
         return features.get_feature(actor(), owner_id).slug
+    if scope == "profile":
+        found = _profile(owner_id)
+        return (
+            f"profile {found.name} of {found.organization_name}"
+            if found.org_id
+            else (f"profile {found.name} (global)")
+        )
     require_admin()
     return users.get_user(owner_id).email
 
@@ -130,6 +139,7 @@ def _layer_routes(scope: str, noun: str) -> None:
 _layer_routes("org", "organization")
 _layer_routes("feature", "feature")
 _layer_routes("user", "user")
+_layer_routes("profile", "profile")
 
 
 # --- features ----------------------------------------------------------------------------
@@ -291,6 +301,31 @@ def delete_alias(alias_id: int) -> Any:
 
 
 # --- budgets -----------------------------------------------------------------------------
+
+
+@route(
+    "GET",
+    "/budgets",
+    summary="List one owner's budgets with this period's spend",
+    tag=BUDGETS,
+    query=BudgetQuery,
+    response=list[BudgetStatusOut],
+)
+def list_budgets(query: BudgetQuery) -> Any:
+    """Admins see every owner's; members their own tokens'; org admins their orgs' service
+    tokens' (as on the billing and token pages)."""
+    owner = budgets.BudgetOwner(query.owner, query.owner_id)
+    if not budgets.may_manage(actor(), owner):
+        raise NotFound("That owner does not exist.")
+    return [
+        {
+            **BudgetOut.model_validate(status.budget).model_dump(),
+            "spent": status.spent,
+            "reserved": status.reserved,
+            "resets_at": status.resets_at,
+        }
+        for status in budgets.statuses(owner)
+    ]
 
 
 @route(

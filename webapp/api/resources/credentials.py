@@ -13,12 +13,13 @@ from webapp.api.schemas import (
     CredentialOut,
     CredentialQuery,
     CredentialUpdate,
+    OriginConfirm,
     Page,
 )
 from webapp.extensions import db
 from webapp.models import Credential, Provider
 from webapp.services import llm
-from webapp.services.credentials import storage
+from webapp.services.credentials import confirmation, storage
 from webapp.services.errors import NotFound
 
 TAG = "Credentials"
@@ -160,3 +161,19 @@ def test_credential(credential_id: int) -> Any:
         "error_type": result.error_type,
         "message": result.admin_message if user.is_admin else result.message,
     }
+
+
+@route(
+    "POST",
+    "/credentials/<int:credential_id>/confirm",
+    summary="Resume a key paused by a new address",
+    tag=TAG,
+    body=OriginConfirm,
+    response=CredentialOut,
+    sensitive=True,
+)
+def confirm_credential(credential_id: int, body: OriginConfirm) -> Any:
+    """A key stops being sent when its provider's (or its own) base URL moves to another
+    origin; this sends it to the new one (audited). Whoever manages the key confirms it, as
+    on the Keys pages (which also ask for a fresh sign-in: a full token stands for it)."""
+    return confirmation.confirm_origin(actor(), _credential(credential_id), body.origin)

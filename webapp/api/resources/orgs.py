@@ -20,6 +20,8 @@ from webapp.api.core import (
 from webapp.api.schemas import (
     CreditEntryIn,
     CreditEntryOut,
+    InvitationCreate,
+    InvitationOut,
     Listing,
     MemberCreate,
     MemberOut,
@@ -30,8 +32,9 @@ from webapp.api.schemas import (
     Page,
 )
 from webapp.extensions import db
-from webapp.models import Membership, Organization
-from webapp.services.accounts import orgs
+from webapp.models import Membership, Organization, OrgInvitation
+from webapp.models.base import utcnow
+from webapp.services.accounts import invitations, orgs
 from webapp.services.accounts.schemas import ORG_FIELDS
 from webapp.services.billing import ledger
 
@@ -89,7 +92,7 @@ def update_org(org_id: int, body: dict[str, Any]) -> Any:
     return orgs.update_org(actor(), org, expected_version=version, **fields)
 
 
-def _member(membership: Membership) -> dict[str, Any]:
+def member_out(membership: Membership) -> dict[str, Any]:
     return {
         "id": membership.id,
         "user_id": membership.user_id,
@@ -122,7 +125,7 @@ def list_members(org_id: int, query: Listing) -> Any:
     more = len(found) > query.limit
     found = found[: query.limit]
     return {
-        "items": [_member(m) for m in found],
+        "items": [member_out(m) for m in found],
         "next_cursor": encode_cursor(found[-1].id) if more else None,
     }
 
@@ -137,9 +140,9 @@ def list_members(org_id: int, query: Listing) -> Any:
     status=201,
 )
 def add_member(org_id: int, body: MemberCreate) -> Any:
-    """An existing user, by email (admins; org admins invite from the page instead)."""
+    """An existing user, by email (admins; org admins invite: ``POST .../invitations``)."""
     org = orgs.get_org(actor(), org_id)
-    return _member(orgs.add_member(actor(), org, body.email, body.org_role))
+    return member_out(orgs.add_member(actor(), org, body.email, body.org_role))
 
 
 @route(
@@ -152,7 +155,7 @@ def add_member(org_id: int, body: MemberCreate) -> Any:
 )
 def update_member(org_id: int, membership_id: int, body: MemberUpdate) -> Any:
     org = orgs.get_org(actor(), org_id)
-    return _member(orgs.set_member_role(actor(), org, membership_id, body.org_role))
+    return member_out(orgs.set_member_role(actor(), org, membership_id, body.org_role))
 
 
 @route(
@@ -183,3 +186,58 @@ def post_org_credits(org_id: int, body: CreditEntryIn) -> Any:
     return ledger.post_entry(
         user, ledger.Owner("org", org.id), amount, kind=body.kind, note=body.note
     )
+
+
+def invitation_out(invitation: OrgInvitation) -> dict[str, Any]:
+    return {
+        "id": invitation.id,
+        "org_id": invitation.org_id,
+        "org_name": invitation.organization.name,
+        "email": invitation.email,
+        "org_role": invitation.org_role,
+        "invited_by_id": invitation.invited_by_id,
+        "created_at": invitation.created_at,
+        "expires_at": invitation.expires_at,
+        "expired": invitation.expires_at <= utcnow(),
+    }
+
+
+@route(
+    "GET",
+    "/orgs/<int:org_id>/invitations",
+    summary="List an organization's invitations",
+    tag=TAG,
+    response=list[InvitationOut],
+)
+def list_invitations(org_id: int) -> Any:
+    """Pending and expired, for the org's admins (and site admins)."""
+    org = orgs.get_org(actor(), org_id)
+    return [invitation_out(i) for i in invitations.list_for_org(org.id)]
+
+
+@route(
+    "POST",
+    "/orgs/<int:org_id>/invitations",
+    summary="Invite someone by email",
+    tag=TAG,
+    body=InvitationCreate,
+    response=InvitationOut,
+    status=201,
+)
+def create_invitation(org_id: int, body: InvitationCreate) -> Any:
+    """The org's admins (and site admins) invite by email; the invitee joins after signing in
+    with that email and accepting. The answer is the same whether or not the email has an
+    account, and holds no secret. Inviting again renews the invitation."""
+    org = orgs.get_org(actor(), org_id)
+    return invitation_out(invitations.invite_by_email(actor(), org, body.email, body.org_role))
+
+
+@route(
+    "DELETE",
+    "/orgs/<int:org_id>/invitations/<int:invitation_id>",
+    summary="Revoke an invitation",
+    tag=TAG,
+    status=204,
+)
+def revoke_invitation(org_id: int, invitation_id: int) -> Any:
+    invitations.revoke(actor(), orgs.get_org(actor(), org_id), invitation_id)

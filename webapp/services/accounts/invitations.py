@@ -35,14 +35,24 @@ class Added:
     invitation: OrgInvitation | None = None
 
 
-def add_by_email(actor: User, org: Organization, email: str, org_role: str) -> Added:
-    """The org page's "add a member": direct for site admins and known users, else an invitation."""
+def _checked(email: str, org_role: str) -> str:
     if org_role not in tuple(OrgRole):
         raise ValidationError({"org_role": "Choose member or org admin."})
-    email = normalize_email(email or "")
+    return normalize_email(email or "")
+
+
+def add_by_email(actor: User, org: Organization, email: str, org_role: str) -> Added:
+    """The org page's "add a member": direct for site admins and known users, else an invitation."""
+    email = _checked(email, org_role)
     if actor.is_admin and find_by_email(email) is not None:
         return Added(email, membership=orgs.add_member(actor, org, email, org_role))
     return Added(email, invitation=invite(actor, org, email, org_role))
+
+
+def invite_by_email(actor: User, org: Organization, email: str, org_role: str) -> OrgInvitation:
+    """Always an invitation, whoever the actor is (the API's invitations route): the same
+    checks as ``add_by_email``, and the same answer whether or not the email has an account."""
+    return invite(actor, org, _checked(email, org_role), org_role)
 
 
 def _member_emails(org_id: int) -> set[str]:

@@ -120,8 +120,11 @@ def _delete_records(cutoff: datetime, batch: int) -> int:
             raise
 
 
-def prune(*, now: datetime | None = None, batch: int = BATCH) -> Pruned:
-    """Apply the retention settings, a batch per transaction; audited with the counts."""
+def prune(*, now: datetime | None = None, batch: int = BATCH, actor: User | None = None) -> Pruned:
+    """Apply the retention settings, a batch per transaction; audited with the counts and
+    who ran it (``actor`` None: the CLI, ``flask usage prune``)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins prune usage.")
     settings, now = current(), now or utcnow()
     cleared = deleted = 0
     if settings.body_days:
@@ -131,7 +134,7 @@ def prune(*, now: datetime | None = None, batch: int = BATCH) -> Pruned:
     audit.record(
         "prune",
         "retention",
-        actor=None,
+        actor=actor,
         target_id=KEY,
         target_label="Usage retention",
         changes=audit.diff(
