@@ -339,6 +339,9 @@ def write_records(
             if bulk is None:
                 bulk = expected >= BULK_MIN and expected >= _estimated_rows()
             if bulk:
+                # A demo or benchmark load: losing it to a crash in the next moments costs
+                # nothing, so the commit need not wait for its WAL to reach the disk.
+                db.session.execute(sa.text("SET LOCAL synchronous_commit = off"))
                 with rollups.indexes_rebuilt_after("usage_records", constraints=True):
                     _copy(rows, batch, progress)
             else:
