@@ -22,6 +22,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_app_context
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import CallStatus, Mode, UsageRecord
@@ -680,3 +682,77 @@ def analyze() -> None:
 
 def unrolled_count() -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).where(unrolled())) or 0)
+
+
+def forget(references: dict[str, list[Any]]) -> None:
+    """Set these references of the records to NULL — ``{"feature_id": [ids or a select of
+    ids], …}`` — moving the rolled records to the rollup rows of "none" in the caller's
+    transaction (serialized with catch-up): what ``ON DELETE SET NULL`` does to the records
+    when the user, org, feature, provider, model or token is deleted, done first so the
+    rollups follow. Without it they would keep counting the deleted id, and a dashboard row
+    for it would select no record. Takes as long as rewriting those records (as the SET
+    NULL would anyway)."""
+    r = UsageRecord
+    where = {
+        name: sa.or_(*(getattr(r, name).in_(ids) for ids in sets))
+        for name, sets in references.items()
+        if sets
+    }
+    if not where:
+        return
+    _lock(wait=True)
+    moving = _moving()
+    db.session.execute(
+        sa.insert(moving).from_select(
+            ["id"], sa.select(r.id).where(r.rolled == sa.true(), sa.or_(*where.values()))
+        )
+    )
+    _apply(_moved_where(), sign=-1)
+    for name, condition in where.items():
+        db.session.execute(
+            sa.update(r).where(condition).values({name: None}),
+            execution_options={"synchronize_session": False},
+        )
+    _apply(_moved_where())
+    purge_empty()
+
+
+def references_to(deleted: list[Any]) -> dict[str, list[Any]]:
+    """What deleting these ORM instances sets to NULL in the records, directly or through a
+    cascade in the database (a user's or org's tokens, a provider's models)."""
+    from webapp.models import AccessToken, CatalogModel, Feature, Organization, Provider, User
+
+    def ids(kind: Any) -> list[int]:
+        return [o.id for o in deleted if isinstance(o, kind)]
+
+    users, orgs, providers = ids(User), ids(Organization), ids(Provider)
+    found: dict[str, list[Any]] = {
+        "user_id": [users] if users else [],
+        "org_id": [orgs] if orgs else [],
+        "feature_id": [ids(Feature)] if ids(Feature) else [],
+        "provider_id": [providers] if providers else [],
+        "model_id": [ids(CatalogModel)] if ids(CatalogModel) else [],
+        "access_token_id": [ids(AccessToken)] if ids(AccessToken) else [],
+    }
+    if providers:
+        found["model_id"].append(
+            sa.select(CatalogModel.id).where(CatalogModel.provider_id.in_(providers))
+        )
+    if users or orgs:
+        found["access_token_id"].append(
+            sa.select(AccessToken.id).where(
+                sa.or_(AccessToken.user_id.in_(users), AccessToken.org_id.in_(orgs))
+            )
+        )
+    return {name: sets for name, sets in found.items() if sets}
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _forget_deleted(session: Session, _context: Any, _instances: Any) -> None:
+    """Any deletion through the ORM of something the records point at (a feature or
+    provider from its page, a user or org in a future page or a script) keeps the rollups
+    equal to the records."""
+    if not session.deleted or not has_app_context() or session is not db.session():
+        return
+    if references := references_to(list(session.deleted)):
+        forget(references)
