@@ -177,6 +177,8 @@ def test_deleting_what_records_point_at_keeps_the_dashboard_exact(app, admin, se
     NULL): the rollups move them to "none" too, so a breakdown row never names a deleted id
     that selects no record, and the "none" filter counts them."""
     world = _world(seed)
+    secret = data.record(user_id=world["users"][0], request_body={"prompt": "secret"})
+    data.insert([secret])
     rollups.catch_up(limit=150)  # some rolled, some not
     feature = db.session.get(Feature, world["features"][0])
     features.delete_feature(admin, feature)
@@ -186,6 +188,8 @@ def test_deleting_what_records_point_at_keeps_the_dashboard_exact(app, admin, se
     db.session.delete(org)
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).where(UsageRecord.user_id.is_(None)))
+    body = sa.select(UsageRecord.request_body).where(UsageRecord.request_id == secret["request_id"])
+    assert db.session.scalar(body) is None  # the deleted person's prompts went with them
     _tables_agree()
     today = datetime.now(UTC).date()
     for values in ({}, {"feature": 0}, {"org": 0}, {"user": world["users"][0]}):

@@ -690,8 +690,9 @@ def forget(references: dict[str, list[Any]]) -> None:
     transaction (serialized with catch-up): what ``ON DELETE SET NULL`` does to the records
     when the user, org, feature, provider, model or token is deleted, done first so the
     rollups follow. Without it they would keep counting the deleted id, and a dashboard row
-    for it would select no record. Takes as long as rewriting those records (as the SET
-    NULL would anyway)."""
+    for it would select no record. A deleted user's records also lose their request and
+    response bodies. Takes as long as rewriting those records (as the SET NULL would
+    anyway)."""
     r = UsageRecord
     where = {
         name: sa.or_(*(getattr(r, name).in_(ids) for ids in sets))
@@ -709,8 +710,11 @@ def forget(references: dict[str, list[Any]]) -> None:
     )
     _apply(_moved_where(), sign=-1)
     for name, condition in where.items():
+        cleared: dict[str, Any] = {name: None}
+        if name == "user_id":  # a deleted person's prompts and replies go with them
+            cleared.update(request_body=sa.null(), response_body=sa.null())
         db.session.execute(
-            sa.update(r).where(condition).values({name: None}),
+            sa.update(r).where(condition).values(cleared),
             execution_options={"synchronize_session": False},
         )
     _apply(_moved_where())
