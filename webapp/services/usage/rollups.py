@@ -337,8 +337,12 @@ def _apply(where: list[Any], sign: int = 1, *, fresh: bool = False) -> None:
         # it (JIT) first: compiling took longer than running them (seconds per 100 000
         # records), so not for this transaction.
         db.session.execute(sa.text("SET LOCAL jit = off"))
-    db.session.execute(sa.schema.CreateTable(STAGED, if_not_exists=True))
-    db.session.execute(sa.delete(STAGED))
+    # Empty rollups (``fresh``) take the grouped records as they are: the full rollup is
+    # then the staged rows, and the pairs are written straight into their table.
+    staged = usage_rollups if fresh else STAGED
+    if not fresh:
+        db.session.execute(sa.schema.CreateTable(STAGED, if_not_exists=True))
+        db.session.execute(sa.delete(STAGED))
     moved = sa.select(*record_columns()).where(*where).subquery("moved")
     m = moved.c
 
@@ -347,23 +351,27 @@ def _apply(where: list[Any], sign: int = 1, *, fresh: bool = False) -> None:
         return summed if sign > 0 else -summed
 
     db.session.execute(
-        sa.insert(STAGED).from_select(
+        sa.insert(staged).from_select(
             [*KEY, *SUMS],
             sa.select(*(m[n] for n in KEY), *(total(n) for n in SUMS)).group_by(
                 *(m[n] for n in KEY)
             ),
         )
     )
-    c = STAGED.c
-    # WHERE true: SQLite would read ON CONFLICT after a bare FROM as a join's ON.
-    _upsert(
-        usage_rollups, KEY, SUMS, sa.select(*(c[n] for n in (*KEY, *SUMS))).where(sa.true()), fresh
-    )
+    c = staged.c
+    if not fresh:
+        # WHERE true: SQLite would read ON CONFLICT after a bare FROM as a join's ON.
+        _upsert(
+            usage_rollups, KEY, SUMS, sa.select(*(c[n] for n in (*KEY, *SUMS))).where(sa.true())
+        )
     lean = sa.select(*(c[n] for n in LEAN_KEY), *(sa.func.sum(c[n]) for n in SUMS)).group_by(
         *(c[n] for n in LEAN_KEY)
     )
     _upsert(usage_rollups_lean, LEAN_KEY, SUMS, lean, fresh)
-    _stage_pairs()
+    if fresh:
+        _stage_pairs(c, usage_rollup_pairs)
+        return
+    _stage_pairs(c, PAIRS_STAGED)
     p = PAIRS_STAGED.c
     _upsert(
         usage_rollup_pairs,
@@ -373,7 +381,6 @@ def _apply(where: list[Any], sign: int = 1, *, fresh: bool = False) -> None:
         sa.select(*(p[n] for n in (*PAIR_KEY, *PAIR_METRICS)))
         .where(sa.true())
         .order_by(*(p[n] for n in PAIR_KEY)),
-        fresh,
     )
 
 
@@ -387,16 +394,18 @@ PAIRS_STAGED = sa.Table(
 )
 
 
-def _stage_pairs() -> None:
-    """Fill PAIRS_STAGED from STAGED. Per org and per token, the staged rows are first
+def _stage_pairs(c: Any, target: sa.Table) -> None:
+    """Fill ``target`` (PAIRS_STAGED, or the empty pairs table) from the staged rows ``c``
+    (STAGED's columns, or the fresh full rollup's). Per org and per token, they are first
     regrouped without the other many-valued dimensions (fewer rows: people share them); each
     lean dimension's day rows come from those, the rows without one from the status rows
     (every record has one status), and all week rows from the day rows. Counts are summed
     as 4-byte integers (a staged row counts one key of one day), far cheaper to sum."""
-    db.session.execute(sa.schema.CreateTable(PAIRS_STAGED, if_not_exists=True))
-    db.session.execute(sa.delete(PAIRS_STAGED))
+    if target is PAIRS_STAGED:
+        db.session.execute(sa.schema.CreateTable(PAIRS_STAGED, if_not_exists=True))
+        db.session.execute(sa.delete(PAIRS_STAGED))
     db.session.execute(sa.schema.CreateTable(PAIRS_HIGH, if_not_exists=True))
-    c, p = STAGED.c, PAIRS_STAGED.c
+    p = target.c
     names = [*PAIR_KEY, *PAIR_METRICS]
     lows = [n for n in PAIR_LOW if n]
     for high, high_name in enumerate(PAIR_HIGH):
@@ -430,7 +439,7 @@ def _stage_pairs() -> None:
                 h.high_value,
                 *(_sum(h[n]) for n in PAIR_METRICS),
             ).group_by(h[low_name], h.day, h.high_value)
-            db.session.execute(sa.insert(PAIRS_STAGED).from_select(names, days))
+            db.session.execute(sa.insert(target).from_select(names, days))
         none = (
             sa.select(
                 p.high,
@@ -444,7 +453,7 @@ def _stage_pairs() -> None:
             .where(p.high == high, p.low == PAIR_LOW.index("status"), p.grain == 0)
             .group_by(p.high, p.grain, p.day, p.high_value)
         )
-        db.session.execute(sa.insert(PAIRS_STAGED).from_select(names, none))
+        db.session.execute(sa.insert(target).from_select(names, none))
     week = week_of(p.day)
     weeks = (
         sa.select(
@@ -459,7 +468,7 @@ def _stage_pairs() -> None:
         .where(p.grain == 0)
         .group_by(p.high, p.low, p.low_value, week, p.high_value)
     )
-    db.session.execute(sa.insert(PAIRS_STAGED).from_select(names, weeks))
+    db.session.execute(sa.insert(target).from_select(names, weeks))
 
 
 # Counts a staged row holds for one key and day: summed as 4-byte integers.
