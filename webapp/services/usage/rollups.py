@@ -661,7 +661,7 @@ def rebuild() -> int:
         )
         for table in (usage_rollups, usage_rollups_lean, usage_rollup_pairs):
             db.session.execute(sa.delete(table))
-        _apply([])
+        _apply([], fresh=True)  # emptied above: plain inserts, no conflicts to look for
         count = db.session.scalar(
             sa.select(sa.func.coalesce(sa.func.sum(usage_rollups.c.requests), 0))
         )
@@ -679,14 +679,15 @@ def analyze() -> None:
     PostgreSQL; autovacuum would get there, but only after the first slow pages)."""
     if dialect() != "postgresql":
         return
-    db.session.execute(sa.text("ANALYZE usage_records"))
+    for table in ("usage_records", usage_rollups.name, usage_rollups_lean.name):
+        db.session.execute(sa.text(f"ANALYZE {table}"))
     db.session.commit()
-    # VACUUM too (outside a transaction): it marks the rollups' pages all-visible, which the
-    # top-N ranking's index-only scans need to skip the table.
+    # The pairs are VACUUMed too (outside a transaction): it marks their pages all-visible,
+    # which the top-N ranking's index-only scans need to skip the table. The other rollups
+    # are always read from the table itself (no index holds their sums).
     with db.engine.connect() as connection:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ROLLUP_TABLES:
-            autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
+        autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {usage_rollup_pairs.name}")
 
 
 def unrolled_count() -> int:
