@@ -563,21 +563,22 @@ def inserting() -> int:
     return int(db.session.scalar(sa.select(sa.func.max(UsageRecord.id))) or 0)
 
 
-def add_inserted(after: int, *, bulk: bool = False) -> None:
+def add_inserted(after: int, *, bulk: bool = False) -> bool:
     """Count the records this transaction inserted as rolled (ids above ``after``) into every
     rollup. Under the lock no catch-up marks anything meanwhile, and other writers insert
     unrolled records, so ``rolled`` above ``after`` is exactly this transaction's rows.
     ``bulk`` (a demo or benchmark load, PostgreSQL): when the rollups are empty, fill them
-    with plain inserts and build their indexes afterwards."""
+    with plain inserts and build their indexes afterwards; returns whether it did."""
     r = UsageRecord
     where = [r.id > after, r.rolled == sa.true()]
     if not (bulk and dialect() == "postgresql" and _rollups_empty()):
         _apply(where)
-        return
+        return False
     with contextlib.ExitStack() as stack:
         for table in ROLLUP_TABLES:
             stack.enter_context(indexes_rebuilt_after(table.name))
         _apply(where, fresh=True)
+    return True
 
 
 def _rollups_empty() -> bool:
@@ -674,20 +675,23 @@ def rebuild() -> int:
     return int(count or 0)
 
 
-def analyze() -> None:
+def analyze(*, vacuum_all: bool = True) -> None:
     """Refresh the planner's statistics on the records and rollups after a bulk change (on
-    PostgreSQL; autovacuum would get there, but only after the first slow pages)."""
+    PostgreSQL; autovacuum would get there, but only after the first slow pages), and VACUUM
+    the rollups (outside a transaction): it clears the dead rows a rebuild or upserts leave
+    and marks pages all-visible, which the pairs' index-only scans (the top-N ranking) need
+    to skip the table. ``vacuum_all=False`` after filling empty rollups (no dead rows): only
+    the pairs are vacuumed, the others analyzed."""
     if dialect() != "postgresql":
         return
-    for table in ("usage_records", usage_rollups.name, usage_rollups_lean.name):
+    vacuumed = ROLLUP_TABLES if vacuum_all else (usage_rollup_pairs,)
+    for table in ("usage_records", *(t.name for t in ROLLUP_TABLES if t not in vacuumed)):
         db.session.execute(sa.text(f"ANALYZE {table}"))
     db.session.commit()
-    # The pairs are VACUUMed too (outside a transaction): it marks their pages all-visible,
-    # which the top-N ranking's index-only scans need to skip the table. The other rollups
-    # are always read from the table itself (no index holds their sums).
     with db.engine.connect() as connection:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {usage_rollup_pairs.name}")
+        for vacuum in vacuumed:
+            autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {vacuum.name}")
 
 
 def unrolled_count() -> int:

@@ -348,12 +348,13 @@ def write_records(
                 _copy(rows, batch, progress)
         else:
             _insert(rows, batch, progress)
-        rollups.add_inserted(after, bulk=bool(bulk))
+        filled_empty = rollups.add_inserted(after, bulk=bool(bulk))
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    rollups.analyze()  # fresh statistics: a bulk load leaves the planner guessing
+    # Fresh statistics: a bulk load leaves the planner guessing.
+    rollups.analyze(vacuum_all=not filled_empty)
 
 
 BULK_MIN = 20_000  # rows below which keeping the indexes up to date costs less
