@@ -61,7 +61,9 @@ def seed(records: int, users: int, orgs: int) -> dict[str, float]:
         if done % 100_000 < count:
             print(f"  {done} records", file=sys.stderr)
 
-    synthetic.write_records(synthetic.records(records, people, models, features), progress=progress)
+    synthetic.write_records(
+        synthetic.records(records, people, models, features), expected=records, progress=progress
+    )
     elapsed = time.perf_counter() - started
     figures["seed_records_per_s"] = records / elapsed
     started = time.perf_counter()

@@ -144,9 +144,11 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
+    from webapp.services.usage.scheduler import init_scheduler
     from webapp.sign_in import init_sign_in
 
     init_sign_in(app)
+    init_scheduler(app)
 
     @app.before_request
     def remember_client_ip() -> None:

@@ -251,6 +251,9 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "RATELIMIT_KEY_PREFIX": "switchboard",
         "LOGIN_RATE_LIMIT": os.environ.get("SWITCHBOARD_LOGIN_RATE_LIMIT", "10 per minute"),
         "SEED_ON_START": _bool("SWITCHBOARD_SEED_ON_START", True),
+        # Retention applied by the server itself, at start and once a day (one process at a
+        # time; services/usage/scheduler.py). Off under tests; CLI commands never start it.
+        "RETENTION_SCHEDULER": _bool("SWITCHBOARD_RETENTION_SCHEDULER", env != "testing"),
         "SWITCHBOARD_ADMIN_EMAIL": _admin_email(),
         "SWITCHBOARD_ADMIN_PASSWORD": os.environ.get("SWITCHBOARD_ADMIN_PASSWORD") or None,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,

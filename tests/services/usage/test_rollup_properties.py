@@ -16,8 +16,9 @@ from tests import factories
 from tests.services.usage import data
 from tests.services.usage.test_dashboard import check_everything, expected, observed
 from webapp.extensions import db
-from webapp.models import Feature, UsageRecord
+from webapp.models import Feature, Organization, UsageRecord, User
 from webapp.models.usage import usage_rollup_pairs, usage_rollups, usage_rollups_lean
+from webapp.services.settings import features
 from webapp.services.usage import dashboard, retention, rollups
 from webapp.services.usage.filters import Scope, make_filters
 
@@ -160,6 +161,46 @@ def test_dashboard_equals_records_through_every_rollup_state(app, admin, seed):
     rollups.rebuild()
     _tables_agree()
     _check(world)
+
+
+def _rollup_rows() -> dict[str, list[tuple]]:
+    rows = {}
+    for table in (usage_rollups, usage_rollups_lean, usage_rollup_pairs):
+        columns = [c for c in table.c if c.name != "id"]
+        rows[table.name] = sorted(tuple(r) for r in db.session.execute(sa.select(*columns)))
+    return rows
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_deleting_what_records_point_at_keeps_the_dashboard_exact(app, admin, seed):
+    """Records outlive a deleted feature, provider, user or org (their reference becomes
+    NULL): the rollups move them to "none" too, so a breakdown row never names a deleted id
+    that selects no record, and the "none" filter counts them."""
+    world = _world(seed)
+    secret = data.record(user_id=world["users"][0], request_body={"prompt": "secret"})
+    data.insert([secret])
+    rollups.catch_up(limit=150)  # some rolled, some not
+    feature = db.session.get(Feature, world["features"][0])
+    features.delete_feature(admin, feature)
+    user = db.session.get(User, world["users"][0])
+    org = db.session.get(Organization, world["orgs"][0])
+    db.session.delete(user)
+    db.session.delete(org)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).where(UsageRecord.user_id.is_(None)))
+    body = sa.select(UsageRecord.request_body).where(UsageRecord.request_id == secret["request_id"])
+    assert db.session.scalar(body) is None  # the deleted person's prompts went with them
+    _tables_agree()
+    today = datetime.now(UTC).date()
+    for values in ({}, {"feature": 0}, {"org": 0}, {"user": world["users"][0]}):
+        check_everything(make_filters("custom", today - timedelta(days=75), today, values), Scope())
+    _check(world)
+    rollups.catch_up_all()
+    _tables_agree()
+    _check(world)
+    written = _rollup_rows()
+    rollups.rebuild()
+    assert _rollup_rows() == written
 
 
 def test_pair_periods_cover_each_day_once():

@@ -1,7 +1,7 @@
 """Demo data for a fresh installation: organizations, people in both modes with fake
 (encrypted) keys for the BYOK ones, features, credit grants, budgets, and usage records with
-daily and weekly rhythms (services/usage/synthetic.py), rolled up in bulk as
-they are written."""
+daily and weekly rhythms (services/usage/synthetic.py), rolled up set-based in the
+transaction that writes them."""
 
 from __future__ import annotations
 
@@ -101,5 +101,5 @@ def fill(
     rows = synthetic.records(
         records, people, models, features, days=days, seed=secrets.randbits(32)
     )
-    synthetic.write_records(rows, progress=progress)  # rollups kept in step batch by batch
+    synthetic.write_records(rows, expected=records, progress=progress)  # rollups in step
     return DemoResult(users, orgs, records, password)

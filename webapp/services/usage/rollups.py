@@ -13,12 +13,17 @@ Catch-up and rebuild serialize on a PostgreSQL advisory lock (SQLite serializes 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_app_context
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import CallStatus, Mode, UsageRecord
@@ -289,10 +294,16 @@ def code_of(name: str, value: Any) -> int:
     return int(value or 0)
 
 
-def _upsert(table: sa.Table, key: tuple[str, ...], sums: tuple[str, ...], rows: Any) -> None:
-    """``INSERT … SELECT`` these grouped rows, adding to the rows already there."""
+def _upsert(
+    table: sa.Table, key: tuple[str, ...], sums: tuple[str, ...], rows: Any, fresh: bool = False
+) -> None:
+    """``INSERT … SELECT`` these grouped rows, adding to the rows already there (``fresh``:
+    the table is empty, a plain insert)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
+    if fresh:
+        db.session.execute(sa.insert(table).from_select([*key, *sums], rows))
+        return
     insert = postgresql.insert if dialect() == "postgresql" else sqlite.insert
     statement: Any = insert(table).from_select([*key, *sums], rows)
     statement = statement.on_conflict_do_update(
@@ -318,10 +329,20 @@ def _code(column: Any, name: str) -> Any:
     return sa.case(*((column == str(v), i + 1) for i, v in enumerate(values)), else_=0)
 
 
-def _apply(where: list[Any], sign: int = 1) -> None:
-    """Add (``sign=-1``: take away) the records selected by ``where`` to every rollup."""
-    db.session.execute(sa.schema.CreateTable(STAGED, if_not_exists=True))
-    db.session.execute(sa.delete(STAGED))
+def _apply(where: list[Any], sign: int = 1, *, fresh: bool = False) -> None:
+    """Add (``sign=-1``: take away) the records selected by ``where`` to every rollup
+    (``fresh``: to empty rollups, with plain inserts)."""
+    if dialect() == "postgresql":
+        # A few dozen short statements, each costed high enough for PostgreSQL to compile
+        # it (JIT) first: compiling took longer than running them (seconds per 100 000
+        # records), so not for this transaction.
+        db.session.execute(sa.text("SET LOCAL jit = off"))
+    # Empty rollups (``fresh``) take the grouped records as they are: the full rollup is
+    # then the staged rows, and the pairs are written straight into their table.
+    staged = usage_rollups if fresh else STAGED
+    if not fresh:
+        db.session.execute(sa.schema.CreateTable(STAGED, if_not_exists=True))
+        db.session.execute(sa.delete(STAGED))
     moved = sa.select(*record_columns()).where(*where).subquery("moved")
     m = moved.c
 
@@ -330,37 +351,146 @@ def _apply(where: list[Any], sign: int = 1) -> None:
         return summed if sign > 0 else -summed
 
     db.session.execute(
-        sa.insert(STAGED).from_select(
+        sa.insert(staged).from_select(
             [*KEY, *SUMS],
             sa.select(*(m[n] for n in KEY), *(total(n) for n in SUMS)).group_by(
                 *(m[n] for n in KEY)
             ),
         )
     )
-    c = STAGED.c
-    # WHERE true: SQLite would read ON CONFLICT after a bare FROM as a join's ON.
-    _upsert(usage_rollups, KEY, SUMS, sa.select(*(c[n] for n in (*KEY, *SUMS))).where(sa.true()))
+    c = staged.c
+    if not fresh:
+        # WHERE true: SQLite would read ON CONFLICT after a bare FROM as a join's ON.
+        _upsert(
+            usage_rollups, KEY, SUMS, sa.select(*(c[n] for n in (*KEY, *SUMS))).where(sa.true())
+        )
     lean = sa.select(*(c[n] for n in LEAN_KEY), *(sa.func.sum(c[n]) for n in SUMS)).group_by(
         *(c[n] for n in LEAN_KEY)
     )
-    _upsert(usage_rollups_lean, LEAN_KEY, SUMS, lean)
+    _upsert(usage_rollups_lean, LEAN_KEY, SUMS, lean, fresh)
+    if fresh:
+        _stage_pairs(c, usage_rollup_pairs)
+        return
+    _stage_pairs(c, PAIRS_STAGED)
+    p = PAIRS_STAGED.c
+    _upsert(
+        usage_rollup_pairs,
+        PAIR_KEY,
+        PAIR_METRICS,
+        # In the unique key's order: the index then fills page by page.
+        sa.select(*(p[n] for n in (*PAIR_KEY, *PAIR_METRICS)))
+        .where(sa.true())
+        .order_by(*(p[n] for n in PAIR_KEY)),
+    )
+
+
+# The pairs rows of the records being moved, before they are added to usage_rollup_pairs in
+# one statement: the day rows grouped from the staged rows, the week rows from the day rows.
+PAIRS_STAGED = sa.Table(
+    "usage_rollup_pairs_staged",
+    sa.MetaData(),
+    *(sa.Column(c.name, c.type) for c in usage_rollup_pairs.c if c.name != "id"),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _stage_pairs(c: Any, target: sa.Table) -> None:
+    """Fill ``target`` (PAIRS_STAGED, or the empty pairs table) from the staged rows ``c``
+    (STAGED's columns, or the fresh full rollup's). Per org and per token, they are first
+    regrouped without the other many-valued dimensions (fewer rows: people share them); each
+    lean dimension's day rows come from those, the rows without one from the status rows
+    (every record has one status), and all week rows from the day rows. Counts are summed
+    as 4-byte integers (a staged row counts one key of one day), far cheaper to sum."""
+    if target is PAIRS_STAGED:
+        db.session.execute(sa.schema.CreateTable(PAIRS_STAGED, if_not_exists=True))
+        db.session.execute(sa.delete(PAIRS_STAGED))
+    db.session.execute(sa.schema.CreateTable(PAIRS_HIGH, if_not_exists=True))
+    p = target.c
+    names = [*PAIR_KEY, *PAIR_METRICS]
+    lows = [n for n in PAIR_LOW if n]
     for high, high_name in enumerate(PAIR_HIGH):
-        for low, low_name in enumerate(PAIR_LOW):
-            if low_name in ("mode", "status"):
-                low_value = _code(c[low_name], low_name)
-            else:
-                low_value = c[low_name] if low_name else sa.literal(0)
-            for grain, period in enumerate((c.day, week_of(c.day))):
-                grouped = sa.select(
-                    sa.literal(high),
-                    sa.literal(low),
-                    low_value,
-                    sa.literal(grain),
-                    period,
-                    c[high_name],
-                    *(sa.func.sum(c[n]) for n in PAIR_METRICS),
-                ).group_by(*([] if not low_name else [low_value]), period, c[high_name])
-                _upsert(usage_rollup_pairs, PAIR_KEY, PAIR_METRICS, grouped)
+        keys = [
+            c.day,
+            c[high_name].label("high_value"),
+            *(c[n] for n in LEAN_DIMENSIONS if n not in ("mode", "status")),
+            _code(c.mode, "mode").label("mode"),
+            _code(c.status, "status").label("status"),
+        ]
+        if high_name == "user_id":
+            # A person is mostly in one org with at most a token or two: regrouping without
+            # them would keep nearly every row, so the staged rows are read as they are.
+            h = sa.select(*keys, *(c[n] for n in PAIR_METRICS)).subquery("staged").c
+        else:
+            db.session.execute(sa.delete(PAIRS_HIGH))
+            db.session.execute(
+                sa.insert(PAIRS_HIGH).from_select(
+                    [k.name for k in keys] + list(PAIR_METRICS),
+                    sa.select(*keys, *(_sum(c[n]) for n in PAIR_METRICS)).group_by(*keys),
+                )
+            )
+            h = PAIRS_HIGH.c
+        for low_name in lows:
+            days = sa.select(
+                sa.literal(high),
+                sa.literal(PAIR_LOW.index(low_name)),
+                h[low_name],
+                sa.literal(0),
+                h.day,
+                h.high_value,
+                *(_sum(h[n]) for n in PAIR_METRICS),
+            ).group_by(h[low_name], h.day, h.high_value)
+            db.session.execute(sa.insert(target).from_select(names, days))
+        none = (
+            sa.select(
+                p.high,
+                sa.literal(0),
+                sa.literal(0),
+                p.grain,
+                p.day,
+                p.high_value,
+                *(_sum(p[n]) for n in PAIR_METRICS),
+            )
+            .where(p.high == high, p.low == PAIR_LOW.index("status"), p.grain == 0)
+            .group_by(p.high, p.grain, p.day, p.high_value)
+        )
+        db.session.execute(sa.insert(target).from_select(names, none))
+    week = week_of(p.day)
+    weeks = (
+        sa.select(
+            p.high,
+            p.low,
+            p.low_value,
+            sa.literal(1),
+            week,
+            p.high_value,
+            *(_sum(p[n]) for n in PAIR_METRICS),
+        )
+        .where(p.grain == 0)
+        .group_by(p.high, p.low, p.low_value, week, p.high_value)
+    )
+    db.session.execute(sa.insert(target).from_select(names, weeks))
+
+
+# Counts a staged row holds for one key and day: summed as 4-byte integers.
+SMALL_COUNTS = frozenset({"requests", "errors", "priced", "unpriced", "estimated"})
+
+
+def _sum(column: Any) -> Any:
+    if column.name in SMALL_COUNTS and dialect() == "postgresql":
+        return sa.func.sum(sa.cast(column, sa.Integer))
+    return sa.func.sum(column)
+
+
+# One many-valued dimension's staged rows, without the other two (see ``_stage_pairs``).
+PAIRS_HIGH = sa.Table(
+    "usage_rollup_pairs_high",
+    sa.MetaData(),
+    sa.Column("day", sa.Date),
+    sa.Column("high_value", sa.Integer),
+    *(sa.Column(n, sa.Integer) for n in LEAN_DIMENSIONS),
+    *(sa.Column(c.name, c.type) for c in usage_rollup_pairs.c if c.name in PAIR_METRICS),
+    prefixes=["TEMPORARY"],
+)
 
 
 def _moved_where() -> list[Any]:
@@ -433,12 +563,68 @@ def inserting() -> int:
     return int(db.session.scalar(sa.select(sa.func.max(UsageRecord.id))) or 0)
 
 
-def add_inserted(after: int) -> None:
+def add_inserted(after: int, *, bulk: bool = False) -> bool:
     """Count the records this transaction inserted as rolled (ids above ``after``) into every
     rollup. Under the lock no catch-up marks anything meanwhile, and other writers insert
-    unrolled records, so ``rolled`` above ``after`` is exactly this transaction's rows."""
+    unrolled records, so ``rolled`` above ``after`` is exactly this transaction's rows.
+    ``bulk`` (a demo or benchmark load, PostgreSQL): when the rollups are empty, fill them
+    with plain inserts and build their indexes afterwards; returns whether it did."""
     r = UsageRecord
-    _apply([r.id > after, r.rolled == sa.true()])
+    where = [r.id > after, r.rolled == sa.true()]
+    if not (bulk and dialect() == "postgresql" and _rollups_empty()):
+        _apply(where)
+        return False
+    with contextlib.ExitStack() as stack:
+        for table in ROLLUP_TABLES:
+            stack.enter_context(indexes_rebuilt_after(table.name))
+        _apply(where, fresh=True)
+    return True
+
+
+def _rollups_empty() -> bool:
+    return not any(
+        db.session.scalar(sa.select(sa.exists().where(sa.true()).select_from(table)))
+        for table in ROLLUP_TABLES
+    )
+
+
+@contextmanager
+def indexes_rebuilt_after(table: str, *, constraints: bool = False) -> Iterator[None]:
+    """Drop ``table``'s indexes (all but the primary key) and, with ``constraints``, its
+    foreign-key and unique constraints; recreate them from their stored definitions on the
+    way out. For bulk loads on PostgreSQL: an index built once over all the rows, and a
+    foreign key checked by one join, cost a fraction of maintaining them row by row. The DDL
+    is part of the transaction (a failure restores everything); meanwhile the transaction
+    holds the table, and for the constraints the tables they reference, exclusively."""
+    oid = f"'{table}'::regclass"
+    kinds = "('f', 'u')" if constraints else "('')"
+    kept = db.session.execute(
+        sa.text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            f" WHERE conrelid = {oid} AND contype IN {kinds} ORDER BY contype DESC, conname"
+        )
+    ).all()
+    indexes = db.session.execute(
+        sa.text(
+            "SELECT c.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x"
+            " JOIN pg_class c ON c.oid = x.indexrelid"
+            f" WHERE x.indrelid = {oid} AND NOT x.indisprimary AND NOT EXISTS"
+            " (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid"
+            f" AND k.conrelid = {oid}) ORDER BY c.relname"
+        )
+    ).all()
+    if kept:
+        drops = ", ".join(f'DROP CONSTRAINT "{name}"' for name, _ in kept)
+        db.session.execute(sa.text(f"ALTER TABLE {table} {drops}"))
+    for name, _ in indexes:
+        db.session.execute(sa.text(f'DROP INDEX "{name}"'))
+    yield
+    db.session.execute(sa.text("SET LOCAL maintenance_work_mem = '256MB'"))
+    for _, definition in indexes:
+        db.session.execute(sa.text(definition))
+    if kept:
+        adds = ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in kept)
+        db.session.execute(sa.text(f"ALTER TABLE {table} {adds}"))
 
 
 def delete_records(ids: list[int]) -> int:
@@ -476,7 +662,7 @@ def rebuild() -> int:
         )
         for table in (usage_rollups, usage_rollups_lean, usage_rollup_pairs):
             db.session.execute(sa.delete(table))
-        _apply([])
+        _apply([], fresh=True)  # emptied above: plain inserts, no conflicts to look for
         count = db.session.scalar(
             sa.select(sa.func.coalesce(sa.func.sum(usage_rollups.c.requests), 0))
         )
@@ -489,20 +675,102 @@ def rebuild() -> int:
     return int(count or 0)
 
 
-def analyze() -> None:
+def analyze(*, vacuum_all: bool = True) -> None:
     """Refresh the planner's statistics on the records and rollups after a bulk change (on
-    PostgreSQL; autovacuum would get there, but only after the first slow pages)."""
+    PostgreSQL; autovacuum would get there, but only after the first slow pages), and VACUUM
+    the rollups (outside a transaction): it clears the dead rows a rebuild or upserts leave
+    and marks pages all-visible, which the pairs' index-only scans (the top-N ranking) need
+    to skip the table. ``vacuum_all=False`` after filling empty rollups (no dead rows): only
+    the pairs are vacuumed, the others analyzed."""
     if dialect() != "postgresql":
         return
-    db.session.execute(sa.text("ANALYZE usage_records"))
+    vacuumed = ROLLUP_TABLES if vacuum_all else (usage_rollup_pairs,)
+    for table in ("usage_records", *(t.name for t in ROLLUP_TABLES if t not in vacuumed)):
+        db.session.execute(sa.text(f"ANALYZE {table}"))
     db.session.commit()
-    # VACUUM too (outside a transaction): it marks the rollups' pages all-visible, which the
-    # top-N ranking's index-only scans need to skip the table.
     with db.engine.connect() as connection:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ROLLUP_TABLES:
-            autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
+        for vacuum in vacuumed:
+            autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {vacuum.name}")
 
 
 def unrolled_count() -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).where(unrolled())) or 0)
+
+
+def forget(references: dict[str, list[Any]]) -> None:
+    """Set these references of the records to NULL — ``{"feature_id": [ids or a select of
+    ids], …}`` — moving the rolled records to the rollup rows of "none" in the caller's
+    transaction (serialized with catch-up): what ``ON DELETE SET NULL`` does to the records
+    when the user, org, feature, provider, model or token is deleted, done first so the
+    rollups follow. Without it they would keep counting the deleted id, and a dashboard row
+    for it would select no record. A deleted user's records also lose their request and
+    response bodies. Takes as long as rewriting those records (as the SET NULL would
+    anyway)."""
+    r = UsageRecord
+    where = {
+        name: sa.or_(*(getattr(r, name).in_(ids) for ids in sets))
+        for name, sets in references.items()
+        if sets
+    }
+    if not where:
+        return
+    _lock(wait=True)
+    moving = _moving()
+    db.session.execute(
+        sa.insert(moving).from_select(
+            ["id"], sa.select(r.id).where(r.rolled == sa.true(), sa.or_(*where.values()))
+        )
+    )
+    _apply(_moved_where(), sign=-1)
+    for name, condition in where.items():
+        cleared: dict[str, Any] = {name: None}
+        if name == "user_id":  # a deleted person's prompts and replies go with them
+            cleared.update(request_body=sa.null(), response_body=sa.null())
+        db.session.execute(
+            sa.update(r).where(condition).values(cleared),
+            execution_options={"synchronize_session": False},
+        )
+    _apply(_moved_where())
+    purge_empty()
+
+
+def references_to(deleted: list[Any]) -> dict[str, list[Any]]:
+    """What deleting these ORM instances sets to NULL in the records, directly or through a
+    cascade in the database (a user's or org's tokens, a provider's models)."""
+    from webapp.models import AccessToken, CatalogModel, Feature, Organization, Provider, User
+
+    def ids(kind: Any) -> list[int]:
+        return [o.id for o in deleted if isinstance(o, kind)]
+
+    users, orgs, providers = ids(User), ids(Organization), ids(Provider)
+    found: dict[str, list[Any]] = {
+        "user_id": [users] if users else [],
+        "org_id": [orgs] if orgs else [],
+        "feature_id": [ids(Feature)] if ids(Feature) else [],
+        "provider_id": [providers] if providers else [],
+        "model_id": [ids(CatalogModel)] if ids(CatalogModel) else [],
+        "access_token_id": [ids(AccessToken)] if ids(AccessToken) else [],
+    }
+    if providers:
+        found["model_id"].append(
+            sa.select(CatalogModel.id).where(CatalogModel.provider_id.in_(providers))
+        )
+    if users or orgs:
+        found["access_token_id"].append(
+            sa.select(AccessToken.id).where(
+                sa.or_(AccessToken.user_id.in_(users), AccessToken.org_id.in_(orgs))
+            )
+        )
+    return {name: sets for name, sets in found.items() if sets}
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _forget_deleted(session: Session, _context: Any, _instances: Any) -> None:
+    """Any deletion through the ORM of something the records point at (a feature or
+    provider from its page, a user or org in a future page or a script) keeps the rollups
+    equal to the records."""
+    if not session.deleted or not has_app_context() or session is not db.session():
+        return
+    if references := references_to(list(session.deleted)):
+        forget(references)
