@@ -74,6 +74,10 @@ def make_people(
     """``users`` people spread over ``orgs`` organizations (some in none), tokens for a third."""
     rng = random.Random(seed)
     stamp = uuid.uuid4().hex[:6]
+    # A share of the people, not a draw each: a dozen people always include both modes.
+    byok = max(1, round(users * byok_share)) if users > 1 else 0
+    modes = ["byok"] * byok + ["managed"] * (users - byok)
+    rng.shuffle(modes)
     bulk_insert(
         Organization.__table__,
         [{"slug": f"org-{stamp}-{i}", "name": f"Organization {i + 1}"} for i in range(orgs)],
@@ -92,7 +96,7 @@ def make_people(
                 "email": f"user{i + 1}-{stamp}@example.com",
                 "display_name": f"User {i + 1}",
                 "password_hash": password_hash,
-                "mode": "byok" if rng.random() < byok_share else "managed",
+                "mode": modes[i],
             }
             for i in range(users)
         ],
