@@ -175,15 +175,13 @@ class _Counters:
         unsent = _unsent.take()
         pipe = self.storage.get_connection().pipeline(transaction=False)
         for key, amount in unsent.items():  # first: this request's reads include them
-            pipe.incrby(key, amount)
-            pipe.expire(key, WINDOW_S * 2)
+            _add(pipe, key, amount)
         for op, key, amount in self.steps:
             key = self.storage.prefixed_key(key)
             if op == "get":
                 pipe.get(key)
-            else:  # each minute has its own key: it only has to outlive its minute
-                pipe.incrby(key, amount)
-                pipe.expire(key, WINDOW_S * 2)
+            else:
+                _add(pipe, key, amount)
         try:
             replies = pipe.execute()[2 * len(unsent) :]
         except Exception:
@@ -194,6 +192,13 @@ class _Counters:
             values.append(int(replies[at] or 0))
             at += 2 if op == "incr" else 1  # an increment's expiry has a reply too
         return values
+
+
+def _add(pipe: Any, key: str, amount: int) -> None:
+    """Queue an increment (two replies). Each minute has its own key: it only has to
+    outlive its minute."""
+    pipe.incrby(key, amount)
+    pipe.expire(key, WINDOW_S * 2)
 
 
 class _Unsent:
@@ -248,8 +253,7 @@ class _Unsent:
             try:
                 pipe = storage.get_connection().pipeline(transaction=False)
                 for key, amount in amounts.items():
-                    pipe.incrby(key, amount)
-                    pipe.expire(key, WINDOW_S * 2)
+                    _add(pipe, key, amount)
                 pipe.execute()
             except Exception as exc:
                 log.error("tokens could not be counted (%s); retrying", type(exc).__name__)
