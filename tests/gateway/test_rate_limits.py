@@ -97,8 +97,10 @@ def test_counts_live_in_redis_where_every_process_sees_them(app, member, redis_p
         limiter._storage = saved
     import redis
 
-    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(f"*{redis_prefix}/gateway/*"))
+    connection = redis.Redis.from_url(REDIS_URL)
+    keys = list(connection.scan_iter(f"*{redis_prefix}/gateway/*"))
     assert len(keys) == 2  # requests and tokens of this token, this minute
+    assert all(0 < connection.ttl(key) <= 2 * rate_limits.WINDOW_S for key in keys)
 
 
 def test_a_failing_counter_store_is_a_503_not_a_500_and_never_fails_a_finished_reply(
@@ -128,7 +130,7 @@ def test_a_failing_counter_store_is_a_503_not_a_500_and_never_fails_a_finished_r
 def test_tokens_reach_redis_without_a_round_trip_of_their_own(
     app, member, redis_prefix, monkeypatch
 ):
-    """A call's tokens ride on the next admission's pipeline; with no next request, a
+    """A call's tokens ride on the next admission's script call; with no next request, a
     background flush adds them within a second; either way other processes see them."""
     import time
 

@@ -5,8 +5,8 @@ Counters live in Flask-Limiter's storage, as the sign-in throttle's do: Redis wh
 fixed calendar minutes (the key names the minute), so the reset time needs no round trip:
 a request costs one ``INCR`` per limited scope for requests, one ``GET`` per scope with a
 token limit, and after the call one ``INCRBY`` per such scope with the tokens it metered.
-With Redis all of it is one pipelined round trip per request: a call's tokens travel with
-the next admission's pipeline (or a background flush within a second, see ``_Unsent``).
+With Redis all of it is one script call (one round trip) per request: a call's tokens travel
+with the next admission's call (or a background flush within a second, see ``_Unsent``).
 
 A token's limits are on the token; users' and orgs' come from the configuration
 (``SWITCHBOARD_GATEWAY_USER_RPM`` …; unset means none).
@@ -147,10 +147,29 @@ def _count_request(budget: Budget, storage: Any, minute: int) -> str | None:
     return hit
 
 
+# One round trip for all of a request's counters: every key is read (empty amount) or
+# increased (INCRBY), and a key an increase creates gets its expiry; replies in key order.
+# Atomic, so an expiry is never lost between the INCRBY and the EXPIRE.
+COUNT_SCRIPT = """
+local replies = {}
+for i, key in ipairs(KEYS) do
+  local amount = ARGV[i + 1]
+  if amount == "" then
+    replies[i] = tonumber(redis.call("GET", key) or "0")
+  else
+    local value = redis.call("INCRBY", key, amount)
+    if value == tonumber(amount) then redis.call("EXPIRE", key, ARGV[1]) end
+    replies[i] = value
+  end
+end
+return replies
+"""
+
+
 class _Counters:
-    """Reads and increments of counters, sent to Redis as one pipeline (one round trip for
-    all of a request's scopes, with the tokens of earlier calls still to be added, see
-    ``_Unsent``); Flask-Limiter's own storage calls, one by one, elsewhere."""
+    """Reads and increments of counters, sent to Redis as one script call (one round trip
+    and one reply for all of a request's scopes, with the tokens of earlier calls still to
+    be added, see ``_Unsent``); Flask-Limiter's own storage calls, one by one, elsewhere."""
 
     def __init__(self, storage: Any) -> None:
         self.storage = storage
@@ -173,37 +192,34 @@ class _Counters:
                 for op, key, amount in self.steps
             ]
         unsent = _unsent.take()
-        pipe = self.storage.get_connection().pipeline(transaction=False)
-        for key, amount in unsent.items():  # first: this request's reads include them
-            _add(pipe, key, amount)
+        keys = list(unsent)  # first: this request's reads include them
+        amounts: list[int | str] = list(unsent.values())
         for op, key, amount in self.steps:
-            key = self.storage.prefixed_key(key)
-            if op == "get":
-                pipe.get(key)
-            else:
-                _add(pipe, key, amount)
+            keys.append(self.storage.prefixed_key(key))
+            amounts.append("" if op == "get" else amount)
         try:
-            replies = pipe.execute()[2 * len(unsent) :]
+            replies = _run_script(self.storage.get_connection(), keys, amounts)
         except Exception:
             _unsent.give_back(unsent, self.storage)
             raise
-        values, at = [], 0
-        for op, _key, _amount in self.steps:
-            values.append(int(replies[at] or 0))
-            at += 2 if op == "incr" else 1  # an increment's expiry has a reply too
-        return values
+        return [int(value) for value in replies[len(unsent) :]]
 
 
-def _add(pipe: Any, key: str, amount: int) -> None:
-    """Queue an increment (two replies). Each minute has its own key: it only has to
-    outlive its minute."""
-    pipe.incrby(key, amount)
-    pipe.expire(key, WINDOW_S * 2)
+_script: tuple[Any, Any] | None = None  # (client, its registered COUNT_SCRIPT)
+
+
+def _run_script(client: Any, keys: list[str], amounts: list[int | str]) -> list[int]:
+    """Run ``COUNT_SCRIPT`` (by its digest: Redis keeps the source after the first call).
+    Each minute has its own key: it only has to outlive its minute."""
+    global _script
+    if _script is None or _script[0] is not client:
+        _script = (client, client.register_script(COUNT_SCRIPT))
+    return list(_script[1](keys=keys, args=[WINDOW_S * 2, *amounts]))
 
 
 class _Unsent:
     """Tokens of finished calls not yet added to Redis (per key). A call's tokens need no
-    round trip of their own: they go with this process's next admission's pipeline, read
+    round trip of their own: they go with this process's next admission's script call, read
     after they are added, or within ``FLUSH_S`` (a background thread) when no request
     comes; other processes see them that late at most. Lost only if the process is killed
     in between (a second of one process's tokens, never a charge: money is metered apart)."""
@@ -251,10 +267,7 @@ class _Unsent:
                 continue
             storage = self._storage
             try:
-                pipe = storage.get_connection().pipeline(transaction=False)
-                for key, amount in amounts.items():
-                    _add(pipe, key, amount)
-                pipe.execute()
+                _run_script(storage.get_connection(), list(amounts), list(amounts.values()))
             except Exception as exc:
                 log.error("tokens could not be counted (%s); retrying", type(exc).__name__)
                 self.give_back(amounts, storage)
