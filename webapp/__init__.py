@@ -14,7 +14,8 @@ from werkzeug.routing import IntegerConverter
 
 from webapp.config import load_config
 from webapp.extensions import csrf, db, htmx_ext, limiter, login_manager, migrate
-from webapp.request_guards import init_request_guards
+from webapp.flask_app import SwitchboardFlask
+from webapp.request_guards import init_request_guards, is_token_authenticated
 from webapp.services.credentials.crypto import init_crypto
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,10 +52,18 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+)
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the application: config, extensions, blueprints, error pages, CLI, seed."""
     instance_path = Path(os.environ.get("SWITCHBOARD_INSTANCE_PATH") or PROJECT_ROOT / "instance")
-    app = Flask(
+    app = SwitchboardFlask(
         __name__,
         instance_path=str(instance_path),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -156,10 +165,9 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def refuse_nul_characters() -> None:
-        """PostgreSQL cannot store NUL in text; no field has a use for it. 400, not a 500."""
-        from webapp.gateway import serving_gateway  # the gateway's JSON is checked there
-
-        with_form = not serving_gateway() and request.form
+        """PostgreSQL cannot store NUL in text; no field has a use for it. 400, not a 500.
+        Token-authenticated paths take JSON, checked where it is read."""
+        with_form = not is_token_authenticated(request.path) and request.form
         sources = [request.args, request.form] if with_form else [request.args]
         values = [v for source in sources for vs in source.listvalues() for v in vs]
         values += [v for v in (request.view_args or {}).values() if isinstance(v, str)]
@@ -168,10 +176,11 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        """Added unless the view set its own (one pass over the headers, not one per name)."""
+        present = {name.lower() for name, _ in response.headers.items()}
+        for name, value in SECURITY_HEADERS:
+            if name.lower() not in present:
+                response.headers.add(name, value)
         return response
 
 
