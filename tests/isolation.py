@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from webapp.extensions import db, limiter
 from webapp.services.settings import cache as settings_cache
+from webapp.services.side_writes import execute_on_driver as _execute_on_driver
 from webapp.services.system import health as system_health
 
 # In the rolled-back mode any wait on a lock is a test waiting on itself: fail fast instead.
@@ -98,6 +99,11 @@ class _SideWrites:
         self.statements.append((statement, parameters))
         return self.connection.execute(statement, parameters)
 
+    def execute_on_driver(self, statement: Any, parameters: Any) -> Any:
+        """``side_writes.execute_on_driver`` on the test's connection (the same driver path)."""
+        self.statements.append((statement, parameters))
+        return _execute_on_driver(self.connection, statement, parameters)
+
     def __getattr__(self, name: str) -> Any:  # dialect, scalar… as the connection has them
         return getattr(self.connection, name)
 
@@ -113,6 +119,12 @@ def _replay(statements: list[Any]) -> None:
         statement, parameters = item
         with connection.begin_nested():
             connection.execute(statement, parameters)
+
+
+def _on_driver_in_tests(connection: Any, statement: Any, parameters: Any) -> Any:
+    if isinstance(connection, _SideWrites):
+        return connection.execute_on_driver(statement, parameters)
+    return _execute_on_driver(connection, statement, parameters)
 
 
 def install() -> None:
@@ -199,10 +211,12 @@ def rolled_back(app: Flask) -> Iterator[Connection]:
     _bindings[app] = Binding(connection, threading.get_ident())
     own_transaction = side_writes.own_transaction
     side_writes.own_transaction = lambda redo=None, **_: _savepoint_on(connection, redo)
+    side_writes.execute_on_driver = _on_driver_in_tests
     try:
         yield connection
     finally:
         side_writes.own_transaction = own_transaction
+        side_writes.execute_on_driver = _execute_on_driver
         _bindings.pop(app, None)
         if transaction.is_active:
             transaction.rollback()

@@ -346,7 +346,9 @@ def _reserve_at_once(hold: Hold, expires_at: datetime, call: dict[str, Any], now
         )
     try:
         with side_writes.own_transaction(single_statements=True) as connection:
-            connection.execute(_reserve_statement(account, len(windows)), params)
+            side_writes.execute_on_driver(
+                connection, _reserve_statement(account, len(windows)), params
+            )
     except DataError as exc:
         if getattr(exc.orig, "sqlstate", None) != _DIVISION_BY_ZERO:
             raise
@@ -669,7 +671,8 @@ def settle_with_usage(
         )
         charged.append(budget_hold)
     statement = _settle_statement(tuple(usage_row), hold.reserved, account, entry, len(charged))
-    row = connection.execute(statement, params).one()
+    row = side_writes.execute_on_driver(connection, statement, params)
+    assert row is not None  # the statement selects one row from the inserted record
     spent = row[len(row) - len(charged) :] if charged else ()
     for budget_hold, window_spent in zip(charged, spent, strict=True):
         if window_spent is not None and not budget_hold.budget.hard:

@@ -1,0 +1,102 @@
+"""Statements run on the driver's cursor (``side_writes.execute_on_driver``, the call path's
+hold and settlement) store what SQLAlchemy would, and fail as SQLAlchemy would: the metering
+path tells a duplicate (IntegrityError) from an outage by SQLAlchemy's exception types."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+from webapp.extensions import db
+from webapp.models.base import UTCDateTime
+from webapp.services import side_writes
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+METADATA = sa.MetaData()
+TABLE = sa.Table(
+    "driver_statement_probe",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(20), unique=True, nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("amount", sa.Numeric(20, 8), nullable=False),
+    sa.Column("flag", sa.Boolean, nullable=False),
+    sa.Column("colour", sa.Enum(Colour, native_enum=False), nullable=False),
+    sa.Column("extra", sa.JSON, nullable=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    prefixes=["TEMPORARY"],
+)
+INSERT = (
+    sa.insert(TABLE)
+    .values(
+        key=sa.bindparam("key"),
+        at=sa.bindparam("at"),
+        amount=sa.bindparam("amount"),
+        flag=sa.bindparam("flag"),
+        colour=sa.bindparam("colour"),
+        extra=sa.bindparam("extra"),
+        kind=sa.literal("charge", TABLE.c.kind.type),  # a literal bind, filled in by itself
+    )
+    .returning(TABLE.c.id, TABLE.c.amount)
+)
+ROW = {
+    "key": "one",
+    "at": datetime(2026, 12, 1, 10, 30, tzinfo=UTC),
+    "amount": Decimal("0.00004275"),
+    "flag": True,
+    "colour": Colour.RED,
+    "extra": {"budgets": [{"id": 3}]},
+}
+
+
+@pytest.fixture
+def connection(app):  # type: ignore[no-untyped-def]
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's (SQLite's driver takes positional ones)")
+    METADATA.create_all(connection)
+    return connection
+
+
+def test_values_round_trip_as_sqlalchemy_stores_them(connection):  # type: ignore[no-untyped-def]
+    returned = side_writes.execute_on_driver(connection, INSERT, ROW)
+    assert returned is not None and returned[1] == ROW["amount"]
+    stored = connection.execute(sa.select(TABLE).where(TABLE.c.id == returned[0])).one()
+    assert stored.at == ROW["at"] and stored.amount == ROW["amount"] and stored.flag is True
+    assert stored.colour is Colour.RED and stored.extra == ROW["extra"]
+    assert stored.kind == "charge"
+    # The same row through SQLAlchemy's execute reads back identically.
+    again = connection.execute(INSERT, {**ROW, "key": "two"}).one()
+    twin = connection.execute(sa.select(TABLE).where(TABLE.c.id == again[0])).one()
+    assert {**twin._mapping, "id": 0, "key": ""} == {**stored._mapping, "id": 0, "key": ""}
+
+
+def test_failures_are_sqlalchemys_exceptions(connection):  # type: ignore[no-untyped-def]
+    side_writes.execute_on_driver(connection, INSERT, ROW)
+    with pytest.raises(IntegrityError) as duplicate, connection.begin_nested():
+        side_writes.execute_on_driver(connection, INSERT, ROW)
+    assert getattr(duplicate.value.orig, "sqlstate", None) == "23505"
+    with pytest.raises(DataError) as divided, connection.begin_nested():
+        side_writes.execute_on_driver(connection, sa.select(sa.literal(1) / 0), {})
+    assert getattr(divided.value.orig, "sqlstate", None) == "22012"
+
+
+def test_a_connection_the_database_dropped_is_not_reused(connection):  # type: ignore[no-untyped-def]
+    own = db.engine.connect()
+    try:
+        with pytest.raises(OperationalError) as gone:
+            side_writes.execute_on_driver(
+                own, sa.select(sa.func.pg_terminate_backend(sa.func.pg_backend_pid())), {}
+            )
+        assert gone.value.connection_invalidated and own.invalidated
+    finally:
+        own.close()
