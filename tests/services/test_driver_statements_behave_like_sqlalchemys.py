@@ -5,6 +5,7 @@ path tells a duplicate (IntegrityError) from an outage by SQLAlchemy's exception
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -100,3 +101,52 @@ def test_a_connection_the_database_dropped_is_not_reused(connection):  # type: i
         assert gone.value.connection_invalidated and own.invalidated
     finally:
         own.close()
+
+
+def test_the_settlement_of_a_typical_call_keeps_psycopgs_parsed_form():
+    """psycopg parses a statement's placeholders once only for statements of at most 4096
+    bytes and 50 parameters; the settlement of an org call with a feature, a key, credits
+    and two budgets (the user's and the org's) stays within both, literals written inline."""
+    from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+
+    from webapp.services.billing import reservations
+
+    columns = [
+        "created_at",
+        "request_id",
+        "caller",
+        "user_id",
+        "org_id",
+        "feature_id",
+        "provider_id",
+        "model_id",
+        "credential_id",
+        "access_token_id",
+        "provider_slug",
+        "model_name",
+        "requested_model",
+        "operation",
+        "mode",
+        "key_source",
+        "status",
+        "stream",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "estimated",
+        "usage_adjusted",
+        "cost_usd",
+        "unpriced",
+        "credits",
+        "account_id",
+        "latency_ms",
+        "ttft_ms",
+        "attempts",
+        "stop_reason",
+        "rolled",
+    ]
+    statement = reservations._settle_statement(tuple(columns), True, True, True, 2)
+    prepared = side_writes.driver_sql(statement, pg_psycopg.dialect())
+    names = set(re.findall(r"%\((\w+)\)s", prepared.sql))
+    assert len(prepared.sql.encode()) <= 4096 and len(names) <= 50
+    assert not prepared.defaults  # every literal is in the SQL

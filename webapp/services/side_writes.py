@@ -96,23 +96,39 @@ class DriverSQL:
     The SQL and parameter conversions are still SQLAlchemy's, for the engine's dialect."""
 
     sql: str
-    defaults: dict[str, Any]  # the values of literal binds (``sa.literal`` …)
+    defaults: dict[str, Any]  # values of binds that have one and no SQL literal form
     processors: tuple[tuple[str, Callable[[Any], Any]], ...]  # the binds' type conversions
 
 
 @functools.lru_cache(maxsize=512)
 def driver_sql(statement: ClauseElement, dialect: Dialect) -> DriverSQL:
-    """``statement`` compiled for ``dialect`` (cached: pass statements built once)."""
-    if dialect.paramstyle not in ("pyformat", "named"):  # psycopg: pyformat
-        raise ValueError(f"parameters by name only, not {dialect.paramstyle}")
+    """``statement`` compiled for ``dialect`` (cached: pass statements built once).
+
+    Binds with a value of their own (``sa.literal(0)``, a function's constant arguments) are
+    written into the SQL: the driver then has fewer parameters to convert on every call, and
+    psycopg keeps its parsed form only for statements with at most 50 of them."""
+    if dialect.paramstyle != "pyformat":  # psycopg's
+        raise ValueError(f"parameters as %(name)s only, not {dialect.paramstyle}")
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
-    if compiled.escaped_bind_names or "POSTCOMPILE" in compiled.string:
+    sql = compiled.string
+    if compiled.escaped_bind_names or "POSTCOMPILE" in sql:
         raise ValueError("the statement needs SQLAlchemy at execution time")
-    binds = compiled.binds
+    binds = {name: bind for bind, name in compiled.bind_names.items()}  # as named in the SQL
+    defaults: dict[str, Any] = {}
+    for name, bind in list(binds.items()):
+        if bind.required:
+            continue
+        literal = bind.type.dialect_impl(dialect).literal_processor(dialect)
+        if literal is None and bind.value is not None:
+            defaults[name] = bind.value
+            continue
+        text = "NULL" if bind.value is None else literal(bind.value)  # type: ignore[misc]
+        sql = sql.replace(f"%({name})s", text.replace("%", "%%"))
+        del binds[name]
     return DriverSQL(
-        sql=compiled.string,
-        defaults={name: bind.value for name, bind in binds.items() if not bind.required},
+        sql=sql,
+        defaults=defaults,
         processors=tuple(
             (name, process)
             for name, bind in binds.items()
