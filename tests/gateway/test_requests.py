@@ -105,9 +105,7 @@ def test_no_token_or_a_session_cookie_is_not_enough(wired, client, member_client
     assert response.get_json()["error"]["type"] == "authentication_error"
 
 
-def test_a_browser_session_riding_along_is_neither_read_nor_refreshed(
-    wired, member_client, bearer
-):
+def test_a_browser_session_riding_along_is_neither_read_nor_refreshed(wired, member_client, bearer):
     """Token paths open no session: a signed-in browser's cookie is ignored there, and the
     reply sets no cookie (nor varies on one), so the gateway never extends a session."""
     response = post(member_client, "/v1/chat/completions", {"messages": HI}, bearer)

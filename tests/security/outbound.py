@@ -4,8 +4,10 @@ HTTPS server with a certificate for a name of the test's choosing. Nothing leave
 from __future__ import annotations
 
 import datetime
+import json
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,6 +103,28 @@ class _Hello(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self) -> None:
+        """A streamed chat completion (chunked SSE up to ``data: [DONE]``); the server's
+        ``after_done`` bytes follow it, then ``stall_s`` seconds before the body ends."""
+        self.server.peers.append(self.client_address[1])  # type: ignore[attr-defined]
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        events = [
+            {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]},
+            {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+            {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}},
+        ]
+        body = b"".join(b"data: %s\n\n" % json.dumps(e).encode() for e in events)
+        body += b"data: [DONE]\n\n" + self.server.after_done  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(body), body))
+        self.wfile.flush()
+        if stall := self.server.stall_s:  # type: ignore[attr-defined]
+            time.sleep(stall)
+        self.wfile.write(b"0\r\n\r\n")
+
     def log_message(self, *args: Any) -> None:
         pass
 
@@ -108,10 +132,12 @@ class _Hello(BaseHTTPRequestHandler):
 @contextmanager
 def http_server(tls: ssl.SSLContext | None = None) -> Iterator[Any]:
     """A keep-alive server on 127.0.0.1; yields it with ``.port``, ``.hosts`` (the Host
-    headers received), ``.peers`` (the client port of each request) and ``.sni``."""
+    headers received), ``.peers`` (the client port of each request) and ``.sni``. A GET gets
+    a small JSON body, a POST a streamed chat completion (see ``_Hello.do_POST``)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
     server.daemon_threads = True
     server.hosts, server.peers, server.sni = [], [], []  # type: ignore[attr-defined]
+    server.after_done, server.stall_s = b"", 0.0  # type: ignore[attr-defined]
     if tls is not None:
         tls.sni_callback = lambda sock, name, ctx: server.sni.append(name)  # type: ignore[attr-defined]
         server.socket = tls.wrap_socket(server.socket, server_side=True)

@@ -52,7 +52,8 @@ class Scope:
     stream_max_s: float | None = None
 
 
-_scope: ContextVar[Scope] = ContextVar("switchboard_outbound_scope", default=Scope())  # noqa: B039
+_NO_SCOPE = Scope()
+_scope: ContextVar[Scope] = ContextVar("switchboard_outbound_scope", default=_NO_SCOPE)
 
 
 @contextmanager
@@ -131,9 +132,16 @@ class PinnedStream(NetworkStream):
         )
 
     def get_extra_info(self, info: str) -> Any:
-        withdrawn = self._allowed_by is not None and self._allowed_by not in _scope.get().allowed
         if info == "is_readable":
-            # The entry was removed: the pool expires this idle connection.
+            # The entry was removed: the pool expires this idle connection. Outside any call
+            # (a stream's reply closed after its call's scope ended) that cannot be told:
+            # the pool asks again before it reuses the connection, inside the next call.
+            scope = _scope.get()
+            withdrawn = (
+                self._allowed_by is not None
+                and scope is not _NO_SCOPE
+                and self._allowed_by not in scope.allowed
+            )
             return withdrawn or _readable_now(self._inner.get_extra_info("socket"))
         return self._inner.get_extra_info(info)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,8 +23,13 @@ import httpcore2
 import httpx2
 import openai
 
+from webapp.services.llm import limits
 from webapp.services.llm.limits import UpstreamFault
 from webapp.services.llm.transport import PinnedTransport, RawResponse
+
+# After a stream's [DONE]: how long and how much of the rest is read to keep its connection.
+DRAIN_S = 0.05
+DRAIN_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -125,12 +131,29 @@ def open_chat_stream(
     return _batches(response, lambda: route(client).request())
 
 
+def _drain(blocks: Iterator[bytes]) -> None:
+    """Read what follows ``[DONE]`` — normally only the end of the chunked body, received
+    with it — so the connection goes back to the pool for the next call instead of being
+    closed (a new one costs a DNS lookup, address checks and a TCP handshake). An upstream
+    that sends more, or not at once, is cut off: its connection is closed as before."""
+    try:
+        with limits.deadline(time.monotonic() + DRAIN_S):
+            left = DRAIN_BYTES
+            for block in blocks:
+                left -= len(block)
+                if left < 0:
+                    return
+    except Exception:  # a reply already complete is never failed for this
+        return
+
+
 def _batches(
     response: RawResponse | httpx2.Response, request: Callable[[], httpx2.Request]
 ) -> Iterator[list[dict[str, Any]]]:
     try:
         rest, event = b"", None
-        for block in response.iter_bytes():
+        blocks = response.iter_bytes()
+        for block in blocks:
             *lines, rest = (rest + block).split(b"\n")
             batch: list[dict[str, Any]] = []
             for raw in lines:
@@ -142,6 +165,7 @@ def _batches(
                 elif line.startswith(b"data:"):
                     data = line[5:].strip()
                     if data.startswith(b"[DONE]"):
+                        _drain(blocks)
                         if batch:
                             yield batch
                         return
