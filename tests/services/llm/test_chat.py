@@ -71,6 +71,8 @@ def test_exactly_what_is_sent_to_openai(wired, member):
     assert "top_p" not in body  # unset means the provider's default
     assert request.headers["authorization"] == f"Bearer {GLOBAL_OPENAI_KEY}"
     assert "openai-organization" not in request.headers
+    assert request.headers["user-agent"].startswith("OpenAI/Python")
+    assert not [name for name in request.headers if name.lower().startswith("x-stainless")]
 
 
 def test_compatible_providers_get_max_tokens(wired, member):

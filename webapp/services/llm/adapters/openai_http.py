@@ -59,10 +59,12 @@ def route(client: openai.OpenAI) -> Route:
     """Where and how ``client`` sends a chat completion (computed once per client)."""
     found = _routes.get(client)
     if found is None:
+        # The SDK's telemetry headers (X-Stainless-*) describe a request the SDK built; these
+        # are not, and each header costs validation on both ends of every call.
         headers = {
             name: value
             for name, value in {**client.default_headers, **client.auth_headers}.items()
-            if isinstance(value, str)
+            if isinstance(value, str) and not name.lower().startswith("x-stainless-")
         }
         base = str(client.base_url).rstrip("/")
         url = httpx2.URL(f"{base}/chat/completions")
