@@ -69,6 +69,8 @@ def test_add_a_provider_that_needs_no_code(admin_client, public_dns):
         ({"api_key_env": "SECRET_KEY"}, "own settings cannot be used"),
         ({"extra_headers": '{"X-Goog-Api-Key": "abc"}'}, "would hold a key"),
         ({"extra_headers": '{"X-Title": "a\\r\\nEvil: 1"}'}, "line breaks"),
+        ({"extra_headers": '{"Transfer-Encoding": "chunked"}'}, "set by Switchboard"),
+        ({"extra_headers": '{"Content-Length": "0"}'}, "set by Switchboard"),
         ({"credit_multiplier": "-1"}, "from 0 to 1,000"),
         ({"credit_multiplier": "lots"}, "decimal number"),
         ({"extra_headers": '{"Authorization": "Bearer x"}'}, "would hold a key"),

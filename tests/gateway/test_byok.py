@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.fake_upstream import Reply
-from tests.gateway.support import records
+from tests.gateway.support import make_token, records
 from webapp.services import llm
 from webapp.services.llm import clients
 from webapp.services.llm.errors import Unavailable
@@ -61,3 +63,20 @@ def test_the_callers_client_is_closed_when_the_call_ends(wired, member, monkeypa
     else:
         llm.complete(HI, context=context)
     assert len(made) == 1 and made[0].is_closed()
+
+
+@pytest.mark.parametrize("key", ["sk-caf\u00e9-0001", "sk-tab\there", " "])
+def test_a_key_that_is_not_plain_ascii_is_a_400_naming_the_header(wired, client, member, key):
+    _, secret = make_token(member)
+    response = client.post(
+        "/v1/chat/completions",
+        data=json.dumps({"messages": HI}),
+        headers={
+            "Authorization": f"Bearer {secret}",
+            "Content-Type": "application/json",
+            "X-BYOK-API-Key": key,
+        },
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["param"] == "X-BYOK-API-Key"
+    assert wired.requests_to("openai.chat") == []

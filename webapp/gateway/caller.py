@@ -59,7 +59,7 @@ def _byok() -> tuple[str | None, str | None]:
             )
         return None, None
     key = key.strip()
-    if not key or len(key) > MAX_KEY_CHARS or not key.isprintable():
+    if not key or len(key) > MAX_KEY_CHARS or not key.isprintable() or not key.isascii():
         raise GatewayError(400, "X-BYOK-API-Key is empty or malformed.", param="X-BYOK-API-Key")
     if base_url is not None:
         base_url = base_url.strip()

@@ -10,6 +10,23 @@ from flask import current_app
 
 ENV_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,99}$")
 HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+# Headers that frame or route the request itself: set by the client, never by configuration
+# (a second Content-Length or a Transfer-Encoding would let a request be read two ways).
+RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+        "proxy-connection",
+        "proxy-authorization",
+    }
+)
 # The app's own secrets must never be sent to a provider as its "key".
 RESERVED_ENV = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL"}
 # Header names that look like they carry a credential: keys belong in encrypted key storage.
@@ -81,6 +98,8 @@ def check_headers(value: Any) -> dict[str, str] | None:
             raise ValueError(f"header {name!r} needs a plain name and a text value")
         if "\r" in item or "\n" in item:
             raise ValueError(f"header {name!r} cannot contain line breaks")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"{name} is set by Switchboard for each request")
         if secret_looking_header(name):
             raise ValueError(
                 f"{name} looks like it would hold a key: store keys as keys, "
