@@ -38,6 +38,7 @@ from httpx2._transports.default import ResponseStream, map_httpcore_exceptions
 from webapp.services.credentials import addresses, url_guard
 from webapp.services.credentials.addresses import IPAddress, host_key
 from webapp.services.llm import limits
+from webapp.services.llm.http1 import Http1Pool
 
 
 @dataclass(frozen=True)
@@ -215,12 +216,19 @@ class PinnedTransport(httpx2.HTTPTransport):
         context = ssl_context or httpx2.create_ssl_context()
         pool = pool or POOL_LIMITS
         super().__init__(verify=context, trust_env=False, limits=pool)
+        backend = PinnedBackend()
         self._pool = httpcore2.ConnectionPool(
             ssl_context=context,
             max_connections=pool.max_connections,
             max_keepalive_connections=pool.max_keepalive_connections,
             keepalive_expiry=pool.keepalive_expiry,
-            network_backend=PinnedBackend(),
+            network_backend=backend,
+        )
+        self._posts = Http1Pool(
+            backend,
+            context,
+            max_idle=pool.max_keepalive_connections or 0,
+            keepalive_expiry=pool.keepalive_expiry,
         )
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -242,20 +250,14 @@ class PinnedTransport(httpx2.HTTPTransport):
         content: bytes,
         timeouts: dict[str, float | None],
     ) -> RawResponse:
-        """POST ``content`` straight to the connection pool: the same pinned connections,
-        deadlines and body bounds as ``handle_request``, without httpx's request and
-        response models (a pass-through needs the bytes only). ``headers`` are sent as
-        they are: they must name the Host and the Content-Length."""
+        """POST ``content`` over the lean HTTP/1.1 pool (``http1``): the same pinned
+        connections, deadlines and body bounds as ``handle_request``, without httpcore's
+        and httpx's request and response machinery (a pass-through needs the bytes only).
+        ``headers`` are sent as they are: they must name the Host and the Content-Length,
+        and be checked by whoever built them (``openai_http.route``)."""
         scope = _scope.get()
-        request = httpcore2.Request(
-            b"POST",
-            url,
-            headers=[*headers, _IDENTITY],
-            content=content,
-            extensions={"timeout": timeouts},
-        )
         with limits.deadline(scope.deadline), map_httpcore_exceptions():
-            response = self._pool.handle_request(request)
+            response = self._posts.post(url, [*headers, _IDENTITY], content, timeouts)
         found = {name.lower(): value for name, value in response.headers}
         try:
             limit, at, decode = limits.body_bounds(
@@ -268,13 +270,15 @@ class PinnedTransport(httpx2.HTTPTransport):
         except limits.UpstreamFault:
             response.close()
             raise
-        stream = response.stream
-        assert isinstance(stream, Iterable)  # a sync pool's
-        body = limits.BoundedBody(ResponseStream(stream), at, limit, decode)
+        body = limits.BoundedBody(ResponseStream(response), at, limit, decode)
         raw = response.headers
         if decode:
             raw = [(k, v) for k, v in raw if k.lower() not in limits.DROPPED_WHEN_DECODED]
         return RawResponse(response.status, raw, body)
+
+    def close(self) -> None:
+        self._posts.close()
+        super().close()
 
 
 _IDENTITY = (b"Accept-Encoding", b"identity")  # bodies are counted as they arrive

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -23,9 +24,13 @@ import httpcore2
 import httpx2
 import openai
 
+from webapp.services.catalog.provider_rules import RESERVED_HEADERS
 from webapp.services.llm import limits
 from webapp.services.llm.limits import UpstreamFault
 from webapp.services.llm.transport import PinnedTransport, RawResponse
+
+_HEADER_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP token
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # a value may hold tabs, not line breaks
 
 # After a stream's [DONE]: how long and how much of the rest is read to keep its connection.
 DRAIN_S = 0.05
@@ -66,12 +71,17 @@ def route(client: openai.OpenAI) -> Route:
             for name, value in {**client.default_headers, **client.auth_headers}.items()
             if isinstance(value, str) and not name.lower().startswith("x-stainless-")
         }
+        if reserved := RESERVED_HEADERS.intersection(name.lower() for name in headers):
+            raise UpstreamFault(f"the provider's extra headers may not set {sorted(reserved)}")
         base = str(client.base_url).rstrip("/")
         url = httpx2.URL(f"{base}/chat/completions")
         target = httpcore2.URL(
             scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
         )
         raw = [(b"Host", url.netloc), *httpx2.Headers(headers).raw]
+        for name, value in raw:  # sent as they are (``http1``): no line may be smuggled in
+            if not _HEADER_NAME.fullmatch(name) or _CONTROL.search(value):
+                raise UpstreamFault(f"the request header {name!r} is malformed")
         found = Route(_transports[client], url, target, raw)
         _routes[client] = found
     return found
