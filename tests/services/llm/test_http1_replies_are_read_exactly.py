@@ -5,6 +5,7 @@ connection to the next call."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -54,6 +55,10 @@ class Scripted:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # the client hung up (a test cut a reply short)
+            self._exchange(conn)
+
+    def _exchange(self, conn: socket.socket) -> None:
         buffer = b""
         with conn:
             while True:
@@ -237,3 +242,32 @@ def test_a_connection_finishing_after_the_pool_closed_is_closed_too():
         pool.close()
         assert b"".join(exchange) == OK_JSON
         assert pool._idle_count == 0
+
+
+def test_tls_is_sent_to_and_verified_against_the_original_host_name(tmp_path):
+    import ssl
+
+    from tests.security.outbound import StubDNS, https_server
+
+    dns = StubDNS()
+    with https_server(tmp_path, "llm.tls.test") as server:
+        dns.set("llm.tls.test", ["127.0.0.1"]).set("other.tls.test", ["127.0.0.1"])
+        trusted = ssl.create_default_context(cadata=server.ca.decode())
+        pool = Http1Pool(transport.PinnedBackend(), trusted, max_idle=10, keepalive_expiry=5.0)
+        allowed = frozenset({f"llm.tls.test:{server.port}", f"other.tls.test:{server.port}"})
+
+        def post(host: bytes) -> bytes:
+            url = httpcore2.URL(scheme=b"https", host=host, port=server.port, target=b"/v1/c")
+            headers = [(b"Host", b"%s:%d" % (host, server.port)), (b"Content-Length", b"2")]
+            with transport.scoped(transport.Scope(allowed=allowed, resolver=dns)):
+                return b"".join(pool.post(url, headers, b"{}", {"connect": 5, "read": 5}))
+
+        try:
+            assert b"data: [DONE]" in post(b"llm.tls.test")
+            assert b"data: [DONE]" in post(b"llm.tls.test")  # on the same TLS connection
+            assert len(set(server.peers)) == 1 and server.sni == ["llm.tls.test"]
+            # Same address, but the certificate does not name this host: refused.
+            with pytest.raises(httpcore2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                post(b"other.tls.test")
+        finally:
+            pool.close()
