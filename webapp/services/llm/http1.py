@@ -84,7 +84,7 @@ class Exchange:
         self._reply.parser = self._parser
         self._read_timeout: float | None = None
         self._after_head = 0  # bytes received since the headers ended, framing included
-        self._keep = self._closed = False
+        self._closed = False
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
 
@@ -93,8 +93,8 @@ class Exchange:
         reply = self._reply
         if not data:
             if reply.headers_done and not self._framed():
-                reply.complete = True  # a body that ends with the connection
-                self._keep = False
+                reply.complete = True  # a body that ends with the connection …
+                reply.keep_alive = False  # … which cannot be reused
                 return 0
             raise httpcore2.RemoteProtocolError("the server closed the connection mid-reply")
         try:
@@ -103,9 +103,7 @@ class Exchange:
             if not reply.complete:
                 raise httpcore2.RemoteProtocolError(f"a malformed reply: {exc}") from None
             reply.trailing = True  # junk after a complete reply: it stands, the connection goes
-        if reply.complete:
-            self._keep = reply.keep_alive and not reply.trailing
-        elif reply.headers_done:
+        if reply.headers_done and not reply.complete:
             # Framing around the body (chunk sizes, trailers) is bounded like the headers:
             # a stream of endless trailers would otherwise grow without any body to count.
             self._after_head += len(data)
@@ -148,7 +146,8 @@ class Exchange:
         if self._closed:
             return
         self._closed = True
-        if self._reply.complete and self._keep and not self._reply.trailing:
+        reply = self._reply
+        if reply.complete and reply.keep_alive and not reply.trailing:
             self._pool.release(self._origin, self._stream)
         else:
             self._stream.close()
