@@ -53,8 +53,7 @@ class Scope:
     stream_max_s: float | None = None
 
 
-_NO_SCOPE = Scope()
-_scope: ContextVar[Scope] = ContextVar("switchboard_outbound_scope", default=_NO_SCOPE)
+_scope: ContextVar[Scope] = ContextVar("switchboard_outbound_scope", default=Scope())  # noqa: B039
 
 
 @contextmanager
@@ -135,13 +134,10 @@ class PinnedStream(NetworkStream):
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
             # The entry was removed: the pool expires this idle connection. Outside any call
-            # (a stream's reply closed after its call's scope ended) that cannot be told:
-            # the pool asks again before it reuses the connection, inside the next call.
-            scope = _scope.get()
+            # that counts as removed, so a client used without a scope never reuses a
+            # connection a call's allowance opened (``http1`` asks only before reuse).
             withdrawn = (
-                self._allowed_by is not None
-                and scope is not _NO_SCOPE
-                and self._allowed_by not in scope.allowed
+                self._allowed_by is not None and self._allowed_by not in _scope.get().allowed
             )
             return withdrawn or _readable_now(self._inner.get_extra_info("socket"))
         return self._inner.get_extra_info(info)
