@@ -61,6 +61,22 @@ def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
     )
 
 
+def test_database_pool_is_sized_from_the_environment(tmp_path, monkeypatch):
+    def pool() -> tuple[int, int]:
+        options = load_config(tmp_path, {})["SQLALCHEMY_ENGINE_OPTIONS"]
+        return options["pool_size"], options["max_overflow"]
+
+    assert pool() == (16, 4)
+    monkeypatch.setenv("SWITCHBOARD_DB_POOL_SIZE", "30")
+    monkeypatch.setenv("SWITCHBOARD_DB_MAX_OVERFLOW", "0")
+    assert pool() == (30, 0)
+    for name, bad in [("SWITCHBOARD_DB_POOL_SIZE", "0"), ("SWITCHBOARD_DB_MAX_OVERFLOW", "-1")]:
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ConfigError, match=name):
+            load_config(tmp_path, {})
+        monkeypatch.setenv(name, "5")
+
+
 def test_session_cookie_is_httponly_and_samesite(app):
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
