@@ -119,3 +119,26 @@ def test_the_settlement_of_a_typical_call_keeps_psycopgs_parsed_form():
     names = set(re.findall(r"%\((\w+)\)s", prepared.sql))
     assert len(prepared.sql.encode()) <= 4096 and len(names) <= 50
     assert not prepared.defaults  # every literal is in the SQL
+
+
+def test_single_statements_run_in_autocommit_on_a_connection_the_pool_gets_back_as_it_was(
+    connection,  # type: ignore[no-untyped-def]
+):
+    """``own_transaction(single_statements=True)`` on PostgreSQL (tests replace
+    ``own_transaction`` itself, so its autocommit block is tried here directly)."""
+    with side_writes._autocommit(db.engine.connect()) as own:
+        driver = own.connection.driver_connection
+        assert driver is not None and driver.autocommit
+        side_writes.execute_on_driver(own, sa.select(sa.literal(1)), {})
+        assert driver.info.transaction_status.name == "IDLE"  # committed: no open transaction
+    assert not driver.autocommit  # back in the pool as every other connection is
+    with pytest.raises(DataError), side_writes._autocommit(db.engine.connect()) as own:
+        driver = own.connection.driver_connection
+        side_writes.execute_on_driver(own, sa.select(sa.literal(1) / 0), {})
+    assert driver is not None and not driver.autocommit
+    with side_writes._autocommit(db.engine.connect()) as own:
+        with pytest.raises(OperationalError):
+            side_writes.execute_on_driver(
+                own, sa.select(sa.func.pg_terminate_backend(sa.func.pg_backend_pid())), {}
+            )
+        assert own.invalidated  # a dropped connection is thrown away: leaving needs no reset

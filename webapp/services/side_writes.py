@@ -9,8 +9,8 @@ that they join the test's rolled-back transaction instead.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +75,28 @@ def own_transaction(
     """
     release_connection()
     if single_statements and db.engine.dialect.name == "postgresql":
-        return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return _autocommit(db.engine.connect())
     return db.engine.begin()
+
+
+@contextmanager
+def _autocommit(connection: Connection) -> Iterator[Connection]:
+    """``connection`` with its driver in autocommit, put back before the pool has it again.
+
+    What ``execution_options(isolation_level="AUTOCOMMIT")`` does, without SQLAlchemy's
+    generic set-and-reset of connection characteristics (a third of a side write's CPU)."""
+    with connection:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.autocommit = True
+        try:
+            yield connection
+        finally:
+            if not connection.invalidated:
+                try:
+                    driver.autocommit = False
+                except Exception as exc:  # a connection that broke meanwhile is not reused
+                    connection.invalidate(exc)
 
 
 def forget_cached(model: type[Any], row_id: int) -> None:
