@@ -16,8 +16,10 @@ it safe here:
 - psycopg 3 (≥ 3.1.14) sees the patched ``select`` when it is first imported and waits
   cooperatively (psycogreen is for psycopg2 only); ``post_fork`` below refuses to run a
   gevent worker where that would not hold. redis-py and httpx2 use the patched sockets.
-- The database pool stays small (``SWITCHBOARD_DB_POOL_SIZE``): the call service gives its
-  connection back before waiting on a provider, so greenlets need one only briefly.
+- The database pool is sized for the requests one worker serves at once, not for its open
+  streams (``SWITCHBOARD_DB_POOL_SIZE`` 16 + ``SWITCHBOARD_DB_MAX_OVERFLOW`` 4): the call
+  service gives its connection back before waiting on a provider, so greenlets need one
+  only for a statement's round trip (see ``webapp.config._engine_options``).
 """
 
 from __future__ import annotations
