@@ -9,11 +9,13 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
+    DisconnectionError,
     IntegrityError,
     InterfaceError,
     OperationalError,
     SQLAlchemyError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -46,6 +48,10 @@ RETRY_AFTER_SECONDS = 5
 DATABASE_DOWN = (
     "The database is not answering, so nothing was changed. Try again in a moment; "
     "if it keeps happening, tell your administrator."
+)
+DATABASE_BUSY = (
+    "Switchboard is too busy to reach its database right now, so nothing was changed. "
+    "Try again in a moment."
 )
 
 
@@ -113,9 +119,20 @@ def register_database_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
-    def database_unavailable(exc: DBAPIError) -> Response:
+    @app.errorhandler(DisconnectionError)  # the pool could not get a working connection
+    def database_unavailable(exc: DBAPIError | DisconnectionError) -> Response:
         log.error("database unavailable on %s %s (%s)", request.method, request.path, _cause(exc))
         return unavailable(DATABASE_DOWN)
+
+    @app.errorhandler(PoolTimeout)
+    def database_busy(exc: PoolTimeout) -> Response:
+        """Every pooled connection stayed busy for ``pool_timeout``: overload, not a fault."""
+        log.error(
+            "no database connection free on %s %s within the pool's timeout",
+            request.method,
+            request.path,
+        )
+        return unavailable(DATABASE_BUSY)
 
     @app.errorhandler(DBAPIError)
     def database_error(exc: DBAPIError) -> Response:

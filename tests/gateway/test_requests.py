@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy.exc
 
 from tests import factories
 from tests.fake_upstream import Reply
@@ -14,6 +15,7 @@ from webapp.extensions import db
 from webapp.models import Feature, ParameterSet, SettingsScope
 from webapp.services.catalog import names
 from webapp.services.settings.cache import settings_cache
+from webapp.services.tokens import auth
 
 MINI = "openai/gpt-5.4-mini"
 HI = [{"role": "user", "content": "Hi"}]
@@ -278,3 +280,33 @@ def test_a_fallback_outside_the_tokens_models_is_never_tried(wired, client, memb
     wired.script("openai.chat", Reply.error(503))
     ok = post(client, "/v1/chat/completions", body, {"Authorization": f"Bearer {open_secret}"})
     assert ok.status_code == 200 and ok.get_json()["model"] == "anthropic/claude-haiku-4-5"
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+@pytest.mark.parametrize(
+    "error",
+    [
+        # Every pooled connection stayed busy for ``pool_timeout``: SQLAlchemy's own
+        # TimeoutError, not a driver error.
+        sqlalchemy.exc.TimeoutError("QueuePool limit of size 16 overflow 4 reached"),
+        # The pool could not get a connection that answers its ping.
+        sqlalchemy.exc.DisconnectionError("idle connection is gone: OperationalError"),
+    ],
+)
+def test_a_database_the_pool_cannot_reach_is_a_503_in_the_callers_protocol(
+    wired, client, bearer, monkeypatch, path, error
+):  # type: ignore[no-untyped-def]
+    def unreachable(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise error
+
+    auth.clear_cache()
+    monkeypatch.setattr(auth, "_load", unreachable)  # the token's lookup needs a connection
+    body = {"model": MINI, "messages": HI, "max_tokens": 16}
+    response = post(client, path, body, bearer)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    reply = response.get_json()
+    assert "QueuePool" not in json.dumps(reply) and "idle connection" not in json.dumps(reply)
+    if path == "/v1/messages":
+        assert reply["type"] == "error" and reply["error"]["type"] == "overloaded_error"
+    else:
+        assert reply["error"]["type"] and reply["error"]["message"]
