@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from webapp.models import AuditEvent, CallStatus, Credential, Mode, UsageRecord
 from webapp.models.base import utcnow
@@ -291,7 +291,7 @@ def write(call: CallRecord) -> Metered:
             persist(entry)
         except IntegrityError:  # landed already, or a referenced row vanished meanwhile
             persist(entry, replay=True)
-    except SQLAlchemyError as exc:
+    except Exception as exc:  # the type only: a message may quote the row's values
         log.error(
             "metering %s failed (%s): kept in the outbox", call.request_id, type(exc).__name__
         )

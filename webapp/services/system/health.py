@@ -11,13 +11,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.services.credentials.key_check import KeyCheck, check_encryption_keys
 from webapp.services.system.schema import SchemaState, read_schema_state
+
+if TYPE_CHECKING:
+    from webapp.services.llm.outbox import OutboxState
 
 SCHEMA_CHECK_SECONDS = 5.0
 KEY_CHECK_SECONDS = 60.0
@@ -72,6 +75,7 @@ class HealthReport:
     schema: SchemaState
     keys: KeyCheck | None  # None: not checked (the schema is not usable)
     cooling: tuple[str, ...] = ()  # providers and models resting after repeated failures
+    outbox: OutboxState | None = None  # this host's metering entries not written yet
 
     @property
     def ok(self) -> bool:
@@ -91,6 +95,12 @@ class HealthReport:
             body["details"] = details
         if self.cooling:  # information, not ill health: calls go to fallbacks meanwhile
             body["cooling_down"] = list(self.cooling)
+        if self.outbox is not None and not self.outbox.empty:  # for an admin to look at
+            body["metering_outbox"] = {
+                "pending": self.outbox.pending,
+                "parked": len(self.outbox.parked),
+                "quarantined": self.outbox.quarantined,
+            }
         return body
 
 
@@ -102,16 +112,22 @@ def _keys_status(keys: KeyCheck) -> str:
 
 def health_report() -> HealthReport:
     """Both checks, the schema read fresh (for load balancers and operators)."""
+    from webapp.services.llm import outbox
+
     checks = health()
     schema = checks.schema.get(fresh=True)
+    try:
+        spooled: OutboxState | None = outbox.state()  # files on this host, no query
+    except OSError:
+        spooled = None
     if not schema.current:
-        return HealthReport(schema, None)
+        return HealthReport(schema, None, outbox=spooled)
     try:
         keys = checks.keys.get()
         cooling = _cooling()
     except SQLAlchemyError:
-        return HealthReport(SchemaState("unreachable", (), schema.expected), None)
-    return HealthReport(schema, keys, cooling)
+        return HealthReport(SchemaState("unreachable", (), schema.expected), None, outbox=spooled)
+    return HealthReport(schema, keys, cooling, spooled)
 
 
 def _cooling() -> tuple[str, ...]:
