@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from webapp.models import CallStatus, UsageRecord
+from webapp.services.usage.references import drop_vanished
 
 USAGE = UsageRecord.__table__
 CALL_FIELDS = (
@@ -51,4 +52,7 @@ def record_interrupted(connection: Connection, reservation: Any, now: datetime) 
         usage_adjusted=False,
         unpriced=False,
     )
+    # A user, model or token deleted since the call began must not fail the sweep (and keep
+    # every other expired reservation held with it).
+    drop_vanished(connection, values)
     connection.execute(sa.insert(USAGE).values(**values))

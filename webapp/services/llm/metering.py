@@ -25,6 +25,7 @@ from webapp.services.llm import outbox
 from webapp.services.llm.errors import LLMError, redact
 from webapp.services.llm.types import Usage
 from webapp.services.llm.usage import MeteredUsage, cost_usd, credits_for, normalize
+from webapp.services.usage.references import drop_vanished
 
 log = logging.getLogger(__name__)
 
@@ -216,32 +217,6 @@ def _warn(connection: Connection, budget: BudgetRef, spent: Decimal, percent: in
     log.warning("budget %s reached %s%% (%s of %s)", budget.id, percent, spent, budget.amount)
 
 
-# References a usage record keeps only while the row exists (ON DELETE SET NULL).
-REFERENCES = {
-    "user_id": "users",
-    "org_id": "organizations",
-    "feature_id": "features",
-    "provider_id": "providers",
-    "model_id": "models",
-    "credential_id": "credentials",
-    "access_token_id": "access_tokens",
-    "account_id": "credit_accounts",
-}
-
-
-def _drop_vanished(connection: Connection, row: dict[str, Any]) -> None:
-    """A user, key or model deleted while the call ran: keep the record, drop the link (the
-    names stay copied in the record)."""
-    for column, table in REFERENCES.items():
-        if row.get(column) is None:
-            continue
-        found = connection.execute(
-            sa.text(f"SELECT 1 FROM {table} WHERE id = :id"), {"id": row[column]}
-        ).first()
-        if found is None:
-            row[column] = None
-
-
 def persist(entry: dict[str, Any], *, replay: bool = False) -> None:
     """Write one metering entry: the usage record, the key's last use, and the settlement of
     what the call held — in one transaction of its own, so all of it lands or none of it.
@@ -256,7 +231,7 @@ def persist(entry: dict[str, Any], *, replay: bool = False) -> None:
         if replay:
             if reservations.usage_exists(connection, row["request_id"]):
                 return
-            _drop_vanished(connection, row)
+            drop_vanished(connection, row)
         charges = hold is not None and hold.plan.charges
         if charges and not replay and connection.dialect.name == "postgresql":
             reservations.settle_with_usage(
