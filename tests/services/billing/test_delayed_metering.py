@@ -1,5 +1,7 @@
-"""Rows deleted while a call is in flight (a budget, a user) never make its metering fail
-for good."""
+"""A call whose metering is delayed (kept in the outbox, or finishing after its reservation
+expired) meets the sweep that records dead calls as ``interrupted``: whichever runs first,
+the real record wins, exactly once, charged once, with its hold released once. And rows
+deleted while a call is in flight (a budget, a user) never make its metering fail for good."""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from sqlalchemy.exc import OperationalError
 from webapp.extensions import db
 from webapp.models import Budget, BudgetWindow, CreditEntry, Reservation, UsageRecord
 from webapp.models.base import utcnow
+from webapp.models.usage import usage_rollups, usage_rollups_lean
 from webapp.services import llm
 from webapp.services.billing import budgets, ledger, reservations
 from webapp.services.billing.plan import plan_for
 from webapp.services.llm import metering, outbox
+from webapp.services.usage import rollups
 
 HI = [{"role": "user", "content": "Hi"}]
 MODEL = "openai/gpt-5.4-mini"
@@ -89,6 +93,61 @@ def assert_charged_once(member, reply) -> None:  # type: ignore[no-untyped-def]
     assert ledger.check_balances() == [] and ledger.check_reserved() == []
     assert outbox.drain() == 0 and reservations.sweep_expired() == 0  # and nothing twice
     assert len(records()) == 1 and len(charges()) == 1
+
+
+def test_the_sweep_first_then_the_outbox_the_real_record_replaces_the_placeholder(
+    wired, paying, monkeypatch
+):
+    reply = call_metered_late(paying, monkeypatch)
+    expire_reservations()
+    assert reservations.sweep_expired() == 1  # the call looks dead: recorded as interrupted
+    (placeholder,) = records()
+    assert (placeholder.status, placeholder.error_type) == ("error", "interrupted")
+    assert account(paying).reserved == 0 and account(paying).balance == 10
+    assert outbox.drain() == 1
+    assert_charged_once(paying, reply)
+
+
+def test_the_outbox_first_then_the_sweep_finds_nothing_to_do(wired, paying, monkeypatch):
+    reply = call_metered_late(paying, monkeypatch)
+    expire_reservations()  # expired, but the outbox drains before any sweep
+    assert outbox.drain() == 1
+    assert reservations.sweep_expired() == 0
+    assert_charged_once(paying, reply)
+
+
+def test_a_placeholder_the_rollups_counted_already_is_taken_out_of_them(wired, paying, monkeypatch):
+    reply = call_metered_late(paying, monkeypatch)
+    expire_reservations()
+    reservations.sweep_expired()
+    assert rollups.catch_up_all() == 1  # the placeholder is counted as an error
+    assert outbox.drain() == 1
+    assert_charged_once(paying, reply)
+    rollups.catch_up_all()
+    for table in (usage_rollups, usage_rollups_lean):
+        requests, errors, credits = db.session.execute(
+            sa.select(
+                sa.func.sum(table.c.requests),
+                sa.func.sum(table.c.errors),
+                sa.func.sum(table.c.credits),
+            )
+        ).one()
+        assert (requests, errors, Decimal(credits)) == (1, 0, reply.credits)
+
+
+def test_a_call_finishing_after_the_sweep_gave_up_on_it_is_charged_once(wired, paying, monkeypatch):
+    real = metering.persist
+
+    def swept_meanwhile(entry, *, replay=False):  # type: ignore[no-untyped-def]
+        if not replay and not records():  # a slow call: its reservation expired
+            expire_reservations()
+            assert reservations.sweep_expired() == 1
+        return real(entry, replay=replay)
+
+    monkeypatch.setattr(metering, "persist", swept_meanwhile)
+    reply = llm.complete(HI, context=llm.CallContext(user=paying), model=MODEL)
+    assert outbox.state().pending == 0  # replaced on the spot, not spooled
+    assert_charged_once(paying, reply)
 
 
 @pytest.mark.parametrize("first_try_fails", [False, True])

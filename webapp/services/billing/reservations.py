@@ -36,7 +36,6 @@ from webapp.models import (
     CreditEntry,
     EntryKind,
     Reservation,
-    UsageRecord,
 )
 from webapp.models.base import utcnow
 from webapp.services import side_writes
@@ -710,6 +709,19 @@ def _maybe_warn(connection: Connection, budget_hold: BudgetHold, spent: Decimal,
         warn(connection, budget, spent, crossed[-1])
 
 
+def claim(connection: Connection, request_id: str) -> None:
+    """Before a call's metering is written again (a replay): lock its reservation, if it
+    still has one (PostgreSQL; SQLite has one writer). A sweep then either finished with it
+    first — its ``interrupted`` record is visible now, for the real one to replace — or
+    skips it; the two never write a record for the same call at once, which deadlocks."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.select(RESERVATIONS.c.id)
+            .where(RESERVATIONS.c.request_id == request_id)
+            .with_for_update()
+        )
+
+
 def sweep_expired(now: datetime | None = None) -> int:
     """Release the reservations of calls whose process died; record each such call once."""
     from webapp.services.billing.interrupted import record_interrupted
@@ -756,11 +768,3 @@ def _release(connection: Connection, row: Any) -> bool:
 
 def expiry(now: datetime, seconds: float) -> datetime:
     return now + timedelta(seconds=seconds)
-
-
-def usage_exists(connection: Connection, request_id: str) -> bool:
-    table = UsageRecord.__table__
-    return (
-        connection.execute(sa.select(table.c.id).where(table.c.request_id == request_id)).first()
-        is not None
-    )
