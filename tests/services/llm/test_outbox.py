@@ -165,12 +165,29 @@ def test_while_the_database_is_unreachable_every_entry_waits(empty_outbox, monke
         raise OperationalError("INSERT", {}, Exception("connection refused"))
 
     monkeypatch.setattr(metering, "persist", unreachable)
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c", "d"):
         outbox.keep({"row": row(name), "hold": None})
     for _ in range(outbox.PARK_AFTER + 1):
         assert outbox.drain() == 0
-    assert calls == ["a"] * (outbox.PARK_AFTER + 1)  # one try per drain, not one per entry
-    assert outbox.state().pending == 3 and outbox.state().parked == ()
+    # A drain gives up after a couple of tries, not one try (and timeout) per entry.
+    assert calls == ["a", "b"] * (outbox.PARK_AFTER + 1)
+    assert outbox.state().pending == 4 and outbox.state().parked == ()
+
+
+def test_an_entry_stuck_on_a_lock_holds_up_no_other(empty_outbox, monkeypatch):
+    real = metering.persist
+
+    def locked_for_one(entry, *, replay=False):  # type: ignore[no-untyped-def]
+        if entry["row"]["request_id"] == "stuck":
+            raise OperationalError("INSERT", {}, Exception("lock timeout"))
+        return real(entry, replay=replay)
+
+    monkeypatch.setattr(metering, "persist", locked_for_one)
+    for name in ("stuck", "one", "two"):
+        outbox.keep({"row": row(name), "hold": None})
+    assert outbox.drain() == 2
+    assert request_ids() == ["one", "two"]
+    assert outbox.state().pending == 1 and outbox.state().parked == ()  # tried again later
 
 
 # Two processes keeping and draining the same spool directory at once.

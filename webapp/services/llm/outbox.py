@@ -11,7 +11,8 @@ Draining never fails a call and never lets one entry hold up the others:
   is tried again on the next drains, then after ``PARK_AFTER`` refusals moved to
   ``parked.jsonl``: kept, logged, listed by ``flask usage outbox`` and ``/healthz``, and
   put back in the spool by ``flask usage outbox --retry`` once the cause is fixed;
-- while the database is unreachable (or busy), the pass stops and everything waits.
+- an entry that fails for a transient reason (the database unreachable, a lock) stays as it
+  is; after ``STOP_AFTER`` such failures in a row the drain stops and everything waits.
 
 What a hard kill can lose: nothing that was acknowledged. A reply is returned only after its
 entry is in the database or in the spool; a process killed between the upstream's answer and
@@ -48,6 +49,9 @@ PENDING = "outbox-*.jsonl"
 PARKED = "parked.jsonl"
 QUARANTINE = "quarantine.jsonl"
 PARK_AFTER = 5  # refusals that retrying does not fix, before an entry is parked
+# Transient failures in a row (unreachable, locked) that end a drain: the database is not
+# taking writes, and each try may have waited for a timeout.
+STOP_AFTER = 2
 CHECK_EVERY_S = 5.0
 _lock = threading.Lock()
 _next_check = 0.0
@@ -132,7 +136,8 @@ class _Pass:
     parked: list[bytes] = field(default_factory=list)
     bad: list[bytes] = field(default_factory=list)
     changed: bool = False
-    stopped: bool = False  # the database is unreachable: the rest waits for the next drain
+    failing: int = 0  # transient failures in a row
+    stopped: bool = False  # the database is not taking writes: the rest waits for the next drain
 
 
 def drain() -> int:
@@ -197,15 +202,17 @@ def _replay(
     try:
         persist(entry, replay=True)
     except Exception as exc:
-        if transient(exc):
+        if transient(exc):  # kept as it is; one entry stuck on a lock holds up no other
             outcome.left.append(line)
-            outcome.stopped = True
+            outcome.failing += 1
+            outcome.stopped = outcome.failing >= STOP_AFTER
             return
         outcome.changed = True
         _refused(data, type(exc).__name__, outcome)
         return
     outcome.landed += 1
     outcome.changed = True
+    outcome.failing = 0
 
 
 def _refused(data: dict[str, Any], failure: str, outcome: _Pass) -> None:
