@@ -1,8 +1,9 @@
 """The application's health, for /healthz, the maintenance gate and the admin banner.
 
 Answers are cached per process: the schema state for a few seconds (pages consult it on
-every request, so it must never cost a query per request) and the encryption key check for
-a minute (it is run at start; keys only change with a restart).
+every request, so it must never cost a query per request), the encryption key check for
+a minute (it is run at start; keys only change with a restart) and this host's metering
+outbox for ten seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 SCHEMA_CHECK_SECONDS = 5.0
 KEY_CHECK_SECONDS = 60.0
+OUTBOX_CHECK_SECONDS = 10.0
 EXTENSION = "switchboard.health"
 T = TypeVar("T")
 
@@ -61,6 +63,8 @@ class Health:
     def __init__(self) -> None:
         self.schema: Cached[SchemaState] = Cached(read_schema_state, SCHEMA_CHECK_SECONDS)
         self.keys: Cached[KeyCheck] = Cached(check_encryption_keys, KEY_CHECK_SECONDS)
+        # Read from files that can grow large while the database is down: not on every poll.
+        self.outbox: Cached[OutboxState | None] = Cached(_outbox_state, OUTBOX_CHECK_SECONDS)
 
 
 def health() -> Health:
@@ -104,6 +108,16 @@ class HealthReport:
         return body
 
 
+def _outbox_state() -> OutboxState | None:
+    """This host's metering outbox (files, no query); None when it cannot be read."""
+    from webapp.services.llm import outbox
+
+    try:
+        return outbox.state()
+    except OSError:
+        return None
+
+
 def _keys_status(keys: KeyCheck) -> str:
     if keys.ok:
         return "ok"
@@ -112,14 +126,9 @@ def _keys_status(keys: KeyCheck) -> str:
 
 def health_report() -> HealthReport:
     """Both checks, the schema read fresh (for load balancers and operators)."""
-    from webapp.services.llm import outbox
-
     checks = health()
     schema = checks.schema.get(fresh=True)
-    try:
-        spooled: OutboxState | None = outbox.state()  # files on this host, no query
-    except OSError:
-        spooled = None
+    spooled = checks.outbox.get()
     if not schema.current:
         return HealthReport(schema, None, outbox=spooled)
     try:
