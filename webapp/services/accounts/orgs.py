@@ -307,9 +307,16 @@ def _not_self(actor: User, membership: Membership, what: str) -> None:
         raise ValidationError({"org_role": f"You cannot {what} yourself; ask another org admin."})
 
 
+def _require_manager(actor: User, org: Organization) -> None:
+    """Members are the org's admins' (and site admins') to change, whoever the view let in."""
+    if not may_manage(actor, org.id):
+        raise PermissionDenied("You cannot change this organization's members.")
+
+
 def set_member_role(
     actor: User, org: Organization, membership_id: int, org_role: str
 ) -> Membership:
+    _require_manager(actor, org)
     membership = _membership(org, membership_id)
     if org_role not in tuple(OrgRole):
         raise ValidationError({"org_role": "Choose member or org admin."})
@@ -330,6 +337,7 @@ def set_member_role(
 
 
 def remove_member(actor: User, org: Organization, membership_id: int) -> None:
+    _require_manager(actor, org)
     membership = _membership(org, membership_id)
     _not_self(actor, membership, "remove")
     audit.record(

@@ -101,7 +101,10 @@ def reset_password(user: User, *, actor: User | None) -> str:
 
 
 def set_password(user: User, password: str, *, actor: User | None) -> None:
-    """An operator's chosen password (``reset-password --password``), under the usual rules."""
+    """An operator's chosen password (``reset-password --password``), under the usual rules;
+    an admin's, if a page ever offers it (``actor`` None: the command line)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins set other people's passwords.")
     check_password_strength(password)
     _store(user, password, must_change=False, actor=actor)
     log.info("password of %s set by %s", user.email, actor.email if actor else "the CLI")

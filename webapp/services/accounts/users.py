@@ -56,7 +56,10 @@ def create_user(
     actor: User | None,
 ) -> User:
     """Create an account; raises ValidationError for a bad email, password or duplicate.
-    ``must_change_password``: the password was generated for someone else to hand over."""
+    ``must_change_password``: the password was generated for someone else to hand over.
+    ``actor`` None: the system (first admin, command line, a first SSO sign-in)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins create users.")
     email = normalize_email(email)
     check_password_strength(password)
     if role not in tuple(Role):
@@ -132,7 +135,10 @@ def _admin_exists() -> bool:
 
 
 def set_mode(user: User, mode: str, *, actor: User) -> None:
-    """Switch between managed and bring-your-own-key mode (audited)."""
+    """Switch between managed and bring-your-own-key mode (audited): one's own, or anyone's
+    for an admin."""
+    if actor.id != user.id and not actor.is_admin:
+        raise PermissionDenied("You can only switch your own mode.")
     if mode not in tuple(Mode):
         raise ValidationError({"mode": "Choose managed or bring-your-own-key."})
     if user.mode == mode:

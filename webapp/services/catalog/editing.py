@@ -174,6 +174,7 @@ BULK_LIMIT = 500
 def set_enabled_many(actor: User, model_ids: list[int], enabled: bool) -> list[CatalogModel]:
     """Enable or disable several models in one transaction, each change audited; all or
     nothing (a default model cannot be disabled). Returns the models that changed."""
+    require_admin(actor)
     ids = sorted(set(model_ids))
     if not ids:
         raise ValidationError({"model_id": "Select at least one model."})

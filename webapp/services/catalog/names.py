@@ -19,6 +19,7 @@ from webapp.extensions import db
 from webapp.models import CatalogModel, ModelAlias, User
 from webapp.services.audit import events as audit
 from webapp.services.catalog import snapshot
+from webapp.services.catalog.providers import require_admin
 from webapp.services.catalog.snapshot import ModelInfo
 from webapp.services.errors import NotFound, ValidationError
 from webapp.services.settings.cache import bump_settings_version, settings_cache
@@ -116,6 +117,7 @@ def list_aliases() -> list[AliasView]:
 
 def create_alias(name: str, model: str, description: str = "", *, actor: User | None) -> ModelAlias:
     """A new alias; ValidationError on ``name`` or ``model``."""
+    require_admin(actor)
     name = (name or "").strip().lower()
     if not ALIAS_NAME.match(name):
         raise ValidationError(
@@ -141,6 +143,7 @@ def create_alias(name: str, model: str, description: str = "", *, actor: User | 
 
 
 def delete_alias(alias_id: int, *, actor: User | None) -> None:
+    require_admin(actor)
     alias = db.session.get(ModelAlias, alias_id)
     if alias is None:
         raise NotFound("That alias does not exist.")

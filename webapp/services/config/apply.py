@@ -29,6 +29,7 @@ from webapp.services.config.document import Change, ImportPlan, Issue
 from webapp.services.config.export import load_stored
 from webapp.services.config.importing import SCHEMA_NAMES, plan_import
 from webapp.services.credentials import url_guard
+from webapp.services.errors import PermissionDenied
 from webapp.services.settings import layers as settings
 from webapp.services.settings.cache import bump_settings_version
 from webapp.services.settings.features import write_feature
@@ -174,7 +175,10 @@ def apply_import(
     *,
     resolver: url_guard.Resolver = url_guard.system_resolver,
 ) -> ImportPlan:
-    """Re-plan, then write every change in one transaction: all of it or, on any error, none."""
+    """Re-plan, then write every change in one transaction: all of it or, on any error, none.
+    The configuration is the site's: admins (or the system, ``actor`` None) only."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins import configuration.")
     plan = plan_import(document, resolver=resolver)
     if plan.ok and plan.changes:
         try:

@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import Feature, Organization, ParameterSet, Profile, SettingsScope, User
+from webapp.services.accounts.orgs import may_manage
 from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.changes import commit_change
-from webapp.services.errors import Conflict, ValidationError
+from webapp.services.errors import Conflict, PermissionDenied, ValidationError
 from webapp.services.json_input import JSONInputError, check_value
 from webapp.services.settings.fields import BY_NAME, COLUMN, FIELDS, FieldSpec
 
@@ -183,6 +184,17 @@ def _owning_org(pset: ParameterSet) -> Organization | None:
     return db.session.get(Organization, org_id) if org_id else None
 
 
+def may_edit(actor: User, pset: ParameterSet) -> bool:
+    """Admins change every layer; an org admin their org's own, its profiles' and features';
+    anyone their own preference layer. Global profiles and features are for admins."""
+    if actor.is_admin:
+        return True
+    if pset.scope == SettingsScope.USER:
+        return pset.user_id is not None and pset.user_id == actor.id
+    org = _owning_org(pset)
+    return org is not None and may_manage(actor, org.id)
+
+
 def _check_org_allows(pset: ParameterSet, cleaned: dict[str, Any]) -> None:
     """An org's own settings may only name models the org allows."""
     org = _owning_org(pset)
@@ -208,7 +220,10 @@ def update_settings(
     *,
     target_label: str = "",
 ) -> ParameterSet:
-    """Replace the given fields of one layer. Unlisted fields keep their values."""
+    """Replace the given fields of one layer. Unlisted fields keep their values. ``actor``
+    None: the system (the seed, a configuration import)."""
+    if actor is not None and not may_edit(actor, pset):
+        raise PermissionDenied("You cannot change these settings.")
     pset.check_version(expected_version, "these settings")
     cleaned = clean(values)
     _check_org_allows(pset, cleaned)
