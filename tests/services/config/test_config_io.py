@@ -23,6 +23,7 @@ from webapp.models import (
     Profile,
     Provider,
 )
+from webapp.services import changes
 from webapp.services.config import apply as config_apply
 from webapp.services.config import document as config_io
 from webapp.services.config import export as config_export
@@ -210,7 +211,7 @@ def test_a_database_failure_rolls_back_every_change(app, monkeypatch):
     def fail() -> None:
         raise IntegrityError("UPDATE app_counters", {}, Exception("simulated"))
 
-    monkeypatch.setattr(config_apply, "bump_settings_version", fail)
+    monkeypatch.setattr(changes, "bump_settings_version", fail)
     before = counts()
     result = apply(document)
     assert not result.applied and "nothing was changed" in result.errors[0].message

@@ -17,10 +17,9 @@ from webapp.services.audit import events as audit
 from webapp.services.catalog import schemas
 from webapp.services.catalog.prices import PriceInfo, lookup_price
 from webapp.services.catalog.providers import require_admin
-from webapp.services.changes import commit_change, conflict_on_stale
+from webapp.services.changes import Change, commit_change, commit_changes, conflict_on_stale
 from webapp.services.errors import NotFound, ValidationError
 from webapp.services.schemas import validate
-from webapp.services.settings.cache import bump_settings_version
 
 FIELDS = (*schemas.MODEL_FIELDS, "is_default_chat", "is_default_embedding")
 PRICE_FIELDS = schemas.PRICES
@@ -35,6 +34,7 @@ PRICE_SOURCES = {
     "openrouter": "openrouter",
 }
 STALE = "Someone else changed this model since you opened it."
+DEFAULT_COLUMNS = {"chat": "is_default_chat", "embedding": "is_default_embedding"}
 
 
 def get_model(model_id: int) -> CatalogModel:
@@ -189,27 +189,19 @@ def set_enabled_many(actor: User, model_ids: list[int], enabled: bool) -> list[C
             {"model_id": f"{', '.join(defaults)} is a default model and must stay enabled."}
         )
     changed = [m for m in models if m.enabled != enabled]
-    with conflict_on_stale(STALE):
+    diff = {"enabled": {"before": not enabled, "after": enabled}}
+    changes = [Change("update", "model", m.id, m.global_id, diff) for m in changed]
+    with conflict_on_stale(STALE):  # a stale row surfaces at the first flush, wherever it is
         for model in changed:
             model.enabled = enabled
-            audit.record(
-                "update",
-                "model",
-                actor=actor,
-                target_id=model.id,
-                target_label=model.global_id,
-                changes={"enabled": {"before": not enabled, "after": enabled}},
-            )
-        if changed:
-            bump_settings_version()
-        db.session.commit()
+        commit_changes(actor, changes, conflict=STALE)
     return changed
 
 
 def set_default(actor: User, model: CatalogModel, kind: str) -> CatalogModel:
     """Make ``model`` the one default of ``kind`` (chat | embedding), in one transaction."""
     require_admin(actor)
-    column = {"chat": "is_default_chat", "embedding": "is_default_embedding"}.get(kind)
+    column = DEFAULT_COLUMNS.get(kind)
     if column is None:
         raise ValidationError({"kind": "Choose the chat or the embedding default."})
     if not model.enabled or not model.provider.enabled:
@@ -226,30 +218,33 @@ def set_default(actor: User, model: CatalogModel, kind: str) -> CatalogModel:
     previous = db.session.scalar(sa.select(CatalogModel).where(getattr(CatalogModel, column)))
     if previous is model:
         return model
-    changes = {
-        f"default_{kind}": {
-            "before": previous.global_id if previous else None,
-            "after": model.global_id,
-        }
-    }
     # Two admins switching the default at once: the loser's row is stale or the one-default
     # index refuses its flag.
-    with conflict_on_stale(f"Someone else changed the default {kind} model.", IntegrityError):
-        if previous is not None:  # clear first: the database allows only one flagged row
-            setattr(previous, column, False)
-            db.session.flush()
-        setattr(model, column, True)
-        audit.record(
-            "update",
-            "model",
-            actor=actor,
+    conflict = f"Someone else changed the default {kind} model."
+    with conflict_on_stale(conflict, IntegrityError):
+        write_default(model, kind, previous)
+        commit_change(
+            actor,
+            action="update",
+            target_type="model",
             target_id=model.id,
             target_label=model.global_id,
-            changes=changes,
+            before={f"default_{kind}": previous.global_id if previous else None},
+            after={f"default_{kind}": model.global_id},
+            conflict=conflict,
+            also=(IntegrityError,),
         )
-        bump_settings_version()
-        db.session.commit()
     return model
+
+
+def write_default(model: CatalogModel, kind: str, previous: CatalogModel | None) -> None:
+    """Make ``model`` the default of ``kind`` in place of ``previous``; nothing committed.
+    The old flag is cleared and flushed first: the database allows only one flagged row."""
+    column = DEFAULT_COLUMNS[kind]
+    if previous is not None and previous is not model:
+        setattr(previous, column, False)
+        db.session.flush()
+    setattr(model, column, True)
 
 
 def add_live_models(actor: User, provider: Provider, model_ids: list[str]) -> list[CatalogModel]:
@@ -257,7 +252,9 @@ def add_live_models(actor: User, provider: Provider, model_ids: list[str]) -> li
     require_admin(actor)
     existing = {m.model_id for m in provider.models}
     added: list[CatalogModel] = []
-    with conflict_on_stale("Someone else added these models at the same moment.", IntegrityError):
+    changes: list[Change] = []
+    conflict = "Someone else added these models at the same moment."
+    with conflict_on_stale(conflict, IntegrityError):
         for model_id in sorted(set(model_ids) - existing):
             raw, source = live_values(provider, model_id)
             try:
@@ -268,18 +265,10 @@ def add_live_models(actor: User, provider: Provider, model_ids: list[str]) -> li
             values.pop("provider")
             model = write_model(CatalogModel(provider=provider), values, price_source=source)
             db.session.flush()
-            audit.record(
-                "create",
-                "model",
-                actor=actor,
-                target_id=model.id,
-                target_label=model.global_id,
-                changes=audit.diff(None, audit.snapshot(model, FIELDS)),
-            )
+            diff = audit.diff(None, audit.snapshot(model, FIELDS))
+            changes.append(Change("create", "model", model.id, model.global_id, diff))
             added.append(model)
-        if added:
-            bump_settings_version()
-        db.session.commit()
+        commit_changes(actor, changes, conflict=conflict, also=(IntegrityError,))
     return added
 
 

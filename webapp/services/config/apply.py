@@ -22,21 +22,26 @@ from webapp.models import (
     User,
 )
 from webapp.services.accounts.orgs import write_org
-from webapp.services.audit import events as audit
 from webapp.services.catalog.editing import write_model
 from webapp.services.catalog.providers import write_provider
+from webapp.services.changes import Change as AuditedChange
+from webapp.services.changes import commit_changes
 from webapp.services.config.document import Change, ImportPlan, Issue
 from webapp.services.config.export import load_stored
 from webapp.services.config.importing import SCHEMA_NAMES, plan_import
 from webapp.services.credentials import url_guard
-from webapp.services.errors import PermissionDenied
+from webapp.services.errors import Conflict, PermissionDenied
 from webapp.services.settings import layers as settings
-from webapp.services.settings.cache import bump_settings_version
 from webapp.services.settings.features import write_feature
 from webapp.services.settings.fields import COLUMN
 from webapp.services.settings.profiles import write_profile
 
 log = logging.getLogger(__name__)
+IMPORT_LABEL = "configuration import"
+REFUSED = (
+    "The database refused the import, so nothing was changed. If someone else was editing the "
+    "same records, preview again, then apply."
+)
 
 
 class _Writer:
@@ -46,7 +51,8 @@ class _Writer:
         self.actor = actor
         self.stored = load_stored()
 
-    def write(self, plan: ImportPlan) -> None:
+    def write(self, plan: ImportPlan) -> list[AuditedChange]:
+        """Write the plan's changes; what to audit for each."""
         handlers = {
             "provider": self.provider,
             "model": self.model,
@@ -56,18 +62,16 @@ class _Writer:
             "feature": self.feature,
             "organization": self.org,
         }
+        audited = []
         for change in plan.changes:
             row, org_id = handlers[change.kind](change, change.values)
             db.session.flush()
-            audit.record(
-                change.action,
-                change.kind,
-                actor=self.actor,
-                target_id=row.id,
-                target_label=change.key,
-                changes=change.audit_changes(),
-                org_id=org_id,
+            audited.append(
+                AuditedChange(
+                    change.action, change.kind, row.id, change.key, change.audit_changes(), org_id
+                )
             )
+        return audited
 
     def settings(self, pset: ParameterSet, diff: dict[str, Any]) -> None:
         for name, values in diff.items():
@@ -181,25 +185,19 @@ def apply_import(
         raise PermissionDenied("Only admins import configuration.")
     plan = plan_import(document, resolver=resolver)
     if plan.ok and plan.changes:
+        # Any database error (a record someone else changed or created meanwhile) is the same
+        # answer: nothing was written.
         try:
-            _Writer(actor).write(plan)
-            audit.record(
-                "import",
-                "config",
-                actor=actor,
-                target_label="configuration import",
-                changes=plan.counts(),
-            )
-            bump_settings_version()
-            db.session.commit()
+            audited = _Writer(actor).write(plan)
+            summary = AuditedChange("import", "config", None, IMPORT_LABEL, plan.counts())
+            commit_changes(actor, [*audited, summary], conflict=REFUSED, also=(SQLAlchemyError,))
         except SQLAlchemyError:
             db.session.rollback()
             log.exception("configuration import rolled back")
-            message = (
-                "The database refused the import, so nothing was changed. If someone else was "
-                "editing the same records, preview again, then apply."
-            )
-            plan.errors.append(Issue("", message))
+            plan.errors.append(Issue("", REFUSED))
+            return plan
+        except Conflict:
+            plan.errors.append(Issue("", REFUSED))
             return plan
         except BaseException:
             db.session.rollback()
