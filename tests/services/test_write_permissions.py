@@ -68,6 +68,7 @@ NOT_ACTOR_CHECKED = {
     "settings.features.write_feature": "writer half",
     "settings.profiles.write_profile": "writer half",
     "catalog.editing.write_default": "writer half",
+    "settings.layers.write_settings": "writer half",
     "changes.delete_record": "the commit path; its callers check",
     # acting on one's own records: the user is the actor
     "accounts.invitations.accept": "own invitation (others' are NotFound, tested below)",

@@ -4,7 +4,7 @@ the halves every path uses: the forms, config import and the seed."""
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Collection, Container, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -129,15 +129,35 @@ def _check_default_rules(model: CatalogModel) -> None:
 
 
 def _default_rules(model: CatalogModel) -> None:
-    if (model.is_default_chat or model.is_default_embedding) and not model.enabled:
+    kinds = {k for k, column in DEFAULT_COLUMNS.items() if getattr(model, column)}
+    if errors := default_model_errors(kinds, enabled=model.enabled, category=model.category):
+        raise ValidationError(errors)
+
+
+def default_model_errors(kinds: Collection[str], *, enabled: bool, category: str) -> dict[str, str]:
+    """What keeps a model that is the default of ``kinds`` from being saved this way (the
+    model editor, config import): the first broken rule, at its field."""
+    if kinds and not enabled:
+        return {"enabled": "A default model must stay enabled; choose another default first."}
+    if "chat" in kinds and category == Category.EMBEDDING:
+        return {"category": "The default chat model cannot be an embedding model."}
+    if "embedding" in kinds and category != Category.EMBEDDING:
+        return {"category": "The default embedding model must be an embedding model."}
+    return {}
+
+
+def check_default(kind: str, global_id: str, *, category: str, usable: bool) -> None:
+    """Whether a model may become the default of ``kind`` (chat | embedding): the rules of
+    ``set_default``, for config import and the seed too; a ValidationError on ``kind``."""
+    if kind not in DEFAULT_COLUMNS:
+        raise ValidationError({"kind": "Choose the chat or the embedding default."})
+    if not usable:
         raise ValidationError(
-            {"enabled": "A default model must stay enabled; choose another default first."}
+            {"kind": "Enable the model (and its provider) before making it a default."}
         )
-    if model.is_default_chat and model.category == Category.EMBEDDING:
-        raise ValidationError({"category": "The default chat model cannot be an embedding model."})
-    if model.is_default_embedding and model.category != Category.EMBEDDING:
+    if (kind == "embedding") != (category == Category.EMBEDDING):
         raise ValidationError(
-            {"category": "The default embedding model must be an embedding model."}
+            {"kind": f"{global_id} cannot be the default {kind} model: it is a {category} model."}
         )
 
 
@@ -201,20 +221,9 @@ def set_enabled_many(actor: User, model_ids: list[int], enabled: bool) -> list[C
 def set_default(actor: User, model: CatalogModel, kind: str) -> CatalogModel:
     """Make ``model`` the one default of ``kind`` (chat | embedding), in one transaction."""
     require_admin(actor)
-    column = DEFAULT_COLUMNS.get(kind)
-    if column is None:
-        raise ValidationError({"kind": "Choose the chat or the embedding default."})
-    if not model.enabled or not model.provider.enabled:
-        raise ValidationError(
-            {"kind": "Enable the model (and its provider) before making it a default."}
-        )
-    if (kind == "embedding") != (model.category == Category.EMBEDDING):
-        raise ValidationError(
-            {
-                "kind": f"{model.global_id} cannot be the default {kind} model: "
-                f"it is a {model.category} model."
-            }
-        )
+    usable = model.enabled and model.provider.enabled
+    check_default(kind, model.global_id, category=model.category, usable=usable)
+    column = DEFAULT_COLUMNS[kind]
     previous = db.session.scalar(sa.select(CatalogModel).where(getattr(CatalogModel, column)))
     if previous is model:
         return model

@@ -22,7 +22,7 @@ from webapp.models import (
     User,
 )
 from webapp.services.accounts.orgs import write_org
-from webapp.services.catalog.editing import write_model
+from webapp.services.catalog.editing import DEFAULT_COLUMNS, write_default, write_model
 from webapp.services.catalog.providers import write_provider
 from webapp.services.changes import Change as AuditedChange
 from webapp.services.changes import commit_changes
@@ -33,7 +33,6 @@ from webapp.services.credentials import url_guard
 from webapp.services.errors import Conflict, PermissionDenied
 from webapp.services.settings import layers as settings
 from webapp.services.settings.features import write_feature
-from webapp.services.settings.fields import COLUMN
 from webapp.services.settings.profiles import write_profile
 
 log = logging.getLogger(__name__)
@@ -73,15 +72,17 @@ class _Writer:
             )
         return audited
 
+    def model_id(self, global_id: str) -> int:
+        """A model's id, stored or created by this import (flushed, so it has one)."""
+        provider, _, model_id = global_id.partition("/")
+        return self.stored.models[(provider, model_id)].id
+
     def settings(self, pset: ParameterSet, diff: dict[str, Any]) -> None:
-        for name, values in diff.items():
-            value = values["after"]
-            if name == "model" and value is not None:
-                provider, _, model_id = value.partition("/")
-                value = self.stored.models[(provider, model_id)].id
-            setattr(pset, COLUMN.get(name, name), value)
+        """Through the settings writer, as an editor's save does (the planner checked the
+        values with ``check_settings``)."""
         if diff:
-            pset.updated_by_id = self.actor.id if self.actor else None
+            checked = {name: values["after"] for name, values in diff.items()}
+            settings.write_settings(pset, checked, self.actor, model_id=self.model_id)
 
     def provider(self, change: Change, values: dict[str, Any]) -> tuple[Provider, None]:
         """Through the provider service's writer, as the provider form does."""
@@ -107,16 +108,14 @@ class _Writer:
         return row, None
 
     def default(self, change: Change, values: dict[str, Any]) -> tuple[CatalogModel, None]:
-        """Clear the old flag and flush first: a partial unique index allows only one."""
+        """Through the catalog's default writer, as ``set_default`` does (the planner checked
+        its rules with ``check_default``)."""
         kind = change.ident[0]
-        column = f"is_default_{kind}"
-        for row in self.stored.models.values():
-            if getattr(row, column):
-                setattr(row, column, False)
-        db.session.flush()
+        column = DEFAULT_COLUMNS[kind]
+        previous = next((m for m in self.stored.models.values() if getattr(m, column)), None)
         provider, _, model_id = values[kind].partition("/")
         row = self.stored.models[(provider, model_id)]
-        setattr(row, column, True)
+        write_default(row, kind, previous)
         return row, None
 
     def global_settings(self, change: Change, values: dict[str, Any]) -> tuple[Any, None]:
