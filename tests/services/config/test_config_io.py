@@ -23,6 +23,7 @@ from webapp.models import (
     Profile,
     Provider,
 )
+from webapp.services import changes
 from webapp.services.config import apply as config_apply
 from webapp.services.config import document as config_io
 from webapp.services.config import export as config_export
@@ -42,7 +43,7 @@ def stock() -> Organization:
     """An org with settings, a profile and a feature; global settings and a global feature."""
     org = factories.make_org("acme", "Acme Corp")
     org.description = "Our company"
-    org.allowed_models = ["anthropic/claude-haiku-4-5", "openai/gpt-5.4-mini"]
+    org.allowed_models = ["anthropic/claude-haiku-4-5", "openai/gpt-5.4-mini", "openai/gpt-5.5"]
     db.session.add(ParameterSet(scope="org", org_id=org.id, temperature=0.5, logging_level="full"))
     profile = Profile(org_id=org.id, name="fast", description="Acme's fast tier")
     profile.settings = ParameterSet(
@@ -210,7 +211,7 @@ def test_a_database_failure_rolls_back_every_change(app, monkeypatch):
     def fail() -> None:
         raise IntegrityError("UPDATE app_counters", {}, Exception("simulated"))
 
-    monkeypatch.setattr(config_apply, "bump_settings_version", fail)
+    monkeypatch.setattr(changes, "bump_settings_version", fail)
     before = counts()
     result = apply(document)
     assert not result.applied and "nothing was changed" in result.errors[0].message
@@ -238,11 +239,19 @@ def test_defaults_must_be_known_usable_and_of_the_right_kind(app):
         "switchboard_config": 1,
         "defaults": {"chat": "mistral/mistral-embed", "embedding": "openai/gpt-5.5"},
     }
-    assert set(errors(plan(document))) == {"defaults.chat", "defaults.embedding"}
+    found = errors(plan(document))
+    assert found == {  # set_default's words
+        "defaults.chat": "mistral/mistral-embed cannot be the default chat model: "
+        "it is a embedding model.",
+        "defaults.embedding": "openai/gpt-5.5 cannot be the default embedding model: "
+        "it is a powerful model.",
+    }
     document["defaults"] = {"chat": "nobody/none", "embedding": "ollama/nomic-embed-text"}
     found = errors(plan(document))
     assert "not in the model catalog" in found["defaults.chat"]
-    assert "disabled" in found["defaults.embedding"]
+    assert found["defaults.embedding"] == (
+        "Enable the model (and its provider) before making it a default."
+    )
 
 
 def test_settings_are_checked_by_the_settings_rules_with_paths(app):
@@ -272,7 +281,8 @@ def test_an_org_with_profiles_features_and_settings_is_created(app):
                        "base_url": "https://local.example/v1"}],
         "models": [{"provider": "local", "model_id": "tiny", "category": "fast"}],
         "orgs": [
-            {"slug": "beta", "name": "Beta", "allowed_models": ["local/tiny"], "archived": True,
+            {"slug": "beta", "name": "Beta", "allowed_models": ["local/tiny", "openai/gpt-5.5"],
+             "archived": True,
              "settings": {"model": "local/tiny", "max_retries": 1},
              "profiles": [{"name": "quick", "description": "Quick",
                            "settings": {"model": "local/tiny", "temperature": 0.2}}],
@@ -285,7 +295,7 @@ def test_an_org_with_profiles_features_and_settings_is_created(app):
     assert result.applied, result.errors
     db.session.expire_all()
     org = db.session.scalar(sa.select(Organization).where(Organization.slug == "beta"))
-    assert org.archived and org.allowed_models == ["local/tiny"]
+    assert org.archived and org.allowed_models == ["local/tiny", "openai/gpt-5.5"]
     tiny = factories.model("local/tiny")
     assert settings.parameter_set_for("org", org.id).model_id == tiny.id
     profile = db.session.scalar(sa.select(Profile).where(Profile.org_id == org.id))

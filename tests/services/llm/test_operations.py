@@ -143,3 +143,18 @@ def test_redirects_are_never_followed_past_the_ssrf_guard(wired, member):
         server.server_close()
     assert not result.ok and "307" in result.message
     assert wired.requests_to("openai.models") == []
+
+
+def test_the_retry_loop_is_entered_only_through_the_call():
+    """Issue 9 item 2: the retry call (log, outbound scope and deadline of the call) is
+    spelled once, in ``Call.retried``; every other path goes through it."""
+    import pathlib
+
+    import webapp.services.llm as package
+
+    callers = [
+        path.name
+        for path in pathlib.Path(package.__file__).parent.rglob("*.py")
+        if "with_retries(" in path.read_text() and path.name != "retry.py"
+    ]
+    assert callers == ["calls.py"]

@@ -12,11 +12,11 @@ from functools import cache
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.extensions import db
 from webapp.models import User
 from webapp.models.base import utcnow
 from webapp.models.user import new_session_token
 from webapp.services.audit import events as audit
+from webapp.services.changes import Change, commit_changes
 from webapp.services.errors import PermissionDenied, ValidationError
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,11 @@ def _store(user: User, password: str, *, must_change: bool, actor: User | None) 
     changes: dict[str, object] = {"password": audit.CHANGED}
     if before != must_change:
         changes["must_change_password"] = {"before": before, "after": must_change}
-    audit.record(
-        "update", "user", actor=actor, target_id=user.id, target_label=user.email, changes=changes
+    commit_changes(
+        actor,
+        [Change("update", "user", user.id, user.email, changes)],
+        conflict="Someone else changed this account at the same moment. Reload and try again.",
     )
-    db.session.commit()
 
 
 def change_password(user: User, current: str, new: str, *, actor: User) -> None:
@@ -101,7 +102,10 @@ def reset_password(user: User, *, actor: User | None) -> str:
 
 
 def set_password(user: User, password: str, *, actor: User | None) -> None:
-    """An operator's chosen password (``reset-password --password``), under the usual rules."""
+    """An operator's chosen password (``reset-password --password``), under the usual rules;
+    an admin's, if a page ever offers it (``actor`` None: the command line)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins set other people's passwords.")
     check_password_strength(password)
     _store(user, password, must_change=False, actor=actor)
     log.info("password of %s set by %s", user.email, actor.email if actor else "the CLI")

@@ -9,7 +9,6 @@ logged: the database keeps its SHA-256 hash and an 11-character prefix.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from webapp.services.audit import events as audit
 from webapp.services.billing import budgets
 from webapp.services.changes import commit_change
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
+from webapp.services.paging import paginate
 from webapp.services.tokens import rules
 from webapp.services.tokens.secrets import new_secret
 
@@ -223,24 +223,24 @@ def revoke_token(actor: User, token_id: int) -> AccessToken:
     return token
 
 
-def _newest_first(query: sa.Select[AccessToken]) -> list[AccessToken]:
-    return list(db.session.scalars(query.order_by(AccessToken.created_at.desc(), AccessToken.id)))
+def _newest_first(query: sa.Select[AccessToken]) -> sa.Select[AccessToken]:
+    return query.order_by(AccessToken.created_at.desc(), AccessToken.id)
 
 
 def list_personal(actor: User) -> list[AccessToken]:
     """The actor's own personal tokens, newest first."""
-    return _newest_first(
-        sa.select(AccessToken).where(
-            AccessToken.kind == TokenKind.PERSONAL, AccessToken.user_id == actor.id
-        )
+    mine = sa.select(AccessToken).where(
+        AccessToken.kind == TokenKind.PERSONAL, AccessToken.user_id == actor.id
     )
+    return list(db.session.scalars(_newest_first(mine)))
 
 
 def list_for_org(actor: User, org_id: int) -> list[AccessToken]:
     """The org's service tokens and the personal tokens running in it (its admins only)."""
     if not (actor.is_admin or actor.org_role(org_id) == OrgRole.ORG_ADMIN):
         raise NotFound("That organization does not exist.")
-    return _newest_first(sa.select(AccessToken).where(AccessToken.org_id == org_id))
+    in_org = sa.select(AccessToken).where(AccessToken.org_id == org_id)
+    return list(db.session.scalars(_newest_first(in_org)))
 
 
 def _state_filter(state: str) -> sa.ColumnElement[bool] | None:
@@ -277,8 +277,5 @@ def list_all(actor: User, *, query: str = "", state: str = "all", page: int = 1)
                 org.slug.like(like, escape="\\"),
             )
         )
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery())) or 0
-    pages = max(1, math.ceil(total / TOKENS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    tokens = _newest_first(select.limit(TOKENS_PER_PAGE).offset((page - 1) * TOKENS_PER_PAGE))
-    return TokenPage(tokens, page, pages, total)
+    result = paginate(_newest_first(select), page, TOKENS_PER_PAGE)
+    return TokenPage(list(result.items), result.page, max(1, result.pages), result.total or 0)
