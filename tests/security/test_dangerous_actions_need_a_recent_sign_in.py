@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests import factories
 from tests.security.sign_in_helpers import HX, REMEMBER_COOKIE, client_with, cookie, sign_in
 from webapp.extensions import db
-from webapp.models import AllowedHost, Provider, User
+from webapp.models import AllowedHost, AuditEvent, Provider, User
 from webapp.services.accounts import sessions
 
 STALE = 16 * 60
@@ -188,3 +188,126 @@ def test_htmx_prompt_from_a_foreign_current_url_returns_home(app, admin, stale):
 def test_reauth_needs_a_signed_in_user(client):
     response = client.get("/reauth")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# --- Sending a stored key to a new address (items 3 and 8) -------------------------------
+# A session that is not recent must not re-point a key and confirm the new origin in one
+# save, nor confirm one on its own: whatever the route, the services ask for the proof.
+
+ELSEWHERE, ELSEWHERE_ORIGIN = "https://8.8.8.8/v1", "https://8.8.8.8:443"
+
+
+@pytest.fixture
+def scoped_keys(app, admin, member):  # type: ignore[no-untyped-def]
+    """scope → (signed-in client maker, key, editor URL, confirm URL): a global key (the
+    admin), an org key (its org admin) and a personal key (the member)."""
+    org = factories.make_org("acme")
+    boss = factories.make_user("boss@example.com")
+    factories.add_member(org, boss, "org_admin")
+    keys = {
+        "global": (admin, factories.global_key("openai"), "/admin/keys"),
+        "org": (boss, factories.org_key(org, "openai", "sk-org-key-0000000001"), None),
+        "user": (
+            member,
+            factories.user_key(member, "openai", "sk-own-key-0000000002"),
+            "/account/keys",
+        ),
+    }
+    out = {}
+    for scope, (person, key, base) in keys.items():
+        base = base or f"/admin/orgs/{org.id}/keys"
+        out[scope] = (person, key, f"{base}/{key.id}", f"{base}/{key.id}/confirm")
+    return out
+
+
+def _key_form(key, **fields: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    values = {"label": key.label, "base_url": ELSEWHERE, "version": key.version, **fields}
+    return {f"edit-{key.id}-{name}": value for name, value in values.items()}
+
+
+def _key_state(key) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+    db.session.expire_all()
+    stored = db.session.get(type(key), key.id)
+    confirmations = db.session.scalar(
+        sa.select(sa.func.count()).where(AuditEvent.action == "confirm_origin")
+    )
+    return stored.base_url, stored.approved_origin, stored.version, confirmations
+
+
+@pytest.mark.parametrize("scope", ["global", "org", "user"])
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+def test_a_stale_session_cannot_re_point_a_key_and_confirm_it_in_one_save(
+    app, scoped_keys, stale, scope, htmx
+):
+    person, key, editor, _ = scoped_keys[scope]
+    client = sign_in(app, person.email)
+    stale()
+    before = _key_state(key)
+    headers = {**HX, "HX-Current-URL": "http://localhost/account"} if htmx else {}
+    response = client.post(editor, data=_key_form(key, confirm_origin="y"), headers=headers)
+    if htmx:
+        assert response.status_code == 401
+        assert response.headers["HX-Redirect"].startswith("/reauth?next=")
+    else:
+        assert response.status_code == 303
+        assert urlsplit(response.headers["Location"]).path == "/reauth"
+    assert _key_state(key) == before  # not moved, not confirmed, not audited
+
+
+@pytest.mark.parametrize("scope", ["global", "org", "user"])
+def test_a_stale_session_cannot_confirm_a_paused_key(app, scoped_keys, stale, scope):
+    person, key, editor, confirm = scoped_keys[scope]
+    client = sign_in(app, person.email)
+    moved = client.post(editor, data=_key_form(key), headers=HX)  # harmless: it pauses the key
+    assert moved.status_code == 200 and "paused" in moved.headers["HX-Trigger"]
+    stale()
+    before = _key_state(key)
+    response = client.post(confirm, data={"origin": ELSEWHERE_ORIGIN}, headers=HX)
+    assert response.status_code == 401 and "/reauth" in response.headers["HX-Redirect"]
+    assert _key_state(key) == before
+
+
+@pytest.mark.parametrize("scope", ["global", "org", "user"])
+def test_a_recent_sign_in_re_points_and_confirms_in_one_save(app, scoped_keys, scope):
+    person, key, editor, _ = scoped_keys[scope]
+    client = sign_in(app, person.email)
+    response = client.post(editor, data=_key_form(key, confirm_origin="y"), headers=HX)
+    assert response.status_code == 200 and '"level": "success"' in response.headers["HX-Trigger"]
+    assert _key_state(key)[:2] == (ELSEWHERE, ELSEWHERE_ORIGIN)
+
+
+def test_a_stale_session_may_re_enter_the_key_for_a_new_address(app, scoped_keys, stale):
+    """Typing the key approves where it goes: no stored secret leaves for a new host."""
+    person, key, editor, _ = scoped_keys["global"]
+    client = sign_in(app, person.email)
+    stale()
+    form = _key_form(key, secret="sk-typed-again-000000000003")
+    response = client.post(editor, data=form, headers=HX)
+    assert response.status_code == 200
+    assert _key_state(key)[:2] == (ELSEWHERE, ELSEWHERE_ORIGIN)
+
+
+def test_the_confirm_services_refuse_a_request_nobody_vouched_for(app, admin, member, scoped_keys):
+    """A route that forgot to ask, or the gateway: the service itself refuses."""
+    from webapp.services.accounts.recent_sign_in import RecentSignInRequired
+    from webapp.services.credentials import confirmation, storage
+
+    _, key, _, _ = scoped_keys["user"]
+    openai = factories.provider("openai")
+    factories.move_provider("openai", ELSEWHERE)  # pauses the personal key and no other
+    data = storage.CredentialInput(label=key.label, base_url=ELSEWHERE, confirm_origin=True)
+    attempts = [
+        lambda: confirmation.confirm_origin(member, key, ELSEWHERE_ORIGIN),
+        lambda: confirmation.confirm_env_key_origin(admin, openai),
+        lambda: confirmation.confirm_provider_keys(admin, openai),
+        lambda: storage.update_credential(member, key, data, key.version),
+    ]
+    before = _key_state(key)
+    with app.test_request_context("/anything", method="POST"):
+        for attempt in attempts:
+            with pytest.raises(RecentSignInRequired):
+                attempt()
+            db.session.rollback()
+    assert _key_state(key) == before
+    attempts[0]()  # outside a request: the operator at the console
+    assert _key_state(key)[1] == ELSEWHERE_ORIGIN

@@ -1,8 +1,9 @@
 """Resuming paused keys, and counting the keys a base-URL change pauses.
 
 Every confirmation checks in the service that the actor may manage the key (``may_manage``;
-the environment-variable key is the admins'), approves the origin the key would be sent to
-now — only if that is still the origin the person saw, when one is given — and is audited as
+the environment-variable key is the admins') and signed in recently (``recent_sign_in``:
+whatever route or API call asks), approves the origin the key would be sent to now — only if
+that is still the origin the person saw, when one is given — and is audited as
 ``confirm_origin`` with the origin before and after, never the secret.
 """
 
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import Credential, Provider, Scope, User
+from webapp.services.accounts import recent_sign_in
 from webapp.services.audit import events as audit
 from webapp.services.catalog.provider_rules import key_env_name_ok
 from webapp.services.changes import commit_audited
@@ -28,7 +30,7 @@ from webapp.services.credentials.origins import (
     provider_url,
     shown_origin,
 )
-from webapp.services.credentials.storage import GLOBAL, Owner, may_manage
+from webapp.services.credentials.storage import CONFIRM_ACTION, GLOBAL, Owner, may_manage
 from webapp.services.errors import Conflict, NotFound, PermissionDenied
 
 
@@ -84,6 +86,7 @@ def confirm_origin(actor: User, credential: Credential, origin: str | None = Non
     """Send this stored key to where it would go now (``origin``, as the person saw it)."""
     if not may_manage(actor, Owner(credential.scope, credential.org_id, credential.user_id)):
         raise NotFound("That key does not exist.")
+    recent_sign_in.require(CONFIRM_ACTION)
     if _approve(actor, credential, origin):
         commit_audited("key")
     return credential
@@ -93,6 +96,7 @@ def confirm_env_key_origin(actor: User, provider: Provider, origin: str | None =
     """Send the provider's environment-variable key to its current base URL (admins only)."""
     if not actor.is_admin:
         raise PermissionDenied("Only admins may confirm where the fallback key is sent.")
+    recent_sign_in.require(CONFIRM_ACTION)
     if _approve_env(actor, provider, origin):
         commit_audited("provider")
     return provider
@@ -103,6 +107,7 @@ def confirm_provider_keys(actor: User, provider: Provider, origin: str | None = 
     one transaction; returns how many. Org and personal keys stay with those who manage them."""
     if not actor.is_admin or not may_manage(actor, GLOBAL):
         raise PermissionDenied("Only admins may confirm global keys and the fallback key.")
+    recent_sign_in.require(CONFIRM_ACTION)
     following = db.session.scalars(
         sa.select(Credential).where(
             Credential.provider_id == provider.id,
