@@ -1,11 +1,14 @@
 """Dangerous actions need a sign-in from the last 15 minutes: creating or promoting an admin,
 a provider's base URL or fallback-key variable, allowed private hosts, configuration import
-and export, deleting providers. A session restored from the remember-me cookie is never
-recent. htmx requests get a re-authentication prompt (401 + HX-Redirect), not a partial."""
+and export, deleting providers, sending a stored key to a new address (any scope, any route)
+and creating a token that reaches the management API. A session restored from the remember-me
+cookie is never recent. htmx requests get a re-authentication prompt (401 + HX-Redirect), not
+a partial. On the API a full token stands for the recent sign-in, and mints nothing wider."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +17,7 @@ import sqlalchemy as sa
 from tests import factories
 from tests.security.sign_in_helpers import HX, REMEMBER_COOKIE, client_with, cookie, sign_in
 from webapp.extensions import db
-from webapp.models import AllowedHost, AuditEvent, Provider, User
+from webapp.models import AccessToken, AllowedHost, AuditEvent, Provider, User
 from webapp.services.accounts import sessions
 
 STALE = 16 * 60
@@ -311,3 +314,114 @@ def test_the_confirm_services_refuse_a_request_nobody_vouched_for(app, admin, me
     assert _key_state(key) == before
     attempts[0]()  # outside a request: the operator at the console
     assert _key_state(key)[1] == ELSEWHERE_ORIGIN
+
+
+# --- Creating a token that reaches the management API (item 3) ---------------------------
+# A read-only or full token carries its owner's powers to the API for as long as it lives:
+# a session restored from the remember-me cookie must not mint one, on any page or route.
+
+
+def _token_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) or 0
+
+
+@pytest.fixture
+def token_pages(app, member):  # type: ignore[no-untyped-def]
+    """page → (person, URL): a member's own tokens, and an org's service tokens (its admin)."""
+    org = factories.make_org("acme")
+    boss = factories.make_user("boss@example.com")
+    factories.add_member(org, boss, "org_admin")
+    return {"mine": (member, "/tokens"), "service": (boss, f"/admin/orgs/{org.id}/tokens")}
+
+
+@pytest.mark.parametrize("scope", ["full", "read_only"])
+@pytest.mark.parametrize("page", ["mine", "service"])
+def test_a_stale_session_cannot_create_a_management_token(app, token_pages, stale, page, scope):
+    person, url = token_pages[page]
+    client = sign_in(app, person.email)
+    stale()
+    response = client.post(url, data={"name": "ci", "scope": scope}, headers=HX)
+    assert response.status_code == 401 and "/reauth" in response.headers["HX-Redirect"]
+    assert "sb-" not in response.get_data(as_text=True)
+    response = client.post(url, data={"name": "ci", "scope": scope})
+    assert response.status_code == 303 and "/reauth" in response.headers["Location"]
+    assert _token_count() == 0
+
+
+def test_a_session_restored_from_the_remember_cookie_cannot_mint_a_full_token(app, admin):
+    """The audit's case: a stolen cookie turned into a lasting full admin credential."""
+    remembered = cookie(sign_in(app, admin.email, remember=True), REMEMBER_COOKIE)
+    restored = client_with(app, **{REMEMBER_COOKIE: remembered})
+    response = restored.post("/tokens", data={"name": "mine now", "scope": "full"}, headers=HX)
+    assert response.status_code == 401 and _token_count() == 0
+
+
+@pytest.mark.parametrize("page", ["mine", "service"])
+def test_gateway_tokens_need_no_recent_sign_in(app, token_pages, stale, page):
+    person, url = token_pages[page]
+    client = sign_in(app, person.email)
+    stale()
+    response = client.post(url, data={"name": "app", "scope": "gateway"}, headers=HX)
+    assert response.status_code == 200 and "sb-" in response.get_data(as_text=True)
+    assert _token_count() == 1
+
+
+@pytest.mark.parametrize("page", ["mine", "service"])
+def test_a_recent_sign_in_creates_a_management_token(app, token_pages, page):
+    person, url = token_pages[page]
+    client = sign_in(app, person.email)
+    response = client.post(url, data={"name": "ci", "scope": "full"}, headers=HX)
+    assert response.status_code == 200 and "sb-" in response.get_data(as_text=True)
+
+
+def test_the_token_service_refuses_a_request_nobody_vouched_for(app, member):
+    from webapp.services.accounts.recent_sign_in import RecentSignInRequired
+    from webapp.services.tokens import manage
+    from webapp.services.tokens.rules import TokenInput
+
+    with app.test_request_context("/anything", method="POST"):
+        for scope in ("full", "read_only"):
+            with pytest.raises(RecentSignInRequired):
+                manage.create_personal_token(member, TokenInput("x", scope), actor=member)
+        manage.create_personal_token(member, TokenInput("gw", "gateway"), actor=member)
+    assert _token_count() == 1
+
+
+def _api(client, secret: str, **body: object):  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {secret}"}
+    return client.post("/api/v1/tokens", json={"name": "child", **body}, headers=headers)
+
+
+def test_an_api_token_mints_no_token_that_reaches_further_than_itself(app, admin):
+    from tests.gateway.support import make_token
+    from webapp.models.base import utcnow
+    from webapp.services.tokens import auth
+
+    auth.clear_cache()
+    ends = utcnow() + timedelta(days=2)
+    _, secret = make_token(admin, scope="full", expires_at=ends, allowed_models=["openai/*"])
+    client = app.test_client()
+    later = (ends + timedelta(days=1)).isoformat()
+    refusals = {
+        "expires_at": [{"scope": "full", "allowed_models": ["openai/*"]}],  # never expires
+        "allowed_models": [
+            {"scope": "gateway", "expires_in_days": 1},  # every model
+            {"scope": "gateway", "expires_in_days": 1, "allowed_models": ["anthropic/*"]},
+        ],
+    }
+    refusals["expires_at"].append(
+        {"scope": "gateway", "expires_at": later, "allowed_models": ["openai/*"]}
+    )
+    for field, bodies in refusals.items():
+        for body in bodies:
+            response = _api(client, secret, **body)
+            assert response.status_code == 422, body
+            assert field in response.get_json()["errors"], body
+    assert _token_count() == 1
+    narrower = {"expires_in_days": 1, "allowed_models": ["openai/gpt-5*"]}
+    for scope in ("full", "read_only", "gateway"):
+        assert _api(client, secret, scope=scope, **narrower).status_code == 201
+    _, read_only = make_token(admin, scope="read_only")
+    assert _api(client, read_only, scope="read_only").status_code == 403
+    assert _token_count() == 5
