@@ -1,5 +1,6 @@
 """The member's own password and sessions: change the password (also the page a reset
-sends people to) and "sign out everywhere"."""
+sends people to) and "sign out everywhere". Both also revoke the member's access tokens that
+reach the management API (read-only and full); gateway-only tokens keep working."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from webapp.forms import attach_errors
 from webapp.htmx import redirect_to, render, respond
 from webapp.services.accounts import passwords, sessions
 from webapp.services.errors import ValidationError
+from webapp.services.tokens import manage
 from webapp.sign_in import end_session, renew_session
 
 PARTIAL = "account/_password.html"
@@ -38,7 +40,7 @@ def change_password() -> Response:
     if form.validate_on_submit():
         forced = current_user.must_change_password
         try:
-            passwords.change_password(
+            revoked = passwords.change_password(
                 current_user,
                 form.current_password.data or "",
                 form.new_password.data or "",
@@ -49,6 +51,7 @@ def change_password() -> Response:
         else:
             renew_session()
             notice = "Password changed. Your other sessions have been signed out."
+            notice += manage.revoked_phrase(revoked)
             if forced:  # the whole page changes: the account was locked to this form
                 flash(notice, "success")
                 return redirect_to(url_for("main.home"))
@@ -60,7 +63,10 @@ def change_password() -> Response:
 @login_required
 def end_sessions() -> Response:
     """Sign out everywhere: every device, this one included."""
-    sessions.end_all_sessions(current_user, actor=current_user)
+    revoked = sessions.end_all_sessions(current_user, actor=current_user)
     end_session()
-    flash("Signed out everywhere. Sign in again to continue here.", "info")
+    flash(
+        f"Signed out everywhere.{manage.revoked_phrase(revoked)} Sign in again to continue here.",
+        "info",
+    )
     return redirect_to(url_for("auth.login"))

@@ -34,7 +34,8 @@ class TokenForm(FlaskForm):
         choices=choices(SCOPES),
         default=TokenScope.GATEWAY.value,
         description="Read-only and full reach the management API with your powers: creating "
-        "one asks for your password unless you signed in within the last 15 minutes.",
+        "one asks for your password unless you signed in within the last 15 minutes. Changing "
+        "your password or signing out everywhere revokes them.",
     )
     allowed_models = TextAreaField(
         "Allowed models",

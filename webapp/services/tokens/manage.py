@@ -244,6 +244,48 @@ def revoke_token(actor: User, token_id: int) -> AccessToken:
     return token
 
 
+def revoke_management_tokens(user: User, *, actor: User | None, why: str) -> int:
+    """Revoke ``user``'s personal tokens that reach the management API (``read_only`` and
+    ``full``), each audited with ``why``; gateway-only tokens (applications) keep working.
+    Called when the password changes and on "sign out everywhere", so a stolen session leaves
+    no lasting credential behind. Not committed: it joins the caller's change."""
+    tokens = list(
+        db.session.scalars(
+            sa.select(AccessToken).where(
+                AccessToken.kind == TokenKind.PERSONAL,
+                AccessToken.user_id == user.id,
+                AccessToken.scope.in_(tuple(rules.MANAGEMENT_SCOPES)),
+                AccessToken.revoked_at.is_(None),
+            )
+        )
+    )
+    now = utcnow()
+    for token in tokens:
+        before = audit.snapshot(token, AUDIT_FIELDS)
+        token.revoked_at = now
+        changes = audit.diff(before, audit.snapshot(token, AUDIT_FIELDS))
+        audit.record(
+            "revoke",
+            "access_token",
+            actor=actor,
+            target_id=token.id,
+            target_label=label(token),
+            changes={**changes, "reason": why},
+            org_id=token.org_id,
+        )
+    if tokens:
+        log.info("%d management token(s) of %s revoked: %s", len(tokens), user.email, why)
+    return len(tokens)
+
+
+def revoked_phrase(count: int) -> str:
+    """The revocation above in a sentence for a notice ("" when nothing was revoked)."""
+    if not count:
+        return ""
+    noun, verb = ("access token", "was") if count == 1 else ("access tokens", "were")
+    return f" {count} {noun} reaching the management API {verb} revoked."
+
+
 def _newest_first(query: sa.Select[AccessToken]) -> list[AccessToken]:
     return list(db.session.scalars(query.order_by(AccessToken.created_at.desc(), AccessToken.id)))
 
