@@ -30,6 +30,7 @@ FIELDS = (
     "credit_multiplier",
     "enabled",
     "extra_headers",
+    "env_key_var",
     "env_key_origin",
     "default_model",
 )
