@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.models import User
 from webapp.models.base import utcnow
 from webapp.models.user import new_session_token
+from webapp.services.accounts import sign_in_throttle
 from webapp.services.audit import events as audit
 from webapp.services.errors import PermissionDenied, ValidationError
 from webapp.services.tokens import manage
@@ -81,12 +82,18 @@ def _store(user: User, password: str, *, must_change: bool, actor: User | None) 
     return revoked
 
 
-def change_password(user: User, current: str, new: str, *, actor: User) -> int:
+def change_password(user: User, current: str, new: str, *, actor: User, address: str) -> int:
     """A user's own change: the current password proves it is them; other sessions end.
-    Returns how many management tokens were revoked."""
+    Guesses at the current password are slowed like sign-ins, per account and ``address``
+    (the client's; TooManyAttempts while the pair waits). Returns how many management
+    tokens were revoked."""
     if actor.id != user.id:
         raise PermissionDenied("Only the account's owner changes its password this way.")
-    if not check_password_hash(user.password_hash, current):
+
+    def verify() -> bool | None:
+        return check_password_hash(user.password_hash, current) or None
+
+    if not sign_in_throttle.checked(user.email, address, verify, what="password change"):
         raise ValidationError({"current_password": "This is not your current password."})
     if new == current:
         raise ValidationError({"new_password": "Choose a password other than the current one."})
