@@ -425,3 +425,80 @@ def test_an_api_token_mints_no_token_that_reaches_further_than_itself(app, admin
     _, read_only = make_token(admin, scope="read_only")
     assert _api(client, read_only, scope="read_only").status_code == 403
     assert _token_count() == 5
+
+
+# --- The services check it themselves -----------------------------------------------------
+# Each dangerous change is refused by its service in a request nobody vouched for (a route
+# that forgot to ask, a new route to the same change); the command line needs no proof.
+
+
+def _dangerous_service_calls(admin: User) -> dict[str, Callable[[], object]]:
+    from webapp.services.accounts import sso, users
+    from webapp.services.catalog import providers
+    from webapp.services.config import apply, export
+    from webapp.services.credentials import allowed_hosts
+
+    def edit_mistral(**changes: str) -> Callable[[], object]:
+        mistral = factories.provider("mistral")
+        values = {
+            "display_name": mistral.display_name,
+            "protocol": mistral.protocol,
+            "base_url": mistral.base_url,
+            "api_key_env": mistral.api_key_env,
+            **changes,
+        }
+        data = providers.ProviderInput(**values)  # type: ignore[arg-type]
+        return lambda: providers.update_provider(admin, mistral, data, mistral.version)
+
+    someone = _someone()
+    return {
+        "create an admin": lambda: users.create_user(
+            "boss@example.com", "a long enough passphrase 1", role="admin", actor=admin
+        ),
+        "promote to admin": lambda: users.update_user(
+            admin, someone, role="admin", mode=someone.mode, active=True, expected_version=None
+        ),
+        "change a base URL": edit_mistral(base_url="https://8.8.8.8/v1"),
+        "change the fallback-key variable": edit_mistral(api_key_env="OPENAI_API_KEY"),
+        "delete a provider": lambda: providers.delete_provider(
+            admin, factories.provider("mistral")
+        ),
+        "allow a private host": lambda: allowed_hosts.add_allowed_host(admin, "10.1.2.3:80"),
+        "export the config": export.export_document,
+        "import a config": lambda: apply.apply_import(admin, {"switchboard_config": 1}),
+        "link a sign-on identity": lambda: sso.link_identity(admin, someone, "corp", "sub-1"),
+    }
+
+
+def test_every_dangerous_service_refuses_a_request_nobody_vouched_for(app, admin):
+    from webapp.services.accounts.recent_sign_in import RecentSignInRequired
+
+    before = _unchanged()
+    calls = _dangerous_service_calls(admin)
+    with app.test_request_context("/anything", method="POST"):
+        for name, call in calls.items():
+            with pytest.raises(RecentSignInRequired, match="needs a recent sign-in"):
+                call()
+                pytest.fail(f"{name}: done without a recent sign-in")
+            db.session.rollback()
+    assert _unchanged() == before
+    calls["export the config"]()  # outside a request: the operator at the console
+    calls["change the fallback-key variable"]()
+    assert _unchanged()["mistral"][1] == "OPENAI_API_KEY"
+
+
+def test_harmless_service_calls_need_no_proof(app, admin):
+    from webapp.services.accounts import users
+    from webapp.services.catalog import providers
+
+    with app.test_request_context("/anything", method="POST"):
+        mistral = factories.provider("mistral")
+        data = providers.ProviderInput(
+            display_name="Mistral (EU)",
+            protocol=mistral.protocol,
+            base_url=mistral.base_url,
+            api_key_env=mistral.api_key_env,
+        )
+        providers.update_provider(admin, mistral, data, mistral.version)
+        users.create_user("m@example.com", "a long enough passphrase 1", actor=admin)
+    assert factories.provider("mistral").display_name == "Mistral (EU)"

@@ -21,6 +21,7 @@ from webapp.models import (
     SettingsScope,
     User,
 )
+from webapp.services.accounts import recent_sign_in
 from webapp.services.accounts.orgs import write_org
 from webapp.services.audit import events as audit
 from webapp.services.catalog.editing import write_model
@@ -174,7 +175,10 @@ def apply_import(
     *,
     resolver: url_guard.Resolver = url_guard.system_resolver,
 ) -> ImportPlan:
-    """Re-plan, then write every change in one transaction: all of it or, on any error, none."""
+    """Re-plan, then write every change in one transaction: all of it or, on any error, none.
+    A person (not the command line) needs a recent sign-in."""
+    if actor is not None:
+        recent_sign_in.require("Importing a configuration")
     plan = plan_import(document, resolver=resolver)
     if plan.ok and plan.changes:
         try:
