@@ -15,6 +15,7 @@ from webapp.extensions import db
 from webapp.models import Membership, Mode, Role, User
 from webapp.models.base import utcnow
 from webapp.models.user import new_session_token
+from webapp.services.accounts import recent_sign_in
 from webapp.services.accounts.passwords import (
     check_password_strength,
     generate_password,
@@ -28,6 +29,7 @@ from webapp.services.paging import paginate
 log = logging.getLogger(__name__)
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
+ADMIN_ACTION = "Creating or promoting an admin"
 # Checked when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("switchboard-timing-equalizer")
 
@@ -64,6 +66,8 @@ def create_user(
     check_password_strength(password)
     if role not in tuple(Role):
         raise ValidationError({"role": f"Role must be one of {', '.join(Role)}."})
+    if role == Role.ADMIN and actor is not None:
+        recent_sign_in.require(ADMIN_ACTION)
     if find_by_email(email) is not None:
         raise ValidationError({"email": "A user with this email already exists."})
     user = User(
@@ -278,6 +282,8 @@ def update_user(
     if actor is not None and not actor.is_admin:
         raise PermissionDenied("Only admins manage users.")
     user.check_version(expected_version, "this user")
+    if role == Role.ADMIN and user.role != Role.ADMIN and actor is not None:
+        recent_sign_in.require(ADMIN_ACTION)  # before the checks take their row locks
     _check_update(actor, user, role, mode, active)
     loses_admin = _loses_admin(user, role, active)
     before = audit.snapshot(user, EDITABLE_FIELDS)

@@ -21,6 +21,7 @@ from webapp.models import (
     SettingsScope,
     User,
 )
+from webapp.services.accounts import recent_sign_in
 from webapp.services.accounts.orgs import write_org
 from webapp.services.catalog.editing import DEFAULT_COLUMNS, write_default, write_model
 from webapp.services.catalog.providers import write_provider
@@ -179,9 +180,12 @@ def apply_import(
     resolver: url_guard.Resolver = url_guard.system_resolver,
 ) -> ImportPlan:
     """Re-plan, then write every change in one transaction: all of it or, on any error, none.
-    The configuration is the site's: admins (or the system, ``actor`` None) only."""
-    if actor is not None and not actor.is_admin:
-        raise PermissionDenied("Only admins import configuration.")
+    The configuration is the site's: admins (or the system, ``actor`` None) only, and a person
+    (not the command line) needs a recent sign-in."""
+    if actor is not None:
+        if not actor.is_admin:
+            raise PermissionDenied("Only admins import configuration.")
+        recent_sign_in.require("Importing a configuration")
     plan = plan_import(document, resolver=resolver)
     if plan.ok and plan.changes:
         # Any database error (a record someone else changed or created meanwhile) is the same

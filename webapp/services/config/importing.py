@@ -138,14 +138,26 @@ class _Planner(SettingsPlanner):
         return {name: document[name] for name in given}, typed
 
     def paused_keys(self, reader: Reader, row: Any, state: dict[str, Any]) -> None:
-        """Say which keys a new address pauses: keys never follow a changed URL on their own."""
-        impact = url_change_impact(row, state.get("base_url"), state.get("protocol") or "")
-        if impact.total:
+        """Say which keys a new address (or fallback-key variable) pauses: keys never follow
+        a changed URL on their own, and the fallback key never sends another variable."""
+        impact = url_change_impact(
+            row, state.get("base_url"), state.get("protocol") or "", state.get("api_key_env") or ""
+        )
+        if not impact.total:
+            return
+        if impact.env_variable_changed and impact.total == 1:
+            path = f"{reader.path}.api_key_env"
+            message = (
+                f"{impact.env_key} has not been confirmed for {impact.new_host}: the fallback "
+                "key stays paused until an admin confirms it on the Keys page."
+            )
+        else:
+            path = f"{reader.path}.base_url"
             message = (
                 f"the new address {impact.new_host} pauses {impact.summary()} until someone "
                 "who may manage them re-enters or confirms them."
             )
-            self.plan.notes.append(Issue(f"{reader.path}.base_url", message))
+        self.plan.notes.append(Issue(path, message))
 
     def providers_section(self, items: list[Any]) -> None:
         for index, item in enumerate(items):
