@@ -82,6 +82,8 @@ NOT_ACTOR_CHECKED = {
     "usage.synthetic.write_records": "demo data, command line",
     "usage.rollups.add_inserted": "rollups follow the records metering wrote",
     "llm.metering.write": "metering",
+    "billing.interrupted.remove_placeholder": "metering: the real record replaces the sweep's",
+    "tokens.manage.revoke_management_tokens": "half of a password change / sign-out everywhere",
     "llm.cooldown.reset": "process state of the call path",
     "llm.adapters.openai_http.post_chat": "an HTTP post to a provider, no record",
     "catalog.providers.delete_impact": "reads only: what a deletion would remove",
@@ -233,6 +235,7 @@ CASES: dict[str, list[Case]] = {
             factories.PASSWORD,
             "a new long password",
             actor=w.acme_admin,
+            address="192.0.2.1",
         ),
     ],
     "accounts.passwords.reset_password": [

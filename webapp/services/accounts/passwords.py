@@ -13,6 +13,7 @@ from functools import cache
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.extensions import db
 from webapp.models import User
 from webapp.models.base import utcnow
 from webapp.models.user import new_session_token
@@ -74,7 +75,8 @@ def _store(user: User, password: str, *, must_change: bool, actor: User | None) 
     changes: dict[str, object] = {"password": audit.CHANGED}
     if before != must_change:
         changes["must_change_password"] = {"before": before, "after": must_change}
-    revoked = manage.revoke_management_tokens(user, actor=actor, why="password changed")
+    with db.session.no_autoflush:  # the user's row is flushed in commit_changes (stale → 409)
+        revoked = manage.revoke_management_tokens(user, actor=actor, why="password changed")
     commit_changes(
         actor,
         [Change("update", "user", user.id, user.email, changes)],
