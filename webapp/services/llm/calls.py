@@ -94,10 +94,13 @@ class Call:
     own_clients: list[Any] = field(default_factory=list)  # closed when the call is metered
 
     def priced(self, completion: Any) -> Any:
-        """Copy cost and credits from the written usage record onto the result."""
+        """Copy cost, credits and the usage as billed from the written usage record onto the
+        result, so a caller is told the same counts its record shows."""
         if self.metered is not None:
             completion.cost_usd = self.metered.cost_usd
             completion.credits = self.metered.credits
+            if self.metered.usage is not None and self.metered.usage.input_tokens is not None:
+                completion.usage = self.metered.usage
         return completion
 
     def elapsed_ms(self) -> int:

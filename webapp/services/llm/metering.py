@@ -91,6 +91,7 @@ class Metered:
 
     cost_usd: Decimal | None
     credits: Decimal | None
+    usage: Usage | None = None  # as billed: repaired, capped, estimated where missing
 
 
 # Credential ids and when this process last wrote their ``last_used_at``: at most once a
@@ -310,4 +311,4 @@ def write(call: CallRecord) -> Metered:
         call.key_source,
         call.latency_ms,
     )
-    return Metered(cost, row["credits"])
+    return Metered(cost, row["credits"], metered.usage)
