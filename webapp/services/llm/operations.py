@@ -18,6 +18,7 @@ from webapp.services.llm import attempts, cooldown, retry
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.calls import (
     CallContext,
+    Sent,
     hold_money,
     leaves_caller_pending,
     metered,
@@ -52,7 +53,7 @@ def embed(
         if info is None:
             raise NotConfigured("No embedding model is set as the default in the catalog.")
         settings = resolve_settings(call, {"model": info.global_id})
-        hold_money(call, [info])
+        hold_money(call, [info], Sent(texts=tuple(texts)))
         cooldown.check(info)
         targets = targets_for(call, info)
         release_connection()
