@@ -175,7 +175,7 @@ def _exceeded(plan: Plan, what: str, budget: BudgetRef | None, now: datetime) ->
         return BudgetExceeded(
             f"Not enough credits: the {what} balance cannot cover this call. An admin can "
             "grant credits on the user or organization page.",
-            limit={"kind": "credits", "owner": what},
+            limit=_credits_limit(what),
         )
     resets = next_reset(budget.period, plan.timezone, now)
     when = f"; it resets {resets:%Y-%m-%d %H:%M} UTC" if resets else " (a total budget)"
@@ -185,14 +185,27 @@ def _exceeded(plan: Plan, what: str, budget: BudgetRef | None, now: datetime) ->
         f"would be exceeded by this call{when}.",
         limit={
             "kind": "budget",
-            "owner": budget.owner,
-            "budget_id": str(budget.id),
+            "scope": budget.owner,
+            "budget_id": budget.id,
             "period": budget.period,
-            "amount": f"{budget.amount.normalize():f}",
+            "limit": f"{budget.amount.normalize():f}",
             "unit": budget.unit,
-            "resets_at": resets.isoformat() if resets else "",
+            "resets_at": resets.isoformat().replace("+00:00", "Z") if resets else None,
         },
     )
+
+
+def _credits_limit(payer: str) -> dict[str, Any]:
+    """What a balance that cannot pay looks like to a caller: no amount, no reset."""
+    return {
+        "kind": "credits",
+        "scope": payer,
+        "budget_id": None,
+        "period": None,
+        "limit": None,
+        "unit": "credits",
+        "resets_at": None,
+    }
 
 
 def _released(
@@ -425,7 +438,7 @@ def reserve(
         raise BudgetExceeded(
             "Managed calls need credits, and there is no credit balance to pay for this one. "
             "An admin can grant credits on the user or organization page.",
-            limit={"kind": "credits", "owner": plan.payer},
+            limit=_credits_limit(plan.payer),
         )
     hold = Hold(request_id, plan, credits=credits if plan.account_id is not None else Decimal(0))
     for budget in plan.budgets:
