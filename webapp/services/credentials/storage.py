@@ -294,8 +294,12 @@ def update_credential(
     if _label_taken(owner, credential.provider_id, label, credential.id):
         raise ValidationError({"label": f"Another key for this provider is labelled “{label}”."})
     before = _snapshot(credential)
+    moved = base_url != credential.base_url
     credential.label, credential.base_url, credential.expires_at = label, base_url, expires_at
     marker = None
+    if moved:  # a rejection by the old address says nothing about the new one
+        credential.last_test_status, credential.last_test_at = LastTestStatus.UNKNOWN, None
+        credential.last_test_message = None
     if new_secret is not None:
         credential.secret_ciphertext = crypto.keyring().encrypt(
             new_secret, credential_aad(credential)

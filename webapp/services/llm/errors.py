@@ -207,9 +207,16 @@ def _reading_reason(exc: BaseException) -> str:
 def _status_error(exc: Any, provider: str, secrets: tuple[str, ...]) -> LLMError:
     status = exc.status_code
     detail = upstream_detail(exc, secrets)
-    if status in (401, 403):
+    if status == 401:
         return AuthError(
             f"{provider} rejected the key ({status}). Check or replace the key.",
+            http_status=status,
+            detail=detail,
+        )
+    if status == 403:  # usually a model (or feature) this key may not use, not a bad key
+        return AuthError(
+            f"{provider} refused this key access ({status}): it may not be allowed to use "
+            "this model. Check the key's permissions, or use another key or model.",
             http_status=status,
             detail=detail,
         )

@@ -91,6 +91,7 @@ class ConnectionResult:
     message: str | None = None  # the classified error: fit for any page
     key_source: str | None = None
     detail: str | None = None  # the upstream's sanitized words: admin pages only
+    http_status: int | None = None  # the upstream's status, when it answered one
 
     @property
     def admin_message(self) -> str | None:
@@ -180,11 +181,14 @@ def list_models(
         result.ok, result.models = True, models
     except LLMError as exc:
         result.error_type, result.message, result.detail = exc.error_type, exc.message, exc.detail
+        result.http_status = exc.http_status
     result.latency_ms = call.record.latency_ms or 0
+    # Only a 401 says the key itself is bad; a 403 is a permission of the key (it may still
+    # serve other models), so it leaves the key's status as it was.
     status = (
         LastTestStatus.OK
         if result.ok
-        else (LastTestStatus.INVALID if result.error_type == "auth" else None)
+        else (LastTestStatus.INVALID if result.http_status == 401 else None)
     )
     credential_id = credential.id if credential is not None else call.record.credential_id
     if credential_id and status:
