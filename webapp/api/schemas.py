@@ -548,7 +548,12 @@ class EffectiveOut(BaseModel):
     fallbacks: list[str]
     values: dict[str, Any]
     sources: dict[str, SourceOut]
-    locked: list[str]
+    locked: list[str] = Field(
+        description="Settings the feature locks: users and per-call overrides cannot change them."
+    )
+    system_prompt: str | None = Field(
+        description="The feature's system prompt, put before every call's messages."
+    )
     keys: list[KeySourceOut]
 
 
