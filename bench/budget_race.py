@@ -32,8 +32,8 @@ import sqlalchemy as sa
 from bench._support import bench_app
 from tests.fake_upstream import FakeUpstream, Reply
 
-PROMPT = [{"role": "user", "content": "x" * 16}]  # reserved as 8 + 4 = 12 input tokens
-COST = Decimal("0.0000405")  # 12 in × 0.75 + 7 out × 4.50 per million, gpt-5.4-mini
+PROMPT = [{"role": "user", "content": "x" * 16}]
+OUTPUT = 7  # max_tokens, and what the fake upstream reports
 SECRET_KEY = "bench-secret-key-0123456789"
 
 
@@ -60,7 +60,7 @@ def _worker(
                     PROMPT,
                     context=llm.CallContext(user=db.session.get(User, user_id)),
                     model="openai/gpt-5.4-mini",
-                    overrides={"max_tokens": 7},
+                    overrides={"max_tokens": OUTPUT},
                 )
                 return "ok"
             except BudgetExceeded:
@@ -141,9 +141,16 @@ def main() -> None:
             provider.id,
             credentials.CredentialInput(secret="sk-bench-key-000000000001"),
         )
+        # The fake reports as many input tokens as a hold estimates (the prompt's bound), so a
+        # call's hold is its cost: input × 0.75 + 7 × 4.50 per million, gpt-5.4-mini.
+        from webapp.services.llm.calls import Sent
+        from webapp.services.llm.types import to_messages
+
+        prompt = Sent(tuple(to_messages(PROMPT))).prompt_bound()
+        cost = (prompt * Decimal("0.75") + OUTPUT * Decimal("4.50")) / 1_000_000
         for _ in range(args.processes * args.calls * 2):
-            fake.script("openai.chat", Reply.ok(usage={"input": 12, "output": 7}))
-        limit = COST * args.affordable
+            fake.script("openai.chat", Reply.ok(usage={"input": prompt, "output": OUTPUT}))
+        limit = cost * args.affordable
 
         owner = ledger.Owner("user", member.id)
         ledger.post_entry(admin, owner, limit, kind="grant", note="budget race")

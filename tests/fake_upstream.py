@@ -42,6 +42,8 @@ ENDPOINTS = frozenset(ROUTES.values())
 DEFAULT_TEXT = "Hello from the fake upstream."
 DEFAULT_MODELS = ("fake-model-a", "fake-model-b")
 DEFAULT_USAGE = {"input": 12, "output": 7, "cached": 0}
+# A ``raw_usage`` value that removes the field from the reply (a usage with a count missing).
+OMIT = "\x00omit"
 _CREATED = 1_700_000_000
 _BROKEN_JSON = '{"id": "broken", "choices": ['
 # (OpenAI error type, OpenAI error code, Anthropic error type) by status.
@@ -117,7 +119,8 @@ class Reply:
         defaults 12, 7, 0, 0), where ``input`` excludes the ``cached`` (cache-read) and
         ``cache_write`` tokens: OpenAI's ``prompt_tokens`` is their sum, Anthropic's
         ``input_tokens`` is ``input`` alone, as the real APIs count. ``raw_usage``: fields
-        sent verbatim over those (any value, e.g. ``{"prompt_tokens": -1000000}``).
+        sent verbatim over those (any value, e.g. ``{"prompt_tokens": -1000000}``; ``OMIT``
+        leaves the field out); on an Anthropic stream ``output_tokens`` goes in message_delta.
         ``delay``: seconds to wait before sending the headers."""
         return cls(
             text=text,
@@ -318,6 +321,12 @@ class _Server(ThreadingHTTPServer):
         """Clients that time out or hang up are expected here; anything else is a bug."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+def _over(usage: dict[str, Any], raw: dict[str, Any] | None) -> dict[str, Any]:
+    """``usage`` with the scripted raw fields over it (``OMIT`` removes one)."""
+    merged = {**usage, **(raw or {})}
+    return {k: v for k, v in merged.items() if v != OMIT}
 
 
 def _usage(reply: Reply) -> tuple[int, int, int]:
@@ -562,7 +571,7 @@ class _Handler(BaseHTTPRequestHandler):
             "total_tokens": fresh + cached + writes + output,
             "prompt_tokens_details": {"cached_tokens": cached},
         }
-        return {**usage, **(reply.raw_usage or {})}
+        return _over(usage, reply.raw_usage)
 
     def _finish(self, reply: Reply) -> str:
         if reply.stop_reason:
@@ -663,13 +672,15 @@ class _Handler(BaseHTTPRequestHandler):
             "content": self._blocks(reply),
             "stop_reason": self._stop(reply),
             "stop_sequence": None,
-            "usage": {
-                "input_tokens": fresh,
-                "output_tokens": output,
-                "cache_read_input_tokens": cached,
-                "cache_creation_input_tokens": reply.usage.get("cache_write", 0),
-                **(reply.raw_usage or {}),
-            },
+            "usage": _over(
+                {
+                    "input_tokens": fresh,
+                    "output_tokens": output,
+                    "cache_read_input_tokens": cached,
+                    "cache_creation_input_tokens": reply.usage.get("cache_write", 0),
+                },
+                reply.raw_usage,
+            ),
         }
 
     def _anthropic_message(self, reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
@@ -698,7 +709,8 @@ class _Handler(BaseHTTPRequestHandler):
                 yield "content", event, "content_block_delta"
             yield "meta", {"type": "content_block_stop", "index": index}, "content_block_stop"
         delta = {"stop_reason": self._stop(reply), "stop_sequence": None}
-        usage = {"output_tokens": _usage(reply)[1]}
+        raw_output = {k: v for k, v in (reply.raw_usage or {}).items() if k == "output_tokens"}
+        usage = _over({"output_tokens": _usage(reply)[1]}, raw_output)
         event = {"type": "message_delta", "delta": delta, "usage": usage}
         yield "meta", event, "message_delta"
         yield "meta", {"type": "message_stop"}, "message_stop"

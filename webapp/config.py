@@ -287,11 +287,14 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # may run this long from its first byte (each read has the request timeout).
         "LLM_CALL_DEADLINE_S": _seconds("SWITCHBOARD_LLM_CALL_DEADLINE_S", 180.0),
         "LLM_STREAM_MAX_S": _seconds("SWITCHBOARD_LLM_STREAM_MAX_S", 600.0),
-        # Provider cooldown: this many outages within the window rest a model and its
-        # provider for COOLDOWN_S (see webapp/services/llm/cooldown.py).
+        # Provider cooldown: this many outages within the window rest a model (and its
+        # provider, when they span its models or it cannot be reached) for COOLDOWN_S; then
+        # one call probes it, holding the claim for COOLDOWN_PROBE_S (see
+        # webapp/services/llm/cooldown.py).
         "COOLDOWN_FAILURES": _positive_int("SWITCHBOARD_COOLDOWN_FAILURES", 5),
         "COOLDOWN_WINDOW_S": _seconds("SWITCHBOARD_COOLDOWN_WINDOW_S", 60.0),
         "COOLDOWN_S": _seconds("SWITCHBOARD_COOLDOWN_S", 60.0),
+        "COOLDOWN_PROBE_S": _seconds("SWITCHBOARD_COOLDOWN_PROBE_S", 30.0),
         # The gateway (/v1): the largest request body it reads (413 above), and per-user and
         # per-org limits per minute (None: none; each token carries its own limits).
         "GATEWAY_MAX_BODY_BYTES": _positive_int(

@@ -85,3 +85,51 @@ def test_explainer_says_which_settings_the_model_will_not_receive(admin_client, 
     assert "0.4" in row and "not sent to this model" in row
     max_tokens = body.split('id="effective-max_tokens"')[1].split("</tr>")[0]
     assert "not sent" not in max_tokens
+
+
+def _locking_feature(member):  # type: ignore[no-untyped-def]
+    """A feature that locks the temperature at 0.2 and carries a system prompt, and a user
+    who prefers another temperature."""
+    item = Feature(
+        slug="summarize",
+        name="Summarize",
+        locked_fields=["temperature"],
+        system_prompt="Answer in one <b>sentence</b>.",
+    )
+    db.session.add(item)
+    db.session.commit()
+    settings_service.update_settings(
+        None, settings_service.parameter_set_for("feature", item.id), {"temperature": 0.2}
+    )
+    settings_service.update_settings(
+        member, settings_service.parameter_set_for("user", member.id), {"temperature": 1.5}
+    )
+    return item
+
+
+def test_explainer_shows_what_the_feature_locks_and_its_system_prompt(admin_client, member):
+    item = _locking_feature(member)
+    body = admin_client.get(
+        f"/admin/effective?user_id={member.id}&feature=summarize", headers=HX
+    ).get_data(as_text=True)
+    row = body.split('id="effective-temperature"')[1].split("</tr>")[0]
+    assert "0.2" in row and "locked by the feature" in row and "1.5" not in row
+    assert f"/admin/features/{item.id}" in row  # the source: the feature, with its edit link
+    other = body.split('id="effective-top_p"')[1].split("</tr>")[0]
+    assert "locked by the feature" not in other
+    prompt = body.split('id="effective-system-prompt"')[1].split("</tr>")[0]
+    assert "Answer in one &lt;b&gt;sentence&lt;/b&gt;." in prompt and "feature" in prompt
+
+
+def test_the_api_explains_locks_sources_and_the_system_prompt(app, admin, member):
+    from tests.api.conftest import token_for
+
+    _locking_feature(member)
+    found = (
+        token_for(app, admin)
+        .get("settings/effective", query_string={"user_id": member.id, "feature": "summarize"})
+        .get_json()
+    )
+    assert found["locked"] == ["temperature"] and found["values"]["temperature"] == 0.2
+    assert found["sources"]["temperature"]["layer"] == "feature"
+    assert found["system_prompt"] == "Answer in one <b>sentence</b>."

@@ -51,7 +51,8 @@ def test_overview_lists_expiring_and_failing_keys_and_full_budgets(admin_client,
     db.session.add(BudgetWindow(budget_id=budget.id, period_start=start, spent=Decimal("8.5")))
     db.session.commit()
     html = admin_client.get("/admin").get_data(as_text=True)
-    assert "has a usable key" in html
+    # A key the provider rejected is not used until edited or tested again.
+    assert "has no usable key" in html
     assert "expires on" in html and "failed its last test" in html
     assert f"organization {org.id} is at 85 %" in html
     assert db.session.get(Credential, key.id) is not None and db.session.get(Budget, budget.id)

@@ -242,11 +242,15 @@ def test_a_token_budget_hit_is_402_budget_exceeded(wired, admin, member, live_se
         openai_client(live_server, secret).chat.completions.create(model=MINI, messages=HI)
     assert excinfo.value.status_code == 402
     assert excinfo.value.body["code"] == "budget_exceeded"
+    budget = excinfo.value.body["budget"]
+    assert (budget["scope"], budget["period"], budget["limit"]) == ("token", "daily", "0.000001")
+    assert budget["resets_at"] and int(excinfo.value.response.headers["Retry-After"]) > 0
     with pytest.raises(anthropic.APIStatusError) as excinfo:
         anthropic_client(live_server, secret).messages.create(
             model=MINI, max_tokens=10, messages=HI
         )
     assert excinfo.value.status_code == 402
+    assert excinfo.value.body["error"]["budget"] == budget
     assert not wired.requests_to("openai.chat")
 
 

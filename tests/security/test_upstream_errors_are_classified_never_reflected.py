@@ -72,6 +72,8 @@ def test_key_tests_quote_the_upstream_on_admin_pages_only(
     notice = admin_client.post(f"/admin/keys/{site.id}/test", headers=HX).headers["HX-Trigger"]
     assert "Upstream said" in notice and "db-7.corp" in notice
     assert "sk-wired" not in notice and "\\u001b" not in notice
+    # The 401 marked the key invalid: calls skip it until a test passes again.
+    admin_client.post(f"/admin/keys/{site.id}/test", headers=HX)
     wired.script("openai.models", Reply.error(401, NASTY, echo_auth=True))
     provider = factories.provider("openai")
     response = admin_client.post(f"/admin/providers/{provider.id}/test", headers=HX)

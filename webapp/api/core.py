@@ -21,8 +21,9 @@ from werkzeug.exceptions import HTTPException
 from webapp.api import bp, rate_limits
 from webapp.extensions import db
 from webapp.models import Role, TokenKind, TokenScope, User
+from webapp.models.base import utcnow
 from webapp.services.accounts import recent_sign_in
-from webapp.services.errors import ServiceError, ValidationError
+from webapp.services.errors import BudgetExceeded, ServiceError, ValidationError
 from webapp.services.schemas import message as error_message
 from webapp.services.tokens import auth_throttle
 from webapp.services.tokens.auth import TokenIdentity, TokenRefused, authenticate
@@ -36,6 +37,7 @@ FORM_WIDE = "non_field_errors"  # where a message about the whole request goes i
 TITLES = {
     400: "Bad request",
     401: "Unauthorized",
+    402: "Budget exceeded",
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
@@ -50,6 +52,7 @@ TITLES = {
 }
 TYPES = {
     401: "unauthorized",
+    402: "budget-exceeded",
     403: "forbidden",
     404: "not-found",
     409: "conflict",
@@ -64,8 +67,10 @@ def problem(
     *,
     errors: Mapping[str, list[str]] | None = None,
     headers: Mapping[str, str] | None = None,
+    budget: Mapping[str, Any] | None = None,
 ) -> Response:
-    """An RFC 9457 problem details response; ``errors`` (422) maps fields to messages."""
+    """An RFC 9457 problem details response; ``errors`` (422) maps fields to messages,
+    ``budget`` (402) says which limit refused the call and when it resets."""
     body: dict[str, Any] = {
         "type": f"/api/docs#problem-{TYPES.get(status, 'error')}",
         "title": TITLES.get(status, "Error"),
@@ -74,6 +79,8 @@ def problem(
     }
     if errors is not None:
         body["errors"] = dict(errors)
+    if budget:
+        body["budget"] = dict(budget)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM)
     response.headers["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():
@@ -241,6 +248,10 @@ def _service_error(exc: ServiceError) -> Response:
     db.session.rollback()
     if isinstance(exc, ValidationError):
         return problem(422, exc.message or "Check the fields.", errors=field_messages(exc.errors))
+    if isinstance(exc, BudgetExceeded):
+        wait = exc.retry_after_s(utcnow())
+        headers = {"Retry-After": str(wait)} if wait else None
+        return problem(402, exc.message, budget=exc.limit, headers=headers)
     status = exc.status_code if exc.status_code in TITLES else 400
     return problem(status, exc.message)
 

@@ -486,7 +486,16 @@ class RecordOut(Out):
     input_tokens: int | None
     output_tokens: int | None
     cached_tokens: int | None
-    estimated: bool
+    cache_write_tokens: int | None
+    estimated: bool = Field(description="Token counts estimated (the upstream reported none).")
+    usage_adjusted: bool = Field(
+        description="Reported counts were impossible (negative, not numbers, beyond the "
+        "model's limits) and were repaired before pricing."
+    )
+    over_hold: bool = Field(
+        description="The call cost more than it held: cost_usd and credits are the full cost, "
+        "the balance and hard budgets were charged only what was held."
+    )
     unpriced: bool
     cost_usd: Decimal | None
     credits: Decimal | None
@@ -546,7 +555,12 @@ class EffectiveOut(BaseModel):
     fallbacks: list[str]
     values: dict[str, Any]
     sources: dict[str, SourceOut]
-    locked: list[str]
+    locked: list[str] = Field(
+        description="Settings the feature locks: users and per-call overrides cannot change them."
+    )
+    system_prompt: str | None = Field(
+        description="The feature's system prompt, put before every call's messages."
+    )
     keys: list[KeySourceOut]
 
 

@@ -4,8 +4,10 @@ Status codes: 400 bad input (the message names the field, ``param`` too), 401 no
 token, 403 a model outside the token's list (or a scope it lacks), 404 unknown model, 413 a
 body over ``GATEWAY_MAX_BODY_BYTES``, 429 a rate limit (``Retry-After``), **402 for
 ``budget_exceeded``** (a 429 would make the official SDKs retry a call that cannot succeed
-until the budget resets; 402 is not retried), 502 the upstream failed or rejected the
-managed key, 503 the upstream is overloaded or cooling down, 504 it timed out.
+until the budget resets; 402 is not retried; the error object carries ``budget``: which one,
+its limit and when it resets, and a periodic budget's reply ``Retry-After``), 502 the
+upstream failed or rejected the managed key, 503 the upstream is overloaded or cooling down,
+504 it timed out.
 
 Messages are the call service's classified ones: they never quote the upstream and never
 contain a key (the upstream's own words stay in the usage record, for admins).
@@ -17,6 +19,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
+from webapp.models.base import utcnow
 from webapp.services.errors import BudgetExceeded, LLMError, NotFound, ServiceError, ValidationError
 
 ANTHROPIC = "anthropic"
@@ -62,10 +65,12 @@ class GatewayError(Exception):
         param: str | None = None,
         retry_after: int | None = None,
         request_id: str | None = None,
+        budget: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.param = status, message, code, param
         self.retry_after, self.request_id = retry_after, request_id
+        self.budget = budget  # a budget_exceeded error's limit (``BudgetExceeded.limit``)
 
 
 def from_service_error(exc: ServiceError, *, byok: bool = False) -> GatewayError:
@@ -83,8 +88,17 @@ def from_service_error(exc: ServiceError, *, byok: bool = False) -> GatewayError
     kind = exc.error_type
     retry_after = None
     if isinstance(exc, BudgetExceeded):
-        status = 402
-    elif kind == "auth":
+        # A periodic budget can be tried again when it resets: say when, in the body (ISO
+        # 8601) and as Retry-After (the SDKs do not retry a 402 on their own).
+        return GatewayError(
+            402,
+            exc.message,
+            code=kind,
+            retry_after=exc.retry_after_s(utcnow()),
+            request_id=request_id,
+            budget=exc.limit or None,
+        )
+    if kind == "auth":
         # The caller's own key (BYOK header) was refused: their problem, said as such.
         status = 401 if byok else 502
     elif kind == "rate_limited":
@@ -115,6 +129,8 @@ def render(error: GatewayError, protocol: str) -> Response:
                 "message": error.message,
             },
         }
+        if error.budget:
+            body["error"]["budget"] = error.budget
         if error.request_id:
             body["request_id"] = error.request_id
     else:
@@ -129,6 +145,8 @@ def render(error: GatewayError, protocol: str) -> Response:
                 "code": error.code,
             }
         }
+        if error.budget:
+            body["error"]["budget"] = error.budget
     response = jsonify(body)
     response.status_code = error.status
     if error.retry_after is not None:

@@ -86,6 +86,11 @@ class UsageRecord(Model):
     # Reported counts that were impossible (negative, beyond the model's limits or the column)
     # and were clamped before pricing.
     usage_adjusted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # The call cost more than it held against a balance or hard budget: ``credits`` and
+    # ``cost_usd`` are the full cost, the ledger and budgets were charged only what was held.
+    over_hold: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
     # NULL with unpriced=True when the catalog has no price: never zero, never invented.
     cost_usd: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 8))
     unpriced: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+from typing import Any
+
 
 class ServiceError(Exception):
     """Base class: a use case refused the request with a message a user can act on."""
@@ -84,10 +88,24 @@ class NotConfigured(LLMError):
 
 class BudgetExceeded(LLMError):
     """A managed call would exceed a hard budget or the paying account's credits; refused
-    before it reaches the provider. The message names the limit and when it resets."""
+    before it reaches the provider. The message names the limit and when it resets.
+
+    ``limit`` says what was hit, as the gateway and the API show it: ``kind`` ("budget" or
+    "credits"), ``scope`` (whose: "user", "org" or "token"), and for a budget its
+    ``budget_id``, ``period`` (daily, monthly, total), ``limit`` (the amount, as text),
+    ``unit`` (usd, credits) and ``resets_at`` (ISO 8601 UTC; None for a total budget and a
+    balance, which do not reset)."""
 
     error_type, status_code = "budget_exceeded", 402
 
-    def __init__(self, message: str, *, limit: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, *, limit: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.limit = limit or {}  # what was hit: kind, owner, amount, unit, resets_at
+        self.limit: dict[str, Any] = limit or {}
+
+    def retry_after_s(self, now: datetime) -> int | None:
+        """Seconds until the budget resets (None: it does not, or it is a balance)."""
+        resets = self.limit.get("resets_at")
+        if not resets:
+            return None
+        seconds = (datetime.fromisoformat(resets) - now).total_seconds()
+        return max(1, math.ceil(seconds))

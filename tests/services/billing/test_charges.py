@@ -114,7 +114,7 @@ def test_a_hard_budget_refuses_the_call_that_would_exceed_it_and_says_when_it_re
         llm.complete(
             HI, context=llm.CallContext(user=member), model=MODEL
         )  # 4096 tokens worst case
-    assert excinfo.value.limit["budget_id"] == str(status.budget.id)
+    assert excinfo.value.limit["budget_id"] == status.budget.id
     assert len(wired.requests_to("openai.chat")) == 1
 
 

@@ -46,5 +46,6 @@ def effective(query: EffectiveQuery) -> Any:
         "values": dict(settings.values) if settings else {},
         "sources": dict(settings.sources) if settings else {},
         "locked": sorted(settings.locked) if settings else [],
+        "system_prompt": settings.system_prompt if settings else None,
         "keys": found.keys,
     }

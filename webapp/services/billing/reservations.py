@@ -11,6 +11,12 @@ concurrent calls can never hold more than there is.
 reservation, charges the actual cost to the account (a ledger line, unique per request) and
 to every budget window, and releases what was held. A reservation whose process died expires
 and is released by ``sweep_expired``, which also records the call that never finished.
+
+The guarantee that a balance never goes below zero and a hard budget never over its limit
+is settlement's, not the estimate's: it charges the actual cost but never more than the call
+held against them (``charges_for``), whatever the upstream reports. The usage record keeps
+the full actual cost, flagged ``over_hold``, and an audit event says what was not charged.
+The hold's estimate (``llm.calls``) only keeps that from happening to honest calls.
 """
 
 from __future__ import annotations
@@ -132,12 +138,45 @@ def hold_from_json(data: dict[str, Any]) -> Hold:
     return hold
 
 
+@dataclass(frozen=True)
+class Charges:
+    """What settlement takes from the account and each budget of ``Hold.budgets``."""
+
+    credits: Decimal
+    budgets: tuple[Decimal, ...]
+    over_hold: bool  # the actual cost was more than the hold: the rest was not charged
+
+
+def _actual(budget: BudgetRef, usd: Decimal | None, credits: Decimal | None) -> Decimal:
+    return (usd if budget.unit == BudgetUnit.USD else credits) or Decimal(0)
+
+
+def charges_for(hold: Hold, *, usd: Decimal | None, credits: Decimal | None) -> Charges:
+    """The actual cost, but never more than was held against the balance or a hard budget
+    (a soft budget holds nothing and is charged in full: it only warns)."""
+    over = False
+    charged = credits or Decimal(0)
+    if hold.plan.account_id is not None:
+        held = hold.credits if hold.reserved else Decimal(0)
+        if charged > held:
+            charged, over = held, True
+    amounts = []
+    for budget_hold in hold.budgets:
+        amount = _actual(budget_hold.budget, usd, credits)
+        if budget_hold.budget.hard:
+            held = budget_hold.amount if hold.reserved else Decimal(0)
+            if amount > held:
+                amount, over = held, True
+        amounts.append(amount)
+    return Charges(charged, tuple(amounts), over)
+
+
 def _exceeded(plan: Plan, what: str, budget: BudgetRef | None, now: datetime) -> BudgetExceeded:
     if budget is None:
         return BudgetExceeded(
             f"Not enough credits: the {what} balance cannot cover this call. An admin can "
             "grant credits on the user or organization page.",
-            limit={"kind": "credits", "owner": what},
+            limit=_credits_limit(what),
         )
     resets = next_reset(budget.period, plan.timezone, now)
     when = f"; it resets {resets:%Y-%m-%d %H:%M} UTC" if resets else " (a total budget)"
@@ -147,14 +186,27 @@ def _exceeded(plan: Plan, what: str, budget: BudgetRef | None, now: datetime) ->
         f"would be exceeded by this call{when}.",
         limit={
             "kind": "budget",
-            "owner": budget.owner,
-            "budget_id": str(budget.id),
+            "scope": budget.owner,
+            "budget_id": budget.id,
             "period": budget.period,
-            "amount": f"{budget.amount.normalize():f}",
+            "limit": f"{budget.amount.normalize():f}",
             "unit": budget.unit,
-            "resets_at": resets.isoformat() if resets else "",
+            "resets_at": resets.isoformat().replace("+00:00", "Z") if resets else None,
         },
     )
+
+
+def _credits_limit(payer: str) -> dict[str, Any]:
+    """What a balance that cannot pay looks like to a caller: no amount, no reset."""
+    return {
+        "kind": "credits",
+        "scope": payer,
+        "budget_id": None,
+        "period": None,
+        "limit": None,
+        "unit": "credits",
+        "resets_at": None,
+    }
 
 
 def _released(
@@ -395,7 +447,7 @@ def reserve(
         raise BudgetExceeded(
             "Managed calls need credits, and there is no credit balance to pay for this one. "
             "An admin can grant credits on the user or organization page.",
-            limit={"kind": "credits", "owner": plan.payer},
+            limit=_credits_limit(plan.payer),
         )
     hold = Hold(request_id, plan, credits=credits if plan.account_id is not None else Decimal(0))
     for budget in plan.budgets:
@@ -499,13 +551,14 @@ def _charge_budget(
 def settle(
     connection: Connection,
     hold: Hold,
+    charges: Charges,
     *,
-    usd: Decimal | None,
-    credits: Decimal | None,
     usage_id: int,
     warn: Any,
 ) -> None:
-    """Charge the actual cost and release the hold, in the metering transaction.
+    """Charge ``charges`` (``charges_for``) and release the hold, in the metering
+    transaction. A hold a sweep already released is charged nothing against the balance or a
+    hard budget: it no longer holds anything there.
 
     ``warn(budget, spent, percent)`` is called for a soft threshold crossed for the first
     time in a period (the caller audits it).
@@ -521,10 +574,12 @@ def settle(
             budget_hold.amount = Decimal(0)
     plan = hold.plan
     if plan.account_id is not None:
-        _charge_account(connection, plan, hold, credits or Decimal(0), usage_id, now)
-    for budget_hold in hold.budgets:
+        credits = charges.credits if still_held else Decimal(0)
+        _charge_account(connection, plan, hold, credits, usage_id, now)
+    for budget_hold, spend in zip(hold.budgets, charges.budgets, strict=True):
         budget = budget_hold.budget
-        spend = (usd if budget.unit == BudgetUnit.USD else credits) or Decimal(0)
+        if budget.hard and not still_held:
+            spend = Decimal(0)
         spent = _charge_budget(connection, budget_hold, budget_hold.amount, spend)
         if spent is not None and not budget.hard:
             _maybe_warn(connection, budget_hold, Decimal(spent), warn)
@@ -537,13 +592,19 @@ def _released_if(held: Any, column: sa.Column[Any], amount: Any) -> sa.ColumnEle
 
 @functools.lru_cache(maxsize=256)
 def _settle_statement(
-    usage_columns: tuple[str, ...], reserved: bool, account: bool, entry: bool, windows: int
+    usage_columns: tuple[str, ...],
+    reserved: bool,
+    account: bool,
+    entry: bool,
+    hard_windows: tuple[bool, ...],
 ) -> sa.Select[Any]:
     """PostgreSQL: the usage record and the whole settlement as one statement (data-modifying
     CTEs run once each, on one snapshot, atomically): the reservation's deletion decides
-    whether the hold is released (a sweep may have released it already), the account pays
-    and its ledger line records the balance after, every budget window is charged (created
-    when the period has none yet, unless the budget was deleted meanwhile)."""
+    whether the hold is released (a sweep may have released it already: then the balance
+    and hard budgets, which no longer hold anything for the call, are charged nothing), the
+    account pays and its ledger line records the balance after, every budget window is
+    charged (created when the period has none yet, unless the budget was deleted
+    meanwhile)."""
     from webapp.models import Budget, UsageRecord
 
     usage = UsageRecord.__table__
@@ -570,7 +631,10 @@ def _settle_statement(
             sa.update(ACCOUNTS)
             .where(ACCOUNTS.c.id == sa.bindparam("s_account"))
             .values(
-                balance=ACCOUNTS.c.balance - sa.bindparam("s_credits"),
+                balance=ACCOUNTS.c.balance
+                - sa.case(
+                    (held, sa.bindparam("s_credits", type_=ACCOUNTS.c.balance.type)), else_=0
+                ),
                 reserved=_released_if(held, ACCOUNTS.c.reserved, sa.bindparam("s_held")),
                 updated_at=now,
             )
@@ -599,17 +663,21 @@ def _settle_statement(
                         paid.c.balance,
                         record.c.id,
                         sa.bindparam("s_request_id", type_=ENTRIES.c.request_id.type),
-                    ).select_from(paid.join(record, sa.true())),
+                    )
+                    .select_from(paid.join(record, sa.true()))
+                    .where(held),
                 )
                 .returning(ENTRIES.c.id)
                 .cte("ledger_line")
             )
             columns.append(sa.select(sa.func.count()).select_from(line).scalar_subquery())
     budgets = Budget.__table__
-    for i in range(windows):
+    for i, hard in enumerate(hard_windows):
         budget: sa.BindParameter[Any] = sa.bindparam(f"w{i}_budget")
         start: sa.BindParameter[Any] = sa.bindparam(f"w{i}_start")
-        spend = sa.bindparam(f"w{i}_spend", type_=WINDOWS.c.spent.type)
+        spend: Any = sa.bindparam(f"w{i}_spend", type_=WINDOWS.c.spent.type)
+        if hard:
+            spend = sa.case((held, spend), else_=sa.literal(0, WINDOWS.c.spent.type))
         insert = postgresql.insert(WINDOWS).from_select(
             ("budget_id", "period_start", "spent", "reserved", "warned_percent"),
             sa.select(
@@ -638,17 +706,16 @@ def _settle_statement(
 def settle_with_usage(
     connection: Connection,
     hold: Hold,
+    charges: Charges,
     usage_row: dict[str, Any],
     *,
-    usd: Decimal | None,
-    credits: Decimal | None,
     warn: Any,
 ) -> int:
     """What ``settle`` does, with the usage record's insert, in one round trip (PostgreSQL
     only); the usage record's id."""
     now = utcnow()
     plan = hold.plan
-    credits = credits or Decimal(0)
+    credits = charges.credits
     held_credits = hold.credits if hold.reserved else Decimal(0)
     account = plan.account_id is not None and (credits != 0 or held_credits != 0)
     entry = account and credits != 0
@@ -664,9 +731,8 @@ def settle_with_usage(
         s_held=held_credits,
     )
     charged: list[BudgetHold] = []
-    for budget_hold in hold.budgets:
+    for budget_hold, spend in zip(hold.budgets, charges.budgets, strict=True):
         budget = budget_hold.budget
-        spend = (usd if budget.unit == BudgetUnit.USD else credits) or Decimal(0)
         held_amount = budget_hold.amount if hold.reserved else Decimal(0)
         if spend == 0 and held_amount == 0:
             continue
@@ -680,7 +746,8 @@ def settle_with_usage(
             }
         )
         charged.append(budget_hold)
-    statement = _settle_statement(tuple(usage_row), hold.reserved, account, entry, len(charged))
+    hard = tuple(b.budget.hard for b in charged)
+    statement = _settle_statement(tuple(usage_row), hold.reserved, account, entry, hard)
     row = side_writes.execute_on_driver(connection, statement, params)
     assert row is not None  # the statement selects one row from the inserted record
     spent = row[len(row) - len(charged) :] if charged else ()

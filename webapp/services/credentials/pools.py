@@ -1,8 +1,9 @@
-"""Several keys for one provider at one scope are a pool: calls take them in turn, a key the
-provider just rate-limited goes to the back, and one it rejected as invalid comes last.
+"""Several keys for one provider at one scope are a pool: calls take them in turn, and a key
+the provider just rate-limited goes to the back.
 
 The state is per process and needs no coordination: a key rate-limited here is tried last
-here; a key the provider rejects is marked invalid in the database for everyone.
+here. A key the provider rejected (401) is marked invalid in the database for everyone and
+is not in the pool at all until it is edited or tested again (``resolution._usable``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,10 @@ import time
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from webapp.models import LastTestStatus
-
 
 class PoolKey(Protocol):
     @property
     def id(self) -> int: ...
-    @property
-    def last_test_status(self) -> str: ...
 
 
 T = TypeVar("T", bound=PoolKey)
@@ -41,7 +38,7 @@ def _recently_limited(credential_id: int, now: float) -> float:
 
 
 def in_turn(credentials: Sequence[T], owner_key: str, provider_id: int) -> list[T]:
-    """The pool in the order to try it: round robin, rate-limited last, invalid very last."""
+    """The pool in the order to try it: round robin, the recently rate-limited last."""
     if len(credentials) < 2:
         return list(credentials)
     with _lock:
@@ -49,13 +46,7 @@ def in_turn(credentials: Sequence[T], owner_key: str, provider_id: int) -> list[
     start = turn % len(credentials)
     rotated = list(credentials[start:]) + list(credentials[:start])
     now = time.monotonic()
-    return sorted(
-        rotated,
-        key=lambda c: (
-            c.last_test_status == LastTestStatus.INVALID,
-            _recently_limited(c.id, now),
-        ),
-    )
+    return sorted(rotated, key=lambda c: _recently_limited(c.id, now))
 
 
 def clear() -> None:

@@ -2,8 +2,8 @@
 
 Managed mode: the org's key for the provider → the global key → the provider's environment
 variable. BYOK mode: the user's own key, and nothing else — never a managed key. Expired
-keys are skipped; among several usable keys the one not known to be invalid and created
-first wins, so the choice is stable.
+keys are skipped, and so are keys the provider rejected (401: marked invalid until edited
+or tested again); several usable keys of one scope are a pool, taken in turn (``pools``).
 
 The call path reads no ORM row: each owner's keys for a provider are loaded once per settings
 version (``settings.cache``), decrypted once, and kept in memory like the SDK clients that
@@ -30,7 +30,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import Credential, KeySource, Mode, Organization, Provider, User
+from webapp.models import (
+    Credential,
+    KeySource,
+    LastTestStatus,
+    Mode,
+    Organization,
+    Provider,
+    Scope,
+    User,
+)
 from webapp.models.base import utcnow
 from webapp.services.catalog.provider_rules import KEY_VARS_SETTING, key_env_name_ok
 from webapp.services.catalog.snapshot import ProviderInfo
@@ -164,10 +173,24 @@ class _Skipped:
 
     expired: bool = False
     paused: list[tuple[StoredKey, Pause]] = field(default_factory=list)
+    invalid: list[StoredKey] = field(default_factory=list)
 
-    def message(self) -> str | None:
-        """The first paused key's explanation, or None when none was paused."""
-        return paused_message(*self.paused[0]) if self.paused else None  # type: ignore[arg-type]
+    @property
+    def any(self) -> bool:
+        return self.expired or bool(self.paused) or bool(self.invalid)
+
+    def message(self, provider: AnyProvider) -> str | None:
+        """Why the first paused or rejected key was passed over; None when none was."""
+        if self.paused:
+            return paused_message(*self.paused[0])  # type: ignore[arg-type]
+        if self.invalid:
+            key = self.invalid[0]
+            where = "Settings" if key.scope == Scope.USER else "Keys"
+            return (
+                f"The key “{key.label}” was rejected by {provider.display_name} (401), so it "
+                f"is not used until it is edited or tested again on the {where} page."
+            )
+        return None
 
 
 def _usable(
@@ -183,11 +206,14 @@ def _usable(
     usable = []
     for key in live:
         pause = _pause(key, provider)
-        if pause is None:
-            usable.append(key)
-        else:
+        if pause is not None:
             skipped.paused.append((key, pause))
             log.info("credential %s not used: paused (%s)", key.id, pause.why)
+        elif key.last_test_status == LastTestStatus.INVALID:
+            # The provider refused it (401): not sent again until edited or re-tested.
+            skipped.invalid.append(key)
+        else:
+            usable.append(key)
     return pools.in_turn(usable, owner.key, provider.id)
 
 
@@ -265,8 +291,8 @@ def _byok(user: User | None, provider: AnyProvider, now: datetime) -> list[Resol
     pool = _usable(user_owner(user.id), provider, now, skipped)
     if pool:
         return [_resolved(KeySource.USER, provider, c) for c in pool]
-    if paused := skipped.message():
-        raise NotConfigured(paused)
+    if reason := skipped.message(provider):
+        raise NotConfigured(reason)
     hint = "has expired" if skipped.expired else "is missing"
     raise NotConfigured(
         f"No personal key for {name}: yours {hint}. Add one on the Settings page, "
@@ -324,13 +350,13 @@ def resolve_keys(
     env_key, env_problem = _env_key(provider)
     if env_key is not None:
         return [env_key]
-    if not provider.api_key_env and not skipped.expired and not skipped.paused:
+    if not provider.api_key_env and not skipped.any:
         return [
             ResolvedKey(
                 KeySource.NONE, provider.slug, NO_KEY_PLACEHOLDER, base_url=provider.base_url
             )
         ]
-    if reason := skipped.message() or env_problem:
+    if reason := skipped.message(provider) or env_problem:
         raise NotConfigured(f"{name} cannot be called. {reason}")
     detail = "the configured keys have expired" if skipped.expired else "no key is configured"
     raise NotConfigured(

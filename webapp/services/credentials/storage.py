@@ -301,8 +301,12 @@ def update_credential(
         if origin_of(target) != credential.approved_origin:
             recent_sign_in.require(CONFIRM_ACTION)
     before = _snapshot(credential)
+    moved = base_url != credential.base_url
     credential.label, credential.base_url, credential.expires_at = label, base_url, expires_at
     marker = None
+    if moved:  # a rejection by the old address says nothing about the new one
+        credential.last_test_status, credential.last_test_at = LastTestStatus.UNKNOWN, None
+        credential.last_test_message = None
     if new_secret is not None:
         credential.secret_ciphertext = crypto.keyring().encrypt(
             new_secret, credential_aad(credential)

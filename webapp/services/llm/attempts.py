@@ -1,8 +1,11 @@
 """One model's attempts: its key pool, then retries with backoff (``retry``).
 
-A 429 on one key moves on to the next key of the pool before it counts as a retry; a 401 or
-403 marks that key invalid (for every process) and moves on too. Only when the pool is
-spent does the error go to the retry loop, and from there to the next fallback model.
+A 429 on one key moves on to the next key of the pool before it counts as a retry. A 401
+marks that key invalid for every process, wherever it is in the pool (the last or only key
+too): later calls skip it until it is edited or tested again (``credentials.resolution``).
+A 403 moves on to the next key without marking anything: it is usually one model the key
+may not use, not a bad key. Only when the pool is spent does the error go to the retry loop,
+and from there to the next fallback model.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from webapp.models import LastTestStatus
 from webapp.services.credentials import pools
 from webapp.services.credentials import storage as credentials
 from webapp.services.llm import retry
-from webapp.services.llm.errors import AuthError, RateLimited, classify
+from webapp.services.llm.errors import AuthError, LLMError, RateLimited, classify
 
 if TYPE_CHECKING:
     from webapp.services.llm.calls import Call, Target
@@ -23,13 +26,24 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def _next_key(call: Call, target: Target, error: Exception, started: float) -> None:
-    """Note why this key is passed over, in the attempt log and for later calls."""
+def rejects_key(error: LLMError) -> bool:
+    """Did the provider refuse the key itself (401), rather than this use of it (403)?"""
+    return isinstance(error, AuthError) and error.http_status == 401
+
+
+def _note(target: Target, error: LLMError) -> None:
+    """What this key's failure means for later calls: a 429 sends it to the back of the pool
+    in this process; a 401 marks it invalid in the database, for every process."""
     key = target.key
-    if isinstance(error, AuthError) and key.credential_id is not None:
-        credentials.record_test(key.credential_id, LastTestStatus.INVALID, error.message)
-    elif isinstance(error, RateLimited):
+    if isinstance(error, RateLimited):
         pools.note_rate_limited(key.credential_id)
+    elif rejects_key(error) and key.credential_id is not None:
+        credentials.record_test(key.credential_id, LastTestStatus.INVALID, error.message)
+
+
+def _next_key(call: Call, target: Target, error: Exception, started: float) -> None:
+    """Note in the attempt log why this key is passed over."""
+    key = target.key
     call.attempts.entries.append(
         {
             "model": target.model.global_id,
@@ -64,8 +78,7 @@ def run(
                 return target, work(target)
             except Exception as exc:
                 error = classify(exc, model.provider_name, secrets, policy.timeout_s)
-                if isinstance(error, RateLimited):
-                    pools.note_rate_limited(target.key.credential_id)
+                _note(target, error)
                 switch = isinstance(error, (RateLimited, AuthError))
                 if not switch or position[0] + 1 >= len(targets):
                     raise error from None

@@ -4,8 +4,8 @@ and the metering that runs whether the call succeeds or fails."""
 from __future__ import annotations
 
 import functools
+import json
 import logging
-import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,6 +32,7 @@ from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.errors import BadRequest, LLMError, NotConfigured
 from webapp.services.llm.metering import CallRecord, Metered, write
 from webapp.services.llm.retry import Attempts
+from webapp.services.llm.types import Message, Tool
 from webapp.services.llm.usage import MILLION
 from webapp.services.settings import resolution as effective_settings
 
@@ -95,10 +96,13 @@ class Call:
     own_clients: list[Any] = field(default_factory=list)  # closed when the call is metered
 
     def priced(self, completion: Any) -> Any:
-        """Copy cost and credits from the written usage record onto the result."""
+        """Copy cost, credits and the usage as billed from the written usage record onto the
+        result, so a caller is told the same counts its record shows."""
         if self.metered is not None:
             completion.cost_usd = self.metered.cost_usd
             completion.credits = self.metered.credits
+            if self.metered.usage is not None and self.metered.usage.input_tokens is not None:
+                completion.usage = self.metered.usage
         return completion
 
     def elapsed_ms(self) -> int:
@@ -192,38 +196,81 @@ def resolve_settings(call: Call, overrides: dict[str, Any]) -> effective_setting
     return settings
 
 
-RESERVE_CHARS_PER_TOKEN = 2  # a prompt's tokens for a reservation: on the safe side
-MESSAGE_OVERHEAD_TOKENS = 4  # role and framing of each message, as providers count them
+# A hold's prompt estimate never counts fewer tokens than the provider will. Every tokenizer
+# in use (byte-level BPE, SentencePiece with byte fallback) makes at least one byte of UTF-8
+# per token, so the bytes of everything sent, as JSON, bound its tokens for any script: about
+# four times an English prompt, exactly right for text that costs a token per byte. The JSON
+# framing of each message (``{"role":"user","content":…}``, 29 bytes) outweighs the few
+# tokens a provider adds per message. The hold is released at settlement; only the actual
+# cost is charged.
+MESSAGE_OVERHEAD_TOKENS = 4  # role and framing of a message (the gateway's count estimate)
+TOOLS_OVERHEAD_TOKENS = 600  # the tool-use instructions a provider adds (Anthropic: ~350)
 RESERVATION_MARGIN_S = 60
 
 
-def _worst_case(call: Call, models: list[ModelInfo]) -> tuple[Decimal, Decimal]:
+def _json_bytes(value: Any) -> int:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a call sends besides its parameters: the messages (the feature's system prompt,
+    tool calls and tool results included), tool definitions, embedding inputs, and extra
+    body fields (a response_format schema among them)."""
+
+    messages: tuple[Message, ...] = ()
+    tools: tuple[Tool, ...] = ()
+    texts: tuple[str, ...] = ()
+    extra: dict[str, Any] | None = None
+
+    def prompt_bound(self) -> int:
+        """The most tokens this prompt can count on any model (see above)."""
+        tokens = _json_bytes([m.to_dict() for m in self.messages]) if self.messages else 0
+        if self.tools:
+            tokens += _json_bytes([vars(t) for t in self.tools]) + TOOLS_OVERHEAD_TOKENS
+        if self.texts:
+            tokens += _json_bytes(list(self.texts))
+        if self.extra:
+            tokens += _json_bytes(self.extra)
+        return tokens
+
+
+def input_price(model: ModelInfo) -> Decimal:
+    """The dearest price an input token of ``model`` can be billed at: plain, cache read or
+    cache write (Anthropic bills a cache write at 1.25x input)."""
+    prices = (model.input_price, model.cached_input_price, model.cache_write_price)
+    return max((p for p in prices if p is not None), default=Decimal(0))
+
+
+def _worst_case(call: Call, models: list[ModelInfo], sent: Sent) -> tuple[Decimal, Decimal]:
     """The most the call can cost (USD, credits) on any of its candidate models: its prompt
-    at about two characters a token, and every output token it may ask for."""
+    at its bound (at most the model's context window) and dearest input price, and every
+    output token it may ask for."""
     settings = call.settings
     assert settings is not None
-    prompt = math.ceil(call.record.prompt_chars / RESERVE_CHARS_PER_TOKEN) + (
-        MESSAGE_OVERHEAD_TOKENS * call.record.prompt_messages
-    )
+    bound = sent.prompt_bound()
     usd = credits = Decimal(0)
     for model in models:
         if not model.priced:
             continue  # allowed unpriced: charged nothing (target_for refuses the others)
+        prompt = min(bound, model.context_window) if model.context_window else bound
         output = settings.values.get("max_tokens") or 0
         if model.max_output_tokens:
             output = min(output, model.max_output_tokens)
         if call.record.operation != "chat":
             output = 0
         cost = (
-            Decimal(prompt) * (model.input_price or 0) + Decimal(output) * (model.output_price or 0)
+            Decimal(prompt) * input_price(model) + Decimal(output) * (model.output_price or 0)
         ) / MILLION
         usd, credits = max(usd, cost), max(credits, cost * model.credit_multiplier)
     return usd, credits
 
 
-def hold_money(call: Call, models: list[ModelInfo]) -> None:
+def hold_money(call: Call, models: list[ModelInfo], sent: Sent) -> None:
     """A managed call holds its worst-case cost against its billing plan before anything
-    goes out; BudgetExceeded (nothing sent) when the balance or a hard budget cannot."""
+    goes out; BudgetExceeded (nothing sent) when the balance or a hard budget cannot.
+    Settlement never charges more than this hold (``reservations.charges_for``)."""
     ctx = call.context
     if ctx.effective_mode != Mode.MANAGED or call.record.hold is not None:
         return
@@ -231,7 +278,7 @@ def hold_money(call: Call, models: list[ModelInfo]) -> None:
     plan = plan_for(record.user_id, record.org_id, record.access_token_id)
     if not plan.charges and not plan.credits_required:
         return
-    usd, credits = _worst_case(call, models)
+    usd, credits = _worst_case(call, models, sent)
     config = current_app.config
     seconds = config.get("LLM_CALL_DEADLINE_S", 180) + RESERVATION_MARGIN_S
     if record.stream:

@@ -11,6 +11,7 @@ from webapp.services.llm import attempts, cooldown, retry
 from webapp.services.llm.calls import (
     Call,
     CallContext,
+    Sent,
     Target,
     call_params,
     candidates,
@@ -92,8 +93,9 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
         messages = [Message(role="system", content=settings.system_prompt), *messages]
     models = _allowed(call, candidates(settings))
     call.record.prompt_chars = sum(len(m.content or "") for m in messages)
-    call.record.prompt_messages = len(messages)
-    hold_money(call, models)
+    hold_money(
+        call, models, Sent(tuple(messages), tuple(tools), extra=settings.values["extra_options"])
+    )
     last: LLMError | None = None
     for index, model in enumerate(models):
         try:

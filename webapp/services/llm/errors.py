@@ -17,6 +17,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpcore2
 import httpx2
 import openai
 
@@ -35,6 +36,7 @@ __all__ = [
     "RateLimited",
     "Timeout",
     "Unavailable",
+    "Unreachable",
     "classify",
     "redact",
     "sanitize",
@@ -86,6 +88,11 @@ class Unavailable(LLMError):
     error_type, status_code, retryable, fallback = "unavailable", 502, True, True
 
 
+class Unreachable(Unavailable):
+    """The provider could not be reached at all (refused, DNS, TLS): whatever the model,
+    a failure of the whole provider (``cooldown``)."""
+
+
 class BadRequest(LLMError):
     error_type, status_code = "bad_request", 400
 
@@ -133,7 +140,7 @@ def upstream_detail(exc: Any, secrets: tuple[str, ...]) -> str | None:
     return sanitize(text, secrets) or None
 
 
-def _found(exc: BaseException, kind: type[BaseException]) -> Any:
+def _found(exc: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
     """``exc`` or the exception it was raised from, if one is a ``kind``."""
     for _ in range(6):
         if isinstance(exc, kind):
@@ -207,9 +214,16 @@ def _reading_reason(exc: BaseException) -> str:
 def _status_error(exc: Any, provider: str, secrets: tuple[str, ...]) -> LLMError:
     status = exc.status_code
     detail = upstream_detail(exc, secrets)
-    if status in (401, 403):
+    if status == 401:
         return AuthError(
             f"{provider} rejected the key ({status}). Check or replace the key.",
+            http_status=status,
+            detail=detail,
+        )
+    if status == 403:  # usually a model (or feature) this key may not use, not a bad key
+        return AuthError(
+            f"{provider} refused this key access ({status}): it may not be allowed to use "
+            "this model. Check the key's permissions, or use another key or model.",
             http_status=status,
             detail=detail,
         )
@@ -253,7 +267,14 @@ def classify(
             f"{provider} did not answer{limit}. Try again, or raise the request timeout."
         )
     if isinstance(exc, _connection_errors()):
-        return Unavailable(
+        # Not even connected (refused, no address): the whole provider, whatever the model.
+        # A connection lost after that reached the provider, so is one call's outage.
+        kind = (
+            Unreachable
+            if _found(exc, (httpx2.ConnectError, httpcore2.ConnectError))
+            else Unavailable
+        )
+        return kind(
             f"{provider} could not be reached ({type(exc).__name__}). "
             "Try again later, or configure a fallback model."
         )

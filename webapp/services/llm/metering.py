@@ -78,7 +78,6 @@ class CallRecord:
     dropped_params: list[str] = field(default_factory=list)
     error: LLMError | None = None
     prompt_chars: int = 0  # to estimate tokens when the upstream reports none
-    prompt_messages: int = 0
     reply_chars: int = 0
     max_tokens: int | None = None  # the output the call asked for: a cap on what is billed
     hold: Hold | None = None  # money held for this managed call, settled when it is metered
@@ -94,6 +93,7 @@ class Metered:
 
     cost_usd: Decimal | None
     credits: Decimal | None
+    usage: Usage | None = None  # as billed: repaired, capped, estimated where missing
 
 
 # Credential ids and when this process last wrote their ``last_used_at``: at most once a
@@ -168,6 +168,7 @@ def _row(call: CallRecord, metered: MeteredUsage, cost: Decimal | None) -> dict[
         "cache_write_tokens": usage.cache_write_tokens,
         "estimated": metered.estimated,
         "usage_adjusted": metered.adjusted,
+        "over_hold": False,  # set by ``write`` when settlement cannot charge all of it
         "cost_usd": cost,
         "unpriced": usage.input_tokens is not None and cost is None,
         "credits": credits,
@@ -220,26 +221,59 @@ def _warn(connection: Connection, budget: BudgetRef, spent: Decimal, percent: in
 
 
 def _write(connection: Connection, entry: dict[str, Any], *, first_try: bool) -> None:
-    """The usage record, the key's last use, and the settlement of what the call held."""
+    """The usage record, the key's last use, and the settlement of what the call held: its
+    cost, never more than the hold (the rest is flagged ``over_hold`` and audited)."""
     row, hold = entry["row"], entry["hold"]
-    charges = hold is not None and hold.plan.charges
-    if charges and first_try and connection.dialect.name == "postgresql":
-        reservations.settle_with_usage(
-            connection, hold, row, usd=row["cost_usd"], credits=row["credits"], warn=_warn
-        )
+    charges = _charges(entry) if hold is not None and hold.plan.charges else None
+    if charges is not None and first_try and connection.dialect.name == "postgresql":
+        assert hold is not None
+        reservations.settle_with_usage(connection, hold, charges, row, warn=_warn)
     else:
         usage_id = connection.execute(INSERT_USAGE, row).scalar_one()
-        if charges:
-            reservations.settle(
-                connection,
-                hold,
-                usd=row["cost_usd"],
-                credits=row["credits"],
-                usage_id=usage_id,
-                warn=_warn,
-            )
+        if charges is not None:
+            assert hold is not None
+            reservations.settle(connection, hold, charges, usage_id=usage_id, warn=_warn)
+    if charges is not None and charges.over_hold:
+        _audit_over_hold(connection, row, charges)
     if row["status"] == CallStatus.OK:
         _mark_used(connection, row["credential_id"], row["created_at"])
+
+
+def _charges(entry: dict[str, Any]) -> reservations.Charges:
+    """What settlement takes for this entry: its cost, never more than its hold."""
+    row = entry["row"]
+    return reservations.charges_for(entry["hold"], usd=row["cost_usd"], credits=row["credits"])
+
+
+def _audit_over_hold(
+    connection: Connection, row: dict[str, Any], charges: reservations.Charges
+) -> None:
+    """The upstream reported more than the call held: what it cost and what was charged,
+    where every admin page can see it (the usage record is flagged ``over_hold``)."""
+    connection.execute(
+        sa.insert(AuditEvent.__table__).values(
+            created_at=utcnow(),
+            action="over_hold",
+            target_type="usage_record",
+            target_id=row["request_id"],
+            target_label=f"call to {row['model_name'] or row['requested_model'] or 'a model'}",
+            diff=audit_diff(
+                None,
+                {
+                    "cost_usd": f"{row['cost_usd'] or 0:f}",
+                    "credits": f"{row['credits'] or 0:f}",
+                    "charged_credits": f"{charges.credits:f}",
+                    "charged_to_budgets": [f"{amount:f}" for amount in charges.budgets],
+                },
+            ),
+        )
+    )
+    log.warning(
+        "call %s cost more than it held (%s credits, charged %s): the rest was not charged",
+        row["request_id"],
+        row["credits"],
+        charges.credits,
+    )
 
 
 def persist(entry: dict[str, Any], *, replay: bool = False) -> None:
@@ -253,7 +287,11 @@ def persist(entry: dict[str, Any], *, replay: bool = False) -> None:
     redo = lambda: persist(entry, replay=True)  # noqa: E731 - the test suite's re-apply
     # One statement writes the record and its settlement (PostgreSQL), so it needs no
     # transaction around it — unless a soft budget may add a warning that must land with it.
-    single = not replay and (hold is None or all(b.hard for b in hold.plan.budgets))
+    single = (
+        not replay
+        and not row.get("over_hold")
+        and (hold is None or all(b.hard for b in hold.plan.budgets))
+    )
     with side_writes.own_transaction(redo, single_statements=single) as connection:
         if not replay:
             _write(connection, entry, first_try=True)
@@ -294,6 +332,8 @@ def write(call: CallRecord) -> Metered:
     if call.hold is not None and call.hold.plan.account_id is not None:
         row["account_id"] = call.hold.plan.account_id
     entry = {"row": row, "hold": call.hold}
+    if call.hold is not None and call.hold.plan.charges:
+        row["over_hold"] = _charges(entry).over_hold
     try:
         try:
             persist(entry)
@@ -318,4 +358,4 @@ def write(call: CallRecord) -> Metered:
         call.key_source,
         call.latency_ms,
     )
-    return Metered(cost, row["credits"])
+    return Metered(cost, row["credits"], metered.usage)

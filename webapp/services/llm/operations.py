@@ -18,6 +18,7 @@ from webapp.services.llm import attempts, cooldown, retry
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.calls import (
     CallContext,
+    Sent,
     hold_money,
     leaves_caller_pending,
     metered,
@@ -53,7 +54,7 @@ def embed(
         if info is None:
             raise NotConfigured("No embedding model is set as the default in the catalog.")
         settings = resolve_settings(call, {"model": info.global_id})
-        hold_money(call, [info])
+        hold_money(call, [info], Sent(texts=tuple(texts)))
         cooldown.check(info)
         targets = targets_for(call, info)
         release_connection()
@@ -89,6 +90,7 @@ class ConnectionResult:
     message: str | None = None  # the classified error: fit for any page
     key_source: str | None = None
     detail: str | None = None  # the upstream's sanitized words: admin pages only
+    http_status: int | None = None  # the upstream's status, when it answered one
 
     @property
     def admin_message(self) -> str | None:
@@ -173,11 +175,14 @@ def list_models(
         result.ok, result.models = True, models
     except LLMError as exc:
         result.error_type, result.message, result.detail = exc.error_type, exc.message, exc.detail
+        result.http_status = exc.http_status
     result.latency_ms = call.record.latency_ms or 0
+    # Only a 401 says the key itself is bad; a 403 is a permission of the key (it may still
+    # serve other models), so it leaves the key's status as it was.
     status = (
         LastTestStatus.OK
         if result.ok
-        else (LastTestStatus.INVALID if result.error_type == "auth" else None)
+        else (LastTestStatus.INVALID if result.http_status == 401 else None)
     )
     credential_id = credential.id if credential is not None else call.record.credential_id
     if credential_id and status:

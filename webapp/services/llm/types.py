@@ -59,6 +59,9 @@ class Usage:
     output_tokens: int | None = None
     cached_tokens: int | None = None
     cache_write_tokens: int | None = None
+    # A reported value had to be repaired on the way in (``usage.reported``): metering flags
+    # the record ``usage_adjusted``.
+    adjusted: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass

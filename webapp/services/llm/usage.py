@@ -2,7 +2,11 @@
 missing, and price the result — never a negative cost, never a silent gap.
 
 Rules (each adjustment flags the record ``usage_adjusted``; each estimate ``estimated``):
-- counts that are not whole numbers are read as such (``3e9`` → 3000000000) or dropped;
+- every protocol's report is read by ``reported`` alone, field by field, before any sum
+  (Anthropic's input excludes its cache reads and writes: they are added after each was
+  checked, so a negative cache count can never cancel a real input);
+- counts that are not JSON numbers (strings, booleans) or not whole are read as such
+  (``3e9`` → 3000000000, ``"1000"`` → 1000, flagged) or dropped (``"abc"``, NaN);
 - negative counts become 0; cached reads and cache writes never exceed the input;
 - input beyond the model's context window, output beyond its output limit or the call's
   ``max_tokens``, and anything beyond what the bigint columns hold are capped;
@@ -42,7 +46,8 @@ def estimate_tokens(characters: int) -> int:
 
 
 def _whole(value: Any) -> tuple[int | None, bool]:
-    """A count as an int, and whether it had to be repaired."""
+    """A count as an int, and whether it had to be repaired (anything but a JSON number
+    holding a whole value is)."""
     if value is None:
         return None, False
     if isinstance(value, bool):
@@ -51,13 +56,49 @@ def _whole(value: Any) -> tuple[int | None, bool]:
         return value, False
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None, True
     if math.isnan(number):
         return None, True
     if math.isinf(number):
         return (COLUMN_MAX if number > 0 else 0), True
-    return int(number), number != int(number)
+    return int(number), isinstance(value, str) or number != int(number)
+
+
+def _count(value: Any) -> tuple[int | None, bool]:
+    """One reported count: whole, never negative, within the columns; whether repaired."""
+    number, repaired = _whole(value)
+    if number is None:
+        return None, repaired
+    clamped = min(max(number, 0), COLUMN_MAX)
+    return clamped, repaired or clamped != number
+
+
+def reported(
+    input_tokens: Any,
+    output_tokens: Any,
+    cached_tokens: Any = None,
+    cache_write_tokens: Any = None,
+    *,
+    input_includes_cache: bool = True,
+) -> Usage:
+    """The usage an upstream reported, read the same way for every protocol (JSON replies
+    and stream events alike): each count on its own, then the sums. ``input_includes_cache``
+    False (Anthropic) means the reported input excludes cache reads and writes, which are
+    added to it here. A missing input stays None: metering estimates it and flags the
+    record; a missing cache count is none used."""
+    inputs, a = _count(input_tokens)
+    outputs, b = _count(output_tokens)
+    cached, c = _count(cached_tokens)
+    writes, d = _count(cache_write_tokens)
+    cached = cached or 0
+    if not input_includes_cache:  # a protocol that reports cache writes: none is 0
+        writes = writes or 0
+        if inputs is not None:
+            inputs = min(inputs + cached + writes, COLUMN_MAX)
+    usage = Usage(inputs, outputs, cached, writes)
+    usage.adjusted = a or b or c or d
+    return usage
 
 
 def _bounded(value: int | None, cap: int) -> tuple[int | None, bool]:
@@ -102,7 +143,8 @@ def normalize(
     cached, c = _bounded(values["cached_tokens"], inputs)
     writes, d = _bounded(values["cache_write_tokens"], inputs - (cached or 0))
     fixed += [c, d]
-    return MeteredUsage(Usage(inputs, outputs, cached, writes), any(fixed), estimated)
+    adjusted = usage.adjusted or any(fixed)
+    return MeteredUsage(Usage(inputs, outputs, cached, writes), adjusted, estimated)
 
 
 def cost_usd(model: ModelInfo | None, usage: Usage) -> Decimal | None:

@@ -26,6 +26,7 @@ from webapp.services.llm.types import (
     Usage,
     live_models,
 )
+from webapp.services.llm.usage import reported
 
 if TYPE_CHECKING:
     import anthropic
@@ -73,11 +74,32 @@ def split_system(messages: list[Message]) -> tuple[str | None, list[dict[str, An
     return ("\n\n".join(system) if system else None), turns
 
 
-def _usage(raw: Any) -> Usage:
-    cached = getattr(raw, "cache_read_input_tokens", None) or 0
-    created = getattr(raw, "cache_creation_input_tokens", None) or 0
-    # Anthropic's input_tokens excludes cache reads and writes; ours includes them.
-    return Usage((raw.input_tokens or 0) + cached + created, raw.output_tokens, cached, created)
+USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+
+
+def _raw_usage(raw: Any) -> dict[str, Any]:
+    """The reported fields as they came (an SDK object built without validation, or a dict):
+    nothing is added up here."""
+    if isinstance(raw, dict):
+        return {name: raw.get(name) for name in USAGE_FIELDS}
+    return {name: getattr(raw, name, None) for name in USAGE_FIELDS}
+
+
+def _usage(fields: dict[str, Any]) -> Usage:
+    """Anthropic's input_tokens excludes cache reads and writes; ours includes them. The
+    shared reader checks each count before adding them up (``usage.reported``)."""
+    return reported(
+        fields.get("input_tokens"),
+        fields.get("output_tokens"),
+        fields.get("cache_read_input_tokens"),
+        fields.get("cache_creation_input_tokens"),
+        input_includes_cache=False,
+    )
 
 
 class AnthropicAdapter:
@@ -128,8 +150,8 @@ class AnthropicAdapter:
 
         if not isinstance(response, AnthropicMessage):
             raise UpstreamFault("the reply is not JSON")
-        if not isinstance(response.content, list) or response.usage is None:
-            raise UpstreamFault("the reply has no content or usage")
+        if not isinstance(response.content, list):
+            raise UpstreamFault("the reply has no content")
         text = "".join(b.text for b in response.content if b.type == "text")
         calls = [
             ToolCall(b.id, b.name, dict(b.input)) for b in response.content if b.type == "tool_use"
@@ -138,7 +160,7 @@ class AnthropicAdapter:
             text,
             calls,
             STOP_REASONS.get(response.stop_reason or "", response.stop_reason),
-            _usage(response.usage),
+            _usage(_raw_usage(response.usage)),
         )
 
     def open_stream(self, client: anthropic.Anthropic, request: ChatRequest) -> Iterator[Delta]:
@@ -146,14 +168,15 @@ class AnthropicAdapter:
 
     def _deltas(self, stream: Any) -> Iterator[Delta]:
         usage = Usage()
+        fields: dict[str, Any] = {}
         tools: dict[int, dict[str, Any]] = {}
         try:
             for event in stream:
                 if event.type == "message_start":
-                    usage = _usage(event.message.usage)
                     # The output count here is a placeholder until message_delta: unknown, so
                     # a stream that breaks before it is estimated from its text.
-                    usage.output_tokens = None
+                    fields = {**_raw_usage(event.message.usage), "output_tokens": None}
+                    usage = _usage(fields)
                     yield Delta(usage=usage)  # input tokens are known even if the stream breaks
                 elif event.type == "content_block_start" and event.content_block.type == "tool_use":
                     block = event.content_block
@@ -171,9 +194,12 @@ class AnthropicAdapter:
                         )
                     )
                 elif event.type == "message_delta":
-                    usage.output_tokens = event.usage.output_tokens
+                    # Its counts are cumulative: the output, and any input field it repeats.
+                    latest = _raw_usage(event.usage)
+                    fields.update({k: v for k, v in latest.items() if v is not None})
+                    usage = _usage(fields)
                     reason = event.delta.stop_reason
-                    yield Delta(stop_reason=STOP_REASONS.get(reason or "", reason))
+                    yield Delta(stop_reason=STOP_REASONS.get(reason or "", reason), usage=usage)
                 elif event.type == "message_stop":
                     yield Delta(usage=usage)
         except (AttributeError, TypeError, KeyError) as exc:  # an event of another shape

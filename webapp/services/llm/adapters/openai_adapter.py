@@ -22,6 +22,7 @@ from webapp.services.llm.types import (
     Usage,
     live_models,
 )
+from webapp.services.llm.usage import reported
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 SAMPLING = ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed")
@@ -44,31 +45,20 @@ def _message(message: Message) -> dict[str, Any]:
 
 
 def _usage(raw: Any) -> Usage:
-    """Token counts from a usage object (SDK) or dict (JSON); odd values are the metering's
-    business (it clamps and flags them)."""
+    """Token counts from a usage object (SDK) or dict (JSON), read by the one reader every
+    protocol shares (``usage.reported``: odd values are repaired and flagged there)."""
     if raw is None:
         return Usage()
     if isinstance(raw, dict):
         details = raw.get("prompt_tokens_details")
         cached = details.get("cached_tokens") if isinstance(details, dict) else None
-        return Usage(
-            _count(raw.get("prompt_tokens")),
-            _count(raw.get("completion_tokens")),
-            _count(cached) or 0,
-        )
+        return reported(raw.get("prompt_tokens"), raw.get("completion_tokens"), cached)
     details = getattr(raw, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None) if details else None
-    return Usage(raw.prompt_tokens, raw.completion_tokens, cached or 0)
-
-
-def _count(value: Any) -> int | None:
-    """A token count as an int (JSON may carry a float such as 3e9), None when absent."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return int(value)
-    except (OverflowError, ValueError):  # inf, nan
-        return None
+    return reported(
+        getattr(raw, "prompt_tokens", None),
+        getattr(raw, "completion_tokens", None),
+        getattr(details, "cached_tokens", None) if details else None,
+    )
 
 
 def _list(value: Any) -> list[dict[str, Any]]:
@@ -238,7 +228,7 @@ class OpenAIAdapter:
             raise UpstreamFault("the reply does not carry one embedding per input")
         vectors = [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
         usage = response.usage
-        return vectors, Usage(usage.prompt_tokens if usage else None, 0, 0)
+        return vectors, reported(getattr(usage, "prompt_tokens", None), 0)
 
     def list_models(self, client: openai.OpenAI, timeout_s: float) -> list[LiveModel]:
         return live_models(LiveModel(m.id) for m in client.models.list(timeout=timeout_s))
