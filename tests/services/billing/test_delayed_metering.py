@@ -108,6 +108,25 @@ def test_the_sweep_first_then_the_outbox_the_real_record_replaces_the_placeholde
     assert_charged_once(paying, reply)
 
 
+def test_after_the_sweep_a_late_charge_takes_only_what_the_balance_still_has(
+    wired, admin, paying, monkeypatch
+):
+    reply = call_metered_late(paying, monkeypatch)
+    expire_reservations()
+    assert reservations.sweep_expired() == 1
+    # Meanwhile the balance was spent down to less than this call cost.
+    left = reply.credits / 2
+    owner = ledger.Owner("user", paying.id)
+    ledger.post_entry(admin, owner, left - Decimal(10), kind="adjustment", note="spent")
+    assert outbox.drain() == 1
+    (record,) = records()
+    assert record.status == "ok" and record.credits == reply.credits  # what it really cost
+    (charge,) = charges()
+    assert charge.amount == -left  # what the balance could still take: never below zero
+    assert account(paying).balance == 0 and account(paying).reserved == 0
+    assert ledger.check_balances() == [] and ledger.check_reserved() == []
+
+
 def test_the_outbox_first_then_the_sweep_finds_nothing_to_do(wired, paying, monkeypatch):
     reply = call_metered_late(paying, monkeypatch)
     expire_reservations()  # expired, but the outbox drains before any sweep

@@ -557,8 +557,9 @@ def settle(
     warn: Any,
 ) -> None:
     """Charge ``charges`` (``charges_for``) and release the hold, in the metering
-    transaction. A hold a sweep already released is charged nothing against the balance or a
-    hard budget: it no longer holds anything there.
+    transaction. A hold a sweep already released (the call's entry waited in the outbox past
+    its reservation) holds nothing any more: the call is still charged, but only what the
+    balance and each hard budget can still take, so neither goes below zero or over its limit.
 
     ``warn(budget, spent, percent)`` is called for a soft threshold crossed for the first
     time in a period (the caller audits it).
@@ -574,15 +575,43 @@ def settle(
             budget_hold.amount = Decimal(0)
     plan = hold.plan
     if plan.account_id is not None:
-        credits = charges.credits if still_held else Decimal(0)
+        credits = charges.credits
+        if not still_held:
+            credits = min(credits, _room_in_account(connection, plan.account_id))
         _charge_account(connection, plan, hold, credits, usage_id, now)
     for budget_hold, spend in zip(hold.budgets, charges.budgets, strict=True):
         budget = budget_hold.budget
         if budget.hard and not still_held:
-            spend = Decimal(0)
+            spend = min(spend, _room_in_window(connection, budget_hold))
         spent = _charge_budget(connection, budget_hold, budget_hold.amount, spend)
         if spent is not None and not budget.hard:
             _maybe_warn(connection, budget_hold, Decimal(spent), warn)
+
+
+def _room_in_account(connection: Connection, account_id: int) -> Decimal:
+    """What the account can still pay (balance less what others hold), its row locked
+    (PostgreSQL; SQLite's metering transaction holds the write lock already)."""
+    query = (
+        sa.select(ACCOUNTS.c.balance - ACCOUNTS.c.reserved)
+        .where(ACCOUNTS.c.id == account_id)
+        .with_for_update()
+    )
+    room = connection.execute(query).scalar_one_or_none()
+    return max(Decimal(0), Decimal(room or 0))
+
+
+def _room_in_window(connection: Connection, budget_hold: BudgetHold) -> Decimal:
+    """What a hard budget's window can still take (its limit less spent and held), locked."""
+    query = (
+        sa.select(WINDOWS.c.spent + WINDOWS.c.reserved)
+        .where(
+            WINDOWS.c.budget_id == budget_hold.budget.id,
+            WINDOWS.c.period_start == budget_hold.period_start,
+        )
+        .with_for_update()
+    )
+    used = connection.execute(query).scalar_one_or_none()
+    return max(Decimal(0), budget_hold.budget.amount - Decimal(used or 0))
 
 
 def _released_if(held: Any, column: sa.Column[Any], amount: Any) -> sa.ColumnElement[Any]:
