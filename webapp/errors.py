@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.extensions import db, login_manager
-from webapp.htmx import add_notice, is_htmx
+from webapp.htmx import is_htmx, notice_instead
 from webapp.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ def error_response(status: int, message: str) -> Response:
         response = make_response(
             render_template("errors/_message.html", title=title, message=message), status
         )
-        response.headers["HX-Reswap"] = "none"
-        return add_notice(response, f"{title}: {message}", level="error")
+        return notice_instead(response, f"{title}: {message}")
     template = PAGES.get(status, "errors/500.html" if status >= 500 else "errors/generic.html")
     return make_response(
         render_template(template, title=title, message=message, status=status), status

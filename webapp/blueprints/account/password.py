@@ -3,7 +3,7 @@ sends people to) and "sign out everywhere"."""
 
 from __future__ import annotations
 
-from flask import flash, url_for
+from flask import url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -50,8 +50,7 @@ def change_password() -> Response:
             renew_session()
             notice = "Password changed. Your other sessions have been signed out."
             if forced:  # the whole page changes: the account was locked to this form
-                flash(notice, "success")
-                return redirect_to(url_for("main.home"))
+                return redirect_to(url_for("main.home"), notice=notice)
             return respond(_form, notice=notice, then=url_for("account.index"))
     return _form(422, form)
 
@@ -62,5 +61,5 @@ def end_sessions() -> Response:
     """Sign out everywhere: every device, this one included."""
     sessions.end_all_sessions(current_user, actor=current_user)
     end_session()
-    flash("Signed out everywhere. Sign in again to continue here.", "info")
-    return redirect_to(url_for("auth.login"))
+    notice = "Signed out everywhere. Sign in again to continue here."
+    return redirect_to(url_for("auth.login"), notice=notice, level="info")

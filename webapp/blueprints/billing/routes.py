@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import make_response, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -17,7 +17,7 @@ from webapp.blueprints.billing import bp
 from webapp.blueprints.billing.forms import BudgetForm, CreditForm, budget_form
 from webapp.blueprints.billing.panels import budgets_for, credits_for, owner_of
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render, respond
 from webapp.models import Budget
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.billing import budgets, ledger
@@ -47,13 +47,13 @@ def _respond(
     owner: BillingOwner, partial: str, status: int = 200, notice: str | None = None, **ctx: Any
 ) -> Response:
     """The section for htmx; the owner's page for plain GETs and errors; 303 after success."""
-    if notice and not is_partial_request():
-        flash(notice, "success")
-        return make_response(redirect(home_url(owner), 303))
-    ctx.setdefault("credits", credits_for(owner) if owner.has_account else None)
-    ctx.setdefault("budgets", budgets_for(owner))
-    response = render(PAGE, partial, status, owner=owner, **ctx)
-    return add_notice(response, notice) if notice else response
+
+    def view() -> Response:
+        ctx.setdefault("credits", credits_for(owner) if owner.has_account else None)
+        ctx.setdefault("budgets", budgets_for(owner))
+        return render(PAGE, partial, status, owner=owner, **ctx)
+
+    return respond(view, status=status, notice=notice, then=home_url(owner))
 
 
 def _grant(owner: BillingOwner) -> Response:
