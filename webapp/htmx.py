@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from flask import flash, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
+from webapp.hints import hint_parts
+
 # ``trigger`` and ``add_notice`` hand back the response they were given, flask's or werkzeug's.
 R = TypeVar("R", bound=Response)
 
@@ -89,8 +91,13 @@ def trigger(response: R, event: str, detail: Any = None) -> R:
 
 
 def add_notice(response: R, message: str, level: str = "success") -> R:
-    """Ask the page to show a notice (handled in static/js/app.js)."""
-    return trigger(response, "notice", {"level": level, "message": message})
+    """Ask the page to show a notice (handled in static/js/app.js). A hint that names a
+    setting also comes as ``parts``, text and links the page builds without parsing HTML."""
+    detail: dict[str, Any] = {"level": level, "message": message}
+    parts = hint_parts(message)
+    if len(parts) > 1:
+        detail["parts"] = [{"text": text, "href": url} for text, url in parts]
+    return trigger(response, "notice", detail)
 
 
 def notice_instead(response: R, message: str, level: str = "error") -> R:
