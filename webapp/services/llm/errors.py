@@ -29,12 +29,14 @@ log = logging.getLogger(__name__)
 __all__ = [
     "AuthError",
     "BadRequest",
+    "Blocked",
     "Cancelled",
     "LLMError",
     "NotConfigured",
     "RateLimited",
     "Timeout",
     "Unavailable",
+    "Unreachable",
     "classify",
     "redact",
     "sanitize",
@@ -84,6 +86,16 @@ class Timeout(LLMError):
 
 class Unavailable(LLMError):
     error_type, status_code, retryable, fallback = "unavailable", 502, True, True
+
+
+class Unreachable(Unavailable):
+    """No connection at all (name not resolved, connection refused or reset): to callers an
+    unavailable provider like any other; a key's last test tells it apart."""
+
+
+class Blocked(NotConfigured):
+    """Switchboard itself refused to connect: the address is private or reserved and not
+    among the allowed private hosts."""
 
 
 class BadRequest(LLMError):
@@ -178,10 +190,10 @@ def _reading_errors() -> tuple[type[BaseException], ...]:
     return (*_validation_errors(), ValueError, RecursionError)
 
 
-def _refused(exc: OutboundRefused) -> NotConfigured:
+def _refused(exc: OutboundRefused) -> Blocked:
     where = "resolves to " if exc.address is not None else "is "
     hint = " An admin can allow this host and port on the Keys page." if exc.allowable else ""
-    return NotConfigured(
+    return Blocked(
         f"Switchboard will not call {exc.host}: it {where}{exc.reason}.{hint}",
         detail=f"{exc.host} resolved to {exc.address}." if exc.address is not None else None,
     )
@@ -253,7 +265,7 @@ def classify(
             f"{provider} did not answer{limit}. Try again, or raise the request timeout."
         )
     if isinstance(exc, _connection_errors()):
-        return Unavailable(
+        return Unreachable(
             f"{provider} could not be reached ({type(exc).__name__}). "
             "Try again later, or configure a fallback model."
         )
