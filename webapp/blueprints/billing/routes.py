@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from webapp.blueprints.billing import bp
 from webapp.blueprints.billing.forms import BudgetForm, CreditForm, budget_form
 from webapp.blueprints.billing.panels import budgets_for, credits_for, owner_of
+from webapp.extensions import db
 from webapp.forms import attach_errors
 from webapp.htmx import render, respond
 from webapp.models import Budget
@@ -24,6 +25,7 @@ from webapp.services.billing import budgets, ledger
 from webapp.services.billing.access import BillingOwner, billing_owner, get_usage_record
 from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from webapp.template_filters import price
+from webapp.views.conflicts import keep_typed
 
 PAGE = "billing/owner.html"
 CREDITS = "billing/_credits.html"
@@ -177,9 +179,9 @@ def _update_budget(budget_id: int, token_id: int | None = None) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            fresh = budget_form(budgets.get_budget(current_user, budget_id), formdata=None)
-            fresh.form_errors.append(exc.message)
-            panel = budgets_for(owner, edited=(budget_id, fresh))
+            db.session.rollback()  # the budget as stored now
+            form = keep_typed(form, budget_form(budget, formdata=None), exc.message)
+            panel = budgets_for(owner, edited=(budget_id, form))
             return _respond(owner, BUDGETS, 409, budgets=panel)
         else:
             return _respond(owner, BUDGETS, notice="Budget saved.")
