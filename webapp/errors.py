@@ -18,10 +18,13 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response as ResponseBase
 
 from webapp.extensions import db, login_manager
 from webapp.htmx import is_htmx, notice_instead
+from webapp.services.accounts.recent_sign_in import RecentSignInRequired
 from webapp.services.errors import ServiceError
+from webapp.sign_in import require_recent_sign_in
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +170,13 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             400, "Your form expired or was not sent from this site. Reload the page and try again."
         )
+
+    @app.errorhandler(RecentSignInRequired)
+    def needs_recent_sign_in(exc: RecentSignInRequired) -> ResponseBase:
+        """A service refused a dangerous change: the password prompt, as the route decorator
+        gives it (htmx: 401 + HX-Redirect to /reauth, browsers: a redirect there)."""
+        db.session.rollback()
+        return require_recent_sign_in() or error_response(403, exc.message)
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:

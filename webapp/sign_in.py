@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from webapp.htmx import current_url, is_htmx, redirect_to
 from webapp.models import User
 from webapp.request_guards import is_token_authenticated
-from webapp.services.accounts import sessions
+from webapp.services.accounts import recent_sign_in, sessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,7 +120,8 @@ def require_recent_sign_in() -> Response | None:
 
 def recent_sign_in_required(view: F) -> F:
     """Like Flask-Login's ``fresh_login_required``, with a time limit: place it below the
-    role check (``@admin_required``), which handles anonymous requests."""
+    role check (``@admin_required``), which handles anonymous requests. It asks before the
+    form is read; the services check again (``recent_sign_in.require``) whatever the route."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -138,5 +139,17 @@ def _password_change_first() -> Response | None:
     return redirect_to(url_for("account.password"))
 
 
+def _never() -> bool:
+    return False
+
+
+def _vouch() -> None:
+    """Tell the services how this request proves a recent sign-in: pages by the password
+    typed in this session lately; token-authenticated paths read no session, so the API
+    vouches for itself once the token is known, and the gateway never does."""
+    recent_sign_in.vouch(_never if is_token_authenticated(request.path) else signed_in_recently)
+
+
 def init_sign_in(app: Flask) -> None:
+    app.before_request(_vouch)
     app.before_request(_password_change_first)

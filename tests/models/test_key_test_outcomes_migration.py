@@ -1,4 +1,4 @@
-"""0011_key_test_outcomes: the new test outcomes are accepted after the upgrade, and a
+"""0012_key_test_outcomes: the new test outcomes are accepted after the upgrade, and a
 downgrade keeps every key (a new outcome becomes "unknown", its message kept)."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def test_new_outcomes_survive_a_downgrade_as_unknown_and_upgrade_again(fresh_app
     upgrade()
     key_id = _key()
     _set(key_id, "unreachable", "Acme could not be reached (ConnectError).")
-    downgrade(revision="0010_usage_cubes")
+    downgrade(revision="0011_env_key_approval")
     assert _status(key_id) == ("unknown", "Acme could not be reached (ConnectError).")
     with pytest.raises(IntegrityError):  # the old CHECK again
         _set(key_id, "blocked")

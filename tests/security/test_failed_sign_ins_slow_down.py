@@ -1,7 +1,9 @@
 """Failed sign-ins are logged (account and address, never the password) and slow down the
 account *from that address* with growing delays — answered 429 with Retry-After, without
 checking the password — so nobody can lock someone else out. The per-address limit stays.
-Counters are shared through Redis when configured; both storages are tested."""
+Counters are shared through Redis when configured; both storages are tested. Every place
+that checks a password (sign-in, the prompt before dangerous actions, the current password
+of a password change) counts alike, in one count per account and address."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 from tests import factories
 from tests.conftest import make_app
+from tests.security.sign_in_helpers import sign_in
 from webapp.services.accounts import sign_in_throttle as throttle
 from webapp.services.accounts import users
 
@@ -192,3 +195,73 @@ def test_redis_shares_the_counts_between_workers(database_url, instance_path, me
     finally:
         for key in connection.scan_iter(f"*{prefix}*"):
             connection.delete(key)
+
+
+# --- Every password check is throttled alike ---------------------------------------------
+# The current password of a password change is a password check too: a stolen session must
+# not guess at it without limit. One count per account and address for all of them.
+
+NEW_PASSWORD = "a brand new passphrase 9"
+
+
+def _change(client, current: str, address: str, **kw):  # type: ignore[no-untyped-def]
+    data = {"current_password": current, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    return client.post("/account/password", data=data, environ_base={"REMOTE_ADDR": address}, **kw)
+
+
+def _password_unchanged(member) -> bool:  # type: ignore[no-untyped-def]
+    from werkzeug.security import check_password_hash
+
+    from webapp.extensions import db
+    from webapp.models import User
+
+    db.session.expire_all()
+    return check_password_hash(db.session.get(User, member.id).password_hash, factories.PASSWORD)
+
+
+def test_guessing_the_current_password_slows_down_and_is_logged(
+    throttled, member, attacker, caplog
+):
+    client = sign_in(throttled, member.email)
+    caplog.set_level(logging.WARNING)
+    for _ in range(5):
+        assert _change(client, "a wrong guess 1", attacker).status_code == 422
+    failures = [r for r in caplog.records if "failed password change" in r.getMessage()]
+    assert len(failures) == 5 and all(r.levelno == logging.WARNING for r in failures)
+    assert "member@example.com" in failures[0].getMessage()
+    assert attacker in failures[0].getMessage()
+    response = _change(client, factories.PASSWORD, attacker, headers={"HX-Request": "true"})
+    assert response.status_code == 429 and response.headers["Retry-After"] in ("1", "2")
+    assert "Try again in" in response.headers["HX-Trigger"]
+    assert "refused unchecked" in caplog.text
+    assert "a wrong guess 1" not in caplog.text and factories.PASSWORD not in caplog.text
+    assert _password_unchanged(member)  # even the right password was not checked
+
+
+def test_the_owner_changes_their_password_from_elsewhere(throttled, member, attacker, owner):
+    client = sign_in(throttled, member.email)
+    for _ in range(6):
+        _change(client, "a wrong guess 1", attacker)
+    assert _change(client, factories.PASSWORD, owner).status_code == 303
+    assert not _password_unchanged(member)
+
+
+def test_sign_in_the_prompt_and_the_password_change_share_one_count(throttled, member, attacker):
+    client = sign_in(throttled, member.email)
+    for _ in range(2):
+        assert _change(client, "a wrong guess 1", attacker).status_code == 422
+    where = {"REMOTE_ADDR": attacker}
+    for _ in range(3):
+        response = client.post("/reauth", data={"password": "wrong guess!"}, environ_base=where)
+        assert response.status_code == 422
+    other = throttled.test_client()
+    assert _attempt(other, member.email, factories.PASSWORD, attacker).status_code == 429
+    assert _change(client, factories.PASSWORD, attacker).status_code == 429
+
+
+@pytest.mark.app_config(LOGIN_RATE_LIMIT="3 per minute")
+def test_the_per_address_limit_caps_password_changes_too(app, member, attacker):
+    client = sign_in(app, member.email)
+    for _ in range(3):
+        assert _change(client, "a wrong guess 1", attacker).status_code == 422
+    assert _change(client, "a wrong guess 1", attacker).status_code == 429

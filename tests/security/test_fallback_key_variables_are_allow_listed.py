@@ -1,11 +1,16 @@
 """A provider's fallback key variable (``api_key_env``) can name only a variable the operator
 allowed in SWITCHBOARD_PROVIDER_KEY_VARS (default: the presets' own names), so an admin cannot
 make Switchboard send AWS_SECRET_ACCESS_KEY or another service's token to a host of their
-choosing. The provider form, config import and key resolution all enforce it."""
+choosing. The provider form, config import and key resolution all enforce it.
+
+Nor can an allowed variable go anywhere: the fallback key's approval is the pair (variable,
+address). A new variable pauses it until an admin confirms "send VARIABLE to HOST" (audited),
+and a new provider — by form, API or import — is approved only for a preset's own pair."""
 
 from __future__ import annotations
 
 import html
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +18,7 @@ import sqlalchemy as sa
 from tests import factories
 from webapp.config import ConfigError, load_config
 from webapp.extensions import db
-from webapp.models import Provider
+from webapp.models import AuditEvent, Provider
 from webapp.services import llm
 from webapp.services.catalog.seed_data import PROVIDERS
 from webapp.services.config.apply import apply_import
@@ -82,7 +87,7 @@ def test_the_provider_form_refuses_a_variable_the_operator_did_not_allow(admin_c
 
 
 @pytest.mark.app_config(PROVIDER_KEY_VARS=("ACME_API_KEY",))
-def test_a_variable_the_operator_allowed_is_accepted_and_used(
+def test_a_variable_the_operator_allowed_is_accepted_and_used_once_confirmed(
     admin_client, acme_host, member, monkeypatch
 ):
     response = admin_client.post(
@@ -90,6 +95,12 @@ def test_a_variable_the_operator_allowed_is_accepted_and_used(
     )
     assert response.status_code == 200
     monkeypatch.setenv("ACME_API_KEY", "sk-acme-env-0001")
+    acme = factories.provider("acme-llm")
+    with pytest.raises(NotConfigured, match="ACME_API_KEY is paused"):
+        resolve_key(member, None, acme)  # not a preset's own pair: an admin confirms it
+    confirm = f"/admin/keys/providers/{acme.id}/env-key/confirm"
+    assert admin_client.post(confirm, headers=HX).status_code == 200
+    db.session.expire_all()
     resolved = resolve_key(member, None, factories.provider("acme-llm"))
     assert (resolved.source, resolved.secret) == ("environment", "sk-acme-env-0001")
 
@@ -132,3 +143,187 @@ def test_the_keys_page_says_a_variable_is_not_allowed(admin_client, app):
     body = " ".join(html.unescape(admin_client.get("/admin/keys").get_data(as_text=True)).split())
     shown = '<code>AWS_SECRET_ACCESS_KEY</code>: <span class="badge badge-error">not allowed</span>'
     assert f"Fallback key {shown}" in body and f"not listed in {SETTING}" in body
+
+
+# --- The approval is the pair (variable, address) -----------------------------------------
+# Changing api_key_env sends another variable's value: it pauses the fallback key like a new
+# address does, and a new provider is approved only for a preset's own pair.
+
+OPENAI_SECRET = "sk-openai-env-never-elsewhere-01"
+HI = [{"role": "user", "content": "Hi"}]
+
+
+def _mistral_form(**changes: str) -> dict[str, object]:
+    mistral = factories.provider("mistral")
+    return {
+        "display_name": mistral.display_name,
+        "protocol": mistral.protocol,
+        "base_url": mistral.base_url or "",
+        "api_key_env": mistral.api_key_env or "",
+        "credit_multiplier": "1",
+        "enabled": "y",
+        "version": mistral.version,
+        **changes,
+    }
+
+
+@pytest.fixture
+def mistral_env_only(wired, admin):  # type: ignore[no-untyped-def]
+    """Mistral at the fake upstream with no stored key: only its fallback key can serve."""
+    from webapp.services.credentials import storage
+
+    storage.delete_credential(admin, factories.global_key("mistral"))
+    return wired
+
+
+def _env_confirmations() -> list[AuditEvent]:
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent).where(
+                AuditEvent.action == "confirm_origin", AuditEvent.target_type == "provider"
+            )
+        )
+    )
+
+
+def test_a_new_variable_pauses_the_fallback_key_and_nothing_is_sent(
+    mistral_env_only, admin_client, member, monkeypatch
+):
+    """The audit's case: Mistral's variable becomes OPENAI_API_KEY; the OpenAI key must not
+    go to Mistral's address (here the fake upstream) until an admin confirms that pair."""
+    monkeypatch.setenv("MISTRAL_API_KEY", "sk-mistral-env-0000000001")
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
+    mistral = factories.provider("mistral")
+    assert resolve_key(member, None, mistral).secret == "sk-mistral-env-0000000001"
+    impact = admin_client.get(
+        f"/admin/providers/{mistral.id}/key-impact",
+        query_string=_mistral_form(api_key_env="OPENAI_API_KEY"),
+        headers=HX,
+    )
+    assert "Saving pauses the fallback key OPENAI_API_KEY" in impact.get_data(as_text=True)
+    response = admin_client.post(
+        f"/admin/providers/{mistral.id}",
+        data=_mistral_form(api_key_env="OPENAI_API_KEY"),
+        headers=HX,
+    )
+    assert response.status_code == 200 and '"level": "warning"' in response.headers["HX-Trigger"]
+    assert "OPENAI_API_KEY has not been confirmed for" in response.headers["HX-Trigger"]
+    db.session.expire_all()
+    mistral = factories.provider("mistral")
+    with pytest.raises(NotConfigured, match="fallback key OPENAI_API_KEY is paused") as excinfo:
+        resolve_key(member, None, mistral)
+    assert OPENAI_SECRET not in excinfo.value.message
+    context = llm.CallContext(user=member)
+    with pytest.raises(llm.LLMError, match="paused"):
+        llm.complete(HI, context=context, model="mistral/mistral-large-4")
+    assert mistral_env_only.requests == []  # nothing at all reached Mistral's address
+    assert _env_confirmations() == []
+
+
+def test_the_keys_page_sends_the_new_variable_only_once_confirmed_and_audited(
+    mistral_env_only, admin_client, member, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
+    mistral = factories.provider("mistral")
+    origin = mistral.env_key_origin
+    admin_client.post(
+        f"/admin/providers/{mistral.id}",
+        data=_mistral_form(api_key_env="OPENAI_API_KEY"),
+        headers=HX,
+    )
+    for url in ("/admin/keys", "/admin/providers"):  # the Keys page and the provider row
+        page = " ".join(html.unescape(admin_client.get(url).get_data(as_text=True)).split())
+        assert f"has not been confirmed for {mistral_env_only.base_url}" in page
+        assert f"Send OPENAI_API_KEY to {mistral_env_only.base_url}" in page
+    confirm = f"/admin/keys/providers/{mistral.id}/env-key/confirm"
+    stale = admin_client.post(
+        confirm, data={"origin": origin, "variable": "MISTRAL_API_KEY"}, headers=HX
+    )
+    assert (
+        stale.status_code == 409
+        and "changed again, to OPENAI_API_KEY" in stale.headers["HX-Trigger"]
+    )
+    response = admin_client.post(
+        confirm, data={"origin": origin, "variable": "OPENAI_API_KEY"}, headers=HX
+    )
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert resolve_key(member, None, factories.provider("mistral")).secret == OPENAI_SECRET
+    (event,) = _env_confirmations()
+    assert event.diff == {"env_key_var": {"before": "MISTRAL_API_KEY", "after": "OPENAI_API_KEY"}}
+    assert OPENAI_SECRET not in json.dumps(event.diff)
+    # Back to the variable approved before: the old pair is not remembered, so it pauses too.
+    admin_client.post(
+        f"/admin/providers/{mistral.id}",
+        data=_mistral_form(api_key_env="MISTRAL_API_KEY"),
+        headers=HX,
+    )
+    db.session.expire_all()
+    monkeypatch.setenv("MISTRAL_API_KEY", "sk-mistral-env-0000000001")
+    with pytest.raises(NotConfigured, match="MISTRAL_API_KEY is paused"):
+        resolve_key(member, None, factories.provider("mistral"))
+
+
+def _create_by_form(admin, client, data):  # type: ignore[no-untyped-def]
+    assert client.post("/admin/providers", headers=HX, data=data).status_code == 200
+
+
+def _create_by_api(admin, client, data):  # type: ignore[no-untyped-def]
+    from tests.gateway.support import make_token
+
+    _, secret = make_token(admin, scope="full")
+    body = {k: v for k, v in data.items() if k != "enabled"}
+    response = client.post(
+        "/api/v1/providers", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert response.status_code == 201, response.get_json()
+
+
+def _create_by_import(admin, client, data):  # type: ignore[no-untyped-def]
+    item = {k: v for k, v in data.items() if k != "enabled"}
+    plan = apply_import(admin, {"switchboard_config": 1, "providers": [item]})
+    assert plan.applied, plan.errors
+
+
+@pytest.mark.parametrize("create", [_create_by_form, _create_by_api, _create_by_import])
+def test_a_new_provider_is_approved_only_for_a_presets_own_pair(
+    admin_client, admin, member, monkeypatch, create
+):
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
+    elsewhere = {
+        **NEW,
+        "slug": "grab",
+        "base_url": "https://8.8.8.8/v1",
+        "api_key_env": "OPENAI_API_KEY",
+    }
+    create(admin, admin_client, elsewhere)
+    grab = factories.provider("grab")
+    assert (grab.env_key_var, grab.env_key_origin) == (None, None)
+    with pytest.raises(NotConfigured, match="OPENAI_API_KEY is paused") as excinfo:
+        resolve_key(member, None, grab)
+    assert "8.8.8.8" in excinfo.value.message and OPENAI_SECRET not in excinfo.value.message
+    own = {
+        **NEW,
+        "slug": "openai-two",
+        "protocol": "openai",
+        "base_url": "",
+        "api_key_env": "OPENAI_API_KEY",
+    }
+    create(admin, admin_client, own)
+    assert resolve_key(member, None, factories.provider("openai-two")).secret == OPENAI_SECRET
+
+
+def test_an_import_that_changes_the_variable_says_it_pauses_the_key(app, admin, monkeypatch):
+    from webapp.services.config.importing import plan_import
+
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
+    document = {
+        "switchboard_config": 1,
+        "providers": [{"slug": "mistral", "api_key_env": "OPENAI_API_KEY"}],
+    }
+    (note,) = plan_import(document).notes
+    assert note.path == "providers[0].api_key_env"
+    assert "OPENAI_API_KEY has not been confirmed for https://api.mistral.ai" in note.message
+    assert apply_import(admin, document).applied
+    with pytest.raises(NotConfigured, match="OPENAI_API_KEY is paused"):
+        resolve_key(None, None, factories.provider("mistral"))

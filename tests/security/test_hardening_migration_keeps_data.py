@@ -1,6 +1,7 @@
 """0002_hardening on existing data: origins approved for where keys go today, new session
 tokens, host-only allowed hosts expanded to the ports in use — and a downgrade that loses
-nothing."""
+nothing. 0011_env_key_approval: each fallback-key approval kept as the (variable, origin)
+pair the data holds."""
 
 from __future__ import annotations
 
@@ -188,4 +189,56 @@ def test_0002_backfills_origins_tokens_and_host_ports_and_downgrades_without_los
     }
     assert "org_invitations" not in tables() and "approved_origin" not in columns("credentials")
     upgrade()  # and forward again
+    assert revision() == {head()}
+
+
+def test_0011_keeps_each_fallback_key_approval_as_the_pair_the_data_holds(fresh_app):
+    upgrade(revision="0010_usage_cubes")
+    providers = sa.table(
+        "providers",
+        *(
+            sa.column(c)
+            for c in [
+                "id", "slug", "display_name", "protocol", "base_url", "api_key_env",
+                "env_key_origin", "credit_multiplier", "enabled", "is_preset", "created_at",
+                "updated_at", "version",
+            ]
+        ),
+    )  # fmt: skip
+    common = {"credit_multiplier": 1, "enabled": True, "is_preset": False, "version": 1}
+    common |= {"created_at": NOW, "updated_at": NOW, "protocol": "openai_compatible"}
+    rows = [
+        # approved today: the variable it names now is approved with that origin
+        ("mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "https://api.mistral.ai:443"),
+        # an origin approved, no variable: nothing to carry over
+        ("lab", "https://lab.example/v1", None, "https://lab.example:443"),
+        # a variable never approved anywhere stays unapproved
+        ("new", "https://new.example/v1", "OPENAI_API_KEY", None),
+    ]
+    with db.engine.begin() as conn:
+        conn.execute(
+            providers.insert(),
+            [
+                {"id": i, "slug": s, "display_name": s, "base_url": u, "api_key_env": v,
+                 "env_key_origin": o, **common}
+                for i, (s, u, v, o) in enumerate(rows, start=1)
+            ],
+        )  # fmt: skip
+    upgrade(revision="0011_env_key_approval")
+    query = "SELECT slug, env_key_var, env_key_origin, api_key_env FROM providers"
+    with db.engine.connect() as conn:
+        pairs = {
+            slug: (var, origin, env) for slug, var, origin, env in conn.execute(sa.text(query))
+        }
+    assert pairs == {
+        "mistral": ("MISTRAL_API_KEY", "https://api.mistral.ai:443", "MISTRAL_API_KEY"),
+        "lab": (None, "https://lab.example:443", None),
+        "new": (None, None, "OPENAI_API_KEY"),
+    }
+    downgrade(revision="0010_usage_cubes")
+    assert "env_key_var" not in columns("providers")
+    with db.engine.connect() as conn:
+        kept = dict(conn.execute(sa.text("SELECT slug, env_key_origin FROM providers")).all())
+    assert kept == {s: o for s, _, _, o in rows}
+    upgrade()
     assert revision() == {head()}

@@ -103,7 +103,11 @@ def test_origin_of_is_the_rule_the_migration_approved_existing_keys_with():
 def test_the_seed_approves_each_preset_for_its_own_address(app):
     for preset in PROVIDERS:
         seeded = factories.provider(preset.slug)
-        assert seeded.env_key_origin == origin_of(preset.base_url)
+        if preset.api_key_env:  # its own variable for its own address
+            pair = (preset.api_key_env, origin_of(preset.base_url))
+            assert (seeded.env_key_var, seeded.env_key_origin) == pair
+        else:  # no fallback key, nothing approved
+            assert (seeded.env_key_var, seeded.env_key_origin) == (None, None)
 
 
 def test_a_moved_provider_sends_no_stored_key_anywhere(setup, admin, member, wired, elsewhere):
@@ -311,11 +315,16 @@ def test_a_config_import_that_moves_a_provider_pauses_the_same_keys(setup, admin
     assert apply_import(admin, document, resolver=public).applied
     with pytest.raises(NotConfigured, match="paused"):
         resolve_key(member, org, factories.provider("openai"))
-    # A provider the import creates is approved for the address it is created with, as in
-    # the provider form; only later moves pause its keys.
+    # A provider the import creates has its fallback key approved only for a preset's own
+    # pair, as in the provider form (tests/security/test_fallback_key_variables_…).
     created = {"slug": "acme", "display_name": "Acme", "protocol": "openai"}
+    created["api_key_env"] = "OPENAI_API_KEY"
     assert apply_import(admin, {**document, "providers": [created]}, resolver=public).applied
-    assert factories.provider("acme").env_key_origin == "https://api.openai.com:443"
+    acme = factories.provider("acme")
+    assert (acme.env_key_var, acme.env_key_origin) == (
+        "OPENAI_API_KEY",
+        "https://api.openai.com:443",
+    )
 
 
 def test_keys_with_their_own_override_do_not_follow_the_provider(setup, admin, member, wired):

@@ -1,6 +1,8 @@
 """Sessions end on the server: cookies captured before a sign-out, a password change or
 reset, a role change or a deactivation stop working, and a remember-me cookie has a
-lifetime the server checks. "Sign out everywhere" for oneself and for admins (audited)."""
+lifetime the server checks. "Sign out everywhere" for oneself and for admins (audited).
+A password change and "sign out everywhere" also revoke the user's tokens that reach the
+management API, so a stolen session leaves no lasting credential; gateway tokens stay."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from tests.security.sign_in_helpers import (
 )
 from webapp.config import ConfigError, load_config
 from webapp.extensions import db
-from webapp.models import AuditEvent, User
+from webapp.models import AccessToken, AuditEvent, User
 from webapp.services.accounts import passwords, sessions, users
 
 DAY = 24 * 3600
@@ -184,3 +186,114 @@ def test_sign_out_does_not_bump_the_version_an_admin_form_relies_on(app, member)
     client.post("/logout")
     db.session.expire_all()
     assert db.session.get(User, member.id).version == 1
+
+
+# --- No lasting credential left behind ----------------------------------------------------
+
+
+def _tokens_of(user, org=None):  # type: ignore[no-untyped-def]
+    """A personal token of ``user`` per scope, an already revoked full one, and (with
+    ``org``) the org's full service token: name → (row, secret)."""
+    from tests.gateway.support import make_token
+    from webapp.models.base import utcnow
+
+    made = {scope: make_token(user, scope=scope, name=scope) for scope in SCOPES}
+    made["revoked"] = make_token(user, scope="full", name="old", revoked_at=utcnow())
+    if org is not None:
+        made["service"] = make_token(None, kind="service", org_id=org.id, scope="full")
+    return made
+
+
+def _revoked(tokens) -> set[str]:  # type: ignore[no-untyped-def]
+    db.session.expire_all()
+    return {
+        name
+        for name, (token, _) in tokens.items()
+        if name != "revoked" and db.session.get(AccessToken, token.id).revoked_at is not None
+    }
+
+
+SCOPES = ("full", "read_only", "gateway")
+NEW_PASSWORD = "my own new passphrase 8"
+ENDINGS = {
+    "own password change": lambda app, user, admin: sign_in(app, user.email).post(
+        "/account/password",
+        data={
+            "current_password": factories.PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+        headers=HX,
+    ),
+    "sign out everywhere": lambda app, user, admin: sign_in(app, user.email).post(
+        "/account/sessions/end", headers=HX
+    ),
+    "an admin's reset": lambda app, user, admin: sign_in(app, admin.email).post(
+        f"/admin/users/{user.id}/password", headers=HX
+    ),
+    "an admin signs them out": lambda app, user, admin: sign_in(app, admin.email).post(
+        f"/admin/users/{user.id}/sessions/end", headers=HX
+    ),
+    "reset-password command": lambda app, user, admin: app.test_cli_runner().invoke(
+        args=["reset-password", user.email]
+    ),
+}
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_management_tokens_are_revoked_gateway_tokens_stay(app, admin, member, ending):
+    from webapp.services.tokens import auth
+
+    org = factories.make_org("acme")
+    factories.add_member(org, member, "org_admin")
+    tokens = _tokens_of(member, org)
+    before = db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "revoke"))
+    response = ENDINGS[ending](app, member, admin)
+    assert getattr(response, "status_code", 200) == 200 and getattr(response, "exit_code", 0) == 0
+    assert _revoked(tokens) == {"full", "read_only"}
+    events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "revoke")).all()
+    assert len(events) == before + 2
+    assert all(e.diff["reason"] in ("password changed", "signed out everywhere") for e in events)
+    auth.clear_cache()
+    for name, (_, secret) in tokens.items():
+        answer = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+        expected = {"full": 401, "read_only": 401, "revoked": 401}.get(name, 403)  # gateway: scope
+        assert answer.status_code == expected, name
+
+
+def test_the_pages_say_what_happens_to_the_tokens(app, member):
+    _tokens_of(member)
+    client = sign_in(app, member.email)
+    page = " ".join(client.get("/account").get_data(as_text=True).split())
+    assert "revokes your access tokens that reach the management API" in page
+    assert "gateway-only tokens keep working" in page
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": factories.PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+        headers=HX,
+    )
+    assert (
+        "2 access tokens reaching the management API were revoked" in response.headers["HX-Trigger"]
+    )
+
+
+def test_signing_out_everywhere_through_the_api_revokes_the_calling_token(app, member):
+    from webapp.services.tokens import auth
+
+    tokens = _tokens_of(member)
+    auth.clear_cache()
+    headers = {"Authorization": f"Bearer {tokens['full'][1]}"}
+    assert app.test_client().post("/api/v1/me/sessions/end", headers=headers).status_code == 204
+    assert _revoked(tokens) == {"full", "read_only"}
+    auth.clear_cache()
+    assert app.test_client().get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_a_plain_sign_out_leaves_the_tokens_alone(app, member):
+    tokens = _tokens_of(member)
+    sign_in(app, member.email).post("/logout")
+    assert _revoked(tokens) == set()

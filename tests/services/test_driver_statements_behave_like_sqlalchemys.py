@@ -1,6 +1,7 @@
 """Statements run on the driver's cursor (``side_writes.execute_on_driver``, the call path's
 hold and settlement) store what SQLAlchemy would, and fail as SQLAlchemy would: the metering
-path tells a duplicate (IntegrityError) from an outage by SQLAlchemy's exception types."""
+path tells a duplicate (IntegrityError) from an outage by SQLAlchemy's exception types. And
+statement counters (tests, ``bench/service_overhead.py``) see them as any other."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from tests.querycount import count_statements
 from webapp.extensions import db
 from webapp.models import UsageRecord
 from webapp.models.base import UTCDateTime
-from webapp.services import side_writes
-from webapp.services.billing import reservations
+from webapp.services import llm, side_writes
+from webapp.services.billing import budgets, ledger, reservations
 
 
 class Colour(enum.Enum):
@@ -142,3 +144,24 @@ def test_single_statements_run_in_autocommit_on_a_connection_the_pool_gets_back_
                 own, sa.select(sa.func.pg_terminate_backend(sa.func.pg_backend_pid())), {}
             )
         assert own.invalidated  # a dropped connection is thrown away: leaving needs no reset
+
+
+def test_statement_counters_see_statements_run_on_the_driver(connection):  # type: ignore[no-untyped-def]
+    with count_statements() as counted:
+        side_writes.execute_on_driver(connection, INSERT, ROW)
+    (statement,) = counted.statements
+    assert statement.startswith("INSERT INTO driver_statement_probe")
+
+
+def test_a_charged_call_counts_its_hold_and_its_settlement(wired, admin, member):
+    """On either database (PostgreSQL runs both on the driver's cursor)."""
+    ledger.post_entry(admin, ledger.Owner("user", member.id), Decimal(5), kind="grant", note=None)
+    budgets.create_budget(
+        admin,
+        budgets.BudgetOwner("user", member.id),
+        budgets.BudgetInput("monthly", "usd", "100", hard=True),
+    )
+    with count_statements() as counted:
+        llm.complete([{"role": "user", "content": "Hi"}], context=llm.CallContext(user=member))
+    assert any("INSERT INTO reservations" in s for s in counted.statements)
+    assert any("INSERT INTO usage_records" in s for s in counted.statements)

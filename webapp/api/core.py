@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from webapp.api import bp, rate_limits
 from webapp.extensions import db
 from webapp.models import Role, TokenKind, TokenScope, User
+from webapp.services.accounts import recent_sign_in
 from webapp.services.errors import ServiceError, ValidationError
 from webapp.services.schemas import message as error_message
 from webapp.services.tokens import auth_throttle
@@ -196,6 +197,9 @@ def _authenticate() -> None:
     # change) the user as stored now, with their current role and version.
     db.session.refresh(owner)
     g.api_identity, g.api_actor = token, owner
+    # A full token stands for the pages' recent sign-in: one is needed to create it.
+    full = token.scope == TokenScope.FULL
+    recent_sign_in.vouch(lambda: full)
     rate_limits.admit(token.id, sensitive=_sensitive())
 
 
@@ -220,6 +224,16 @@ def _api_error(exc: ApiError) -> Response:
 @bp.errorhandler(rate_limits.RateLimited)
 def _rate_limited(exc: rate_limits.RateLimited) -> Response:
     return problem(429, exc.message, headers={"Retry-After": str(exc.retry_after)})
+
+
+@bp.errorhandler(recent_sign_in.RecentSignInRequired)
+def _needs_full_token(exc: recent_sign_in.RecentSignInRequired) -> Response:
+    db.session.rollback()
+    return problem(
+        403,
+        f"{exc.action} needs an access token with the full scope (the API's stand-in for a "
+        "recent sign-in).",
+    )
 
 
 @bp.errorhandler(ServiceError)

@@ -158,6 +158,13 @@ class OriginConfirm(Body):
     origin: str | None = Field(None, max_length=500)
 
 
+class EnvKeyConfirm(OriginConfirm):
+    """``variable``: the fallback-key variable you reviewed (e.g. ``OPENAI_API_KEY``); when
+    given and the provider names another one since, the answer is a 409. Null: the current."""
+
+    variable: str | None = Field(None, max_length=100)
+
+
 class KeysResumedOut(BaseModel):
     resumed: int = Field(description="How many keys (global keys and the fallback key) resumed.")
     origin: str | None = Field(description="Where they are now sent.")

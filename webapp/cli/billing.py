@@ -1,4 +1,5 @@
-"""``flask credits check`` (every balance equals its ledger) and ``flask credits grant``."""
+"""``flask credits check`` (every balance equals its ledger, every ``reserved`` its live
+reservations) and ``flask credits grant``."""
 
 from __future__ import annotations
 
@@ -19,12 +20,19 @@ def credits_group() -> None:
 
 @credits_group.command("check")
 def credits_check() -> None:
-    """Recompute every balance from the ledger; list differences (exit status 1 if any)."""
+    """Recompute every balance from the ledger and every reserved amount from the live
+    reservations; list differences (exit status 1 if any)."""
     mismatches = ledger.check_balances()
     for m in mismatches:
         click.echo(f"account {m.account_id}: balance {m.balance:f} but ledger sums to {m.ledger:f}")
-    click.echo(f"accounts_with_differences={len(mismatches)}")
-    if mismatches:
+    held = ledger.check_reserved()
+    for h in held:
+        click.echo(
+            f"account {h.account_id}: reserved {h.reserved.normalize():f} "
+            f"but its reservations hold {h.held.normalize():f}"
+        )
+    click.echo(f"accounts_with_differences={len(mismatches)} reserved_differences={len(held)}")
+    if mismatches or held:
         raise SystemExit(1)
 
 

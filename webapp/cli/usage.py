@@ -1,4 +1,4 @@
-"""``flask demo`` (demo data) and ``flask usage …`` (rollups, retention)."""
+"""``flask demo`` (demo data) and ``flask usage …`` (rollups, retention, metering outbox)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def demo_command(records: int, users: int, orgs: int, days: int, force: bool) ->
 
 @click.group("usage")
 def usage_group() -> None:
-    """Usage records: rollups and retention."""
+    """Usage records: rollups, retention and the metering outbox."""
 
 
 @usage_group.command("rollup")
@@ -60,3 +60,31 @@ def prune_command() -> None:
         return
     result = retention.prune()
     click.echo(f"bodies_cleared={result.bodies_cleared} records_deleted={result.records_deleted}")
+
+
+@usage_group.command("outbox")
+@click.option("--retry", is_flag=True, help="Put parked entries back and write them now.")
+def outbox_command(retry: bool) -> None:
+    """This host's metering outbox: entries waiting to be written, parked ones (refused too
+    often) and quarantined lines. Exit status 1 while any are parked or quarantined."""
+    from webapp.services.llm import outbox
+
+    if retry:
+        moved = outbox.retry_parked()
+        click.echo(f"retried={moved} landed={outbox.drain()}")
+    state = outbox.state()
+    for entry in state.parked:
+        click.echo(
+            f"parked {entry.request_id}: refused {entry.attempts} times ({entry.failure}), "
+            f"parked at {entry.parked_at}"
+        )
+    if state.quarantined:
+        click.echo(
+            f"{state.quarantined} line(s) that are not metering entries are kept in "
+            f"{outbox.DIRECTORY}/{outbox.QUARANTINE} under the instance folder"
+        )
+    click.echo(
+        f"pending={state.pending} parked={len(state.parked)} quarantined={state.quarantined}"
+    )
+    if state.parked or state.quarantined:
+        raise SystemExit(1)

@@ -53,7 +53,10 @@ class Provider(TimestampMixin, VersionedMixin, Model):
     protocol: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     base_url: Mapped[str | None] = mapped_column(sa.String(500))
     api_key_env: Mapped[str | None] = mapped_column(sa.String(100))
-    # The origin the environment-variable key was confirmed for (see Credential).
+    # The fallback key's approval is the pair (variable, origin): the environment variable
+    # whose value may be sent, and the origin it was confirmed for (see Credential). Changing
+    # either ``api_key_env`` or the address pauses the key until an admin confirms the pair.
+    env_key_var: Mapped[str | None] = mapped_column(sa.String(100))
     env_key_origin: Mapped[str | None] = mapped_column(sa.String(300))
     credit_multiplier: Mapped[Decimal] = mapped_column(
         sa.Numeric(10, 4), nullable=False, default=Decimal("1")

@@ -162,7 +162,8 @@ def execute_on_driver(
 ) -> tuple[Any, ...] | None:
     """Run ``statement`` on ``connection``'s driver cursor; its first row, if it returns rows.
     Driver errors are raised as SQLAlchemy's (``IntegrityError`` …), as ``execute`` does, and a
-    connection the database dropped is not given back to the pool."""
+    connection the database dropped is not given back to the pool. Listeners of
+    ``before_cursor_execute`` (statement counters: tests, benchmarks) see it as any other."""
     dialect = connection.dialect
     prepared = driver_sql(statement, dialect)
     values = {**prepared.defaults, **parameters}
@@ -173,6 +174,8 @@ def execute_on_driver(
     dbapi_error = dialect.loaded_dbapi.Error
     cursor = driver.cursor()
     try:
+        if connection._has_events or connection.engine._has_events:
+            _announce(connection, cursor, prepared.sql, values)
         cursor.execute(prepared.sql, values)
         return cursor.fetchone() if cursor.description else None
     except dbapi_error as exc:
@@ -190,3 +193,10 @@ def execute_on_driver(
         ) from exc
     finally:
         cursor.close()
+
+
+def _announce(connection: Connection, cursor: Any, sql: str, values: dict[str, Any]) -> None:
+    """``before_cursor_execute`` for a statement SQLAlchemy does not run itself (no execution
+    context: ``None``). Only when someone listens: the check costs the hot path nothing."""
+    for listener in connection.dispatch.before_cursor_execute:
+        listener(connection, cursor, sql, values, None, False)

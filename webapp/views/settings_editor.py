@@ -23,11 +23,12 @@ from webapp.services.errors import Conflict, ServiceError
 from webapp.services.errors import ValidationError as ServiceValidationError
 from webapp.services.json_input import JSONInputError, parse_json
 from webapp.services.settings import layers as settings_service
+from webapp.services.settings import values as settings_values
 from webapp.services.settings.fields import FIELDS, FieldSpec
 from webapp.services.settings.resolution import EffectiveSettings, resolve
 from webapp.views.conflicts import keep_typed
 
-FALLBACK_SLOTS = settings_service.MAX_FALLBACKS
+FALLBACK_SLOTS = settings_values.MAX_FALLBACKS
 TRI_STATE = [("", "Inherit"), ("true", "Yes"), ("false", "No")]
 SLIDERS = {"temperature": 0.05, "top_p": 0.01, "frequency_penalty": 0.05, "presence_penalty": 0.05}
 
@@ -243,4 +244,4 @@ def save(pset: ParameterSet, form: Any, actor: Any, label: str) -> tuple[int, st
 
 def preview_values(form: Any) -> dict[str, Any]:
     """The form's values cleaned as they would be stored (raises ValidationError)."""
-    return settings_service.clean(form.values())
+    return settings_values.clean(form.values())

@@ -1,7 +1,9 @@
-"""The credits ledger: admins grant and adjust (audited), balances equal their ledger."""
+"""The credits ledger: admins grant and adjust (audited), balances equal their ledger, and
+what accounts say is reserved equals what their live reservations hold."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,8 +11,10 @@ import sqlalchemy as sa
 
 from tests import factories
 from webapp.extensions import db
-from webapp.models import AuditEvent, CreditAccount, CreditEntry
-from webapp.services.billing import ledger
+from webapp.models import AuditEvent, CreditAccount, CreditEntry, Reservation
+from webapp.models.base import utcnow
+from webapp.services.billing import ledger, reservations
+from webapp.services.billing.plan import plan_for
 from webapp.services.errors import PermissionDenied, ValidationError
 
 
@@ -60,6 +64,32 @@ def test_credits_check_finds_a_balance_that_disagrees_with_its_ledger(admin, mem
     assert (mismatch.balance, mismatch.ledger) == (Decimal(41), Decimal(40))
     result = runner.invoke(args=["credits", "check"])
     assert result.exit_code == 1 and "ledger sums to 40" in result.output
+
+
+def test_credits_check_finds_reserved_credits_that_no_reservation_holds(admin, member, runner):
+    ledger.post_entry(
+        admin, ledger.Owner("user", member.id), Decimal("10"), kind="grant", note=None
+    )
+    reservations.reserve(
+        plan_for(member.id, None),
+        "in-flight",
+        usd=Decimal(0),
+        credits=Decimal("3"),
+        expires_at=utcnow() + timedelta(minutes=5),
+        call={},
+    )
+    assert ledger.check_reserved() == []
+    result = runner.invoke(args=["credits", "check"])
+    assert result.exit_code == 0 and "reserved_differences=0" in result.output
+    db.session.execute(sa.delete(Reservation))  # a hold whose reservation went missing
+    db.session.commit()
+    (stuck,) = ledger.check_reserved()
+    assert (stuck.reserved, stuck.held) == (Decimal(3), Decimal(0))
+    assert ledger.check_balances() == []  # the balance itself is right
+    result = runner.invoke(args=["credits", "check"])
+    assert result.exit_code == 1
+    assert "reserved 3 but its reservations hold 0" in result.output
+    assert "accounts_with_differences=0 reserved_differences=1" in result.output
 
 
 def test_credits_grant_command(admin, member, runner):

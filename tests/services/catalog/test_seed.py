@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tests import factories
 from webapp.extensions import db
-from webapp.models import CatalogModel, Profile, Provider, Role, User
+from webapp.models import CatalogModel, Profile, Provider, Role, SeedRecord, User
 from webapp.services.accounts import users
 from webapp.services.catalog import seed
 from webapp.services.catalog.prices import lookup_price
@@ -108,6 +108,35 @@ def test_seed_keeps_an_admin_chosen_default(app):
     db.session.commit()
     seed.seed_all()
     assert factories.model("anthropic/claude-haiku-4-5").is_default_chat
+
+
+def test_seed_picks_a_default_only_by_the_rules_an_admin_follows(app, caplog):
+    """Through ``set_default``'s rules: a preset default the admin disabled is not made the
+    default again (nor is any other flag flipped by hand)."""
+    preset = factories.model("openai/gpt-5.4-mini")
+    preset.is_default_chat, preset.enabled = False, False
+    db.session.commit()
+    seed.seed_all()
+    db.session.expire_all()
+    assert not db.session.scalar(sa.select(CatalogModel).where(CatalogModel.is_default_chat))
+    assert "Enable the model (and its provider) before making it a default." in caplog.text
+    factories.model("openai/gpt-5.4-mini").enabled = True
+    db.session.commit()
+    seed.seed_all()
+    assert factories.model("openai/gpt-5.4-mini").is_default_chat
+
+
+def test_seed_profiles_get_their_models_by_the_settings_rules(app, caplog):
+    """Through the settings writer's checks: a profile naming a disabled model is refused,
+    as its settings editor would refuse it."""
+    db.session.delete(db.session.scalar(sa.select(Profile).where(Profile.name == "powerful")))
+    db.session.execute(sa.delete(SeedRecord).where(SeedRecord.kind == "profile"))
+    factories.model("openai/gpt-6.1-sol").enabled = False
+    db.session.commit()
+    assert seed.seed_all().profiles == []
+    assert "openai/gpt-6.1-sol is disabled; choose an enabled model." in caplog.text
+    fast = db.session.scalar(sa.select(Profile).where(Profile.name == "fast"))
+    assert fast.settings.model.global_id == "openai/gpt-5.4-mini"
 
 
 def test_seed_creates_global_profiles(app):

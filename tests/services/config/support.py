@@ -35,7 +35,7 @@ def stock() -> Organization:
     """An org with settings, a profile and a feature; global settings and a global feature."""
     org = factories.make_org("acme", "Acme Corp")
     org.description = "Our company"
-    org.allowed_models = ["anthropic/claude-haiku-4-5", "openai/gpt-5.4-mini"]
+    org.allowed_models = ["anthropic/claude-haiku-4-5", "openai/gpt-5.4-mini", "openai/gpt-5.5"]
     db.session.add(ParameterSet(scope="org", org_id=org.id, temperature=0.5, logging_level="full"))
     profile = Profile(org_id=org.id, name="fast", description="Acme's fast tier")
     profile.settings = ParameterSet(

@@ -12,7 +12,7 @@ from tests import factories
 from tests.services.config.support import apply, counts, errors, plan
 from webapp.extensions import db
 from webapp.models import AuditEvent, CatalogModel, Feature, Organization, Profile, Provider
-from webapp.services.config import apply as config_apply
+from webapp.services import changes
 from webapp.services.config import export as config_export
 from webapp.services.settings import layers as settings
 from webapp.services.settings.cache import read_version
@@ -83,7 +83,7 @@ def test_a_database_failure_rolls_back_every_change(app, monkeypatch):
     def fail() -> None:
         raise IntegrityError("UPDATE app_counters", {}, Exception("simulated"))
 
-    monkeypatch.setattr(config_apply, "bump_settings_version", fail)
+    monkeypatch.setattr(changes, "bump_settings_version", fail)
     before = counts()
     result = apply(document)
     assert not result.applied and "nothing was changed" in result.errors[0].message
@@ -113,7 +113,8 @@ def test_an_org_with_profiles_features_and_settings_is_created(app):
                        "base_url": "https://local.example/v1"}],
         "models": [{"provider": "local", "model_id": "tiny", "category": "fast"}],
         "orgs": [
-            {"slug": "beta", "name": "Beta", "allowed_models": ["local/tiny"], "archived": True,
+            {"slug": "beta", "name": "Beta", "allowed_models": ["local/tiny", "openai/gpt-5.5"],
+             "archived": True,
              "settings": {"model": "local/tiny", "max_retries": 1},
              "profiles": [{"name": "quick", "description": "Quick",
                            "settings": {"model": "local/tiny", "temperature": 0.2}}],
@@ -126,7 +127,7 @@ def test_an_org_with_profiles_features_and_settings_is_created(app):
     assert result.applied, result.errors
     db.session.expire_all()
     org = db.session.scalar(sa.select(Organization).where(Organization.slug == "beta"))
-    assert org.archived and org.allowed_models == ["local/tiny"]
+    assert org.archived and org.allowed_models == ["local/tiny", "openai/gpt-5.5"]
     tiny = factories.model("local/tiny")
     assert settings.parameter_set_for("org", org.id).model_id == tiny.id
     profile = db.session.scalar(sa.select(Profile).where(Profile.org_id == org.id))

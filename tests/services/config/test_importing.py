@@ -35,11 +35,19 @@ def test_defaults_must_be_known_usable_and_of_the_right_kind(app):
         "switchboard_config": 1,
         "defaults": {"chat": "mistral/mistral-embed", "embedding": "openai/gpt-5.5"},
     }
-    assert set(errors(plan(document))) == {"defaults.chat", "defaults.embedding"}
+    found = errors(plan(document))
+    assert found == {  # set_default's words
+        "defaults.chat": "mistral/mistral-embed cannot be the default chat model: "
+        "it is a embedding model.",
+        "defaults.embedding": "openai/gpt-5.5 cannot be the default embedding model: "
+        "it is a powerful model.",
+    }
     document["defaults"] = {"chat": "nobody/none", "embedding": "ollama/nomic-embed-text"}
     found = errors(plan(document))
     assert "not in the model catalog" in found["defaults.chat"]
-    assert "disabled" in found["defaults.embedding"]
+    assert found["defaults.embedding"] == (
+        "Enable the model (and its provider) before making it a default."
+    )
 
 
 def test_settings_are_checked_by_the_settings_rules_with_paths(app):

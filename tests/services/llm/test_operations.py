@@ -233,3 +233,18 @@ def test_an_expired_key_is_not_tested_and_its_row_not_changed(wired, member):
     stored = db.session.get(type(key), key.id)
     assert stored.last_test_status == "unknown" and stored.last_test_at is None
     assert wired.requests_to("openai.models") == []
+
+
+def test_the_retry_loop_is_entered_only_through_the_call():
+    """Issue 9 item 2: the retry call (log, outbound scope and deadline of the call) is
+    spelled once, in ``Call.retried``; every other path goes through it."""
+    import pathlib
+
+    import webapp.services.llm as package
+
+    callers = [
+        path.name
+        for path in pathlib.Path(package.__file__).parent.rglob("*.py")
+        if "with_retries(" in path.read_text() and path.name != "retry.py"
+    ]
+    assert callers == ["calls.py"]

@@ -239,3 +239,15 @@ def test_deactivated_users_get_no_new_tokens(member):
     db.session.commit()
     with pytest.raises(ValidationError):
         manage.create_personal_token(member, TokenInput(name="x"), actor=None)
+
+
+def test_the_token_list_pages_like_every_other_list(admin, member, monkeypatch):
+    """Through ``paging.paginate``: an empty list is one empty page, a page past the end
+    or below the first shows the nearest one, a huge page number is no query error."""
+    monkeypatch.setattr(manage, "TOKENS_PER_PAGE", 2)
+    empty = manage.list_all(admin, query="nothing-matches")
+    assert (empty.tokens, empty.page, empty.pages, empty.total) == ([], 1, 1, 0)
+    for name in ("one", "two", "three"):
+        manage.create_personal_token(member, TokenInput(name=name), actor=member)
+    assert [t.name for t in manage.list_all(admin, page=2**70).tokens] == ["one"]
+    assert [t.name for t in manage.list_all(admin, page=-5).tokens] == ["three", "two"]

@@ -18,6 +18,7 @@ from webapp.api.core import (
 from webapp.api.schemas import (
     ConnectionTestOut,
     DefaultModel,
+    EnvKeyConfirm,
     KeysResumedOut,
     Listing,
     LiveModelsAdd,
@@ -26,7 +27,6 @@ from webapp.api.schemas import (
     ModelQuery,
     ModelsEnabled,
     ModelUpdate,
-    OriginConfirm,
     Page,
     ProviderOut,
     ProviderUpdate,
@@ -269,30 +269,35 @@ def set_default(model_id: int, body: DefaultModel) -> Any:
     "/providers/<int:provider_id>/keys/confirm",
     summary="Resume the global keys after a base-URL change",
     tag=TAG,
-    body=OriginConfirm,
+    body=EnvKeyConfirm,
     response=KeysResumedOut,
 )
-def confirm_provider_keys(provider_id: int, body: OriginConfirm) -> Any:
+def confirm_provider_keys(provider_id: int, body: EnvKeyConfirm) -> Any:
     """After the provider's base URL moved to another origin, its global keys and fallback
-    key (environment variable) are paused; this sends them to the new address, in one
-    audited change. Org and personal keys stay with those who manage them
-    (``POST /credentials/{id}/confirm``). The page asks for a fresh sign-in; a full (not
-    read-only) admin token stands for it."""
+    key (environment variable) are paused — the fallback key also when ``api_key_env``
+    names another variable; this sends them to the new address, in one audited change. Org
+    and personal keys stay with those who manage them (``POST /credentials/{id}/confirm``).
+    The page asks for a fresh sign-in; a full (not read-only) admin token stands for it."""
     provider = providers.get_provider(provider_id)
-    resumed = confirmation.confirm_provider_keys(require_admin(), provider, body.origin)
+    resumed = confirmation.confirm_provider_keys(
+        require_admin(), provider, body.origin, body.variable
+    )
     return {"resumed": resumed, "origin": origin_of(provider_url(provider))}
 
 
 @route(
     "POST",
     "/providers/<int:provider_id>/env-key/confirm",
-    summary="Resume the fallback key after a base-URL change",
+    summary="Resume the fallback key after a base-URL or variable change",
     tag=TAG,
-    body=OriginConfirm,
+    body=EnvKeyConfirm,
     response=ProviderOut,
 )
-def confirm_env_key(provider_id: int, body: OriginConfirm) -> Any:
-    """Send the provider's environment-variable key to its current address (admins; a full
-    token stands for the page's fresh sign-in)."""
+def confirm_env_key(provider_id: int, body: EnvKeyConfirm) -> Any:
+    """Send the provider's environment-variable key (the value of ``api_key_env``) to its
+    current address: the approval is that pair, so a new variable or a new address pauses it
+    until confirmed (admins; a full token stands for the page's fresh sign-in)."""
     provider = providers.get_provider(provider_id)
-    return confirmation.confirm_env_key_origin(require_admin(), provider, body.origin)
+    return confirmation.confirm_env_key_origin(
+        require_admin(), provider, body.origin, body.variable
+    )

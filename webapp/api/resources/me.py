@@ -105,7 +105,8 @@ def set_preference(body: PreferenceUpdate) -> Any:
 
 @route("POST", "/me/sessions/end", summary="Sign me out everywhere", tag=TAG, status=204)
 def end_my_sessions() -> Any:
-    """Every browser session and remember-me cookie of mine ends (audited); access tokens
-    keep working: revoke them with ``DELETE /tokens/{id}``."""
+    """Every browser session and remember-me cookie of mine ends (audited), and so do my
+    access tokens that reach this API (``read_only`` and ``full``, the one sending this request
+    included); gateway-only tokens keep working (revoke them with ``DELETE /tokens/{id}``)."""
     user = actor()
     sessions.end_all_sessions(user, actor=user)

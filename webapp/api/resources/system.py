@@ -4,7 +4,8 @@ and import with a dry run first).
 
 The pages ask for a fresh sign-in before the configuration document and the allowed hosts;
 the API has no sign-in, so a full admin token (not read-only, which the API refuses for
-every change and these routes refuse for reading too) is what stands for it.
+every change and these routes refuse for reading too) is what stands for it — which holds
+because a full token can only be created after a recent sign-in (``services/tokens/manage``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from webapp.api.core import actor, encode_cursor, id_after, route
+from webapp.api.core import actor, encode_cursor, id_after, identity, route
 from webapp.api.schemas import NewTokenOut, Page, TokenCreate, TokenOut, TokenQuery
 from webapp.extensions import db
 from webapp.models import AccessToken, OrgRole, TokenKind
@@ -54,7 +54,9 @@ def list_tokens(query: TokenQuery) -> Any:
 )
 def create_token(body: TokenCreate) -> Any:
     """A personal token of your own (optionally running in one of your orgs), or an org's
-    service token (its admins). The response holds the secret, once."""
+    service token (its admins). The response holds the secret, once. The new token reaches
+    no further than the one sending this request: its scope or a narrower one, expiring no
+    later, calling only models that one may call (else a 422 at the field)."""
     data = rules.TokenInput(
         name=body.name,
         scope=body.scope,
@@ -64,13 +66,16 @@ def create_token(body: TokenCreate) -> Any:
         expires_at=body.expires_at,
         expires_in_days=body.expires_in_days,
     )
-    user = actor()
+    user, sender = actor(), identity()
+    within = rules.Reach(sender.scope, sender.expires_at, sender.allowed_models)
     if body.kind == TokenKind.SERVICE:
         if body.org_id is None:
             raise ValidationError({"org_id": "A service token belongs to an organization."})
-        new = manage.create_service_token(user, body.org_id, data)
+        new = manage.create_service_token(user, body.org_id, data, within=within)
     else:
-        new = manage.create_personal_token(user, data, actor=user, org_id=body.org_id)
+        new = manage.create_personal_token(
+            user, data, actor=user, org_id=body.org_id, within=within
+        )
     out = TokenOut.model_validate(new.token, from_attributes=True).model_dump()
     return {**out, "token": new.secret}
 

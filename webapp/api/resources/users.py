@@ -175,8 +175,9 @@ def reset_password(user_id: int) -> Any:
     sensitive=True,
 )
 def end_sessions(user_id: int) -> Any:
-    """Every browser session and remember-me cookie of the user stops working (audited);
-    access tokens are managed separately (``DELETE /tokens/{id}``)."""
+    """Every browser session and remember-me cookie of the user stops working (audited), and
+    so do their access tokens that reach this API (``read_only`` and ``full``); gateway-only
+    tokens are managed separately (``DELETE /tokens/{id}``)."""
     actor = require_admin()
     sessions.end_all_sessions(users.get_user(user_id), actor=actor)
 

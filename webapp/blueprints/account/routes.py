@@ -15,6 +15,7 @@ from webapp.services.catalog import listing as catalog
 from webapp.services.credentials.storage import user_owner
 from webapp.services.errors import ValidationError
 from webapp.services.settings import preferences
+from webapp.sign_in import recent_sign_in_required
 from webapp.views.credential_panels import (
     Area,
     Endpoints,
@@ -158,5 +159,6 @@ def test(credential_id: int) -> Response:
 
 @bp.route("/keys/<int:credential_id>/confirm", methods=["POST"])
 @login_required
+@recent_sign_in_required
 def confirm(credential_id: int) -> Response:
     return confirm_key(_area(), credential_id)

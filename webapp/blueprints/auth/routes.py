@@ -63,15 +63,14 @@ def _password_off(template: str, form: LoginForm | ReauthForm) -> Response | Non
     return make_response(render_template(template, form=form, sso_error=PASSWORD_OFF), 403)
 
 
-def _check_password(email: str, password: str) -> tuple[User | None, int]:
+def _check_password(email: str, password: str, what: str) -> tuple[User | None, int]:
     """The user (or None) and, when the pair must wait, the seconds left (password unchecked)."""
-    if wait := throttle.wait_seconds(email, _address()):
-        return None, wait
-    user = users.authenticate(email, password)
-    if user is None:
-        throttle.record_failure(email, _address())
-    else:
-        throttle.record_success(email, _address())
+    try:
+        user = throttle.checked(
+            email, _address(), lambda: users.authenticate(email, password), what=what
+        )
+    except throttle.TooManyAttempts as exc:
+        return None, exc.wait
     return user, 0
 
 
@@ -85,7 +84,7 @@ def login() -> Response | str:
         return refused
     status = 200
     if form.validate_on_submit():
-        user, wait = _check_password(form.email.data or "", form.password.data or "")
+        user, wait = _check_password(form.email.data or "", form.password.data or "", "sign-in")
         if wait:
             return _wait_response("auth/login.html", form, wait)
         if user is not None:
@@ -118,7 +117,9 @@ def reauth() -> Response:
         return refused
     status = 200
     if form.validate_on_submit():
-        user, wait = _check_password(current_user.email, form.password.data or "")
+        user, wait = _check_password(
+            current_user.email, form.password.data or "", "password confirmation"
+        )
         if wait:
             return _wait_response("auth/reauth.html", form, wait)
         if user is not None and user.id == current_user.id:

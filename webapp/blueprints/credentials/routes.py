@@ -157,8 +157,11 @@ def confirm(credential_id: int) -> Response:
 def confirm_env(provider_id: int) -> Response:
     """Send the provider's fallback key (environment variable) to its current address."""
     provider = provider_or_404(provider_id)
+    form = request.form
     try:
-        confirm_env_key_origin(current_user, provider, request.form.get("origin") or None)
+        confirm_env_key_origin(
+            current_user, provider, form.get("origin") or None, form.get("variable") or None
+        )
     except Conflict as exc:
         db.session.rollback()
         return AREA.respond(AREA.panel(provider), 409, notice=exc.message, level="error")

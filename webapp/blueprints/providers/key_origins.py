@@ -26,7 +26,10 @@ def paused_keys(provider_list: list[Provider]) -> dict[int, KeyCounts]:
 def form_impact(provider: Provider, form: ProviderForm) -> tuple[KeyCounts, KeyCounts]:
     """(keys the typed address would pause, keys following the saved address)."""
     impact = confirmation.url_change_impact(
-        provider, (form.base_url.data or "").strip(), form.protocol.data or provider.protocol
+        provider,
+        (form.base_url.data or "").strip(),
+        form.protocol.data or provider.protocol,
+        (form.api_key_env.data or "") if form.api_key_env.raw_data else None,  # None: as saved
     )
     return impact, confirmation.following_keys(provider)
 
@@ -37,7 +40,7 @@ def saved_notice(provider: Provider) -> dict[str, str]:
     if paused is None:
         return {"notice": f"{provider.display_name} saved.", "level": "success"}
     return {
-        "notice": f"{provider.display_name} saved. Its address is now {paused.new_host}: "
+        "notice": f"{provider.display_name} saved. {paused.why[:1].upper()}{paused.why[1:]}: "
         f"{paused.summary()} {'is' if paused.total == 1 else 'are'} paused until confirmed.",
         "level": "warning",
     }

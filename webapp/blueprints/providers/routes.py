@@ -324,8 +324,11 @@ def add_live_models(provider_id: int) -> Response:
 def confirm_keys(provider_id: int) -> Response:
     """Send the global keys and the fallback key to the provider's new address."""
     provider = providers.get_provider(provider_id)
+    form = request.form
     try:
-        resumed = confirm_provider_keys(current_user, provider, request.form.get("origin") or None)
+        resumed = confirm_provider_keys(
+            current_user, provider, form.get("origin") or None, form.get("variable") or None
+        )
     except Conflict as exc:
         db.session.rollback()
         return _row(provider, 409, notice=exc.message, level="error")

@@ -29,7 +29,14 @@ class TokenForm(FlaskForm):
         render_kw={"placeholder": "e.g. deploy bot", "autocomplete": "off"},
     )
     org_id = SelectField("Runs in", coerce=coerce_optional_id, validate_choice=True)
-    scope = SelectField("Scope", choices=choices(SCOPES), default=TokenScope.GATEWAY.value)
+    scope = SelectField(
+        "Scope",
+        choices=choices(SCOPES),
+        default=TokenScope.GATEWAY.value,
+        description="Read-only and full reach the management API with your powers: creating "
+        "one asks for your password unless you signed in within the last 15 minutes. Changing "
+        "your password or signing out everywhere revokes them.",
+    )
     allowed_models = TextAreaField(
         "Allowed models",
         validators=[Optional(), Length(max=5000)],

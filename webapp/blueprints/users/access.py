@@ -11,6 +11,7 @@ from webapp.htmx import render, respond
 from webapp.models import User
 from webapp.permissions import admin_required
 from webapp.services.accounts import passwords, sessions, users
+from webapp.services.tokens import manage
 from webapp.sign_in import end_session
 
 PARTIAL = "users/_access.html"
@@ -37,7 +38,8 @@ def reset_password(user_id: int) -> Response:
     return _access(
         user,
         f"New password for {user.email}: copy it now, it is shown once. "
-        "They must change it when they sign in; their sessions have ended.",
+        "They must change it when they sign in; their sessions have ended and their read-only "
+        "and full access tokens are revoked.",
         password,
     )
 
@@ -46,7 +48,7 @@ def reset_password(user_id: int) -> Response:
 @admin_required
 def end_sessions(user_id: int) -> Response:
     user = users.get_user(user_id)
-    sessions.end_all_sessions(user, actor=current_user)
+    revoked = sessions.end_all_sessions(user, actor=current_user)
     if user.id == current_user.id:
         end_session()
-    return _access(user, f"{user.email} is signed out everywhere.")
+    return _access(user, f"{user.email} is signed out everywhere.{manage.revoked_phrase(revoked)}")

@@ -17,8 +17,8 @@ from webapp.models import Membership, Organization, OrgInvitation, OrgRole, User
 from webapp.models.base import utcnow
 from webapp.services.accounts import orgs
 from webapp.services.accounts.users import find_by_email, normalize_email
-from webapp.services.audit import events as audit
-from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from webapp.services.changes import Change, commit_changes, conflict_on_stale
+from webapp.services.errors import NotFound, PermissionDenied, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,12 @@ def invite(actor: User, org: Organization, email: str, org_role: str) -> OrgInvi
         db.session.add(invitation)
     invitation.org_role, invitation.invited_by_id = org_role, actor.id
     invitation.expires_at = utcnow() + timedelta(days=VALID_DAYS)
-    try:
+    # The same invitation recorded at the same moment elsewhere breaks the unique email.
+    conflict = f"{email} was invited at the same moment. Reload the page."
+    with conflict_on_stale(conflict, IntegrityError):
         db.session.flush()
-    except IntegrityError:  # the same invitation recorded at the same moment elsewhere
-        db.session.rollback()
-        raise Conflict(f"{email} was invited at the same moment. Reload the page.") from None
-    _audit("invite", invitation, actor, org, {"org_role": org_role})
-    db.session.commit()
+        change = _change("invite", invitation, org, {"org_role": org_role})
+        commit_changes(actor, [change], conflict=conflict, also=(IntegrityError,))
     return invitation
 
 
@@ -104,9 +103,7 @@ def revoke(actor: User, org: Organization, invitation_id: int) -> OrgInvitation:
     invitation = db.session.get(OrgInvitation, invitation_id)
     if invitation is None or invitation.org_id != org.id or not orgs.may_manage(actor, org.id):
         raise NotFound("That invitation does not exist.")
-    _audit("revoke", invitation, actor, org, {"org_role": invitation.org_role})
-    db.session.delete(invitation)
-    db.session.commit()
+    _delete("revoke", invitation, actor, org)
     return invitation
 
 
@@ -141,21 +138,15 @@ def accept(user: User, invitation_id: int) -> Membership:
     org = invitation.organization
     membership = Membership(org_id=org.id, user_id=user.id, org_role=invitation.org_role)
     db.session.add(membership)
-    audit.record(
-        "create",
-        "membership",
-        actor=user,
-        target_id=user.id,
-        target_label=user.email,
-        changes={"org": org.slug, "org_role": invitation.org_role, "invitation": "accepted"},
-        org_id=org.id,
+    joined = {"org": org.slug, "org_role": invitation.org_role, "invitation": "accepted"}
+    commit_changes(
+        user,
+        [Change("create", "membership", user.id, user.email, joined, org.id)],
+        delete=[invitation],
+        # accepted twice at the same moment: the first one counts
+        conflict="You have already joined this organization.",
+        also=(IntegrityError,),
     )
-    db.session.delete(invitation)
-    try:
-        db.session.commit()
-    except IntegrityError:  # accepted twice at the same moment: the first one counts
-        db.session.rollback()
-        raise Conflict("You have already joined this organization.") from None
     log.info("%s joined %s by invitation", user.email, org.slug)
     return membership
 
@@ -163,21 +154,21 @@ def accept(user: User, invitation_id: int) -> Membership:
 def decline(user: User, invitation_id: int) -> OrgInvitation:
     """Refuse an invitation; it disappears for the user and the org (audited)."""
     invitation = _own(user, invitation_id)
-    _audit("decline", invitation, user, invitation.organization, {"org_role": invitation.org_role})
-    db.session.delete(invitation)
-    db.session.commit()
+    _delete("decline", invitation, user, invitation.organization)
     return invitation
 
 
-def _audit(
-    action: str, invitation: OrgInvitation, actor: User, org: Organization, changes: dict
-) -> None:
-    audit.record(
-        action,
-        "invitation",
-        actor=actor,
-        target_id=invitation.id,
-        target_label=invitation.email,
-        changes={"org": org.slug, **changes},
-        org_id=org.id,
+def _change(action: str, invitation: OrgInvitation, org: Organization, changes: dict) -> Change:
+    summary = {"org": org.slug, **changes}
+    return Change(action, "invitation", invitation.id, invitation.email, summary, org.id)
+
+
+def _delete(action: str, invitation: OrgInvitation, actor: User, org: Organization) -> None:
+    """Revoked or declined: audited, gone for the user and the org."""
+    change = _change(action, invitation, org, {"org_role": invitation.org_role})
+    commit_changes(
+        actor,
+        [change],
+        delete=[invitation],
+        conflict="Someone else changed this invitation at the same moment. Reload the page.",
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from webapp.extensions import db
@@ -17,7 +18,7 @@ from webapp.services.accounts import schemas
 from webapp.services.accounts.users import find_by_email
 from webapp.services.audit import events as audit
 from webapp.services.catalog import snapshot as catalog_snapshot
-from webapp.services.changes import commit_change
+from webapp.services.changes import Change, commit_change, commit_changes, delete_record
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
 from webapp.services.paging import paginate
 from webapp.services.schemas import validate
@@ -282,16 +283,17 @@ def add_member(actor: User, org: Organization, email: str, org_role: str) -> Mem
         raise ValidationError({"email": f"{user.email} is already a member."})
     membership = Membership(org_id=org.id, user_id=user.id, org_role=org_role)
     db.session.add(membership)
-    audit.record(
+    change = Change(
         "create",
         "membership",
-        actor=actor,
-        target_id=user.id,
-        target_label=user.email,
-        changes={"org": org.slug, "org_role": org_role},
-        org_id=org.id,
+        user.id,
+        user.email,
+        {"org": org.slug, "org_role": org_role},
+        org.id,
     )
-    db.session.commit()
+    # The same person added twice at once: the second insert breaks the unique membership.
+    conflict = f"{user.email} was added at the same moment. Reload the page."
+    commit_changes(actor, [change], conflict=conflict, also=(IntegrityError,))
     return membership
 
 
@@ -307,39 +309,46 @@ def _not_self(actor: User, membership: Membership, what: str) -> None:
         raise ValidationError({"org_role": f"You cannot {what} yourself; ask another org admin."})
 
 
+def _require_manager(actor: User, org: Organization) -> None:
+    """Members are the org's admins' (and site admins') to change, whoever the view let in."""
+    if not may_manage(actor, org.id):
+        raise PermissionDenied("You cannot change this organization's members.")
+
+
 def set_member_role(
     actor: User, org: Organization, membership_id: int, org_role: str
 ) -> Membership:
+    _require_manager(actor, org)
     membership = _membership(org, membership_id)
     if org_role not in tuple(OrgRole):
         raise ValidationError({"org_role": "Choose member or org admin."})
     if org_role != membership.org_role:
         _not_self(actor, membership, "demote")
-        audit.record(
-            "update",
-            "membership",
-            actor=actor,
+        before = {"org_role": membership.org_role}
+        membership.org_role = org_role
+        commit_change(
+            actor,
+            action="update",
+            target_type="membership",
             target_id=membership.user_id,
             target_label=membership.user.email,
+            before=before,
+            after={"org_role": org_role},
             org_id=org.id,
-            changes={"org_role": {"before": membership.org_role, "after": org_role}},
         )
-        membership.org_role = org_role
-        db.session.commit()
     return membership
 
 
 def remove_member(actor: User, org: Organization, membership_id: int) -> None:
+    _require_manager(actor, org)
     membership = _membership(org, membership_id)
     _not_self(actor, membership, "remove")
-    audit.record(
-        "delete",
-        "membership",
-        actor=actor,
+    delete_record(
+        actor,
+        membership,
+        target_type="membership",
         target_id=membership.user_id,
         target_label=membership.user.email,
-        org_id=org.id,
         changes={"org": org.slug, "org_role": membership.org_role},
+        org_id=org.id,
     )
-    db.session.delete(membership)
-    db.session.commit()

@@ -1,7 +1,8 @@
 """Passwords: one set of rules for every way a password is chosen (the admin's create form,
 ``create-user``, a member's own change, a reset), and the changes themselves, each of which
-ends every session of the account. Passwords are never logged or audited: the audit log
-shows ``[changed]``."""
+ends every session of the account and revokes its access tokens that reach the management
+API (gateway-only tokens stay). Passwords are never logged or audited: the audit log shows
+``[changed]``."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from webapp.extensions import db
 from webapp.models import User
 from webapp.models.base import utcnow
 from webapp.models.user import new_session_token
+from webapp.services.accounts import sign_in_throttle
 from webapp.services.audit import events as audit
+from webapp.services.changes import Change, commit_changes
 from webapp.services.errors import PermissionDenied, ValidationError
+from webapp.services.tokens import manage
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,9 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
-def _store(user: User, password: str, *, must_change: bool, actor: User | None) -> None:
-    """Hash, flag, rotate the session token (every session ends) and audit, in one commit."""
+def _store(user: User, password: str, *, must_change: bool, actor: User | None) -> int:
+    """Hash, flag, rotate the session token (every session ends), revoke the management
+    tokens and audit, in one commit; returns how many tokens were revoked."""
     before = user.must_change_password
     user.password_hash = hash_password(password)
     user.must_change_password = must_change
@@ -70,23 +75,35 @@ def _store(user: User, password: str, *, must_change: bool, actor: User | None) 
     changes: dict[str, object] = {"password": audit.CHANGED}
     if before != must_change:
         changes["must_change_password"] = {"before": before, "after": must_change}
-    audit.record(
-        "update", "user", actor=actor, target_id=user.id, target_label=user.email, changes=changes
+    with db.session.no_autoflush:  # the user's row is flushed in commit_changes (stale → 409)
+        revoked = manage.revoke_management_tokens(user, actor=actor, why="password changed")
+    commit_changes(
+        actor,
+        [Change("update", "user", user.id, user.email, changes)],
+        conflict="Someone else changed this account at the same moment. Reload and try again.",
     )
-    db.session.commit()
+    return revoked
 
 
-def change_password(user: User, current: str, new: str, *, actor: User) -> None:
-    """A user's own change: the current password proves it is them; other sessions end."""
+def change_password(user: User, current: str, new: str, *, actor: User, address: str) -> int:
+    """A user's own change: the current password proves it is them; other sessions end.
+    Guesses at the current password are slowed like sign-ins, per account and ``address``
+    (the client's; TooManyAttempts while the pair waits). Returns how many management
+    tokens were revoked."""
     if actor.id != user.id:
         raise PermissionDenied("Only the account's owner changes its password this way.")
-    if not check_password_hash(user.password_hash, current):
+
+    def verify() -> bool | None:
+        return check_password_hash(user.password_hash, current) or None
+
+    if not sign_in_throttle.checked(user.email, address, verify, what="password change"):
         raise ValidationError({"current_password": "This is not your current password."})
     if new == current:
         raise ValidationError({"new_password": "Choose a password other than the current one."})
     check_password_strength(new, "new_password")
-    _store(user, new, must_change=False, actor=actor)
+    revoked = _store(user, new, must_change=False, actor=actor)
     log.info("user %s changed their password", user.email)
+    return revoked
 
 
 def reset_password(user: User, *, actor: User | None) -> str:
@@ -101,7 +118,10 @@ def reset_password(user: User, *, actor: User | None) -> str:
 
 
 def set_password(user: User, password: str, *, actor: User | None) -> None:
-    """An operator's chosen password (``reset-password --password``), under the usual rules."""
+    """An operator's chosen password (``reset-password --password``), under the usual rules;
+    an admin's, if a page ever offers it (``actor`` None: the command line)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins set other people's passwords.")
     check_password_strength(password)
     _store(user, password, must_change=False, actor=actor)
     log.info("password of %s set by %s", user.email, actor.email if actor else "the CLI")

@@ -21,6 +21,7 @@ from webapp.models import User
 from webapp.models.user import new_session_token
 from webapp.services.audit import events as audit
 from webapp.services.errors import PermissionDenied
+from webapp.services.tokens import manage
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,11 @@ def sign_out(user: User) -> None:
     db.session.expire(user)
 
 
-def end_all_sessions(user: User, *, actor: User) -> None:
+def end_all_sessions(user: User, *, actor: User) -> int:
     """ "Sign out everywhere", by the user or an admin (audited): every session and
-    remember-me cookie of ``user`` stops working."""
+    remember-me cookie of ``user`` stops working, and so do their access tokens that reach the
+    management API (a stolen session may have minted one); gateway-only tokens stay.
+    Returns how many tokens were revoked."""
     if actor.id != user.id and not actor.is_admin:
         raise PermissionDenied("Only admins sign other people out.")
     audit.record(
@@ -92,6 +95,8 @@ def end_all_sessions(user: User, *, actor: User) -> None:
         changes={"sessions": "every session ended"},
     )
     _rotate(user)
+    revoked = manage.revoke_management_tokens(user, actor=actor, why="signed out everywhere")
     db.session.commit()
     db.session.expire(user)
     log.info("every session of %s ended by %s", user.email, actor.email)
+    return revoked

@@ -21,7 +21,7 @@ from webapp.extensions import db
 from webapp.models import Membership, Organization, OrgRole, Role, SsoIdentity, User
 from webapp.models.base import utcnow
 from webapp.models.user import new_session_token
-from webapp.services.accounts import users
+from webapp.services.accounts import recent_sign_in, users
 from webapp.services.accounts.sso_config import OidcProvider
 from webapp.services.audit import events as audit
 from webapp.services.errors import NotFound, PermissionDenied, ServiceError, ValidationError
@@ -214,9 +214,11 @@ def reauth_matches(provider: OidcProvider, claims: dict[str, Any], user: User) -
 
 
 def link_identity(actor: User, user: User, provider_name: str, subject: str) -> SsoIdentity:
-    """An admin links ``(issuer, subject)`` to an existing account (audited)."""
+    """An admin links ``(issuer, subject)`` to an existing account (audited): whoever holds
+    that identity then signs in as the user, so it needs a recent sign-in."""
     if not actor.is_admin:
         raise PermissionDenied("Only admins link identities.")
+    recent_sign_in.require("Linking a sign-on identity")
     provider = provider_named(provider_name)
     if provider is None:
         raise ValidationError({"provider": "Choose one of the configured identity providers."})

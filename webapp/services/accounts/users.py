@@ -9,25 +9,27 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import Membership, Mode, Role, User
 from webapp.models.base import utcnow
 from webapp.models.user import new_session_token
+from webapp.services.accounts import recent_sign_in
 from webapp.services.accounts.passwords import (
     check_password_strength,
     generate_password,
     hash_password,
 )
 from webapp.services.audit import events as audit
-from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from webapp.services.changes import Change, commit_change, commit_changes
+from webapp.services.errors import NotFound, PermissionDenied, ValidationError
 from webapp.services.paging import paginate
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
+ADMIN_ACTION = "Creating or promoting an admin"
 # Checked when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("switchboard-timing-equalizer")
 
@@ -56,11 +58,16 @@ def create_user(
     actor: User | None,
 ) -> User:
     """Create an account; raises ValidationError for a bad email, password or duplicate.
-    ``must_change_password``: the password was generated for someone else to hand over."""
+    ``must_change_password``: the password was generated for someone else to hand over.
+    ``actor`` None: the system (first admin, command line, a first SSO sign-in)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins create users.")
     email = normalize_email(email)
     check_password_strength(password)
     if role not in tuple(Role):
         raise ValidationError({"role": f"Role must be one of {', '.join(Role)}."})
+    if role == Role.ADMIN and actor is not None:
+        recent_sign_in.require(ADMIN_ACTION)
     if find_by_email(email) is not None:
         raise ValidationError({"email": "A user with this email already exists."})
     user = User(
@@ -76,15 +83,13 @@ def create_user(
     except IntegrityError:  # the same email created at the same moment elsewhere
         db.session.rollback()
         raise ValidationError({"email": "A user with this email already exists."}) from None
-    audit.record(
-        "create",
-        "user",
-        actor=actor,
-        target_id=user.id,
-        target_label=email,
-        changes={"email": email, "role": role, "password": audit.SET},
+    created = {"email": email, "role": role, "password": audit.SET}
+    commit_changes(
+        actor,
+        [Change("create", "user", user.id, email, created)],
+        conflict="A user with this email was created at the same moment. Reload the page.",
+        also=(IntegrityError,),
     )
-    db.session.commit()
     log.info("created user %s with role %s", email, role)
     return user
 
@@ -132,28 +137,26 @@ def _admin_exists() -> bool:
 
 
 def set_mode(user: User, mode: str, *, actor: User) -> None:
-    """Switch between managed and bring-your-own-key mode (audited)."""
+    """Switch between managed and bring-your-own-key mode (audited): one's own, or anyone's
+    for an admin."""
+    if actor.id != user.id and not actor.is_admin:
+        raise PermissionDenied("You can only switch your own mode.")
     if mode not in tuple(Mode):
         raise ValidationError({"mode": "Choose managed or bring-your-own-key."})
     if user.mode == mode:
         return
-    before = user.mode
+    before = {"mode": user.mode}
     user.mode = mode
-    audit.record(
-        "update",
-        "user",
-        actor=actor,
+    commit_change(
+        actor,
+        action="update",
+        target_type="user",
         target_id=user.id,
         target_label=user.email,
-        changes={"mode": {"before": before, "after": mode}},
+        before=before,
+        after={"mode": mode},
+        conflict="Your account was changed at the same moment. Reload and try again.",
     )
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(
-            "Your account was changed at the same moment. Reload and try again."
-        ) from None
 
 
 # --- Administration: the /admin/users page -------------------------------------------------
@@ -279,29 +282,26 @@ def update_user(
     if actor is not None and not actor.is_admin:
         raise PermissionDenied("Only admins manage users.")
     user.check_version(expected_version, "this user")
+    if role == Role.ADMIN and user.role != Role.ADMIN and actor is not None:
+        recent_sign_in.require(ADMIN_ACTION)  # before the checks take their row locks
     _check_update(actor, user, role, mode, active)
     loses_admin = _loses_admin(user, role, active)
     before = audit.snapshot(user, EDITABLE_FIELDS)
     if (user.active and not active) or user.role != role:
         user.session_token = new_session_token()
     user.role, user.mode, user.active = role, mode, active
-    changes = audit.diff(before, audit.snapshot(user, EDITABLE_FIELDS))
-    if not changes:
-        db.session.rollback()  # releases the admin-row locks taken by the checks
-        return user
-    audit.record(
-        "update", "user", actor=actor, target_id=user.id, target_label=user.email, changes=changes
+    # With no change the commit only releases the admin-row locks taken by the checks.
+    changes = commit_change(
+        actor,
+        action="update",
+        target_type="user",
+        target_id=user.id,
+        target_label=user.email,
+        before=before,
+        after=audit.snapshot(user, EDITABLE_FIELDS),
+        conflict="Someone else changed this user while you were saving.",
+        check=(lambda: _ensure_an_admin_remains(loses_admin)) if loses_admin else None,
     )
-    try:
-        db.session.flush()
-        if loses_admin:
-            _ensure_an_admin_remains(loses_admin)
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict("Someone else changed this user while you were saving.") from None
-    except ValidationError:
-        db.session.rollback()
-        raise
-    log.info("user %s updated: %s", user.email, ", ".join(changes))
+    if changes:
+        log.info("user %s updated: %s", user.email, ", ".join(changes))
     return user

@@ -1,5 +1,6 @@
 """Credit accounts and their append-only ledger: grants and adjustments by admins (audited),
-charges by metering, and the check that every balance equals the sum of its entries."""
+charges by metering, and the checks that every balance equals the sum of its entries and
+every ``reserved`` the sum of its live reservations."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import CreditAccount, CreditEntry, EntryKind, Organization, User
+from webapp.models import (
+    CreditAccount,
+    CreditEntry,
+    EntryKind,
+    Organization,
+    Reservation,
+    User,
+)
 from webapp.models.base import utcnow
 from webapp.services.audit import events as audit
 from webapp.services.errors import PermissionDenied, ValidationError
@@ -155,6 +163,9 @@ class Mismatch:
     ledger: Decimal
 
 
+TOLERANCE = Decimal("0.000001")  # SQLite keeps NUMERIC as floating point
+
+
 def check_balances() -> list[Mismatch]:
     """Every account whose stored balance differs from the sum of its ledger lines."""
     sums = (
@@ -170,6 +181,36 @@ def check_balances() -> list[Mismatch]:
     found = []
     for account_id, balance, ledger in rows:
         stored, summed = Decimal(balance or 0), Decimal(ledger or 0)
-        if abs(stored - summed) > Decimal("0.000001"):
+        if abs(stored - summed) > TOLERANCE:
             found.append(Mismatch(account_id, stored, summed))
+    return found
+
+
+@dataclass(frozen=True)
+class HeldMismatch:
+    account_id: int
+    reserved: Decimal  # what the account says is held
+    held: Decimal  # what its live reservations hold
+
+
+def check_reserved() -> list[HeldMismatch]:
+    """Every account whose ``reserved`` differs from the sum of its reservations (one
+    statement: one snapshot, so calls in flight meanwhile cannot make a false alarm). An
+    expired reservation still holds until the sweep releases it."""
+    held = (
+        sa.select(Reservation.account_id, sa.func.coalesce(sa.func.sum(Reservation.credits), 0))
+        .where(Reservation.account_id.is_not(None))
+        .group_by(Reservation.account_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(CreditAccount.id, CreditAccount.reserved, held.c[1])
+        .outerjoin(held, held.c.account_id == CreditAccount.id)
+        .order_by(CreditAccount.id)
+    )
+    found = []
+    for account_id, reserved, summed in rows:
+        stored, live = Decimal(reserved or 0), Decimal(summed or 0)
+        if abs(stored - live) > TOLERANCE:
+            found.append(HeldMismatch(account_id, stored, live))
     return found

@@ -29,13 +29,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError
 
 from webapp.models import (
+    Budget,
     BudgetUnit,
     BudgetWindow,
     CreditAccount,
     CreditEntry,
     EntryKind,
     Reservation,
-    UsageRecord,
 )
 from webapp.models.base import utcnow
 from webapp.services import side_writes
@@ -52,6 +52,7 @@ ACCOUNTS = CreditAccount.__table__
 WINDOWS = BudgetWindow.__table__
 RESERVATIONS = Reservation.__table__
 ENTRIES = CreditEntry.__table__
+BUDGETS = Budget.__table__
 
 
 @dataclass
@@ -176,24 +177,30 @@ def _sweep_due() -> bool:
     return True
 
 
-def _insert_ignore(connection: Connection, table: sa.Table, values: dict[str, Any]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on either database."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    connection.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
-
-
-def _ensure_window(connection: Connection, budget_id: int, start: datetime) -> None:
-    _insert_ignore(
-        connection,
-        WINDOWS,
-        {
-            "budget_id": budget_id,
-            "period_start": start,
-            "spent": 0,
-            "reserved": 0,
-            "warned_percent": 0,
-        },
+_NEW_WINDOW = {
+    name: dialect.insert(WINDOWS)
+    .from_select(
+        ("budget_id", "period_start", "spent", "reserved", "warned_percent"),
+        sa.select(
+            BUDGETS.c.id,
+            sa.bindparam("n_start", type_=WINDOWS.c.period_start.type),
+            sa.literal(0, WINDOWS.c.spent.type),
+            sa.literal(0, WINDOWS.c.reserved.type),
+            sa.literal(0),
+        ).where(BUDGETS.c.id == sa.bindparam("n_budget")),
     )
+    .on_conflict_do_nothing()
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _ensure_window(connection: Connection, budget_id: int, start: datetime) -> bool:
+    """Create the period's window unless it exists; False when the budget itself is gone
+    (deleted while a call was in flight: there is nothing left to hold or charge)."""
+    statement = _NEW_WINDOW[connection.dialect.name]
+    connection.execute(statement, {"n_budget": budget_id, "n_start": start})
+    found = connection.execute(sa.select(BUDGETS.c.id).where(BUDGETS.c.id == budget_id))
+    return found.first() is not None
 
 
 # The statements of every call are built once, with parameters: building a statement for
@@ -239,7 +246,9 @@ def _hold_window(connection: Connection, hold: BudgetHold) -> bool:
     }
     if connection.execute(_HOLD_WINDOW, params).rowcount == 1:
         return True
-    _ensure_window(connection, hold.budget.id, hold.period_start)
+    if not _ensure_window(connection, hold.budget.id, hold.period_start):
+        hold.amount = Decimal(0)  # deleted meanwhile: it limits nothing any more
+        return True
     return connection.execute(_HOLD_WINDOW, params).rowcount == 1
 
 
@@ -481,7 +490,8 @@ def _charge_budget(
     }
     spent = connection.execute(_CHARGE_WINDOW, params).scalar_one_or_none()
     if spent is None and released == 0:  # a window that held nothing may not exist yet
-        _ensure_window(connection, budget.id, budget_hold.period_start)
+        if not _ensure_window(connection, budget.id, budget_hold.period_start):
+            return None  # the budget was deleted while the call ran: nothing to charge
         spent = connection.execute(_CHARGE_WINDOW, params).scalar_one_or_none()
     return spent
 
@@ -699,6 +709,19 @@ def _maybe_warn(connection: Connection, budget_hold: BudgetHold, spent: Decimal,
         warn(connection, budget, spent, crossed[-1])
 
 
+def claim(connection: Connection, request_id: str) -> None:
+    """Before a call's metering is written again (a replay): lock its reservation, if it
+    still has one (PostgreSQL; SQLite has one writer). A sweep then either finished with it
+    first — its ``interrupted`` record is visible now, for the real one to replace — or
+    skips it; the two never write a record for the same call at once, which deadlocks."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.select(RESERVATIONS.c.id)
+            .where(RESERVATIONS.c.request_id == request_id)
+            .with_for_update()
+        )
+
+
 def sweep_expired(now: datetime | None = None) -> int:
     """Release the reservations of calls whose process died; record each such call once."""
     from webapp.services.billing.interrupted import record_interrupted
@@ -745,11 +768,3 @@ def _release(connection: Connection, row: Any) -> bool:
 
 def expiry(now: datetime, seconds: float) -> datetime:
     return now + timedelta(seconds=seconds)
-
-
-def usage_exists(connection: Connection, request_id: str) -> bool:
-    table = UsageRecord.__table__
-    return (
-        connection.execute(sa.select(table.c.id).where(table.c.request_id == request_id)).first()
-        is not None
-    )

@@ -4,7 +4,7 @@ the halves every path uses: the forms, config import and the seed."""
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Collection, Container, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +17,9 @@ from webapp.services.audit import events as audit
 from webapp.services.catalog import schemas
 from webapp.services.catalog.prices import PriceInfo, lookup_price
 from webapp.services.catalog.providers import require_admin
-from webapp.services.changes import commit_change, conflict_on_stale
+from webapp.services.changes import Change, commit_change, commit_changes, conflict_on_stale
 from webapp.services.errors import NotFound, ValidationError
 from webapp.services.schemas import validate
-from webapp.services.settings.cache import bump_settings_version
 
 FIELDS = (*schemas.MODEL_FIELDS, "is_default_chat", "is_default_embedding")
 PRICE_FIELDS = schemas.PRICES
@@ -35,6 +34,7 @@ PRICE_SOURCES = {
     "openrouter": "openrouter",
 }
 STALE = "Someone else changed this model since you opened it."
+DEFAULT_COLUMNS = {"chat": "is_default_chat", "embedding": "is_default_embedding"}
 
 
 def get_model(model_id: int) -> CatalogModel:
@@ -129,15 +129,35 @@ def _check_default_rules(model: CatalogModel) -> None:
 
 
 def _default_rules(model: CatalogModel) -> None:
-    if (model.is_default_chat or model.is_default_embedding) and not model.enabled:
+    kinds = {k for k, column in DEFAULT_COLUMNS.items() if getattr(model, column)}
+    if errors := default_model_errors(kinds, enabled=model.enabled, category=model.category):
+        raise ValidationError(errors)
+
+
+def default_model_errors(kinds: Collection[str], *, enabled: bool, category: str) -> dict[str, str]:
+    """What keeps a model that is the default of ``kinds`` from being saved this way (the
+    model editor, config import): the first broken rule, at its field."""
+    if kinds and not enabled:
+        return {"enabled": "A default model must stay enabled; choose another default first."}
+    if "chat" in kinds and category == Category.EMBEDDING:
+        return {"category": "The default chat model cannot be an embedding model."}
+    if "embedding" in kinds and category != Category.EMBEDDING:
+        return {"category": "The default embedding model must be an embedding model."}
+    return {}
+
+
+def check_default(kind: str, global_id: str, *, category: str, usable: bool) -> None:
+    """Whether a model may become the default of ``kind`` (chat | embedding): the rules of
+    ``set_default``, for config import and the seed too; a ValidationError on ``kind``."""
+    if kind not in DEFAULT_COLUMNS:
+        raise ValidationError({"kind": "Choose the chat or the embedding default."})
+    if not usable:
         raise ValidationError(
-            {"enabled": "A default model must stay enabled; choose another default first."}
+            {"kind": "Enable the model (and its provider) before making it a default."}
         )
-    if model.is_default_chat and model.category == Category.EMBEDDING:
-        raise ValidationError({"category": "The default chat model cannot be an embedding model."})
-    if model.is_default_embedding and model.category != Category.EMBEDDING:
+    if (kind == "embedding") != (category == Category.EMBEDDING):
         raise ValidationError(
-            {"category": "The default embedding model must be an embedding model."}
+            {"kind": f"{global_id} cannot be the default {kind} model: it is a {category} model."}
         )
 
 
@@ -174,6 +194,7 @@ BULK_LIMIT = 500
 def set_enabled_many(actor: User, model_ids: list[int], enabled: bool) -> list[CatalogModel]:
     """Enable or disable several models in one transaction, each change audited; all or
     nothing (a default model cannot be disabled). Returns the models that changed."""
+    require_admin(actor)
     ids = sorted(set(model_ids))
     if not ids:
         raise ValidationError({"model_id": "Select at least one model."})
@@ -188,67 +209,51 @@ def set_enabled_many(actor: User, model_ids: list[int], enabled: bool) -> list[C
             {"model_id": f"{', '.join(defaults)} is a default model and must stay enabled."}
         )
     changed = [m for m in models if m.enabled != enabled]
-    with conflict_on_stale(STALE):
+    diff = {"enabled": {"before": not enabled, "after": enabled}}
+    changes = [Change("update", "model", m.id, m.global_id, diff) for m in changed]
+    with conflict_on_stale(STALE):  # a stale row surfaces at the first flush, wherever it is
         for model in changed:
             model.enabled = enabled
-            audit.record(
-                "update",
-                "model",
-                actor=actor,
-                target_id=model.id,
-                target_label=model.global_id,
-                changes={"enabled": {"before": not enabled, "after": enabled}},
-            )
-        if changed:
-            bump_settings_version()
-        db.session.commit()
+        commit_changes(actor, changes, conflict=STALE)
     return changed
 
 
 def set_default(actor: User, model: CatalogModel, kind: str) -> CatalogModel:
     """Make ``model`` the one default of ``kind`` (chat | embedding), in one transaction."""
     require_admin(actor)
-    column = {"chat": "is_default_chat", "embedding": "is_default_embedding"}.get(kind)
-    if column is None:
-        raise ValidationError({"kind": "Choose the chat or the embedding default."})
-    if not model.enabled or not model.provider.enabled:
-        raise ValidationError(
-            {"kind": "Enable the model (and its provider) before making it a default."}
-        )
-    if (kind == "embedding") != (model.category == Category.EMBEDDING):
-        raise ValidationError(
-            {
-                "kind": f"{model.global_id} cannot be the default {kind} model: "
-                f"it is a {model.category} model."
-            }
-        )
+    usable = model.enabled and model.provider.enabled
+    check_default(kind, model.global_id, category=model.category, usable=usable)
+    column = DEFAULT_COLUMNS[kind]
     previous = db.session.scalar(sa.select(CatalogModel).where(getattr(CatalogModel, column)))
     if previous is model:
         return model
-    changes = {
-        f"default_{kind}": {
-            "before": previous.global_id if previous else None,
-            "after": model.global_id,
-        }
-    }
     # Two admins switching the default at once: the loser's row is stale or the one-default
     # index refuses its flag.
-    with conflict_on_stale(f"Someone else changed the default {kind} model.", IntegrityError):
-        if previous is not None:  # clear first: the database allows only one flagged row
-            setattr(previous, column, False)
-            db.session.flush()
-        setattr(model, column, True)
-        audit.record(
-            "update",
-            "model",
-            actor=actor,
+    conflict = f"Someone else changed the default {kind} model."
+    with conflict_on_stale(conflict, IntegrityError):
+        write_default(model, kind, previous)
+        commit_change(
+            actor,
+            action="update",
+            target_type="model",
             target_id=model.id,
             target_label=model.global_id,
-            changes=changes,
+            before={f"default_{kind}": previous.global_id if previous else None},
+            after={f"default_{kind}": model.global_id},
+            conflict=conflict,
+            also=(IntegrityError,),
         )
-        bump_settings_version()
-        db.session.commit()
     return model
+
+
+def write_default(model: CatalogModel, kind: str, previous: CatalogModel | None) -> None:
+    """Make ``model`` the default of ``kind`` in place of ``previous``; nothing committed.
+    The old flag is cleared and flushed first: the database allows only one flagged row."""
+    column = DEFAULT_COLUMNS[kind]
+    if previous is not None and previous is not model:
+        setattr(previous, column, False)
+        db.session.flush()
+    setattr(model, column, True)
 
 
 def add_live_models(actor: User, provider: Provider, model_ids: list[str]) -> list[CatalogModel]:
@@ -256,7 +261,9 @@ def add_live_models(actor: User, provider: Provider, model_ids: list[str]) -> li
     require_admin(actor)
     existing = {m.model_id for m in provider.models}
     added: list[CatalogModel] = []
-    with conflict_on_stale("Someone else added these models at the same moment.", IntegrityError):
+    changes: list[Change] = []
+    conflict = "Someone else added these models at the same moment."
+    with conflict_on_stale(conflict, IntegrityError):
         for model_id in sorted(set(model_ids) - existing):
             raw, source = live_values(provider, model_id)
             try:
@@ -267,18 +274,10 @@ def add_live_models(actor: User, provider: Provider, model_ids: list[str]) -> li
             values.pop("provider")
             model = write_model(CatalogModel(provider=provider), values, price_source=source)
             db.session.flush()
-            audit.record(
-                "create",
-                "model",
-                actor=actor,
-                target_id=model.id,
-                target_label=model.global_id,
-                changes=audit.diff(None, audit.snapshot(model, FIELDS)),
-            )
+            diff = audit.diff(None, audit.snapshot(model, FIELDS))
+            changes.append(Change("create", "model", model.id, model.global_id, diff))
             added.append(model)
-        if added:
-            bump_settings_version()
-        db.session.commit()
+        commit_changes(actor, changes, conflict=conflict, also=(IntegrityError,))
     return added
 
 

@@ -14,14 +14,16 @@ import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import CatalogModel, ModelAlias, User
-from webapp.services.audit import events as audit
 from webapp.services.catalog import snapshot
+from webapp.services.catalog.providers import require_admin
 from webapp.services.catalog.snapshot import ModelInfo
+from webapp.services.changes import Change, commit_changes, conflict_on_stale, delete_record
 from webapp.services.errors import NotFound, ValidationError
-from webapp.services.settings.cache import bump_settings_version, settings_cache
+from webapp.services.settings.cache import settings_cache
 
 ALIAS_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -116,6 +118,7 @@ def list_aliases() -> list[AliasView]:
 
 def create_alias(name: str, model: str, description: str = "", *, actor: User | None) -> ModelAlias:
     """A new alias; ValidationError on ``name`` or ``model``."""
+    require_admin(actor)
     name = (name or "").strip().lower()
     if not ALIAS_NAME.match(name):
         raise ValidationError(
@@ -125,26 +128,20 @@ def create_alias(name: str, model: str, description: str = "", *, actor: User | 
         raise ValidationError({"name": f"There is already an alias {name!r}."})
     info = snapshot.require_model((model or "").strip(), "model")
     alias = ModelAlias(name=name, model_id=info.id, description=(description or "").strip() or None)
-    db.session.add(alias)
-    db.session.flush()
-    audit.record(
-        "create",
-        "model_alias",
-        actor=actor,
-        target_id=alias.id,
-        target_label=name,
-        changes={"name": name, "model": info.global_id},
-    )
-    bump_settings_version()
-    db.session.commit()
+    conflict = f"An alias {name!r} was created at the same moment. Reload and try again."
+    with conflict_on_stale(conflict, IntegrityError):  # the unique name, claimed twice
+        db.session.add(alias)
+        db.session.flush()
+        change = Change(
+            "create", "model_alias", alias.id, name, {"name": name, "model": info.global_id}
+        )
+        commit_changes(actor, [change], conflict=conflict, also=(IntegrityError,))
     return alias
 
 
 def delete_alias(alias_id: int, *, actor: User | None) -> None:
+    require_admin(actor)
     alias = db.session.get(ModelAlias, alias_id)
     if alias is None:
         raise NotFound("That alias does not exist.")
-    audit.record("delete", "model_alias", actor=actor, target_id=alias.id, target_label=alias.name)
-    db.session.delete(alias)
-    bump_settings_version()
-    db.session.commit()
+    delete_record(actor, alias, target_type="model_alias", target_label=alias.name, changes=None)

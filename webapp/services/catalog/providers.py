@@ -12,11 +12,17 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import CatalogModel, Credential, Protocol, Provider, UsageRecord, User
+from webapp.services.accounts import recent_sign_in
 from webapp.services.audit import events as audit
 from webapp.services.catalog import schemas
 from webapp.services.changes import commit_change, delete_record
 from webapp.services.credentials import url_guard
-from webapp.services.credentials.origins import approve_new_provider
+from webapp.services.credentials.origins import (
+    approve_new_provider,
+    configured_url,
+    origin_of,
+    provider_url,
+)
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
 from webapp.services.schemas import validate
 
@@ -30,6 +36,7 @@ FIELDS = (
     "credit_multiplier",
     "enabled",
     "extra_headers",
+    "env_key_var",
     "env_key_origin",
     "default_model",
 )
@@ -153,6 +160,17 @@ def _save(actor: User, provider: Provider, action: str, before: dict | None) -> 
     return provider
 
 
+def moves_keys(provider: Provider, values: Mapping[str, Any]) -> bool:
+    """Whether checked ``values`` change where the provider's keys go: its base URL, the
+    address its protocol implies, or the variable its fallback key sends."""
+    new_url = configured_url(values.get("base_url"), values.get("protocol") or provider.protocol)
+    return (
+        values.get("base_url") != provider.base_url
+        or origin_of(new_url) != origin_of(provider_url(provider))
+        or values.get("api_key_env") != provider.api_key_env
+    )
+
+
 def create_provider(actor: User, data: ProviderInput | Mapping[str, Any]) -> Provider:
     require_admin(actor)
     provider = write_provider(Provider(is_preset=False), check_provider(data, None))
@@ -170,6 +188,8 @@ def update_provider(
     require_admin(actor)
     provider.check_version(expected_version, "this provider")
     values = check_provider(data, provider)
+    if actor is not None and moves_keys(provider, values):
+        recent_sign_in.require("Changing where a provider's keys go")
     before = _snapshot(provider)
     write_provider(provider, values)
     return _save(actor, provider, "update", before)
@@ -208,6 +228,8 @@ def delete_impact(provider: Provider) -> DeleteImpact:
 def delete_provider(actor: User, provider: Provider) -> None:
     """Models and keys go with it; usage records stay, keeping the provider and model names."""
     require_admin(actor)
+    if actor is not None:
+        recent_sign_in.require("Deleting a provider")
     impact = delete_impact(provider)
     if impact.defaults:
         raise ValidationError(

@@ -16,13 +16,23 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import CatalogModel, ParameterSet, Profile, Provider, SeedRecord, SettingsScope
-from webapp.services.catalog.editing import PRICE_FIELDS, check_model, priced_values, write_model
+from webapp.services.catalog.editing import (
+    DEFAULT_COLUMNS,
+    PRICE_FIELDS,
+    check_default,
+    check_model,
+    priced_values,
+    write_default,
+    write_model,
+)
 from webapp.services.catalog.prices import lookup_price
 from webapp.services.catalog.providers import check_provider, write_provider
 from webapp.services.catalog.seed_data import MODELS, PROVIDERS, ModelPreset
 from webapp.services.errors import ValidationError
 from webapp.services.settings.cache import bump_settings_version
+from webapp.services.settings.layers import write_settings
 from webapp.services.settings.profiles import check_profile, write_profile
+from webapp.services.settings.values import ModelRef, check_settings
 
 log = logging.getLogger(__name__)
 
@@ -138,21 +148,40 @@ def _find_model(global_id: str) -> CatalogModel | None:
     )
 
 
+def _ref(global_id: str) -> ModelRef | None:
+    """The catalog as this seed leaves it (not yet committed, so not the snapshot's)."""
+    model = _find_model(global_id)
+    if model is None:
+        return None
+    return ModelRef(model.global_id, model.enabled and model.provider.enabled)
+
+
+def _model_id(global_id: str) -> int:
+    model = _find_model(global_id)
+    assert model is not None  # checked by ``_ref`` a moment ago
+    return model.id
+
+
 def _seed_defaults() -> bool:
-    """Pick the preset defaults only when no default of that kind exists yet."""
+    """Pick the preset defaults only when no default of that kind exists yet, by the rules
+    an admin's choice follows (``set_default``)."""
     changed = False
-    for flag, preset_flag in (
-        ("is_default_chat", "default_chat"),
-        ("is_default_embedding", "default_embedding"),
-    ):
-        column = getattr(CatalogModel, flag)
-        if db.session.scalar(sa.select(sa.func.count()).where(column.is_(True))):
+    for kind, column in DEFAULT_COLUMNS.items():
+        flag = getattr(CatalogModel, column)
+        if db.session.scalar(sa.select(sa.func.count()).where(flag.is_(True))):
             continue
-        preset = next((p for p in MODELS if getattr(p, preset_flag)), None)
-        model = preset and _find_model(f"{preset.provider}/{preset.model_id}")
-        if model is not None:
-            setattr(model, flag, True)
-            changed = True
+        preset = next((p for p in MODELS if getattr(p, f"default_{kind}")), None)
+        model = _find_model(f"{preset.provider}/{preset.model_id}") if preset else None
+        if model is None:
+            continue
+        try:
+            usable = model.enabled and model.provider.enabled
+            check_default(kind, model.global_id, category=model.category, usable=usable)
+        except ValidationError as exc:
+            log.error("preset default %s model %s refused: %s", kind, model.global_id, exc.message)
+            continue
+        write_default(model, kind, None)
+        changed = True
     db.session.flush()
     return changed
 
@@ -178,8 +207,13 @@ def _seed_settings(report: SeedReport) -> None:
         except ValidationError as exc:
             log.error("preset profile %s refused: %s", name, exc.message)
             continue
+        try:  # the same rules as the profile's settings editor
+            checked = check_settings({"model": global_id}, catalog=_ref)
+        except ValidationError as exc:
+            log.error("preset profile %s refused: %s", name, exc.message)
+            continue
         profile = write_profile(Profile(), values)
-        profile.settings.model = _find_model(global_id)
+        write_settings(profile.settings, checked, None, model_id=_model_id)
         report.profiles.append(name)
     db.session.flush()
 

@@ -83,6 +83,7 @@ class ProviderInfo:
     protocol: str
     base_url: str | None
     api_key_env: str | None
+    env_key_var: str | None
     env_key_origin: str | None
     enabled: bool
     extra_headers: dict[str, str] | None  # treat as read-only
@@ -98,6 +99,7 @@ def _load_providers() -> dict[int, ProviderInfo]:
             Provider.protocol,
             Provider.base_url,
             Provider.api_key_env,
+            Provider.env_key_var,
             Provider.env_key_origin,
             Provider.enabled,
             Provider.extra_headers,

@@ -21,21 +21,27 @@ from webapp.models import (
     SettingsScope,
     User,
 )
+from webapp.services.accounts import recent_sign_in
 from webapp.services.accounts.orgs import write_org
-from webapp.services.audit import events as audit
-from webapp.services.catalog.editing import write_model
+from webapp.services.catalog.editing import DEFAULT_COLUMNS, write_default, write_model
 from webapp.services.catalog.providers import write_provider
+from webapp.services.changes import Change as AuditedChange
+from webapp.services.changes import commit_changes
 from webapp.services.config.document import Change, ImportPlan, Issue
 from webapp.services.config.export import load_stored
 from webapp.services.config.importing import SCHEMA_NAMES, plan_import
 from webapp.services.credentials import url_guard
+from webapp.services.errors import Conflict, PermissionDenied
 from webapp.services.settings import layers as settings
-from webapp.services.settings.cache import bump_settings_version
 from webapp.services.settings.features import write_feature
-from webapp.services.settings.fields import COLUMN
 from webapp.services.settings.profiles import write_profile
 
 log = logging.getLogger(__name__)
+IMPORT_LABEL = "configuration import"
+REFUSED = (
+    "The database refused the import, so nothing was changed. If someone else was editing the "
+    "same records, preview again, then apply."
+)
 
 
 class _Writer:
@@ -45,7 +51,8 @@ class _Writer:
         self.actor = actor
         self.stored = load_stored()
 
-    def write(self, plan: ImportPlan) -> None:
+    def write(self, plan: ImportPlan) -> list[AuditedChange]:
+        """Write the plan's changes; what to audit for each."""
         handlers = {
             "provider": self.provider,
             "model": self.model,
@@ -55,28 +62,28 @@ class _Writer:
             "feature": self.feature,
             "organization": self.org,
         }
+        audited = []
         for change in plan.changes:
             row, org_id = handlers[change.kind](change, change.values)
             db.session.flush()
-            audit.record(
-                change.action,
-                change.kind,
-                actor=self.actor,
-                target_id=row.id,
-                target_label=change.key,
-                changes=change.audit_changes(),
-                org_id=org_id,
+            audited.append(
+                AuditedChange(
+                    change.action, change.kind, row.id, change.key, change.audit_changes(), org_id
+                )
             )
+        return audited
+
+    def model_id(self, global_id: str) -> int:
+        """A model's id, stored or created by this import (flushed, so it has one)."""
+        provider, _, model_id = global_id.partition("/")
+        return self.stored.models[(provider, model_id)].id
 
     def settings(self, pset: ParameterSet, diff: dict[str, Any]) -> None:
-        for name, values in diff.items():
-            value = values["after"]
-            if name == "model" and value is not None:
-                provider, _, model_id = value.partition("/")
-                value = self.stored.models[(provider, model_id)].id
-            setattr(pset, COLUMN.get(name, name), value)
+        """Through the settings writer, as an editor's save does (the planner checked the
+        values with ``check_settings``)."""
         if diff:
-            pset.updated_by_id = self.actor.id if self.actor else None
+            checked = {name: values["after"] for name, values in diff.items()}
+            settings.write_settings(pset, checked, self.actor, model_id=self.model_id)
 
     def provider(self, change: Change, values: dict[str, Any]) -> tuple[Provider, None]:
         """Through the provider service's writer, as the provider form does."""
@@ -102,16 +109,14 @@ class _Writer:
         return row, None
 
     def default(self, change: Change, values: dict[str, Any]) -> tuple[CatalogModel, None]:
-        """Clear the old flag and flush first: a partial unique index allows only one."""
+        """Through the catalog's default writer, as ``set_default`` does (the planner checked
+        its rules with ``check_default``)."""
         kind = change.ident[0]
-        column = f"is_default_{kind}"
-        for row in self.stored.models.values():
-            if getattr(row, column):
-                setattr(row, column, False)
-        db.session.flush()
+        column = DEFAULT_COLUMNS[kind]
+        previous = next((m for m in self.stored.models.values() if getattr(m, column)), None)
         provider, _, model_id = values[kind].partition("/")
         row = self.stored.models[(provider, model_id)]
-        setattr(row, column, True)
+        write_default(row, kind, previous)
         return row, None
 
     def global_settings(self, change: Change, values: dict[str, Any]) -> tuple[Any, None]:
@@ -174,28 +179,28 @@ def apply_import(
     *,
     resolver: url_guard.Resolver = url_guard.system_resolver,
 ) -> ImportPlan:
-    """Re-plan, then write every change in one transaction: all of it or, on any error, none."""
+    """Re-plan, then write every change in one transaction: all of it or, on any error, none.
+    The configuration is the site's: admins (or the system, ``actor`` None) only, and a person
+    (not the command line) needs a recent sign-in."""
+    if actor is not None:
+        if not actor.is_admin:
+            raise PermissionDenied("Only admins import configuration.")
+        recent_sign_in.require("Importing a configuration")
     plan = plan_import(document, resolver=resolver)
     if plan.ok and plan.changes:
+        # Any database error (a record someone else changed or created meanwhile) is the same
+        # answer: nothing was written.
         try:
-            _Writer(actor).write(plan)
-            audit.record(
-                "import",
-                "config",
-                actor=actor,
-                target_label="configuration import",
-                changes=plan.counts(),
-            )
-            bump_settings_version()
-            db.session.commit()
+            audited = _Writer(actor).write(plan)
+            summary = AuditedChange("import", "config", None, IMPORT_LABEL, plan.counts())
+            commit_changes(actor, [*audited, summary], conflict=REFUSED, also=(SQLAlchemyError,))
         except SQLAlchemyError:
             db.session.rollback()
             log.exception("configuration import rolled back")
-            message = (
-                "The database refused the import, so nothing was changed. If someone else was "
-                "editing the same records, preview again, then apply."
-            )
-            plan.errors.append(Issue("", message))
+            plan.errors.append(Issue("", REFUSED))
+            return plan
+        except Conflict:
+            plan.errors.append(Issue("", REFUSED))
             return plan
         except BaseException:
             db.session.rollback()

@@ -23,6 +23,7 @@ from webapp.models import (
     Provider,
     SettingsScope,
 )
+from webapp.services.accounts import recent_sign_in
 from webapp.services.accounts.schemas import ORG_FIELDS
 from webapp.services.audit.events import jsonable
 from webapp.services.catalog.provider_rules import secret_looking_header
@@ -170,7 +171,9 @@ def org_record(stored: Stored, org: Organization) -> dict[str, Any]:
 
 
 def export_document() -> dict[str, Any]:
-    """The whole configuration as plain data, every list sorted by slug or name."""
+    """The whole configuration as plain data, every list sorted by slug or name (a recent
+    sign-in in a request: it maps the whole installation)."""
+    recent_sign_in.require("Exporting the configuration")
     stored = load_stored()
     return {
         FORMAT_KEY: FORMAT_VERSION,

@@ -52,6 +52,7 @@ from webapp.services.errors import ValidationError
 from webapp.services.settings.features import check_feature
 from webapp.services.settings.profiles import check_profile
 from webapp.services.settings.schemas import PROFILE_FIELDS
+from webapp.services.settings.values import OrgPolicy
 
 SCHEMA_NAMES = {doc: name for name, doc in FEATURE_DOCUMENT_NAMES.items()}
 
@@ -74,6 +75,8 @@ class _Planner(SettingsPlanner):
         self.providers = {s: provider_record(p) for s, p in self.stored.providers.items()}
         self.models = {f"{s}/{m}": model_record(r) for (s, m), r in self.stored.models.items()}
         self.profiles = set(self.stored.profiles)
+        self.model_paths: dict[str, str] = {}
+        self.orgs: dict[str, OrgPolicy | None] = {}  # slug -> what it allows after the import
         self.seen: set[tuple[Any, ...]] = set()
 
     def first(self, ident: tuple[Any, ...], reader: Reader) -> bool:
@@ -135,14 +138,26 @@ class _Planner(SettingsPlanner):
         return {name: document[name] for name in given}, typed
 
     def paused_keys(self, reader: Reader, row: Any, state: dict[str, Any]) -> None:
-        """Say which keys a new address pauses: keys never follow a changed URL on their own."""
-        impact = url_change_impact(row, state.get("base_url"), state.get("protocol") or "")
-        if impact.total:
+        """Say which keys a new address (or fallback-key variable) pauses: keys never follow
+        a changed URL on their own, and the fallback key never sends another variable."""
+        impact = url_change_impact(
+            row, state.get("base_url"), state.get("protocol") or "", state.get("api_key_env") or ""
+        )
+        if not impact.total:
+            return
+        if impact.env_variable_changed and impact.total == 1:
+            path = f"{reader.path}.api_key_env"
+            message = (
+                f"{impact.env_key} has not been confirmed for {impact.new_host}: the fallback "
+                "key stays paused until an admin confirms it on the Keys page."
+            )
+        else:
+            path = f"{reader.path}.base_url"
             message = (
                 f"the new address {impact.new_host} pauses {impact.summary()} until someone "
                 "who may manage them re-enters or confirms them."
             )
-            self.plan.notes.append(Issue(f"{reader.path}.base_url", message))
+        self.plan.notes.append(Issue(path, message))
 
     def providers_section(self, items: list[Any]) -> None:
         for index, item in enumerate(items):
@@ -199,6 +214,7 @@ class _Planner(SettingsPlanner):
             desired, typed = found
             full = {name: audit.jsonable(typed[name]) for name in MODEL_FIELDS}
             self.models[key] = {**full, "provider": provider}
+            self.model_paths[key] = reader.path
             change = Change("model", key, "create", reader.path, ident, values=identity_fields)
             change.typed = typed
             self.record(change, current, desired, full, MODEL_KEYS)
@@ -228,7 +244,7 @@ class _Planner(SettingsPlanner):
                 "create",
                 reader.path,
                 (org, name),
-                settings=self.layer_diff(reader, "profile", row),
+                settings=self.layer_diff(reader, "profile", row, self.org_policy(org)),
                 values={"name": name},
             )
             self.typed_record(reader, change, current, check, PROFILE_FIELDS, PROFILE_KEYS)
@@ -245,9 +261,24 @@ class _Planner(SettingsPlanner):
         """Check a record through its service and keep its change when it has one."""
         found = self.checked(reader, fields, current, check)
         if found is not None:
-            desired, change.typed = found
-            full = {name: audit.jsonable(change.typed[name]) for name in fields}
-            self.record(change, current, desired, full, keys)
+            self.keep(change, current, found, fields, keys)
+
+    def keep(
+        self,
+        change: Change,
+        current: dict[str, Any] | None,
+        found: tuple[dict[str, Any], dict[str, Any]],
+        fields: tuple[str, ...],
+        keys: tuple[str, ...],
+    ) -> None:
+        """Keep a checked record's change (``checked``'s result) when it has one."""
+        desired, change.typed = found
+        full = {name: audit.jsonable(change.typed[name]) for name in fields}
+        self.record(change, current, desired, full, keys)
+
+    def org_policy(self, org: str | None) -> OrgPolicy | None:
+        """What the owning org allows after the import (None: a global record)."""
+        return self.orgs.get(org) if org is not None else None
 
     def features_section(self, items: list[Any], path: str, org: str | None) -> None:
         for index, item in enumerate(items):
@@ -274,7 +305,7 @@ class _Planner(SettingsPlanner):
                 "create",
                 reader.path,
                 (org, key),
-                settings=self.layer_diff(reader, "feature", row),
+                settings=self.layer_diff(reader, "feature", row, self.org_policy(org)),
                 values={"slug": key},
             )
             self.typed_record(reader, change, current, check, FEATURE_DOCUMENT_FIELDS, FEATURE_KEYS)
@@ -294,18 +325,29 @@ class _Planner(SettingsPlanner):
                 data = data if row is not None else {**data, "slug": key}
                 return check_org(data, row, models=self.models, profiles=known)
 
+            found = self.checked(reader, ORG_FIELDS, current, check)
+            self.orgs[key] = _policy(found[1] if found else current)
             change = Change(
                 "organization",
                 key,
                 "create",
                 reader.path,
                 (key,),
-                settings=self.layer_diff(reader, "org", row),
+                settings=self.layer_diff(reader, "org", row, self.orgs[key]),
                 values={"slug": key},
             )
-            self.typed_record(reader, change, current, check, ORG_FIELDS, ORG_KEYS)
+            if found is not None:
+                self.keep(change, current, found, ORG_FIELDS, ORG_KEYS)
             self.profiles_section(reader.items("profiles"), f"{reader.path}.profiles", key)
             self.features_section(reader.items("features"), f"{reader.path}.features", key)
+
+
+def _policy(org: dict[str, Any] | None) -> OrgPolicy | None:
+    """An org's name and allowed models, as checked (or stored, when the document's are
+    wrong and already reported)."""
+    if org is None:
+        return None
+    return OrgPolicy(org["name"], org.get("allowed_models") or ())
 
 
 def plan_import(

@@ -1,13 +1,15 @@
-"""Config import, the parts that refer to other records: model references in settings
-layers and the two defaults, checked against the catalog as it will be after the import
-(stored models and those the same document creates)."""
+"""Config import, the parts that refer to other records: settings layers and the two
+defaults, checked by the same rules as the editors (``settings.values.check_settings``,
+``catalog.editing.check_default``) against the catalog and the organizations as they will be
+after the import (stored records and those the same document creates or changes)."""
 
 from __future__ import annotations
 
-import math
+import json
 from typing import Any
 
 from webapp.services.audit import events as audit
+from webapp.services.catalog.editing import check_default, default_model_errors
 from webapp.services.config.document import (
     MISSING,
     Change,
@@ -18,11 +20,19 @@ from webapp.services.config.document import (
 )
 from webapp.services.config.export import Stored
 from webapp.services.errors import ValidationError
-from webapp.services.settings import layers as settings
 from webapp.services.settings.fields import NAMES
+from webapp.services.settings.values import ModelRef, OrgPolicy, check_settings
 
-MODEL_REFS = ("model", "fallback_models")
 NO_SETTINGS: dict[str, Any] = dict.fromkeys(NAMES)
+KINDS = ("chat", "embedding")
+
+
+def same(value: Any, current: Any) -> bool:
+    """Whether the document repeats the stored value: equal as JSON, so ``true`` is not 1
+    and ``1`` not ``1.0`` (the different one is checked, as the editor checks it)."""
+    return json.dumps(value, sort_keys=True, default=str) == json.dumps(
+        current, sort_keys=True, default=str
+    )
 
 
 class SettingsPlanner:
@@ -33,96 +43,86 @@ class SettingsPlanner:
     stored: Stored
     providers: dict[str, dict[str, Any]]  # slug -> the provider's document record
     models: dict[str, dict[str, Any]]  # global id -> the model's document record
+    model_paths: dict[str, str]  # global id -> where the document has it
 
     def usable(self, global_id: str) -> bool:
         model = self.models[global_id]
         return model["enabled"] and self.providers[model["provider"]]["enabled"]
 
-    def model_ref(self, value: Any, path: str, current: Any) -> Any:
-        """A changed ``provider/model`` reference must exist (stored or in the document) and be
-        usable; unchanged ones are left as they are."""
-        if value is None or value == "":
+    def model_ref(self, global_id: str) -> ModelRef | None:
+        """The catalog after the import, as ``check_settings`` looks models up."""
+        if global_id not in self.models:
             return None
-        if value == current:
-            return value
-        if not isinstance(value, str):
-            self.issues.append(Issue(path, "must be a provider/model id."))
-        elif value not in self.models:
-            self.issues.append(Issue(path, f"{value!r} is not in the model catalog."))
-        elif not self.usable(value):
-            self.issues.append(Issue(path, f"{value} is disabled; choose an enabled model."))
-        else:
-            return value
-        return MISSING
+        return ModelRef(global_id, self.usable(global_id))
 
-    def fallbacks(self, value: Any, path: str, current: Any) -> Any:
-        """Fallback models, with the limits ``settings.clean`` applies."""
-        if value is None or value == "":
-            return None
-        if value == current:
-            return value
-        limit = settings.MAX_FALLBACKS
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.issues.append(Issue(path, "Give a list of provider/model ids."))
-        elif len(value) > limit or len(set(value)) != len(value):
-            self.issues.append(Issue(path, f"At most {limit} different fallback models."))
-        elif unknown := [v for v in value if v not in self.models]:
-            self.issues.append(Issue(path, f"{unknown[0]!r} is not in the model catalog."))
-        else:
-            return list(value)
-        return MISSING
-
-    def settings_diff(self, value: Any, path: str, current: dict[str, Any]) -> dict[str, Any]:
-        """One layer's field diff. Values go through ``settings.clean``; model references are
-        checked here because they may name models this same document creates."""
+    def settings_diff(
+        self, value: Any, path: str, current: dict[str, Any], org: OrgPolicy | None = None
+    ) -> dict[str, Any]:
+        """One layer's field diff. The fields the document changes go through
+        ``check_settings``, as a save in the editor would; unchanged ones are left alone."""
         if value is None:
             return {}
         if not isinstance(value, dict):
             self.issues.append(Issue(path, "must be a mapping of setting: value."))
             return {}
-        infinite = {k for k, v in value.items() if isinstance(v, float) and not math.isfinite(v)}
-        self.issues.extend(Issue(f"{path}.{k}", "must be a finite number.") for k in infinite)
-        plain = {k: v for k, v in value.items() if k not in MODEL_REFS and k not in infinite}
+        changed = {k: v for k, v in value.items() if k not in current or not same(v, current[k])}
         try:
-            cleaned = settings.clean(plain)
+            checked = check_settings(changed, org=org, catalog=self.model_ref)
         except ValidationError as exc:
             self.issues.extend(Issue(f"{path}.{k}", m) for k, m in exc.errors.items())
-            cleaned = {}
-        if "model" in value:
-            cleaned["model"] = self.model_ref(value["model"], f"{path}.model", current["model"])
-        if "fallback_models" in value:
-            old, new = current["fallback_models"], value["fallback_models"]
-            cleaned["fallback_models"] = self.fallbacks(new, f"{path}.fallback_models", old)
-        cleaned = {k: v for k, v in cleaned.items() if v is not MISSING}
-        return audit.diff({k: current[k] for k in cleaned}, cleaned)
+            return {}
+        return audit.diff({k: current[k] for k in checked}, checked)
 
-    def layer_diff(self, reader: Reader, scope: str, row: Any) -> dict[str, Any]:
+    def layer_diff(
+        self, reader: Reader, scope: str, row: Any, org: OrgPolicy | None = None
+    ) -> dict[str, Any]:
         """The settings diff of a record that owns a parameter set."""
         before = self.stored.settings_of(scope, row.id) if row is not None else NO_SETTINGS
-        return self.settings_diff(reader.data.get("settings"), f"{reader.path}.settings", before)
+        data = reader.data.get("settings")
+        return self.settings_diff(data, f"{reader.path}.settings", before, org)
 
     def defaults_section(self, value: Any) -> None:
-        """One default chat and one default embedding model, each of the right category."""
-        keys = ("chat", "embedding")
-        reader = Reader({} if value is None else value, "defaults", keys, self.issues)
+        """One default chat and one default embedding model, by ``set_default``'s rules; and
+        a default the document leaves in place stays a model the editor could save."""
+        reader = Reader({} if value is None else value, "defaults", KINDS, self.issues)
         current = self.stored.defaults()
-        for kind in ("chat", "embedding"):
-            wanted, path = reader.get(kind, model_reference), f"defaults.{kind}"
+        final = dict(current)
+        for kind in KINDS:
+            wanted = reader.get(kind, model_reference)
             if wanted is MISSING or wanted is None:
-                wanted = current[kind]  # left alone
-            elif wanted == current[kind]:
-                self.plan.unchanged += 1
-            elif self.model_ref(wanted, path, None) is MISSING:
                 continue
-            else:
-                diff = {kind: {"before": current[kind], "after": wanted}}
-                change = Change(
-                    "defaults", kind, "update", path, (kind,), diff, values={kind: wanted}
-                )
-                self.plan.changes.append(change)
-            category = self.models[wanted]["category"] if wanted in self.models else None
-            if category and (category == "embedding") != (kind == "embedding"):
-                reader.error(kind, f"{wanted} is a {category} model: not a default {kind} model.")
+            if wanted == current[kind]:
+                self.plan.unchanged += 1
+                continue
+            ref = self.model_ref(wanted)
+            if ref is None:
+                reader.error(kind, f"{wanted!r} is not in the model catalog.")
+                continue
+            try:
+                category = self.models[wanted]["category"]
+                check_default(kind, wanted, category=category, usable=ref.usable)
+            except ValidationError as exc:
+                reader.error(kind, exc.message)
+                continue
+            final[kind] = wanted
+            diff = {kind: {"before": current[kind], "after": wanted}}
+            change = Change(
+                "defaults", kind, "update", f"defaults.{kind}", (kind,), diff, values={kind: wanted}
+            )
+            self.plan.changes.append(change)
+        self.kept_defaults(current, final)
+
+    def kept_defaults(self, current: dict[str, Any], final: dict[str, Any]) -> None:
+        """A default the document changes (disabled, another category) but keeps as the
+        default: refused at the model's field, as the model editor refuses it."""
+        for global_id in {g for g in current.values() if g in self.model_paths}:
+            kinds = {kind for kind in KINDS if final[kind] == global_id}
+            model = self.models[global_id]
+            errors = default_model_errors(
+                kinds, enabled=model["enabled"], category=model["category"]
+            )
+            path = self.model_paths[global_id]
+            self.issues.extend(Issue(f"{path}.{field}", m) for field, m in errors.items())
 
     def global_settings(self, value: Any) -> None:
         diff = self.settings_diff(value, "settings", self.stored.settings_of("global"))

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import AllowedHost, User
+from webapp.services.accounts import recent_sign_in
 from webapp.services.changes import commit_change, delete_record
 from webapp.services.credentials.addresses import host_key, literal, why_never_host
 from webapp.services.credentials.hostnames import ascii_host, unprintable
@@ -65,8 +66,9 @@ def _require_admin(actor: User | None) -> None:
 
 
 def add_allowed_host(actor: User, host: str, note: str | None = None) -> AllowedHost:
-    """Allow one ``host:port`` (no scheme, no path)."""
+    """Allow one ``host:port`` (no scheme, no path): keys may then be sent there."""
     _require_admin(actor)
+    recent_sign_in.require("Allowing a private host")
     name, port = split_entry(host)
     label = host_key(name, port)
     note = (note or "").strip()[:300] or None

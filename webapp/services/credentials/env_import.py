@@ -88,7 +88,8 @@ def _plan_one(provider: Provider) -> EnvKey | None:
     if env_key_pause(provider) is not None:
         return item(
             REFUSED,
-            reason="the key is paused (the provider's base URL moved); confirm it on the Keys page",
+            reason="the key is paused (not confirmed for this variable and the provider's "
+            "address); confirm it on the Keys page",
         )
     stored = _stored_label(provider, secret)
     if stored is not None:

@@ -1,6 +1,8 @@
 """Where a key may be sent: one canonical origin for a URL, the URL a stored key (or a
 provider's environment-variable key) would be sent to today, and whether that is still the
-origin someone who may manage the key approved.
+origin someone who may manage the key approved. For the environment-variable key (the
+fallback key) the approval is the pair (variable, origin): what is sent is the value of
+``api_key_env``, so naming another variable pauses it as surely as another address does.
 
 A key whose effective origin moved away from its approved origin is *paused*: key resolution
 skips it until it is re-entered or the new origin is confirmed. Paused is derived, never
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 
 from webapp.extensions import db
 from webapp.models import Credential, Organization, Provider, Scope
+from webapp.services.catalog.seed_data import PROVIDERS as PRESETS
 
 if TYPE_CHECKING:
     from webapp.services.catalog.snapshot import ProviderInfo
@@ -75,22 +78,36 @@ def effective_url(credential: Credential) -> str | None:
 
 @dataclass(frozen=True)
 class Pause:
-    """Why a key is not sent: where it would go now is not where it was approved for."""
+    """Why a key is not sent: where it would go now is not where it was approved for (for
+    the fallback key: or the variable it would send is not the one approved)."""
 
     provider: str  # display name
     approved: str | None
     current: str | None
     own_url: bool  # the key's own base-URL override moved (else its provider's address)
+    variable: str | None = None  # the fallback key: the variable it would send now …
+    approved_variable: str | None = None  # … and the one approved with ``approved``
 
     @property
     def new_host(self) -> str:
         return shown_origin(self.current)
 
     @property
+    def variable_changed(self) -> bool:
+        return self.variable is not None and self.variable != self.approved_variable
+
+    @property
     def why(self) -> str:
         """The reason, as shown next to the key."""
         if self.own_url:
             return f"its base URL now points at {self.new_host}"
+        if self.variable_changed and self.approved_variable is None:
+            return f"{self.variable} has not been confirmed for {self.new_host}"
+        if self.variable_changed:
+            return (
+                f"{self.provider}'s fallback key variable changed to {self.variable}, which has "
+                f"not been confirmed for {self.new_host}"
+            )
         return f"{self.provider}'s address changed to {self.new_host}"
 
 
@@ -104,11 +121,25 @@ def credential_pause(credential: Credential) -> Pause | None:
 
 
 def env_key_pause(provider: Provider | ProviderInfo) -> Pause | None:
-    """The pause of the provider's environment-variable key, or None."""
+    """The pause of the provider's environment-variable key, or None when the pair (its
+    variable, its address) is the pair an admin approved."""
     current = origin_of(provider_url(provider))
-    if current is not None and current == provider.env_key_origin:
+    variable = provider.api_key_env
+    if current is not None and (variable, current) == approved_env_key(provider):
         return None
-    return Pause(provider.display_name, provider.env_key_origin, current, own_url=False)
+    return Pause(
+        provider.display_name,
+        provider.env_key_origin,
+        current,
+        own_url=False,
+        variable=variable,
+        approved_variable=provider.env_key_var,
+    )
+
+
+def approved_env_key(provider: Provider | ProviderInfo) -> tuple[str | None, str | None]:
+    """(variable, origin): what the provider's fallback key was approved to send, and where."""
+    return provider.env_key_var, provider.env_key_origin
 
 
 def who_confirms(credential: Credential) -> str:
@@ -139,6 +170,12 @@ def paused_message(credential: Credential, pause: Pause) -> str:
 
 
 def env_paused_message(provider: Provider | ProviderInfo, pause: Pause) -> str:
+    if pause.variable_changed:
+        return (
+            f"The fallback key {provider.api_key_env} is paused because it has not been "
+            f"confirmed for {pause.new_host} ({provider.display_name}'s fallback key). An admin "
+            f"can confirm sending {provider.api_key_env} there on the Keys page."
+        )
     return (
         f"The fallback key {provider.api_key_env} is paused because {provider.display_name}'s "
         f"base URL now points at {pause.new_host}, not the address it was confirmed for. An "
@@ -146,10 +183,26 @@ def env_paused_message(provider: Provider | ProviderInfo, pause: Pause) -> str:
     )
 
 
+def preset_env_keys() -> frozenset[tuple[str, str]]:
+    """The (variable, origin) pairs the presets ship: each variable for its own service's
+    address (OPENAI_API_KEY → https://api.openai.com:443)."""
+    return frozenset(
+        (preset.api_key_env, origin)
+        for preset in PRESETS
+        if preset.api_key_env and (origin := origin_of(preset.base_url)) is not None
+    )
+
+
 def approve_new_provider(provider: Provider) -> None:
-    """A provider being created (form, config import, seed): its fallback key may go to the
-    address it is created with. Later address changes pause it until an admin confirms."""
-    provider.env_key_origin = origin_of(provider_url(provider))
+    """A provider being created (form, API, config import, seed). Its fallback key is
+    approved only when the pair is a preset's own — the variable's value is meant for that
+    very host; any other pair (OPENAI_API_KEY for some other address, say) starts paused
+    until an admin confirms "send VARIABLE to HOST"."""
+    pair = (provider.api_key_env, origin_of(provider_url(provider)))
+    if pair in preset_env_keys():
+        provider.env_key_var, provider.env_key_origin = pair
+    else:
+        provider.env_key_var = provider.env_key_origin = None
 
 
 def provider_host(provider: Provider) -> str:

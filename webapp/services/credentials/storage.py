@@ -22,11 +22,12 @@ from webapp.models import Credential, LastTestStatus, OrgRole, Provider, Scope, 
 from webapp.models.base import utcnow
 from webapp.models.credential import owner_key
 from webapp.services import side_writes
+from webapp.services.accounts import recent_sign_in
 from webapp.services.audit import events as audit
 from webapp.services.changes import commit_change, delete_record
 from webapp.services.credentials import crypto
 from webapp.services.credentials.hostnames import unprintable
-from webapp.services.credentials.origins import effective_url, origin_of
+from webapp.services.credentials.origins import effective_url, origin_of, provider_url
 from webapp.services.credentials.url_guard import check_base_url
 from webapp.services.errors import NotFound, ValidationError
 from webapp.services.settings.cache import bump_on
@@ -37,6 +38,7 @@ AUDITED_FIELDS = ("provider", "label", "base_url", "expires_at")
 MIN_SECRET, MAX_SECRET = 8, 4096
 HINT_MIN = 20  # shorter keys show none of their characters
 LAST_EXPIRY_YEAR = 9999
+CONFIRM_ACTION = "Sending a stored key to a new address"
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,11 @@ def update_credential(
     )
     if _label_taken(owner, credential.provider_id, label, credential.id):
         raise ValidationError({"label": f"Another key for this provider is labelled “{label}”."})
+    if new_secret is None and data.confirm_origin:
+        # Sending the *stored* key somewhere new: the same proof as the confirm routes ask.
+        target = base_url or provider_url(credential.provider)
+        if origin_of(target) != credential.approved_origin:
+            recent_sign_in.require(CONFIRM_ACTION)
     before = _snapshot(credential)
     credential.label, credential.base_url, credential.expires_at = label, base_url, expires_at
     marker = None

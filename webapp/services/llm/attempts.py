@@ -47,10 +47,7 @@ def run(
     call: Call,
     targets: list[Target],
     work: Callable[[Target], T],
-    *,
-    timeout_s: float,
-    max_retries: int,
-    backoff_ms: int,
+    policy: retry.Policy,
 ) -> tuple[Target, T]:
     """Run ``work`` on the pool's keys in turn, with retries; the target that served and
     the result. Raises the classified error when every key and retry is spent."""
@@ -66,7 +63,7 @@ def run(
             try:
                 return target, work(target)
             except Exception as exc:
-                error = classify(exc, model.provider_name, secrets, timeout_s)
+                error = classify(exc, model.provider_name, secrets, policy.timeout_s)
                 if isinstance(error, RateLimited):
                     pools.note_rate_limited(target.key.credential_id)
                 switch = isinstance(error, (RateLimited, AuthError))
@@ -75,15 +72,6 @@ def run(
                 _next_key(call, target, error, started)
                 position[0] += 1
 
-    return retry.with_retries(
-        one,
-        model=model.global_id,
-        provider=model.provider_name,
-        secrets=secrets,
-        max_retries=max_retries,
-        backoff_ms=backoff_ms,
-        timeout_s=timeout_s,
-        attempts=call.attempts,
-        scope=call.outbound,
-        deadline=call.deadline,
+    return call.retried(
+        one, model=model.global_id, provider=model.provider_name, secrets=secrets, policy=policy
     )

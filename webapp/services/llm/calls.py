@@ -27,7 +27,7 @@ from webapp.services.catalog.snapshot import CALL_PARAMS, ModelInfo
 from webapp.services.credentials import url_guard
 from webapp.services.credentials.resolution import ResolvedKey, resolve_keys
 from webapp.services.errors import ServiceError, ValidationError
-from webapp.services.llm import clients, inflight, transport
+from webapp.services.llm import clients, inflight, retry, transport
 from webapp.services.llm.adapters import adapter_for
 from webapp.services.llm.errors import BadRequest, LLMError, NotConfigured
 from webapp.services.llm.metering import CallRecord, Metered, write
@@ -37,6 +37,7 @@ from webapp.services.settings import resolution as effective_settings
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 LOGGING_FIELDS = ("logging_enabled", "logging_level", "log_request_bodies", "log_response_bodies")
 
 
@@ -102,6 +103,28 @@ class Call:
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
+
+    def retried(
+        self,
+        fn: Callable[[], T],
+        *,
+        model: str,
+        provider: str,
+        secrets: tuple[str, ...],
+        policy: retry.Policy,
+    ) -> T:
+        """``fn`` under the retry loop, its attempts logged in this call's record, within
+        the call's outbound scope and overall deadline."""
+        return retry.with_retries(
+            fn,
+            model=model,
+            provider=provider,
+            secrets=secrets,
+            policy=policy,
+            attempts=self.attempts,
+            scope=self.outbound,
+            deadline=self.deadline,
+        )
 
     def serve(self, target: Target) -> None:
         self.record.model = target.model

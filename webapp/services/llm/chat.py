@@ -7,7 +7,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from webapp.services.catalog.snapshot import ModelInfo
-from webapp.services.llm import attempts, cooldown
+from webapp.services.llm import attempts, cooldown, retry
 from webapp.services.llm.calls import (
     Call,
     CallContext,
@@ -121,12 +121,7 @@ def _run(call: Call, messages: list[Message], tools: list[Tool], action: str) ->
 
         try:
             target, result = attempts.run(
-                call,
-                targets,
-                send,
-                timeout_s=request.timeout_s,
-                max_retries=settings.values["max_retries"],
-                backoff_ms=settings.values["retry_backoff_ms"],
+                call, targets, send, retry.Policy.of(settings.values, request.timeout_s)
             )
         except LLMError as exc:
             cooldown.failed(model, exc)

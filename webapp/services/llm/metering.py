@@ -10,14 +10,16 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
+from webapp.extensions import db
 from webapp.models import AuditEvent, CallStatus, Credential, Mode, UsageRecord
 from webapp.models.base import utcnow
 from webapp.services import side_writes
 from webapp.services.audit.events import diff as audit_diff
-from webapp.services.billing import reservations
+from webapp.services.billing import interrupted, reservations
 from webapp.services.billing.plan import BudgetRef
 from webapp.services.billing.reservations import Hold
 from webapp.services.catalog.snapshot import ModelInfo
@@ -25,6 +27,7 @@ from webapp.services.llm import outbox
 from webapp.services.llm.errors import LLMError, redact
 from webapp.services.llm.types import Usage
 from webapp.services.llm.usage import MeteredUsage, cost_usd, credits_for, normalize
+from webapp.services.usage.references import drop_vanished
 
 log = logging.getLogger(__name__)
 
@@ -216,65 +219,70 @@ def _warn(connection: Connection, budget: BudgetRef, spent: Decimal, percent: in
     log.warning("budget %s reached %s%% (%s of %s)", budget.id, percent, spent, budget.amount)
 
 
-# References a usage record keeps only while the row exists (ON DELETE SET NULL).
-REFERENCES = {
-    "user_id": "users",
-    "org_id": "organizations",
-    "feature_id": "features",
-    "provider_id": "providers",
-    "model_id": "models",
-    "credential_id": "credentials",
-    "access_token_id": "access_tokens",
-    "account_id": "credit_accounts",
-}
-
-
-def _drop_vanished(connection: Connection, row: dict[str, Any]) -> None:
-    """A user, key or model deleted while the call ran: keep the record, drop the link (the
-    names stay copied in the record)."""
-    for column, table in REFERENCES.items():
-        if row.get(column) is None:
-            continue
-        found = connection.execute(
-            sa.text(f"SELECT 1 FROM {table} WHERE id = :id"), {"id": row[column]}
-        ).first()
-        if found is None:
-            row[column] = None
+def _write(connection: Connection, entry: dict[str, Any], *, first_try: bool) -> None:
+    """The usage record, the key's last use, and the settlement of what the call held."""
+    row, hold = entry["row"], entry["hold"]
+    charges = hold is not None and hold.plan.charges
+    if charges and first_try and connection.dialect.name == "postgresql":
+        reservations.settle_with_usage(
+            connection, hold, row, usd=row["cost_usd"], credits=row["credits"], warn=_warn
+        )
+    else:
+        usage_id = connection.execute(INSERT_USAGE, row).scalar_one()
+        if charges:
+            reservations.settle(
+                connection,
+                hold,
+                usd=row["cost_usd"],
+                credits=row["credits"],
+                usage_id=usage_id,
+                warn=_warn,
+            )
+    if row["status"] == CallStatus.OK:
+        _mark_used(connection, row["credential_id"], row["created_at"])
 
 
 def persist(entry: dict[str, Any], *, replay: bool = False) -> None:
-    """Write one metering entry: the usage record, the key's last use, and the settlement of
-    what the call held — in one transaction of its own, so all of it lands or none of it.
+    """Write one metering entry in one transaction of its own, so all of it lands or none.
+
     ``replay`` (a second attempt, the outbox) first checks whether an earlier attempt landed
-    after all, and drops references to rows deleted in the meantime."""
+    after all, and drops references to rows deleted in the meantime. If what it finds is the
+    ``interrupted`` placeholder of a reservation sweep (the call looked dead while its entry
+    waited in the outbox), the real record takes its place and is charged."""
     row, hold = entry["row"], entry["hold"]
     redo = lambda: persist(entry, replay=True)  # noqa: E731 - the test suite's re-apply
     # One statement writes the record and its settlement (PostgreSQL), so it needs no
     # transaction around it — unless a soft budget may add a warning that must land with it.
     single = not replay and (hold is None or all(b.hard for b in hold.plan.budgets))
     with side_writes.own_transaction(redo, single_statements=single) as connection:
-        if replay:
-            if reservations.usage_exists(connection, row["request_id"]):
-                return
-            _drop_vanished(connection, row)
-        charges = hold is not None and hold.plan.charges
-        if charges and not replay and connection.dialect.name == "postgresql":
-            reservations.settle_with_usage(
-                connection, hold, row, usd=row["cost_usd"], credits=row["credits"], warn=_warn
-            )
-        else:
-            usage_id = connection.execute(INSERT_USAGE, row).scalar_one()
-            if charges:
-                reservations.settle(
-                    connection,
-                    hold,
-                    usd=row["cost_usd"],
-                    credits=row["credits"],
-                    usage_id=usage_id,
-                    warn=_warn,
-                )
-        if row["status"] == CallStatus.OK:
-            _mark_used(connection, row["credential_id"], row["created_at"])
+        if not replay:
+            _write(connection, entry, first_try=True)
+            return
+        if hold is not None and hold.reserved:
+            reservations.claim(connection, hold.request_id)
+        found = interrupted.landed(connection, row["request_id"])
+        if found is None:
+            drop_vanished(connection, row)
+            _write(connection, entry, first_try=False)
+            return
+        if not found.placeholder:
+            return  # landed already
+    _replace_placeholder(found.id, entry)
+
+
+def _replace_placeholder(record_id: int, entry: dict[str, Any]) -> None:
+    """The real record in the placeholder's place, charged, in one transaction. The sweep
+    that wrote the placeholder deleted the reservation and released its hold: settling finds
+    no reservation and releases nothing twice. It runs in a session of its own (not the
+    caller's): the rollups may count the placeholder already, and taking it out is theirs."""
+    side_writes.release_connection()
+    with current_app.app_context():  # a new db.session, removed (rolled back) at its end
+        interrupted.remove_placeholder(record_id)
+        connection = db.session.connection()
+        drop_vanished(connection, entry["row"])
+        _write(connection, entry, first_try=False)
+        db.session.commit()
+    log.warning("metering %s replaced its interrupted placeholder", entry["row"]["request_id"])
 
 
 def write(call: CallRecord) -> Metered:
@@ -291,7 +299,7 @@ def write(call: CallRecord) -> Metered:
             persist(entry)
         except IntegrityError:  # landed already, or a referenced row vanished meanwhile
             persist(entry, replay=True)
-    except SQLAlchemyError as exc:
+    except Exception as exc:  # the type only: a message may quote the row's values
         log.error(
             "metering %s failed (%s): kept in the outbox", call.request_id, type(exc).__name__
         )

@@ -42,6 +42,7 @@ from webapp.services.llm.errors import (
 from webapp.services.llm.types import EmbeddingResult, LiveModel, Usage
 
 LIST_TIMEOUT_S = 15.0
+LIST_RETRIES = retry.Policy(max_retries=1, backoff_ms=300, timeout_s=LIST_TIMEOUT_S)
 
 
 @leaves_caller_pending
@@ -73,9 +74,7 @@ def embed(
                 call,
                 targets,
                 lambda t: t.adapter.embed(t.client, info.model_id, texts, timeout_s),
-                timeout_s=timeout_s,
-                max_retries=settings.values["max_retries"],
-                backoff_ms=settings.values["retry_backoff_ms"],
+                retry.Policy.of(settings.values, timeout_s),
             )
         except LLMError as exc:
             cooldown.failed(info, exc)
@@ -210,17 +209,12 @@ def list_models(
             call.serve(target)
             call.record.model = probe if probe.id else None
             result.key_source = key.source
-            models = retry.with_retries(
+            models = call.retried(
                 lambda: adapter_for(provider.protocol).list_models(target.client, LIST_TIMEOUT_S),
                 model=f"{provider.slug}/(models)",
                 provider=provider.display_name,
                 secrets=(key.secret,),
-                max_retries=1,
-                backoff_ms=300,
-                timeout_s=LIST_TIMEOUT_S,
-                attempts=call.attempts,
-                scope=call.outbound,
-                deadline=call.deadline,
+                policy=LIST_RETRIES,
             )
             call.record.usage = Usage(0, 0, 0)
             call.record.response_body = {"models": len(models)}

@@ -69,22 +69,37 @@ def _out_of_time(provider: str) -> Timeout:
     )
 
 
+@dataclass(frozen=True)
+class Policy:
+    """How one model is tried: retries after the first attempt, the backoff's base, and the
+    time each attempt may take."""
+
+    max_retries: int
+    backoff_ms: int
+    timeout_s: float
+
+    @classmethod
+    def of(cls, settings: dict[str, Any], timeout_s: float) -> Policy:
+        """The policy effective settings give a call's model."""
+        return cls(settings["max_retries"], settings["retry_backoff_ms"], timeout_s)
+
+
 def with_retries(
     fn: Callable[[], T],
     *,
     model: str,
     provider: str,
     secrets: tuple[str, ...],
-    max_retries: int,
-    backoff_ms: int,
-    timeout_s: float,
+    policy: Policy,
     attempts: Attempts,
     scope: transport.Scope | None = None,
     deadline: float | None = None,
 ) -> T:
     """Call ``fn`` until it succeeds, the error is not retryable, retries run out, or the
-    overall ``deadline`` (``time.monotonic()``) is too close for another attempt."""
+    overall ``deadline`` (``time.monotonic()``) is too close for another attempt. A call
+    runs this through ``Call.retried``, which supplies its log, scope and deadline."""
     scope = scope or transport.Scope()
+    max_retries, backoff_ms, timeout_s = policy.max_retries, policy.backoff_ms, policy.timeout_s
     for number in range(max_retries + 1):
         started = time.perf_counter()
         left = timeout_s if deadline is None else min(timeout_s, deadline - time.monotonic())

@@ -17,7 +17,7 @@ from webapp.models import Feature, Organization, ParameterSet, Profile
 from webapp.services.catalog import snapshot as catalog_snapshot
 from webapp.services.catalog.snapshot import ModelInfo
 from webapp.services.errors import NotConfigured, ValidationError
-from webapp.services.settings import layers as settings_service
+from webapp.services.settings import values as settings_values
 from webapp.services.settings.cache import settings_cache
 from webapp.services.settings.fields import BY_NAME, COLUMN, FIELDS
 
@@ -209,12 +209,12 @@ def clamp_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str
         if value is None:
             continue
         if spec.kind in ("float", "int"):
-            number = settings_service.check_number(spec, value)
+            number = settings_values.check_number(spec, value)
             assert spec.low is not None and spec.high is not None  # every numeric field has both
             value = min(max(number, spec.low), spec.high)
             if value != number:
                 clamped.append(name)
-        clean[name] = settings_service.clean_value(name, value)
+        clean[name] = settings_values.clean_value(name, value)
     return clean, clamped
 
 

@@ -1,8 +1,9 @@
 """The application's health, for /healthz, the maintenance gate and the admin banner.
 
 Answers are cached per process: the schema state for a few seconds (pages consult it on
-every request, so it must never cost a query per request) and the encryption key check for
-a minute (it is run at start; keys only change with a restart).
+every request, so it must never cost a query per request), the encryption key check for
+a minute (it is run at start; keys only change with a restart) and this host's metering
+outbox for ten seconds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,8 +20,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from webapp.services.credentials.key_check import KeyCheck, check_encryption_keys
 from webapp.services.system.schema import SchemaState, read_schema_state
 
+if TYPE_CHECKING:
+    from webapp.services.llm.outbox import OutboxState
+
 SCHEMA_CHECK_SECONDS = 5.0
 KEY_CHECK_SECONDS = 60.0
+OUTBOX_CHECK_SECONDS = 10.0
 EXTENSION = "switchboard.health"
 T = TypeVar("T")
 
@@ -58,6 +63,8 @@ class Health:
     def __init__(self) -> None:
         self.schema: Cached[SchemaState] = Cached(read_schema_state, SCHEMA_CHECK_SECONDS)
         self.keys: Cached[KeyCheck] = Cached(check_encryption_keys, KEY_CHECK_SECONDS)
+        # Read from files that can grow large while the database is down: not on every poll.
+        self.outbox: Cached[OutboxState | None] = Cached(_outbox_state, OUTBOX_CHECK_SECONDS)
 
 
 def health() -> Health:
@@ -72,6 +79,7 @@ class HealthReport:
     schema: SchemaState
     keys: KeyCheck | None  # None: not checked (the schema is not usable)
     cooling: tuple[str, ...] = ()  # providers and models resting after repeated failures
+    outbox: OutboxState | None = None  # this host's metering entries not written yet
 
     @property
     def ok(self) -> bool:
@@ -91,7 +99,23 @@ class HealthReport:
             body["details"] = details
         if self.cooling:  # information, not ill health: calls go to fallbacks meanwhile
             body["cooling_down"] = list(self.cooling)
+        if self.outbox is not None and not self.outbox.empty:  # for an admin to look at
+            body["metering_outbox"] = {
+                "pending": self.outbox.pending,
+                "parked": len(self.outbox.parked),
+                "quarantined": self.outbox.quarantined,
+            }
         return body
+
+
+def _outbox_state() -> OutboxState | None:
+    """This host's metering outbox (files, no query); None when it cannot be read."""
+    from webapp.services.llm import outbox
+
+    try:
+        return outbox.state()
+    except OSError:
+        return None
 
 
 def _keys_status(keys: KeyCheck) -> str:
@@ -104,14 +128,15 @@ def health_report() -> HealthReport:
     """Both checks, the schema read fresh (for load balancers and operators)."""
     checks = health()
     schema = checks.schema.get(fresh=True)
+    spooled = checks.outbox.get()
     if not schema.current:
-        return HealthReport(schema, None)
+        return HealthReport(schema, None, outbox=spooled)
     try:
         keys = checks.keys.get()
         cooling = _cooling()
     except SQLAlchemyError:
-        return HealthReport(SchemaState("unreachable", (), schema.expected), None)
-    return HealthReport(schema, keys, cooling)
+        return HealthReport(SchemaState("unreachable", (), schema.expected), None, outbox=spooled)
+    return HealthReport(schema, keys, cooling, spooled)
 
 
 def _cooling() -> tuple[str, ...]:

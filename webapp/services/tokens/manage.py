@@ -4,12 +4,16 @@ Members own personal tokens (which may run in one of their orgs); org admins own
 service tokens and may revoke members' tokens running in those orgs; admins see and revoke
 every token. The secret is returned once by the create functions and never stored, audited or
 logged: the database keeps its SHA-256 hash and an 11-character prefix.
+
+A token whose scope reaches the management API (``read_only``, ``full``) is a lasting
+credential with its owner's powers, so creating one needs a recent sign-in: a session
+restored from the remember-me cookie cannot mint one. On the API a ``full`` token stands for
+that sign-in, and a token created with a token reaches no further than it (``within``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -18,10 +22,12 @@ from sqlalchemy.orm import aliased
 from webapp.extensions import db
 from webapp.models import AccessToken, Organization, OrgRole, TokenKind, User
 from webapp.models.base import utcnow
+from webapp.services.accounts import recent_sign_in
 from webapp.services.audit import events as audit
 from webapp.services.billing import budgets
 from webapp.services.changes import commit_change
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
+from webapp.services.paging import paginate
 from webapp.services.tokens import rules
 from webapp.services.tokens.secrets import new_secret
 
@@ -41,6 +47,7 @@ AUDIT_FIELDS = (
     "revoked_at",
 )
 TOKENS_PER_PAGE = 50
+MINT_ACTION = "Creating a token that can use the management API"
 STATES = ("active", "expired", "revoked", "all")
 
 
@@ -126,6 +133,15 @@ def _clean(data: rules.TokenInput, budget: budgets.BudgetInput | None) -> dict[s
     return values
 
 
+def _may_mint(values: dict[str, object], within: rules.Reach | None) -> None:
+    """Refuse a token reaching further than the one creating it, and a management token
+    without a recent sign-in; checked after the fields, before anything is written."""
+    if within is not None:
+        rules.check_within(values, within)
+    if values["scope"] in rules.MANAGEMENT_SCOPES:
+        recent_sign_in.require(MINT_ACTION)
+
+
 def _create(
     actor: User | None,
     columns: dict[str, object],
@@ -170,9 +186,11 @@ def create_personal_token(
     actor: User | None,
     org_id: int | None = None,
     budget: budgets.BudgetInput | None = None,
+    within: rules.Reach | None = None,
 ) -> NewToken:
     """A token of ``user``'s own, optionally running in one of their orgs. ``actor`` is the
-    user themself, or None for the command line (the server's operator)."""
+    user themself, or None for the command line (the server's operator); ``within``: the
+    token this one is created with (the API)."""
     if actor is not None and actor.id != user.id:
         raise PermissionDenied("People create their own personal tokens.")
     if not user.active:
@@ -182,6 +200,7 @@ def create_personal_token(
         if user.org_role(org_id) is None:
             raise ValidationError({"org_id": "Choose one of your organizations."})
         _usable_org(org_id, "org_id")
+    _may_mint(values, within)
     columns = {"kind": TokenKind.PERSONAL, "user_id": user.id, "org_id": org_id, **values}
     return _create(actor, columns, budget, user)
 
@@ -192,12 +211,14 @@ def create_service_token(
     data: rules.TokenInput,
     *,
     budget: budgets.BudgetInput | None = None,
+    within: rules.Reach | None = None,
 ) -> NewToken:
     """An org's token for an application with no user (admins and the org's admins)."""
     if not (actor.is_admin or actor.org_role(org_id) == OrgRole.ORG_ADMIN):
         raise NotFound("That organization does not exist.")
     values = _clean(data, budget)
     _usable_org(org_id, "")
+    _may_mint(values, within)
     columns = {"kind": TokenKind.SERVICE, "user_id": None, "org_id": org_id, **values}
     return _create(actor, columns, budget, actor)
 
@@ -223,24 +244,66 @@ def revoke_token(actor: User, token_id: int) -> AccessToken:
     return token
 
 
-def _newest_first(query: sa.Select[AccessToken]) -> list[AccessToken]:
-    return list(db.session.scalars(query.order_by(AccessToken.created_at.desc(), AccessToken.id)))
+def revoke_management_tokens(user: User, *, actor: User | None, why: str) -> int:
+    """Revoke ``user``'s personal tokens that reach the management API (``read_only`` and
+    ``full``), each audited with ``why``; gateway-only tokens (applications) keep working.
+    Called when the password changes and on "sign out everywhere", so a stolen session leaves
+    no lasting credential behind. Not committed: it joins the caller's change."""
+    tokens = list(
+        db.session.scalars(
+            sa.select(AccessToken).where(
+                AccessToken.kind == TokenKind.PERSONAL,
+                AccessToken.user_id == user.id,
+                AccessToken.scope.in_(tuple(rules.MANAGEMENT_SCOPES)),
+                AccessToken.revoked_at.is_(None),
+            )
+        )
+    )
+    now = utcnow()
+    for token in tokens:
+        before = audit.snapshot(token, AUDIT_FIELDS)
+        token.revoked_at = now
+        changes = audit.diff(before, audit.snapshot(token, AUDIT_FIELDS))
+        audit.record(
+            "revoke",
+            "access_token",
+            actor=actor,
+            target_id=token.id,
+            target_label=label(token),
+            changes={**changes, "reason": why},
+            org_id=token.org_id,
+        )
+    if tokens:
+        log.info("%d management token(s) of %s revoked: %s", len(tokens), user.email, why)
+    return len(tokens)
+
+
+def revoked_phrase(count: int) -> str:
+    """The revocation above in a sentence for a notice ("" when nothing was revoked)."""
+    if not count:
+        return ""
+    noun, verb = ("access token", "was") if count == 1 else ("access tokens", "were")
+    return f" {count} {noun} reaching the management API {verb} revoked."
+
+
+def _newest_first(query: sa.Select[AccessToken]) -> sa.Select[AccessToken]:
+    return query.order_by(AccessToken.created_at.desc(), AccessToken.id)
 
 
 def list_personal(actor: User) -> list[AccessToken]:
     """The actor's own personal tokens, newest first."""
-    return _newest_first(
-        sa.select(AccessToken).where(
-            AccessToken.kind == TokenKind.PERSONAL, AccessToken.user_id == actor.id
-        )
+    mine = sa.select(AccessToken).where(
+        AccessToken.kind == TokenKind.PERSONAL, AccessToken.user_id == actor.id
     )
+    return list(db.session.scalars(_newest_first(mine)))
 
 
 def list_for_org(actor: User, org_id: int) -> list[AccessToken]:
     """The org's service tokens and the personal tokens running in it (its admins only)."""
     if not (actor.is_admin or actor.org_role(org_id) == OrgRole.ORG_ADMIN):
         raise NotFound("That organization does not exist.")
-    return _newest_first(sa.select(AccessToken).where(AccessToken.org_id == org_id))
+    in_org = sa.select(AccessToken).where(AccessToken.org_id == org_id)
+    return list(db.session.scalars(_newest_first(in_org)))
 
 
 def _state_filter(state: str) -> sa.ColumnElement[bool] | None:
@@ -277,8 +340,5 @@ def list_all(actor: User, *, query: str = "", state: str = "all", page: int = 1)
                 org.slug.like(like, escape="\\"),
             )
         )
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery())) or 0
-    pages = max(1, math.ceil(total / TOKENS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    tokens = _newest_first(select.limit(TOKENS_PER_PAGE).offset((page - 1) * TOKENS_PER_PAGE))
-    return TokenPage(tokens, page, pages, total)
+    result = paginate(_newest_first(select), page, TOKENS_PER_PAGE)
+    return TokenPage(list(result.items), result.page, max(1, result.pages), result.total or 0)

@@ -1,5 +1,6 @@
 """What a new access token may ask for: its name, scope, allowed-model patterns (checked
-against the catalog), per-minute limits and expiry; and how a pattern matches a model."""
+against the catalog), per-minute limits and expiry; how a pattern matches a model; and, for a
+token created with another token, that it reaches no further than that one."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ MAX_PATTERNS = 50
 MAX_EXPIRY_DAYS = 3650
 MAX_REQUESTS_PER_MINUTE = 1_000_000
 MAX_TOKENS_PER_MINUTE = 2_000_000_000  # the column is a 32-bit integer
+# How far each scope reaches; anything beyond the gateway is management.
+SCOPE_REACH: dict[str, int] = {TokenScope.GATEWAY: 0, TokenScope.READ_ONLY: 1, TokenScope.FULL: 2}
+MANAGEMENT_SCOPES = frozenset({TokenScope.READ_ONLY, TokenScope.FULL})
 # "provider/model", or with "*" wildcards in the model part: "openai/*", "openai/gpt-5*".
 PATTERN_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}/[A-Za-z0-9._:@*/-]{1,200}$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -34,6 +38,16 @@ class TokenInput:
     tokens_per_minute: int | None = None
     expires_at: datetime | None = None
     expires_in_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the token creating another token may hand on: its scope, its lifetime and its
+    models (None: unbounded)."""
+
+    scope: str
+    expires_at: datetime | None = None
+    allowed_models: tuple[str, ...] | None = None
 
 
 def matches(pattern: str, global_id: str) -> bool:
@@ -144,3 +158,40 @@ def clean(data: TokenInput) -> dict[str, object]:
     if errors:
         raise ValidationError(errors)
     return values
+
+
+def covered(pattern: str, patterns: tuple[str, ...]) -> bool:
+    """Does every model ``pattern`` matches match one of ``patterns`` too? A pattern's ``*``
+    matches the other's ``*`` literally, which is exactly containment (``*`` is the only
+    wildcard ``PATTERN_RE`` lets in)."""
+    return any(pattern == p or ("*" in p and fnmatchcase(pattern, p)) for p in patterns)
+
+
+def check_within(values: dict[str, object], parent: Reach) -> None:
+    """A token created with a token reaches no further: no wider scope, no longer life, no
+    model the creating token may not call. All messages at once, by field."""
+    errors: dict[str, str] = {}
+    scope = str(values["scope"])
+    if SCOPE_REACH.get(scope, 99) > SCOPE_REACH.get(parent.scope, -1):
+        errors["scope"] = (
+            f"The token you are using has the {parent.scope} scope: it can create tokens of "
+            "that scope or a narrower one."
+        )
+    expires = values.get("expires_at")
+    if parent.expires_at is not None and (
+        not isinstance(expires, datetime) or expires > parent.expires_at
+    ):
+        errors["expires_at"] = (
+            f"The token you are using expires at {parent.expires_at:%Y-%m-%d %H:%M} UTC: a "
+            "token it creates must expire by then."
+        )
+    models = values.get("allowed_models")
+    if parent.allowed_models is not None and (
+        not isinstance(models, list) or not all(covered(m, parent.allowed_models) for m in models)
+    ):
+        errors["allowed_models"] = (
+            "The token you are using may call only "
+            f"{', '.join(parent.allowed_models)[:200]}: a token it creates may not call more."
+        )
+    if errors:
+        raise ValidationError(errors)

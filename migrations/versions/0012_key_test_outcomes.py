@@ -4,8 +4,8 @@ timeout, rate_limited, unavailable, refused, failed); existing rows keep their v
 Downgrading turns the new outcomes back into ``unknown`` (never tested, as far as the old
 code can tell), keeping their message.
 
-Revision ID: 0011_key_test_outcomes
-Revises: 0010_usage_cubes
+Revision ID: 0012_key_test_outcomes
+Revises: 0011_env_key_approval
 Create Date: 2026-12-01 15:30:00
 
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0011_key_test_outcomes"
-down_revision = "0010_usage_cubes"
+revision = "0012_key_test_outcomes"
+down_revision = "0011_env_key_approval"
 branch_labels = None
 depends_on = None
 

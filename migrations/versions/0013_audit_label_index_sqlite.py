@@ -4,8 +4,8 @@
 the prefix as a range on ``lower(target_label)``, which this index serves. Nothing changes on
 PostgreSQL.
 
-Revision ID: 0012_audit_label_index_sqlite
-Revises: 0011_key_test_outcomes
+Revision ID: 0013_audit_label_index_sqlite
+Revises: 0012_key_test_outcomes
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -14,8 +14,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = "0012_audit_label_index_sqlite"
-down_revision = "0011_key_test_outcomes"
+revision = "0013_audit_label_index_sqlite"
+down_revision = "0012_key_test_outcomes"
 branch_labels = None
 depends_on = None
 
