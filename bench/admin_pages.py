@@ -1,6 +1,8 @@
 """Admin pages at scale: seeds 10 000 users, 500 orgs × 20 members (plus one org of 2 000
-members), 2 000 features and 200 000 audit events with bulk Core inserts, then requests every
-admin page as a signed-in admin and reports the median time and the SQL statements per page.
+members), 2 000 features, 200 000 audit events, 2 000 access tokens, 20 000 usage records,
+1 000 credit ledger lines and 20 budgets of one user, and 200 model aliases with bulk Core
+inserts, then requests every admin page as a signed-in admin and reports the median time and
+the SQL statements per page.
 
 Usage: .venv/bin/python bench/admin_pages.py [--engine sqlite|postgresql] [--requests 15]
 PostgreSQL: BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
@@ -18,6 +20,7 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,11 +32,26 @@ from werkzeug.security import generate_password_hash
 from bench._support import bench_app
 from tests.querycount import count_statements
 from webapp.extensions import db
-from webapp.models import AuditEvent, Feature, Membership, Organization, Profile, User
+from webapp.models import (
+    AccessToken,
+    AuditEvent,
+    Budget,
+    CatalogModel,
+    CreditAccount,
+    CreditEntry,
+    Feature,
+    Membership,
+    ModelAlias,
+    Organization,
+    Profile,
+    UsageRecord,
+    User,
+)
 from webapp.services.system.health import health
 
 USERS, ORGS, MEMBERS_PER_ORG, BIG_ORG_MEMBERS = 10_000, 500, 20, 2_000
 FEATURES, AUDIT_EVENTS = 2_000, 200_000
+TOKENS, USAGE_RECORDS, LEDGER_LINES, BUDGETS, ALIASES = 2_000, 20_000, 1_000, 20, 200
 PASSWORD = "bench-password-0001"
 BATCH = 5_000
 
@@ -112,6 +130,7 @@ def seed() -> dict[str, int]:
         for i in range(AUDIT_EVENTS)
     ]
     _insert(AuditEvent.__table__, events)
+    _seed_money_and_use(user_ids, org_ids, now)
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect() as conn:
@@ -123,7 +142,106 @@ def seed() -> dict[str, int]:
         "org": org_ids[0],
         "user": user_ids[5],
         "event": middle,
+        "feature": db.session.scalar(sa.select(sa.func.min(Feature.id))),
     }
+
+
+def _seed_money_and_use(user_ids: list[int], org_ids: list[int], now: datetime) -> None:
+    """Tokens of many people and orgs, their usage, one user's credits and budgets, aliases."""
+    _insert(
+        AccessToken.__table__,
+        [
+            {
+                "kind": "personal" if i % 4 else "service",
+                "user_id": user_ids[i % USERS] if i % 4 else None,
+                "org_id": None if i % 4 else org_ids[i % ORGS],
+                "name": f"token-{i:05d}",
+                "prefix": f"sbt_{i:07d}",
+                "token_hash": f"{i:064d}",
+                "created_at": now - timedelta(hours=i),
+            }
+            for i in range(TOKENS)
+        ],
+    )
+    token_ids = list(db.session.scalars(sa.select(AccessToken.id)))
+    models = list(db.session.scalars(sa.select(CatalogModel).limit(10)))
+    _insert(
+        UsageRecord.__table__,
+        [
+            {
+                "created_at": now - timedelta(minutes=3 * i),
+                "request_id": f"bench-{i:08d}",
+                "caller": "gateway",
+                "operation": "chat",
+                "status": "ok" if i % 20 else "error",
+                "error_type": None if i % 20 else "unavailable",
+                "stream": False,
+                "estimated": False,
+                "usage_adjusted": False,
+                "unpriced": False,
+                "mode": "managed",
+                "user_id": user_ids[i % USERS],
+                "org_id": org_ids[i % ORGS],
+                "access_token_id": token_ids[i % TOKENS],
+                "provider_id": models[i % len(models)].provider_id,
+                "model_id": models[i % len(models)].id,
+                "provider_slug": "bench",
+                "model_name": models[i % len(models)].model_id,
+                "input_tokens": 100 + i % 50,
+                "output_tokens": 40 + i % 30,
+                "cached_tokens": 0,
+                "cost_usd": Decimal("0.0012"),
+                "credits": Decimal("0.0024"),
+                "latency_ms": 300 + i % 400,
+            }
+            for i in range(USAGE_RECORDS)
+        ],
+    )
+    account = CreditAccount(user_id=user_ids[5], balance=Decimal(LEDGER_LINES))
+    db.session.add(account)
+    db.session.flush()
+    _insert(
+        CreditEntry.__table__,
+        [
+            {
+                "account_id": account.id,
+                "created_at": now - timedelta(hours=LEDGER_LINES - i),
+                "kind": "grant",
+                "amount": Decimal(1),
+                "balance_after": Decimal(i + 1),
+                "actor_id": user_ids[0],
+                "note": "bench grant",
+            }
+            for i in range(LEDGER_LINES)
+        ],
+    )
+    _insert(
+        Budget.__table__,
+        [
+            {
+                "user_id": user_ids[5],
+                "period": ("daily", "monthly", "total")[i % 3],
+                "unit": "usd",
+                "amount": Decimal(10 + i),
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+            for i in range(BUDGETS)
+        ],
+    )
+    _insert(
+        ModelAlias.__table__,
+        [
+            {
+                "name": f"alias-{i:04d}",
+                "model_id": models[i % len(models)].id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(ALIASES)
+        ],
+    )
 
 
 def pages(ids: dict[str, int]) -> dict[str, tuple[str, dict[str, str]]]:
@@ -151,6 +269,7 @@ def pages(ids: dict[str, int]) -> dict[str, tuple[str, dict[str, str]]]:
         "audit_filtered": ("/admin/audit?actor=user00042&action=delete", {}),
         "audit_older": (f"/admin/audit?before={ids['event']}", {}),
         "audit_target": ("/admin/audit?target=target 4242", {}),
+        "audit_target_broad": ("/admin/audit?target=target", {}),  # matches every event
         "providers": ("/admin/providers", {}),
         "credentials": ("/admin/keys", {}),
         "defaults": ("/admin/defaults", {}),
@@ -158,6 +277,14 @@ def pages(ids: dict[str, int]) -> dict[str, tuple[str, dict[str, str]]]:
         "pick_users": ("/admin/pick/users?q=user0012", htmx),
         "pick_orgs": ("/admin/pick/orgs?q=org-04", htmx),
         "pick_features": ("/admin/pick/features?q=feature-01", htmx),
+        "config": ("/admin/config", {}),
+        "user": (f"/admin/users/{ids['user']}", {}),
+        "feature": (f"/admin/features/{ids['feature']}", {}),
+        "aliases": ("/admin/models/aliases", {}),
+        "tokens": ("/admin/tokens", {}),
+        "tokens_search": ("/admin/tokens?q=token-01", {}),
+        "usage": ("/admin/usage", {}),
+        "billing": ("/admin/billing", {}),
     }
 
 

@@ -61,7 +61,12 @@ def get_metadata():
 def include_object(obj, name, type_, reflected, compare_to):
     """Autogenerate compares only what Switchboard owns: a table found in the database but
     not in our models belongs to someone else (another app, an operator's reporting table),
-    and a generated migration must never drop it."""
+    and a generated migration must never drop it. An index the models make only on another
+    database (``ddl_if``) is not proposed here either."""
+    from webapp.models.base import made_on
+
+    if type_ == "index" and not reflected and not made_on(obj, context.get_context().dialect.name):
+        return False
     return not (type_ == "table" and reflected and compare_to is None)
 
 

@@ -51,3 +51,47 @@ def test_a_boosted_link_is_htmx_but_not_a_swap(app: Flask):
         assert redirect.status_code == 401 and redirect.headers["HX-Redirect"] == "/elsewhere"
     with app.test_request_context("/x"):
         assert redirect_to("/elsewhere").status_code == 303
+
+
+def test_events_go_to_htmx_swaps_only(app: Flask):
+    with app.test_request_context("/x", method="POST", headers=HX):
+        response = respond(_partial, notice="Saved it.", then="/next", events=("rows-changed",))
+        trigger = json.loads(response.headers["HX-Trigger"])
+        assert set(trigger) == {"notice", "rows-changed"}
+    with app.test_request_context("/x", method="POST"):
+        response = respond(_partial, notice="Saved it.", then="/next", events=("rows-changed",))
+        assert response.status_code == 303 and "HX-Trigger" not in response.headers
+
+
+def test_redirect_to_shows_its_notice_on_the_page_it_lands_on(app: Flask):
+    for headers, status in (({}, 303), (HX, 200)):
+        with app.test_request_context("/x", method="POST", headers=headers):
+            response = redirect_to("/list", notice="Deleted it.")
+            assert response.status_code == status
+            assert get_flashed_messages(with_categories=True) == [("success", "Deleted it.")]
+
+
+HINT = (
+    "Switchboard will not call 10.0.0.5: it is private. "
+    "An admin can allow this host on the Keys page."
+)
+
+
+def test_a_notice_that_names_a_setting_links_to_it_for_admins_only(app: Flask, admin, member):
+    from flask_login import login_user
+
+    for user, linked in ((admin, True), (member, False)):
+        with app.test_request_context("/x", method="POST", headers=HX):
+            login_user(user)
+            response = respond(_partial, notice=HINT, level="error")
+            notice = json.loads(response.headers["HX-Trigger"])["notice"]
+            assert notice["message"] == HINT  # the text alone, for anything that reads it
+            if not linked:
+                assert "parts" not in notice
+                continue
+            parts = notice["parts"]
+            assert "".join(p["text"] for p in parts) == HINT.replace(
+                "Keys page", "Keys page, under Allowed private hosts"
+            )
+            links = [p for p in parts if p["href"]]
+            assert [p["href"] for p in links] == ["/admin/keys#allowed-hosts"]

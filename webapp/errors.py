@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as ResponseBase
 
 from webapp.extensions import db, login_manager
-from webapp.htmx import add_notice, is_htmx
+from webapp.htmx import is_htmx, notice_instead
 from webapp.services.accounts.recent_sign_in import RecentSignInRequired
 from webapp.services.errors import ServiceError
 from webapp.sign_in import require_recent_sign_in
@@ -86,8 +86,7 @@ def error_response(status: int, message: str) -> Response:
         response = make_response(
             render_template("errors/_message.html", title=title, message=message), status
         )
-        response.headers["HX-Reswap"] = "none"
-        return add_notice(response, f"{title}: {message}", level="error")
+        return notice_instead(response, f"{title}: {message}")
     template = PAGES.get(status, "errors/500.html" if status >= 500 else "errors/generic.html")
     return make_response(
         render_template(template, title=title, message=message, status=status), status

@@ -12,21 +12,11 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import (
-    Flask,
-    current_app,
-    flash,
-    g,
-    jsonify,
-    redirect,
-    request,
-    session,
-    url_for,
-)
+from flask import Flask, current_app, g, jsonify, request, session, url_for
 from flask_login import current_user, login_fresh, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from webapp.htmx import is_htmx, redirect_to
+from webapp.htmx import current_url, is_htmx, redirect_to
 from webapp.models import User
 from webapp.request_guards import is_token_authenticated
 from webapp.services.accounts import recent_sign_in, sessions
@@ -108,7 +98,7 @@ def confirm_recent_sign_in() -> None:
 def _back_to() -> str:
     """Where to return after ``/reauth``: the page the user was on, never a POST-only URL."""
     if is_htmx():
-        return same_site_path(request.headers.get("HX-Current-URL")) or url_for("main.home")
+        return same_site_path(current_url()) or url_for("main.home")
     if request.method == "GET":
         return same_site_path(request.full_path.rstrip("?")) or url_for("main.home")
     return same_site_path(request.referrer) or url_for("main.home")
@@ -120,15 +110,12 @@ def require_recent_sign_in() -> Response | None:
     if signed_in_recently():
         return None
     target = url_for("auth.reauth", next=_back_to())
-    if is_htmx():
-        flash(NEEDS_RECENT, "info")
-        return redirect_to(target, 401)
-    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    if not is_htmx() and wants_json == "application/json":
         response = jsonify(error={"message": NEEDS_RECENT, "type": "reauthentication_required"})
         response.status_code = 401
         return response
-    flash(NEEDS_RECENT, "info")
-    return redirect(target, 303)
+    return redirect_to(target, 401, notice=NEEDS_RECENT, level="info")
 
 
 def recent_sign_in_required(view: F) -> F:

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, current_app, url_for
-from flask_login import current_user
+from flask import Flask, current_app
 from markupsafe import Markup, escape
 
+from webapp.hints import hint_parts
 from webapp.models.base import utcnow
 from webapp.services.settings.fields import FIELDS
 
@@ -37,20 +37,13 @@ def wbr(value: str | None) -> Markup:
     return Markup(text.replace("/<wbr>/<wbr>", "//<wbr>"))
 
 
-KEYS_PAGE = "on the Keys page"
-
-
 def link_hints(value: Any) -> Markup:
     """Escape a message; where it sends an admin to the allowed private hosts ("... allow this
-    host on the Keys page"), make that a link to the setting itself (admins only: members
-    cannot open the Keys page)."""
-    text = str(escape(value if value is not None else ""))
-    admin = current_user.is_authenticated and getattr(current_user, "is_admin", False)
-    if admin and KEYS_PAGE in text and "allow" in text.lower():
-        url = url_for("credentials.index") + "#allowed-hosts"
-        link = f'on the <a href="{url}">Keys page, under Allowed private hosts</a>'
-        text = text.replace(KEYS_PAGE, link)
-    return Markup(text)
+    host on the Keys page"), make that a link to the setting itself (see ``webapp.hints``)."""
+    html = []
+    for text, url in hint_parts(str(value if value is not None else "")):
+        html.append(f'<a href="{escape(url)}">{escape(text)}</a>' if url else str(escape(text)))
+    return Markup("".join(html))
 
 
 def _banner() -> dict[str, Any]:

@@ -44,12 +44,38 @@
     makeRoom();
   }
 
-  function showNotice(message, level) {
+  // A link inside a notice goes to a page of this site only (a path, never "//host").
+  function sameSitePath(href) {
+    return typeof href === "string" && href.charAt(0) === "/" && href.charAt(1) !== "/"
+      && href.charAt(1) !== "\\";
+  }
+
+  // The message as text nodes; when the server cut it into parts (a hint that names a
+  // setting), each part is a text node or a link built here: never parsed as HTML.
+  function fill(p, message, parts) {
+    if (!Array.isArray(parts) || !parts.length) {
+      p.textContent = message;
+      return;
+    }
+    parts.forEach(function (part) {
+      var text = String((part && part.text) || "");
+      if (part && sameSitePath(part.href)) {
+        var a = document.createElement("a");
+        a.href = part.href;
+        a.textContent = text;
+        p.appendChild(a);
+      } else {
+        p.appendChild(document.createTextNode(text));
+      }
+    });
+  }
+
+  function showNotice(message, level, parts) {
     var region = document.getElementById("notices");
     if (!region || !message) return;
     var p = document.createElement("p");
     p.className = "notice notice-" + (level || "info");
-    p.textContent = message; // text, never HTML
+    fill(p, message, parts);
     region.appendChild(p);
     arm(p, level);
   }
@@ -62,7 +88,7 @@
 
   document.addEventListener("notice", function (event) {
     var detail = event.detail || {};
-    showNotice(detail.message, detail.level);
+    showNotice(detail.message, detail.level, detail.parts);
   });
 
   document.addEventListener("htmx:responseError", function (event) {

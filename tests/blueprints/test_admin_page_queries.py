@@ -1,17 +1,36 @@
 """Every main admin page sends a bounded number of SQL statements: the same count with a few
 rows as with many (no query per row), and no more than its ceiling. bench/admin_pages.py
-measures the time of the same pages at 10 000 users and 200 000 audit events."""
+measures the time of the same pages at 10 000 users and 200 000 audit events.
+
+The rows that grow: users, orgs with members and profiles, features, audit events, and for
+the watched user and org also access tokens, usage records, credit ledger lines and
+budgets; model aliases."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 
 from tests import factories
 from tests.querycount import count_statements
+from tests.services.usage import data as usage_data
 from webapp.extensions import db
-from webapp.models import AuditEvent, Feature, Membership, Organization, Profile, User
+from webapp.models import (
+    AccessToken,
+    AuditEvent,
+    Budget,
+    CatalogModel,
+    CreditAccount,
+    CreditEntry,
+    Feature,
+    Membership,
+    ModelAlias,
+    Organization,
+    Profile,
+    User,
+)
 
 HX = {"HX-Request": "true"}
 
@@ -43,11 +62,21 @@ CEILINGS = {
     "/admin/pick/users?q=user": 3,
     "/admin/pick/orgs?q=org": 3,
     "/admin/pick/features?q=feat": 3,
+    "/admin/config": 2,
+    "/admin/users/{user}": 13,  # credits (ledger, actors), budgets, SSO identities
+    "/admin/features/{feature}": 6,
+    "/admin/models/aliases": 3,
+    "/admin/tokens": 8,  # a page of tokens with their use and budget spend
+    "/admin/tokens?q=tok": 8,
+    "/admin/usage": 15,  # the dashboard's totals, series and top lists
+    "/admin/billing": 2,
 }
 
 
-def _grow(start: int, count: int) -> dict[str, int]:
-    """``count`` more users, orgs (each with members and a profile), features and events."""
+def _grow(start: int, count: int, watched: dict[str, int] | None = None) -> dict[str, int]:
+    """``count`` more users, orgs (each with members and a profile), features and events, and
+    tokens, usage, ledger lines and budgets of the ``watched`` user and org (the first ones
+    made when none are given)."""
     now = datetime.now(UTC)
     db.session.execute(
         sa.insert(User),
@@ -102,7 +131,79 @@ def _grow(start: int, count: int) -> dict[str, int]:
         ],
     )
     db.session.commit()
-    return {"org": big, "user": user_ids[0]}
+    ids = watched or {
+        "org": big,
+        "user": user_ids[0],
+        "feature": db.session.scalar(sa.select(sa.func.min(Feature.id))),
+    }
+    _grow_money_and_use(start, count, ids["user"], ids["org"])
+    return ids
+
+
+def _grow_money_and_use(start: int, count: int, user_id: int, org_id: int) -> None:
+    """Tokens, usage records, credit ledger lines, budgets and aliases: ``count`` of each."""
+    now = datetime.now(UTC)
+    db.session.execute(
+        sa.insert(AccessToken),
+        [
+            {
+                "kind": "personal" if i % 2 else "service",
+                "user_id": user_id if i % 2 else None,
+                "org_id": None if i % 2 else org_id,
+                "name": f"tok-{i:04d}",
+                "prefix": f"sbt_{i:07d}",
+                "token_hash": f"{i:064d}",
+            }
+            for i in range(start, start + count)
+        ],
+    )
+    token_ids = list(db.session.scalars(sa.select(AccessToken.id)))
+    usage_data.insert(
+        [
+            usage_data.record(
+                user_id=user_id,
+                org_id=org_id,
+                access_token_id=token_ids[i % len(token_ids)],
+                created_at=now - timedelta(minutes=i),
+                request_id=f"req-{start}-{i}",
+            )
+            for i in range(count * 3)
+        ]
+    )
+    account = db.session.scalar(sa.select(CreditAccount).where(CreditAccount.user_id == user_id))
+    if account is None:
+        account = CreditAccount(user_id=user_id, balance=Decimal("0"))
+        db.session.add(account)
+        db.session.flush()
+    db.session.execute(
+        sa.insert(CreditEntry),
+        [
+            {
+                "account_id": account.id,
+                "kind": "grant",
+                "amount": Decimal("1"),
+                "balance_after": Decimal(i + 1),
+                "note": f"grant {i}",
+            }
+            for i in range(start, start + count)
+        ],
+    )
+    db.session.execute(
+        sa.insert(Budget),
+        [
+            {"user_id": user_id, "period": "daily", "unit": "usd", "amount": Decimal(i + 1)}
+            for i in range(start, start + min(count, 20))  # a person has a few budgets
+        ],
+    )
+    models = list(db.session.scalars(sa.select(CatalogModel.id).limit(5)))
+    db.session.execute(
+        sa.insert(ModelAlias),
+        [
+            {"name": f"alias-{i:04d}", "model_id": models[i % len(models)]}
+            for i in range(start, start + count)
+        ],
+    )
+    db.session.commit()
 
 
 def _counts(client, ids: dict[str, int]) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -128,7 +229,7 @@ def test_admin_pages_send_the_same_statements_with_more_rows(admin_client):
     ids = _grow(0, 4)
     ids["event"] = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
     few = _counts(admin_client, ids)
-    _grow(4, 120)
+    _grow(4, 120, ids)
     many = _counts(admin_client, ids)
     grew = {page: (few[page], many[page]) for page in CEILINGS if many[page] > few[page]}
     assert grew == {}, f"statements that grow with the rows: {grew}"

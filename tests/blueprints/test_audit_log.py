@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from tests import factories
 from webapp.extensions import db
@@ -246,3 +247,47 @@ def test_target_name_search_is_a_prefix_and_not_a_pattern(admin_client):
     _event(label="the a_b key")
     rows = _rows(admin_client.get("/admin/audit?target=A_B", headers=HX).get_data(as_text=True))
     assert len(rows) == 1 and "a_b key" in rows[0]
+
+
+def test_successor_bounds_every_string_with_the_prefix() -> None:
+    assert audit_log._successor("abc") == "abd"
+    assert audit_log._successor("a\U0010ffff") == "b"
+    assert audit_log._successor("\ud7ff") == "\ue000"  # past the surrogates
+    assert audit_log._successor("\U0010ffff") is None
+    after = audit_log._successor("abc") or ""
+    for text in ("abc", "abc\U0010ffff", "abcz" * 10, "abc\x00"):
+        assert "abc" <= text < after
+    assert after <= "abd"
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["few matches", "most of the log"])
+def test_a_target_name_prefix_finds_the_same_events_either_way(admin_client, monkeypatch, many):
+    """SQLite looks a rare prefix up by name and a common one by time (PREFIX_PROBE): the
+    events found, their order and the case-insensitive match are the same."""
+    monkeypatch.setattr(audit_log, "PREFIX_PROBE", 2 if many else 1000)
+    names = ["Alpha one", "alpha two", "ALPHABET", "alp%ha", "beta", "Alphz", None]
+    for i, name in enumerate(names):
+        _event(datetime(2026, 3, 10, 12, i, tzinfo=UTC), label=name, target_id=str(100 + i))
+    _event(datetime(2026, 3, 10, 13, 0, tzinfo=UTC), label="other", target_id="alpha")
+    page = audit_log.list_events(audit_log.AuditFilter(target="alpha"))
+    found = [(e.event.target_label, e.event.target_id) for e in page.entries]
+    assert found == [
+        ("other", "alpha"),  # the exact id
+        ("ALPHABET", "102"),
+        ("alpha two", "101"),
+        ("Alpha one", "100"),
+    ]
+    body = admin_client.get("/admin/audit?target=ALP", headers=HX).get_data(as_text=True)
+    assert len(_rows(body)) == 5  # "alp%ha" too: % is a character here, not a pattern
+
+
+def test_on_sqlite_the_target_name_filter_reads_an_index(app) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's planner picks its index itself (ix_audit_events_label_prefix)")
+    query = audit_log._filtered(audit_log.AuditFilter(target="target 42"))
+    query = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(51)
+    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+    plan = " ".join(
+        str(row[-1]) for row in db.session.execute(sa.text(f"EXPLAIN QUERY PLAN {compiled}"))
+    )
+    assert "ix_audit_events_label_lower" in plan and "ix_audit_events_target_id" in plan, plan

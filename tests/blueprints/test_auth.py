@@ -19,14 +19,14 @@ def test_sign_in_then_out(client, member):
     assert client.get("/").status_code == 200
     response = client.post("/logout")
     assert response.status_code == 303 and response.headers["Location"].endswith("/login")
-    assert client.get("/").status_code == 302
+    assert client.get("/").status_code == 303
 
 
 def test_wrong_password_is_422_with_a_message_and_no_session(client, member):
     response = client.post("/login", data={"email": member.email, "password": "not the password"})
     assert response.status_code == 422
     assert "Wrong email or password." in response.get_data(as_text=True)
-    assert client.get("/").status_code == 302
+    assert client.get("/").status_code == 303
 
 
 def test_unknown_email_gets_the_same_message(client):
@@ -54,7 +54,7 @@ def test_deactivation_ends_an_existing_session(app, member):
     client = login(app.test_client(), member.email)
     member.active = False
     db.session.commit()
-    assert client.get("/").status_code == 302
+    assert client.get("/").status_code == 303
 
 
 def test_password_is_stored_hashed(member):
@@ -80,7 +80,7 @@ def test_next_only_redirects_within_the_site(client, member):
 
 def test_anonymous_page_request_redirects_to_sign_in(client):
     response = client.get("/admin/providers")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert "/login?next=/admin/providers" in response.headers["Location"]
 
 
@@ -101,7 +101,7 @@ def test_sign_in_without_csrf_token_is_refused(client, member):
     response = client.post("/login", data={"email": member.email, "password": factories.PASSWORD})
     assert response.status_code == 400
     assert "form expired" in response.get_data(as_text=True)
-    assert client.get("/").status_code == 302
+    assert client.get("/").status_code == 303
 
 
 @pytest.mark.app_config(WTF_CSRF_ENABLED=True)

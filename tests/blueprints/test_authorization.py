@@ -157,7 +157,7 @@ def test_every_route_has_an_access_level(app):
 def _denied_anonymously(response) -> bool:  # type: ignore[no-untyped-def]
     if response.status_code == 401:
         return True
-    return response.status_code == 302 and "/login" in response.headers["Location"]
+    return response.status_code == 303 and "/login" in response.headers["Location"]
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])

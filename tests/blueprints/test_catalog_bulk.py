@@ -63,6 +63,23 @@ def test_bulk_refuses_to_disable_a_default_and_changes_nothing(admin_client):
     assert db.session.get(CatalogModel, other.id).enabled
 
 
+def test_a_refused_plain_bulk_post_shows_the_page_at_422_not_a_redirect(admin_client):
+    """Without JavaScript a refused change is the page again, at 422, saying why (it used to
+    redirect as if it had worked)."""
+    default = db.session.scalar(sa.select(CatalogModel).where(CatalogModel.is_default_chat))
+    refused = admin_client.post(
+        "/admin/models/bulk", data={"model_id": [default.id], "enabled": "off"}
+    )
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "must stay enabled" in body
+    assert 'id="models-bulk"' in body  # the catalog page itself, to try again
+    nothing = admin_client.post("/admin/models/bulk", data={"enabled": "off"})
+    assert nothing.status_code == 422
+    assert "Select at least one model." in nothing.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(CatalogModel, default.id).enabled
+
+
 def test_bulk_without_models_or_with_bad_ids_is_422(admin_client):
     for data in (
         {"enabled": "off"},

@@ -11,8 +11,8 @@ import yaml
 from tests import factories
 from webapp.extensions import db
 from webapp.models import AuditEvent, Organization
-from webapp.services.config import document as config_io
 from webapp.services.config import export as config_export
+from webapp.services.config.document import MAX_DOCUMENT_BYTES, dump_document
 
 HX = {"HX-Request": "true"}
 URL = "/admin/config/import"
@@ -21,7 +21,7 @@ URL = "/admin/config/import"
 def _document(**extra: object) -> str:
     document = config_export.export_document()
     document.update(extra)
-    return config_io.dump_document(document, "yaml")
+    return dump_document(document, "yaml")
 
 
 def test_page_offers_both_downloads_and_the_import_form(admin_client):
@@ -102,7 +102,7 @@ def test_uploaded_file_is_previewed_and_kept_for_apply(admin_client):
 
 
 def test_oversized_upload_is_refused_with_a_message(admin_client):
-    big = b"# padding\n" * (config_io.MAX_DOCUMENT_BYTES // 10 + 1)
+    big = b"# padding\n" * (MAX_DOCUMENT_BYTES // 10 + 1)
     data = {"upload": (io.BytesIO(big), "big.yaml"), "apply": "0"}
     response = admin_client.post(URL, headers=HX, data=data, content_type="multipart/form-data")
     assert response.status_code == 422

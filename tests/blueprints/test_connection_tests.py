@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from tests import factories
 from tests.fake_upstream import Reply
 from webapp.extensions import db
-from webapp.models import UsageRecord
+from webapp.models import LastTestStatus, UsageRecord
+from webapp.services.credentials import storage as credentials
 
 HX = {"HX-Request": "true"}
 
@@ -129,3 +131,41 @@ def test_a_failed_connection_test_does_not_count_as_a_use_of_the_key(wired, admi
     db.session.expire_all()
     tested = db.session.get(type(key), key.id)
     assert tested.last_test_status == "invalid" and tested.last_used_at is None
+
+
+FAILED_TESTS = [s for s in LastTestStatus if s not in (LastTestStatus.OK, LastTestStatus.UNKNOWN)]
+
+
+@pytest.mark.parametrize("status", FAILED_TESTS)
+def test_every_kind_of_failed_test_shows_its_label_and_reason_in_the_row(
+    member_client, member, status
+):
+    key = factories.user_key(member, "openai", "sk-member-testable-3")
+    credentials.record_test(key.id, status, f"Reason for {status}.")
+    body = member_client.get("/account").get_data(as_text=True)
+    row = body.split(f'id="key-{key.id}"', 1)[1].split("</tr>", 1)[0]
+    assert 'class="badge badge-error"' in row and "not tested" not in row
+    assert f'<small class="test-failure">Reason for {status}.</small>' in row
+
+
+BLOCKED = (
+    "Switchboard will not call 10.0.0.5: it is a private address. An admin can allow this "
+    "host and port on the Keys page."
+)
+
+
+def test_a_blocked_test_links_admins_to_the_allowed_hosts_but_not_members(
+    admin_client, member_client, member
+):
+    own = factories.user_key(member, "openai", "sk-member-testable-4")
+    credentials.record_test(own.id, LastTestStatus.BLOCKED, BLOCKED)
+    row = member_client.get("/account").get_data(as_text=True).split(f'id="key-{own.id}"')[1]
+    assert "allow this host and port on the Keys page." in row.split("</tr>")[0]
+    assert "#allowed-hosts" not in row.split("</tr>")[0]  # members cannot open that page
+    key = factories.global_key("openai")
+    credentials.record_test(key.id, LastTestStatus.BLOCKED, BLOCKED)
+    row = admin_client.get("/admin/keys").get_data(as_text=True).split(f'id="key-{key.id}"')[1]
+    assert (
+        'on the <a href="/admin/keys#allowed-hosts">Keys page, under Allowed private hosts</a>'
+        in row.split("</tr>")[0]
+    )

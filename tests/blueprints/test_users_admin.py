@@ -305,7 +305,7 @@ def test_deactivation_ends_the_users_sessions(app, admin_client, member):
     assert member_client.get("/account").status_code == 200
     _edit(admin_client, member, active="deactivated")
     response = member_client.get("/account")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 303 and "/login" in response.headers["Location"]
     response = member_client.get("/account", headers=HX)
     assert response.status_code == 401 and "/login" in response.headers["HX-Redirect"]
     refused = app.test_client().post(

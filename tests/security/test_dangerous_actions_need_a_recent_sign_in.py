@@ -190,7 +190,7 @@ def test_htmx_prompt_from_a_foreign_current_url_returns_home(app, admin, stale):
 
 def test_reauth_needs_a_signed_in_user(client):
     response = client.get("/reauth")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 303 and "/login" in response.headers["Location"]
 
 
 # --- Sending a stored key to a new address (items 3 and 8) -------------------------------

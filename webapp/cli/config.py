@@ -7,9 +7,9 @@ from typing import BinaryIO
 import click
 
 from webapp.services.config import apply as config_apply
-from webapp.services.config import document as config_io
 from webapp.services.config import export as config_export
 from webapp.services.config import importing as config_import
+from webapp.services.config.document import FORMATS, MAX_DOCUMENT_BYTES, parse_document
 from webapp.services.errors import ValidationError
 
 
@@ -19,7 +19,7 @@ def config_group() -> None:
 
 
 @config_group.command("export")
-@click.option("--format", "fmt", type=click.Choice(config_io.FORMATS), default="yaml")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="yaml")
 @click.option("--output", type=click.Path(dir_okay=False), help="A file instead of stdout.")
 def config_export_command(fmt: str, output: str | None) -> None:
     """Print the configuration document (or write it to --output)."""
@@ -34,12 +34,12 @@ def config_export_command(fmt: str, output: str | None) -> None:
 
 @config_group.command("import")
 @click.argument("file", type=click.File("rb"))
-@click.option("--format", "fmt", type=click.Choice(("auto", *config_io.FORMATS)), default="auto")
+@click.option("--format", "fmt", type=click.Choice(("auto", *FORMATS)), default="auto")
 @click.option("--apply", "apply_", is_flag=True, help="Write the changes; without it, a dry run.")
 def config_import_command(file: BinaryIO, fmt: str, apply_: bool) -> None:
     """Show what FILE would change, or apply it in one transaction with --apply."""
     try:
-        document = config_io.parse_document(file.read(config_io.MAX_DOCUMENT_BYTES + 1), fmt)
+        document = parse_document(file.read(MAX_DOCUMENT_BYTES + 1), fmt)
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None
     if apply_:

@@ -10,11 +10,11 @@ from webapp.services.credentials import rotation as key_rotation
 
 
 @click.group("encryption-keys")
-def keys_group() -> None:
+def encryption_keys_group() -> None:
     """Encryption keys for stored provider keys: generate, rotate, check (alias: ``keys``)."""
 
 
-@keys_group.command("generate")
+@encryption_keys_group.command("generate")
 @click.option("--version", "version", help="Version name (default: the next v<n>).")
 def keys_generate(version: str | None) -> None:
     """Print a new key entry to put first in SWITCHBOARD_ENCRYPTION_KEYS."""
@@ -25,7 +25,7 @@ def keys_generate(version: str | None) -> None:
         raise click.BadParameter(str(exc), param_hint="--version") from None
 
 
-@keys_group.command("rotate")
+@encryption_keys_group.command("rotate")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10000))
 def keys_rotate(batch_size: int) -> None:
     """Re-encrypt every stored secret with the current (first) key; safe to re-run."""
@@ -41,7 +41,7 @@ def keys_rotate(batch_size: int) -> None:
         )
 
 
-@keys_group.command("check")
+@encryption_keys_group.command("check")
 def keys_check() -> None:
     """Report stored secrets that do not decrypt with the configured keys."""
     report = key_rotation.check_all()

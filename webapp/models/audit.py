@@ -21,11 +21,15 @@ class AuditEvent(Model):
         sa.Index("ix_audit_events_org_time", "org_id", "created_at"),
         sa.Index("ix_audit_events_action_time", "action", "created_at"),
         sa.Index("ix_audit_events_target_id", "target_id"),
-        # PostgreSQL only (a prefix LIKE on SQLite would not use it).
+        # The target name filter (a prefix, any case): PostgreSQL reads it for LIKE 'abc%'
+        # (text_pattern_ops); SQLite for the same prefix written as a range (services/audit/log).
         sa.Index(
             "ix_audit_events_label_prefix",
             sa.text("lower(target_label) text_pattern_ops"),
         ).ddl_if(dialect="postgresql"),
+        sa.Index("ix_audit_events_label_lower", sa.text("lower(target_label)")).ddl_if(
+            dialect="sqlite"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -52,6 +52,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+def made_on(item: Any, dialect: str) -> bool:
+    """Whether the models create ``item`` on the database ``dialect``: not an index declared
+    with ``ddl_if`` for another one (autogenerate must neither propose nor compare it)."""
+    only = getattr(item, "_ddl_if", None)
+    if only is None or only.dialect is None:
+        return True
+    return dialect == only.dialect if isinstance(only.dialect, str) else dialect in only.dialect
+
+
 def choice_check(
     column: str, values: tuple[str, ...], name: str | None = None
 ) -> sa.CheckConstraint:

@@ -21,10 +21,19 @@ class Scope(StrEnum):
 
 
 class LastTestStatus(StrEnum):
-    """Outcome of the last connection test."""
+    """Outcome of the last connection test: ``ok``, ``unknown`` (never tested since the key
+    was set), or why it failed. Only ``invalid`` (the provider rejected the key) says the key
+    itself is bad; the others are about the way to the provider."""
 
     OK = "ok"
-    INVALID = "invalid"
+    INVALID = "invalid"  # 401: the provider rejected the key
+    BLOCKED = "blocked"  # Switchboard refused the address (private, not allowed)
+    UNREACHABLE = "unreachable"  # no connection: name not resolved, refused, reset
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"  # 5xx or a reply that could not be read
+    REFUSED = "refused"  # another 4xx
+    FAILED = "failed"  # anything else (e.g. the key is paused)
     UNKNOWN = "unknown"
 
 

@@ -141,5 +141,8 @@ def test_next_version_counts_up():
 
 def test_keys_is_an_alias_of_encryption_keys(runner) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(args=["keys", "generate", "--version", "v9"])
-    assert result.exit_code == 0 and result.output.startswith("v9:")
+    assert result.exit_code == 0 and result.stdout.startswith("v9:")  # still fit for $(…)
+    assert "`keys` is a deprecated alias of `encryption-keys`" in result.stderr
     assert "deprecated alias" in runner.invoke(args=["--help"]).output
+    plain = runner.invoke(args=["encryption-keys", "generate", "--version", "v9"])
+    assert plain.exit_code == 0 and plain.stderr == ""

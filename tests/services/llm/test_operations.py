@@ -145,6 +145,96 @@ def test_redirects_are_never_followed_past_the_ssrf_guard(wired, member):
     assert wired.requests_to("openai.models") == []
 
 
+# --- every failed key test is stored with why ------------------------------------------------
+
+UPSTREAM_WORDS = "db-7.internal.example overloaded"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _member_key(wired, member, case: str, monkeypatch):  # type: ignore[no-untyped-def]
+    """A member's gemini key, and the upstream set up to fail the way ``case`` says."""
+    from webapp.services.credentials.allowed_hosts import remove_allowed_host
+    from webapp.services.llm import operations
+
+    if case == "unreachable":
+        port = _closed_port()
+        factories.allowed_host(f"127.0.0.1:{port}")
+        return factories.user_key(
+            member, "gemini", "sk-member-unreach-1", base_url=f"http://127.0.0.1:{port}/v1"
+        )
+    url = wired.openai_base_url
+    key = factories.user_key(member, "gemini", "sk-member-failing-1", base_url=url)
+    if case == "blocked":  # allowed when saved, then the admin withdrew the host
+        admin = factories.make_user("ops@example.com", role="admin")
+        host = wired.base_url.removeprefix("http://")
+        remove_allowed_host(admin, factories.allowed_host(host).id)
+    elif case == "timeout":
+        monkeypatch.setattr(operations, "LIST_TIMEOUT_S", 0.3)
+        wired.script("openai.models", Reply.hang(5), Reply.hang(5))
+    else:
+        status = {"unavailable": 503, "rate_limited": 429, "refused": 400}[case]
+        wired.script("openai.models", *[Reply.error(status, UPSTREAM_WORDS)] * 2)
+    return key
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("unreachable", "could not be reached"),
+        ("blocked", "on the Keys page"),
+        ("timeout", "did not answer"),
+        ("unavailable", "unavailable right now (503)"),
+        ("rate_limited", "rate limiting"),
+        ("refused", "refused the request (400)"),
+    ],
+)
+def test_every_failed_key_test_is_stored_with_its_reason(wired, member, monkeypatch, case, says):
+    """Not only a rejected key: an unreachable host, a blocked address, a timeout or a 5xx is
+    kept on the key's row with our own short reason (never the upstream's words, never the
+    key), and a failed test is not a use of the key."""
+    key = _member_key(wired, member, case, monkeypatch)
+    try:
+        result = llm.test_connection(
+            factories.provider("gemini"), context=llm.CallContext(user=member), credential=key
+        )
+    finally:
+        wired.release_hangs()
+    assert not result.ok
+    db.session.expire_all()
+    stored = db.session.get(type(key), key.id)
+    assert stored.last_test_status == case and stored.last_test_at is not None
+    assert says in stored.last_test_message, stored.last_test_message
+    assert UPSTREAM_WORDS not in stored.last_test_message
+    assert "sk-member" not in stored.last_test_message
+    assert stored.last_used_at is None
+    assert stored.version == key.version  # bookkeeping: an open edit form stays valid
+
+
+def test_an_expired_key_is_not_tested_and_its_row_not_changed(wired, member):
+    from datetime import timedelta
+
+    from webapp.models.base import utcnow
+
+    key = factories.user_key(member, "openai", "sk-member-expired-1")
+    key.expires_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    result = llm.test_connection(
+        factories.provider("openai"), context=llm.CallContext(user=member), credential=key
+    )
+    assert not result.ok and "expired" in result.message
+    db.session.expire_all()
+    stored = db.session.get(type(key), key.id)
+    assert stored.last_test_status == "unknown" and stored.last_test_at is None
+    assert wired.requests_to("openai.models") == []
+
+
 def test_the_retry_loop_is_entered_only_through_the_call():
     """Issue 9 item 2: the retry call (log, outbound scope and deadline of the call) is
     spelled once, in ``Call.retried``; every other path goes through it."""

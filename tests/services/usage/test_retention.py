@@ -60,7 +60,14 @@ def test_retention_page_saves_with_audit_and_422s_bad_input(admin_client, member
     bad = admin_client.post("/admin/usage/retention", data={"body_days": "-3"})
     assert bad.status_code == 422
     good = admin_client.post("/admin/usage/retention", data={"body_days": "7", "record_days": "90"})
-    assert good.status_code == 200 and retention.current() == retention.Retention(7, 90)
+    assert good.status_code == 303 and retention.current() == retention.Retention(7, 90)
+    assert "Retention saved." in admin_client.get(good.headers["Location"]).get_data(as_text=True)
+    swapped = admin_client.post(
+        "/admin/usage/retention",
+        data={"body_days": "8", "record_days": "90"},
+        headers={"HX-Request": "true"},
+    )
+    assert swapped.status_code == 200 and "Retention saved." in swapped.headers["HX-Trigger"]
     assert member_client.post("/admin/usage/retention", data={"body_days": "1"}).status_code == 403
 
 
@@ -78,4 +85,4 @@ def test_retention_form_needs_its_csrf_token(app, admin):
     form = client.get("/admin/usage/retention").get_data(as_text=True)
     token = form.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     saved = client.post("/admin/usage/retention", data={"body_days": "3", "csrf_token": token})
-    assert saved.status_code == 200 and retention.current().body_days == 3
+    assert saved.status_code == 303 and retention.current().body_days == 3

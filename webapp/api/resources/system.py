@@ -27,10 +27,9 @@ from webapp.api.schemas import (
 from webapp.models import TokenScope, User
 from webapp.services.billing import config as billing
 from webapp.services.config import apply as config_apply
-from webapp.services.config import document as config_io
 from webapp.services.config import export as config_export
 from webapp.services.config import importing as config_import
-from webapp.services.config.document import ImportPlan
+from webapp.services.config.document import ImportPlan, parse_document
 from webapp.services.credentials import allowed_hosts
 from webapp.services.usage import retention
 
@@ -219,7 +218,7 @@ def import_config(body: ConfigImport) -> Any:
     actor = _full_admin()
     document: Any = body.document
     if isinstance(document, str):
-        document = config_io.parse_document(document)  # a DocumentError is a 422
+        document = parse_document(document)  # a DocumentError is a 422
     if body.apply:
         plan = config_apply.apply_import(actor, document)
     else:

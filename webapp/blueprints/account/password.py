@@ -4,7 +4,7 @@ reach the management API (read-only and full); gateway-only tokens keep working.
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, request, url_for
+from flask import current_app, g, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -12,7 +12,7 @@ from webapp.blueprints.account import bp
 from webapp.blueprints.account.forms import PasswordChangeForm
 from webapp.extensions import limiter
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, redirect_to, render, respond
+from webapp.htmx import redirect_to, render, respond
 from webapp.services.accounts import passwords, sessions
 from webapp.services.accounts.sign_in_throttle import TooManyAttempts
 from webapp.services.errors import ValidationError
@@ -43,7 +43,7 @@ def _wait(form: PasswordChangeForm, exc: TooManyAttempts) -> Response:
     """429 with ``Retry-After`` and the reason at the field: the password was not checked."""
     form.current_password.errors = [exc.message]
     g.retry_after = exc.wait  # kept over Flask-Limiter's own header (request_guards)
-    return add_notice(_form(429, form), exc.message, level="error")
+    return respond(lambda: _form(429, form), status=429, notice=exc.message, level="error")
 
 
 @bp.route("/password", methods=["POST"])
@@ -72,8 +72,7 @@ def change_password() -> Response:
             notice = "Password changed. Your other sessions have been signed out."
             notice += manage.revoked_phrase(revoked)
             if forced:  # the whole page changes: the account was locked to this form
-                flash(notice, "success")
-                return redirect_to(url_for("main.home"))
+                return redirect_to(url_for("main.home"), notice=notice)
             return respond(_form, notice=notice, then=url_for("account.index"))
     return _form(422, form)
 
@@ -84,8 +83,7 @@ def end_sessions() -> Response:
     """Sign out everywhere: every device, this one included."""
     revoked = sessions.end_all_sessions(current_user, actor=current_user)
     end_session()
-    flash(
-        f"Signed out everywhere.{manage.revoked_phrase(revoked)} Sign in again to continue here.",
-        "info",
+    notice = (
+        f"Signed out everywhere.{manage.revoked_phrase(revoked)} Sign in again to continue here."
     )
-    return redirect_to(url_for("auth.login"))
+    return redirect_to(url_for("auth.login"), notice=notice, level="info")

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from webapp.blueprints.account import bp
 from webapp.blueprints.account.forms import ModeForm, PasswordChangeForm, PreferenceForm
-from webapp.forms import choices
+from webapp.forms import attach_errors, choices
 from webapp.htmx import render, respond
 from webapp.services.accounts import invitations, users
 from webapp.services.catalog import listing as catalog
@@ -80,7 +80,7 @@ def preference() -> Response:
         try:
             preferences.set_preferred_model(current_user, form.model.data or None)
         except ValidationError as exc:
-            form.model.errors.append(exc.message)
+            attach_errors(form, exc.errors)
         else:
             return respond(
                 lambda: render(
@@ -112,7 +112,7 @@ def mode() -> Response:
         try:
             users.set_mode(current_user, form.mode.data or "", actor=current_user)
         except ValidationError as exc:
-            form.mode.errors.append(exc.message)
+            attach_errors(form, exc.errors)
         else:
             label = "bring-your-own-key" if current_user.mode == "byok" else "managed"
             return respond(

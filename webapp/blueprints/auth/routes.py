@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import (
     current_app,
-    flash,
     g,
     jsonify,
     make_response,
@@ -90,8 +89,8 @@ def login() -> Response | str:
             return _wait_response("auth/login.html", form, wait)
         if user is not None:
             start_session(user, remember=bool(form.remember.data))
-            flash(f"Signed in as {user.email}.", "success")
-            return redirect(_safe_next(request.args.get("next")), 303)
+            target = _safe_next(request.args.get("next"))
+            return redirect_to(target, notice=f"Signed in as {user.email}.")
         form.password.errors.append(WRONG)
         status = 422
     elif form.is_submitted():
@@ -105,8 +104,7 @@ def logout() -> Response:
     """Sign out, on the server too: every session and remember-me cookie of the user ends."""
     sessions.sign_out(current_user)
     end_session()
-    flash("Signed out.", "info")
-    return redirect(url_for("auth.login"), 303)
+    return redirect_to(url_for("auth.login"), notice="Signed out.", level="info")
 
 
 @bp.route("/reauth", methods=["GET", "POST"])
@@ -135,13 +133,11 @@ def reauth() -> Response:
 
 
 def unauthorized() -> Response:
-    """Not signed in: htmx gets 401 + HX-Redirect, API clients 401 JSON, browsers a redirect."""
+    """Not signed in: htmx gets 401 + HX-Redirect, API clients 401 JSON, browsers a 303."""
     login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
-    if is_htmx():
-        return redirect_to(login_url, 401)
-    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    if not is_htmx() and wants_json == "application/json":
         response = jsonify(error={"message": "Sign in required.", "type": "authentication_error"})
         response.status_code = 401
         return response
-    flash("Please sign in to continue.", "info")
-    return redirect(login_url)
+    return redirect_to(login_url, 401, notice="Please sign in to continue.", level="info")

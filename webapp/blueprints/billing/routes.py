@@ -9,21 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import make_response, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from webapp.blueprints.billing import bp
 from webapp.blueprints.billing.forms import BudgetForm, CreditForm, budget_form
 from webapp.blueprints.billing.panels import budgets_for, credits_for, owner_of
+from webapp.extensions import db
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render, respond
 from webapp.models import Budget
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.billing import budgets, ledger
 from webapp.services.billing.access import BillingOwner, billing_owner, get_usage_record
 from webapp.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from webapp.template_filters import price
+from webapp.views.conflicts import keep_typed
 
 PAGE = "billing/owner.html"
 CREDITS = "billing/_credits.html"
@@ -47,13 +49,13 @@ def _respond(
     owner: BillingOwner, partial: str, status: int = 200, notice: str | None = None, **ctx: Any
 ) -> Response:
     """The section for htmx; the owner's page for plain GETs and errors; 303 after success."""
-    if notice and not is_partial_request():
-        flash(notice, "success")
-        return make_response(redirect(home_url(owner), 303))
-    ctx.setdefault("credits", credits_for(owner) if owner.has_account else None)
-    ctx.setdefault("budgets", budgets_for(owner))
-    response = render(PAGE, partial, status, owner=owner, **ctx)
-    return add_notice(response, notice) if notice else response
+
+    def view() -> Response:
+        ctx.setdefault("credits", credits_for(owner) if owner.has_account else None)
+        ctx.setdefault("budgets", budgets_for(owner))
+        return render(PAGE, partial, status, owner=owner, **ctx)
+
+    return respond(view, status=status, notice=notice, then=home_url(owner))
 
 
 def _grant(owner: BillingOwner) -> Response:
@@ -177,9 +179,9 @@ def _update_budget(budget_id: int, token_id: int | None = None) -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
-            fresh = budget_form(budgets.get_budget(current_user, budget_id), formdata=None)
-            fresh.form_errors.append(exc.message)
-            panel = budgets_for(owner, edited=(budget_id, fresh))
+            db.session.rollback()  # the budget as stored now
+            form = keep_typed(form, budget_form(budget, formdata=None), exc.message)
+            panel = budgets_for(owner, edited=(budget_id, form))
             return _respond(owner, BUDGETS, 409, budgets=panel)
         else:
             return _respond(owner, BUDGETS, notice="Budget saved.")

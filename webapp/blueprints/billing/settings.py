@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from flask import flash, make_response, redirect, url_for
+from flask import url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp.blueprints.billing import bp
 from webapp.blueprints.billing.forms import BillingSettingsForm
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render, respond
 from webapp.permissions import admin_required
 from webapp.services.billing import config
 from webapp.services.errors import ValidationError
@@ -55,8 +55,5 @@ def save_settings() -> Response:
                 f"{'need' if saved.credits_required else 'do not need'} credits; "
                 f"budget periods follow {saved.timezone}."
             )
-            if not is_partial_request():
-                flash(notice, "success")
-                return make_response(redirect(url_for("billing.settings"), 303))
-            return add_notice(_page(), notice)
+            return respond(_page, notice=notice, then=url_for("billing.settings"))
     return _page(form, 422)

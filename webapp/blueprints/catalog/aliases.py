@@ -3,14 +3,14 @@ that callers send, repointed here without touching them."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import AliasForm
 from webapp.forms import attach_errors, choices
-from webapp.htmx import add_notice, is_partial_request, render
+from webapp.htmx import render, respond
 from webapp.permissions import admin_required
 from webapp.services.catalog import names, snapshot
 from webapp.services.errors import ValidationError
@@ -56,11 +56,9 @@ def create_alias() -> Response:
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            notice = f"Alias {alias.name} created."
-            if is_partial_request():
-                return add_notice(_page(), notice)
-            flash(notice, "success")
-            return redirect(url_for("catalog.aliases"), 303)
+            return respond(
+                _page, notice=f"Alias {alias.name} created.", then=url_for("catalog.aliases")
+            )
     return _page(form, 422)
 
 
@@ -68,7 +66,4 @@ def create_alias() -> Response:
 @admin_required
 def delete_alias(alias_id: int) -> Response:
     names.delete_alias(alias_id, actor=current_user)
-    if is_partial_request():
-        return add_notice(_page(), "Alias deleted.")
-    flash("Alias deleted.", "success")
-    return redirect(url_for("catalog.aliases"), 303)
+    return respond(_page, notice="Alias deleted.", then=url_for("catalog.aliases"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, make_response, redirect, request, url_for
+from flask import make_response, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -13,10 +13,10 @@ from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import BulkEnableForm, ModelFilterForm, ModelForm, NewModelForm
 from webapp.extensions import db
 from webapp.forms import attach_errors, choices
-from webapp.htmx import add_notice, is_partial_request, redirect_to, render, respond, trigger
+from webapp.htmx import redirect_to, render, respond
 from webapp.models import CatalogModel
 from webapp.permissions import admin_required
-from webapp.services.catalog import editing as models_admin
+from webapp.services.catalog import editing
 from webapp.services.catalog import listing as catalog
 from webapp.services.errors import Conflict, ValidationError
 from webapp.views.conflicts import keep_typed
@@ -59,6 +59,7 @@ def _row(
     status: int = 200,
     notice: str | None = None,
     level: str = "success",
+    events: tuple[str, ...] = (),
     **extra: Any,
 ) -> Response:
     return respond(
@@ -68,6 +69,7 @@ def _row(
         level=level,
         then=url_for("catalog.index", provider=model.provider.slug) + f"#model-{model.id}",
         page=lambda: _page(status, focus=model.id, **extra),
+        events=events,
     )
 
 
@@ -100,13 +102,13 @@ def create() -> Response:
     form = _new_form()
     if form.validate_on_submit():
         try:
-            model = models_admin.create_model(current_user, form.model_data())
+            model = editing.create_model(current_user, form.model_data())
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            flash(f"{model.global_id} added to the catalog.", "success")
             return redirect_to(
-                url_for("catalog.index", provider=model.provider.slug) + f"#model-{model.id}"
+                url_for("catalog.index", provider=model.provider.slug) + f"#model-{model.id}",
+                notice=f"{model.global_id} added to the catalog.",
             )
     return _new_page(form, 422)
 
@@ -130,24 +132,24 @@ def edit_form(model: CatalogModel) -> ModelForm:
 @bp.route("/<int:model_id>/edit")
 @admin_required
 def edit(model_id: int) -> Response:
-    model = models_admin.get_model(model_id)
+    model = editing.get_model(model_id)
     return _row(model, mode="edit", form=edit_form(model))
 
 
 @bp.route("/<int:model_id>/row")
 @admin_required
 def row(model_id: int) -> Response:
-    return _row(models_admin.get_model(model_id))
+    return _row(editing.get_model(model_id))
 
 
 @bp.route("/<int:model_id>", methods=["POST"])
 @admin_required
 def update(model_id: int) -> Response:
-    model = models_admin.get_model(model_id)
+    model = editing.get_model(model_id)
     form = ModelForm()
     if form.validate_on_submit():
         try:
-            models_admin.update_model(current_user, model, form.model_data(), form.version.data)
+            editing.update_model(current_user, model, form.model_data(), form.version.data)
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         except Conflict as exc:
@@ -162,10 +164,10 @@ def update(model_id: int) -> Response:
 @bp.route("/<int:model_id>/enabled", methods=["POST"])
 @admin_required
 def toggle(model_id: int) -> Response:
-    model = models_admin.get_model(model_id)
+    model = editing.get_model(model_id)
     enabled = request.form.get("enabled") in ("y", "on", "true", "1")
     try:
-        models_admin.set_enabled(current_user, model, enabled)
+        editing.set_enabled(current_user, model, enabled)
     except ValidationError as exc:
         return _row(model, 422, notice=exc.message, level="error", row_error=exc.message)
     return _row(model, notice=f"{model.global_id} {'enabled' if enabled else 'disabled'}.")
@@ -174,7 +176,8 @@ def toggle(model_id: int) -> Response:
 @bp.route("/bulk", methods=["POST"])
 @admin_required
 def bulk() -> Response:
-    """Enable or disable the ticked models; the table then reloads itself."""
+    """Enable or disable the ticked models; the table then reloads itself (htmx), or the page
+    comes back after a 303 (without JavaScript; a refused change: the page at 422)."""
     form = BulkEnableForm()
     enabled = form.enabled.data == "on"
     status, level = 200, "success"
@@ -182,27 +185,31 @@ def bulk() -> Response:
         status, level, notice = 422, "error", "Tick the models to change, then choose an action."
     else:
         try:
-            changed = models_admin.set_enabled_many(current_user, form.model_id.data, enabled)
+            changed = editing.set_enabled_many(current_user, form.model_id.data, enabled)
         except ValidationError as exc:
             status, level, notice = 422, "error", exc.message
         else:
             count = len(changed)
             notice = f"{count} model{'' if count == 1 else 's'} {'en' if enabled else 'dis'}abled."
-    if not is_partial_request():
-        flash(notice, level)
-        return redirect(url_for("catalog.index"), 303)
-    response = add_notice(make_response("", status), notice, level)
-    return trigger(response, "models-changed") if status == 200 else response
+    return respond(
+        lambda: make_response("", status),  # the bar swaps nothing: the table reloads itself
+        status=status,
+        notice=notice,
+        level=level,
+        then=url_for("catalog.index"),
+        page=lambda: _page(status),
+        events=("models-changed",) if status == 200 else (),
+    )
 
 
 @bp.route("/<int:model_id>/default", methods=["POST"])
 @admin_required
 def make_default(model_id: int) -> Response:
-    model = models_admin.get_model(model_id)
+    model = editing.get_model(model_id)
     kind = request.form.get("kind", "")
     try:
-        models_admin.set_default(current_user, model, kind)
+        editing.set_default(current_user, model, kind)
     except ValidationError as exc:
         return _row(model, 422, notice=exc.message, level="error", row_error=exc.message)
-    response = _row(model, notice=f"{model.global_id} is now the default {kind} model.")
-    return trigger(response, "models-changed")
+    notice = f"{model.global_id} is now the default {kind} model."
+    return _row(model, notice=notice, events=("models-changed",))

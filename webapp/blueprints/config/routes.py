@@ -16,10 +16,16 @@ from webapp.htmx import render, respond
 from webapp.models.base import utcnow
 from webapp.permissions import admin_required
 from webapp.services.config import apply as config_apply
-from webapp.services.config import document as config_io
 from webapp.services.config import export as config_export
 from webapp.services.config import importing as config_import
-from webapp.services.config.document import ImportPlan
+from webapp.services.config.document import (
+    CONTENT_TYPES,
+    FORMATS,
+    LEFT_ALONE,
+    DocumentError,
+    ImportPlan,
+    parse_document,
+)
 from webapp.sign_in import recent_sign_in_required
 
 
@@ -30,7 +36,7 @@ def _page(form: ImportForm, status: int = 200, plan: ImportPlan | None = None) -
         status,
         form=form,
         plan=plan,
-        left_alone=config_io.LEFT_ALONE,
+        left_alone=LEFT_ALONE,
     )
 
 
@@ -47,10 +53,10 @@ def index() -> Response:
 def export() -> Response:
     """The document as a file download (``?format=yaml|json``)."""
     fmt = request.args.get("format", "yaml")
-    if fmt not in config_io.FORMATS:
+    if fmt not in FORMATS:
         abort(400, description="Choose format=yaml or format=json.")
     response = FlaskResponse(config_export.export_text(fmt))
-    response.headers["Content-Type"] = f"{config_io.CONTENT_TYPES[fmt]}; charset=utf-8"
+    response.headers["Content-Type"] = f"{CONTENT_TYPES[fmt]}; charset=utf-8"
     filename = f"switchboard-config-{utcnow():%Y%m%d-%H%M}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -64,8 +70,8 @@ def _read(form: ImportForm) -> Any:
         target.errors.append("Paste a document or choose a file.")
         return None
     try:
-        document = config_io.parse_document(source, form.format.data or "auto")
-    except config_io.DocumentError as exc:
+        document = parse_document(source, form.format.data or "auto")
+    except DocumentError as exc:
         target.errors.append(exc.message)
         return None
     if isinstance(source, bytes):  # keep the file's text in the form, so Apply sends it

@@ -9,7 +9,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp.blueprints.defaults import bp
-from webapp.htmx import is_partial_request, render, respond
+from webapp.htmx import render, respond
 from webapp.permissions import admin_required
 from webapp.services.errors import NotConfigured, ValidationError
 from webapp.services.settings import layers as settings_service
@@ -71,8 +71,8 @@ def preview() -> Response:
     else:
         problem = "Fix the highlighted fields first."
     status = 422 if problem else 200
-    if is_partial_request():
-        return render(
+    return respond(
+        lambda: render(
             "defaults/index.html",
             "defaults/_preview.html",
             status,
@@ -80,5 +80,7 @@ def preview() -> Response:
             problem=problem,
             form=form,
             previewing=True,
-        )
-    return _page(form, status, effective=effective, problem=problem, previewing=True)
+        ),
+        status=status,
+        page=lambda: _page(form, status, effective=effective, problem=problem, previewing=True),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, request, url_for
+from flask import request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -183,8 +183,7 @@ def delete(feature_id: int) -> Response:
     feature = features.get_feature(current_user, feature_id)
     slug = feature.slug
     features.delete_feature(current_user, feature)
-    flash(f"Feature {slug} deleted.", "success")
-    return redirect_to(url_for("features.index"))
+    return redirect_to(url_for("features.index"), notice=f"Feature {slug} deleted.")
 
 
 @bp.route("/profiles", methods=["POST"])
@@ -225,5 +224,4 @@ def delete_profile(profile_id: int) -> Response:
     item = profiles.get_profile(current_user, profile_id, None)
     name = item.name
     profiles.delete_profile(current_user, item)
-    flash(f"Profile {name} deleted.", "success")
-    return redirect_to(url_for("features.index"))
+    return redirect_to(url_for("features.index"), notice=f"Profile {name} deleted.")

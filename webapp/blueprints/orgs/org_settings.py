@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, request, url_for
+from flask import request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -68,5 +68,5 @@ def delete_profile(org_id: int, profile_id: int) -> Response:
     item = profiles.get_profile(current_user, profile_id, org.id)
     name = item.name
     profiles.delete_profile(current_user, item)
-    flash(f"Profile {name} deleted.", "success")
-    return redirect_to(url_for("orgs.show", org_id=org.id, tab="profiles"))
+    back = url_for("orgs.show", org_id=org.id, tab="profiles")
+    return redirect_to(back, notice=f"Profile {name} deleted.")

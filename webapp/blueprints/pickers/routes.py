@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import abort, make_response, render_template, request
+from flask import abort, request
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp.blueprints.pickers import bp
+from webapp.htmx import render
 from webapp.permissions import org_admin_required
 from webapp.services.search import pickers
 
@@ -18,8 +19,5 @@ def search(kind: str) -> Response:
         abort(404)
     text = request.args.get("q", "")
     found = pickers.search(current_user, kind, text)
-    response = make_response(
-        render_template("pickers/_results.html", choices=found, text=text.strip(), kind=kind)
-    )
-    response.headers["Vary"] = "HX-Request"
-    return response
+    results = "pickers/_results.html"  # the page and the swap alike: a short list
+    return render(results, results, choices=found, text=text.strip(), kind=kind)

@@ -15,13 +15,12 @@ from webapp.blueprints.providers import bp, key_origins
 from webapp.blueprints.providers.forms import ProviderEditForm, ProviderForm
 from webapp.extensions import db
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, render, respond
+from webapp.htmx import render, respond
 from webapp.models import Provider
 from webapp.permissions import admin_required
 from webapp.services import llm
-from webapp.services.catalog import editing as models_admin
+from webapp.services.catalog import editing, providers
 from webapp.services.catalog import listing as catalog
-from webapp.services.catalog import providers
 from webapp.services.credentials import storage as credentials
 from webapp.services.credentials.confirmation import confirm_provider_keys
 from webapp.services.credentials.origins import provider_host
@@ -258,27 +257,30 @@ def test(provider_id: int) -> Response:
         if needs_key
         else result.admin_message
     )
-    listed = catalog.list_providers()
-    response = render(
-        "providers/index.html",
-        "providers/_test_result.html",
-        providers=listed,
-        **_key_context([p for p, _ in listed]),
-        create_form=ProviderForm(formdata=None),
-        provider=provider,
-        result=result,
-        tests={provider.id: result},
-        needs_key=needs_key,
-        failure=failure,
-    )
-    if result.ok:
-        keyless = " (no key configured)" if result.key_source == "none" else ""
-        return add_notice(
-            response,
-            f"{provider.display_name}: connected in {result.latency_ms} ms, "
-            f"{len(result.models)} models{keyless}.",
+
+    def view() -> Response:
+        listed = catalog.list_providers()
+        return render(
+            "providers/index.html",
+            "providers/_test_result.html",
+            providers=listed,
+            **_key_context([p for p, _ in listed]),
+            create_form=ProviderForm(formdata=None),
+            provider=provider,
+            result=result,
+            tests={provider.id: result},
+            needs_key=needs_key,
+            failure=failure,
         )
-    return add_notice(response, f"{provider.display_name}: {failure}", level="error")
+
+    if not result.ok:
+        return respond(view, notice=f"{provider.display_name}: {failure}", level="error")
+    keyless = " (no key configured)" if result.key_source == "none" else ""
+    notice = (
+        f"{provider.display_name}: connected in {result.latency_ms} ms, "
+        f"{len(result.models)} models{keyless}."
+    )
+    return respond(view, notice=notice)
 
 
 @bp.route("/<int:provider_id>/live-models", methods=["POST"])
@@ -309,7 +311,7 @@ def add_live_models(provider_id: int) -> Response:
         message = "Tick at least one model to add."
         return _row(provider, 422, notice=message, level="error", live_error=message)
     try:
-        added = models_admin.add_live_models(current_user, provider, picked)
+        added = editing.add_live_models(current_user, provider, picked)
     except ValidationError as exc:
         return _row(provider, 422, live_error=exc.message)
     names = ", ".join(m.model_id for m in added) or "nothing new"

@@ -13,7 +13,6 @@ from typing import Any
 from flask import (
     abort,
     current_app,
-    flash,
     make_response,
     redirect,
     render_template,
@@ -28,7 +27,8 @@ from webapp.blueprints.auth.forms import LoginForm, ReauthForm
 from webapp.blueprints.sso import bp
 from webapp.blueprints.sso.forms import LinkIdentityForm
 from webapp.extensions import limiter
-from webapp.htmx import is_partial_request, render
+from webapp.forms import attach_errors
+from webapp.htmx import redirect_to, render, respond
 from webapp.models import User
 from webapp.permissions import admin_required
 from webapp.services.accounts import oidc, sessions, sso, users
@@ -138,8 +138,7 @@ def callback(name: str) -> Response:
     except sso.SsoRefused as exc:
         return _refused(exc.message, exc.status_code)
     start_session(user, remember=False)
-    flash(f"Signed in as {user.email}.", "success")
-    return redirect(flow["next"], 303)
+    return redirect_to(flow["next"], notice=f"Signed in as {user.email}.")
 
 
 def _reauthenticated(provider: OidcProvider, claims: dict[str, Any], target: str) -> Response:
@@ -153,17 +152,25 @@ def _reauthenticated(provider: OidcProvider, claims: dict[str, Any], target: str
     return redirect(target, 303)
 
 
-def _identities(user: User, form: LinkIdentityForm | None = None, status: int = 200) -> Response:
+def _identities(
+    user: User,
+    form: LinkIdentityForm | None = None,
+    status: int = 200,
+    notice: str | None = None,
+) -> Response:
     """The identities partial for htmx; plain posts go back to the user's page (or show it
     again with the errors)."""
-    if status == 200 and not is_partial_request():
-        return redirect(url_for("users.show", user_id=user.id), 303)
-    return render(
-        "users/user.html",
-        "sso/_identities.html",
-        status,
-        u=user,
-        sso_link_form=form or LinkIdentityForm(formdata=None),
+    return respond(
+        lambda: render(
+            "users/user.html",
+            "sso/_identities.html",
+            status,
+            u=user,
+            sso_link_form=form or LinkIdentityForm(formdata=None),
+        ),
+        status=status,
+        notice=notice,
+        then=url_for("users.show", user_id=user.id),
     )
 
 
@@ -185,11 +192,9 @@ def link(user_id: int) -> Response:
     try:
         sso.link_identity(current_user, user, form.provider.data or "", form.subject.data or "")
     except ValidationError as exc:
-        for field_name, message in exc.errors.items():
-            target = form._fields.get(field_name)
-            (target.errors if target is not None else form.form_errors).append(message)
+        attach_errors(form, exc.errors)
         return _identities(user, form, 422)
-    return _identities(user)
+    return _identities(user, notice=f"Sign-in identity linked to {user.email}.")
 
 
 @bp.route("/admin/users/<int:user_id>/sso/<int:identity_id>/delete", methods=["POST"])
@@ -200,7 +205,7 @@ def unlink(user_id: int, identity_id: int) -> Response:
         sso.unlink_identity(current_user, user, identity_id)
     except NotFound:
         abort(404)
-    return _identities(user)
+    return _identities(user, notice=f"Sign-in identity unlinked from {user.email}.")
 
 
 @bp.app_context_processor

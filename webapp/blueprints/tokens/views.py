@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp.blueprints.tokens.forms import TokenForm
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, is_partial_request, render, trigger
+from webapp.htmx import render, respond
 from webapp.models import AccessToken
 from webapp.services.errors import ValidationError
 from webapp.services.tokens import activity
@@ -48,11 +48,14 @@ def create_round_trip(
         except ValidationError as exc:
             attach_errors(form, exc.errors)
         else:
-            response = page(created=created, partial="tokens/_create.html")
+            response = respond(
+                lambda: page(created=created, partial="tokens/_create.html"),
+                notice=f"Token {created.token.name} created. Copy it now: it is shown only once.",
+                events=("tokens-changed",),
+            )  # no ``then``: without JavaScript too, the secret is on the page answered now
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
-            notice = f"Token {created.token.name} created. Copy it now: it is shown only once."
-            return trigger(add_notice(response, notice), "tokens-changed")
+            return response
     return page(form=form, status=422, partial="tokens/_create.html")
 
 
@@ -62,12 +65,13 @@ def revoked_response(token: AccessToken) -> Response:
     if view not in VIEWS:
         own = token.user_id == current_user.id
         view = "mine" if own else ("admin" if current_user.is_admin else "org")
-    notice = f"Token {token.name} revoked: it stops working at once."
-    if is_partial_request():
-        context = table_context([token], view)
-        row = "tokens/_row.html"
-        return add_notice(render(row, row, t=token, **context), notice)
-    flash(notice, "success")
     if view == "org" and token.org_id is not None:
-        return redirect(url_for("tokens.org_index", org_id=token.org_id), 303)
-    return redirect(url_for("tokens.admin_index" if view == "admin" else "tokens.index"), 303)
+        back = url_for("tokens.org_index", org_id=token.org_id)
+    else:
+        back = url_for("tokens.admin_index" if view == "admin" else "tokens.index")
+    row = "tokens/_row.html"
+    return respond(
+        lambda: render(row, row, t=token, **table_context([token], view)),
+        notice=f"Token {token.name} revoked: it stops working at once.",
+        then=back,
+    )

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response as FlaskResponse
-from flask import request, stream_with_context
+from flask import request, stream_with_context, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from webapp.blueprints.usage import bp
 from webapp.blueprints.usage.forms import MemberUsageForm, RetentionForm, UsageFilterForm
 from webapp.forms import attach_errors
-from webapp.htmx import add_notice, render
+from webapp.htmx import render, respond
 from webapp.permissions import admin_required, org_admin_required
 from webapp.services.errors import ValidationError
 from webapp.services.usage import dashboard, export, labels, member, pricing, records, retention
@@ -164,4 +164,8 @@ def retention_settings() -> Response:
     except ValidationError as exc:
         attach_errors(form, exc.errors)
         return render(*templates, 422, form=form, saved=False)
-    return add_notice(render(*templates, form=form, saved=True), "Retention saved.")
+    return respond(
+        lambda: render(*templates, form=form, saved=True),
+        notice="Retention saved.",
+        then=url_for("usage.retention_settings"),
+    )

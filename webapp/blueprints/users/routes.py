@@ -20,7 +20,7 @@ from webapp.blueprints.users.forms import (
 )
 from webapp.extensions import db
 from webapp.forms import attach_errors, bounded_id
-from webapp.htmx import render, respond, trigger
+from webapp.htmx import render, respond
 from webapp.models import Role, User
 from webapp.permissions import admin_required
 from webapp.services.accounts import passwords, users
@@ -111,13 +111,13 @@ def create() -> Response:
 def _created(created: Created) -> Response:
     """htmx: a fresh form (with the one-time password) and a table refresh; else 303."""
     shown = " Copy the generated password now: it is shown once." if created.password else ""
-    response = respond(
+    return respond(
         lambda: _index(created=created),
         notice=f"{created.email} added.{shown}",
         # A generated password is shown once, on the page rendered now: no redirect then.
         then=None if created.password else url_for("users.index"),
+        events=("users-changed",),
     )
-    return trigger(response, "users-changed")
 
 
 def _row(user: User, form: UserEditForm | None = None, status: int = 200) -> Response:

@@ -19,6 +19,8 @@ from webapp.services.audit import events as audit
 from webapp.services.errors import NotFound
 
 EVENTS_PER_PAGE = 50
+# A target name prefix that matches more events than this is looked up by time, not by name.
+PREFIX_PROBE = 500
 MARKERS = (audit.SET, audit.CHANGED, audit.REMOVED)
 HIDDEN = "[hidden]"
 SECRET_NAMES = (
@@ -150,12 +152,40 @@ def _actor_clause(text: str) -> sa.ColumnElement[bool]:
 
 def _target_clause(text: str) -> sa.ColumnElement[bool]:
     """The target's exact id, or a name that starts with ``text`` (any case): both read an
-    index (``ix_audit_events_target_id``, ``ix_audit_events_label_prefix``)."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return sa.or_(
-        AuditEvent.target_id == text,
-        sa.func.lower(AuditEvent.target_label).like(escaped + "%", escape="\\"),
-    )
+    index (``ix_audit_events_target_id``; the name, see ``_label_prefix``)."""
+    return sa.or_(AuditEvent.target_id == text, _label_prefix(text.lower()))
+
+
+def _successor(prefix: str) -> str | None:
+    """The first string after every string that starts with ``prefix`` (code point order, which
+    is SQLite's binary order of UTF-8); None when there is none."""
+    while prefix:
+        code = ord(prefix[-1]) + 1
+        code = 0xE000 if 0xD800 <= code <= 0xDFFF else code  # surrogates are not text
+        if code <= 0x10FFFF:
+            return prefix[:-1] + chr(code)
+        prefix = prefix[:-1]
+    return None
+
+
+def _label_prefix(prefix: str) -> sa.ColumnElement[bool]:
+    """Target names starting with ``prefix`` (lower case), in a form each database answers
+    from an index. PostgreSQL: ``LIKE 'abc%'`` reads ``ix_audit_events_label_prefix``
+    (``text_pattern_ops``). SQLite's LIKE never reads an index on an expression, so the same
+    condition is also written as a range, which reads ``ix_audit_events_label_lower`` — unless
+    the prefix matches so many events that finding the newest page by time is sooner than
+    sorting every match (SQLite has no statistics to tell; one capped count does)."""
+    label = sa.func.lower(AuditEvent.target_label)
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = label.like(escaped + "%", escape="\\")
+    if db.engine.dialect.name != "sqlite":
+        return like
+    after = _successor(prefix)
+    in_range = sa.and_(label >= prefix, label < after) if after is not None else label >= prefix
+    matches = sa.select(AuditEvent.id).where(in_range).limit(PREFIX_PROBE).subquery()
+    if (db.session.scalar(sa.select(sa.func.count()).select_from(matches)) or 0) >= PREFIX_PROBE:
+        return like
+    return sa.and_(in_range, like)
 
 
 def _filtered(filters: AuditFilter) -> sa.Select[AuditEvent]:

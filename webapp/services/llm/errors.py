@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "AuthError",
     "BadRequest",
+    "Blocked",
     "Cancelled",
     "LLMError",
     "NotConfigured",
@@ -89,8 +90,14 @@ class Unavailable(LLMError):
 
 
 class Unreachable(Unavailable):
-    """The provider could not be reached at all (refused, DNS, TLS): whatever the model,
-    a failure of the whole provider (``cooldown``)."""
+    """The provider could not be reached at all (name not resolved, connection refused, TLS):
+    whatever the model, a failure of the whole provider (``cooldown``); to callers an
+    unavailable provider like any other, and a key's last test tells it apart."""
+
+
+class Blocked(NotConfigured):
+    """Switchboard itself refused to connect: the address is private or reserved and not
+    among the allowed private hosts."""
 
 
 class BadRequest(LLMError):
@@ -185,10 +192,10 @@ def _reading_errors() -> tuple[type[BaseException], ...]:
     return (*_validation_errors(), ValueError, RecursionError)
 
 
-def _refused(exc: OutboundRefused) -> NotConfigured:
+def _refused(exc: OutboundRefused) -> Blocked:
     where = "resolves to " if exc.address is not None else "is "
     hint = " An admin can allow this host and port on the Keys page." if exc.allowable else ""
-    return NotConfigured(
+    return Blocked(
         f"Switchboard will not call {exc.host}: it {where}{exc.reason}.{hint}",
         detail=f"{exc.host} resolved to {exc.address}." if exc.address is not None else None,
     )

@@ -28,7 +28,18 @@ from webapp.services.llm.calls import (
     target_with_key,
     targets_for,
 )
-from webapp.services.llm.errors import LLMError, NotConfigured
+from webapp.services.llm.errors import (
+    AuthError,
+    BadRequest,
+    Blocked,
+    LLMError,
+    NotConfigured,
+    RateLimited,
+    Timeout,
+    Unavailable,
+    Unreachable,
+    sanitize,
+)
 from webapp.services.llm.types import EmbeddingResult, LiveModel, Usage
 
 LIST_TIMEOUT_S = 15.0
@@ -128,15 +139,54 @@ def _probe_model(provider: Provider) -> ModelInfo:
     )
 
 
+# Why a test failed, as the key's row says it; the first class that matches wins.
+FAILURES: tuple[tuple[type[LLMError], LastTestStatus], ...] = (
+    (AuthError, LastTestStatus.INVALID),
+    (Blocked, LastTestStatus.BLOCKED),
+    (Unreachable, LastTestStatus.UNREACHABLE),
+    (Timeout, LastTestStatus.TIMEOUT),
+    (RateLimited, LastTestStatus.RATE_LIMITED),
+    (Unavailable, LastTestStatus.UNAVAILABLE),
+    (BadRequest, LastTestStatus.REFUSED),
+)
+REASON_CHARS = 300
+
+
+def _record(credential_id: int | None, error: LLMError | None) -> None:
+    """The outcome on the key's row, for everyone who manages it: ``ok``, or the classified
+    failure with our own short message — never the upstream's words (members see the row
+    too) and never a key (``sanitize`` also redacts anything shaped like one)."""
+    if not credential_id:
+        return
+    if error is None:
+        credentials.record_test(credential_id, LastTestStatus.OK, None)
+    else:
+        reason = sanitize(error.message, limit=REASON_CHARS)
+        credentials.record_test(credential_id, failure_status(error), reason)
+
+
+def failure_status(error: LLMError) -> LastTestStatus:
+    """The classified outcome of a failed test. Only a 401 says the key itself is bad; a 403
+    is a permission of the key (it may still serve other models): ``refused``, not invalid."""
+    if isinstance(error, AuthError) and error.http_status not in (None, 401):
+        return LastTestStatus.REFUSED
+    found = (status for kind, status in FAILURES if isinstance(error, kind))
+    return next(found, LastTestStatus.FAILED)
+
+
+class NotTestable(NotConfigured):
+    """The key is not tested at all (expired, or its provider disabled for members)."""
+
+
 def _check_testable(credential: Credential, provider: Provider, user: User | None) -> None:
     """An expired key is neither used nor tested; members test only enabled providers."""
     if credential.expires_at is not None and credential.expires_at <= utcnow():
-        raise NotConfigured(
+        raise NotTestable(
             f"The key “{credential.label}” has expired: it is neither used nor tested. "
             "Set a later expiry date, or replace the key."
         )
     if not provider.enabled and not (user is not None and user.is_admin):
-        raise NotConfigured(
+        raise NotTestable(
             f"{provider.display_name} is disabled: an admin has to enable it before its keys "
             "can be tested."
         )
@@ -149,6 +199,7 @@ def list_models(
     """The provider's live model list through the SDK; also the connection test."""
     call = new_call(context, "models", None)
     result = ConnectionResult(False, 0, call.record.request_id, [])
+    failure: LLMError | None = None
     try:
         with metered(call):
             if credential is not None:
@@ -173,20 +224,15 @@ def list_models(
             call.record.usage = Usage(0, 0, 0)
             call.record.response_body = {"models": len(models)}
         result.ok, result.models = True, models
+    except NotTestable as exc:  # neither tried nor recorded: the row already says why
+        result.error_type, result.message = exc.error_type, exc.message
     except LLMError as exc:
         result.error_type, result.message, result.detail = exc.error_type, exc.message, exc.detail
         result.http_status = exc.http_status
+        failure = exc
     result.latency_ms = call.record.latency_ms or 0
-    # Only a 401 says the key itself is bad; a 403 is a permission of the key (it may still
-    # serve other models), so it leaves the key's status as it was.
-    status = (
-        LastTestStatus.OK
-        if result.ok
-        else (LastTestStatus.INVALID if result.http_status == 401 else None)
-    )
-    credential_id = credential.id if credential is not None else call.record.credential_id
-    if credential_id and status:
-        credentials.record_test(credential_id, status, None if result.ok else result.message)
+    if result.ok or failure is not None:
+        _record(credential.id if credential is not None else call.record.credential_id, failure)
     return result
 
 
