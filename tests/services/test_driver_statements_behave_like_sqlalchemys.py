@@ -116,7 +116,7 @@ def test_the_settlement_of_a_typical_call_keeps_psycopgs_parsed_form():
     rare = {"id", "error_type", "error_message", "cache_write_tokens", "dropped_params"}
     rare |= {"request_body", "response_body"}
     columns = [c.name for c in UsageRecord.__table__.c if c.name not in rare]
-    statement = reservations._settle_statement(tuple(columns), True, True, True, 2)
+    statement = reservations._settle_statement(tuple(columns), True, True, True, (True, True))
     prepared = side_writes.driver_sql(statement, pg_psycopg.dialect())
     names = set(re.findall(r"%\((\w+)\)s", prepared.sql))
     assert len(prepared.sql.encode()) <= 4096 and len(names) <= 50

@@ -620,6 +620,14 @@ def _released_if(held: Any, column: sa.Column[Any], amount: Any) -> sa.ColumnEle
 
 
 @functools.lru_cache(maxsize=256)
+def _typed(column_type: Any) -> Any:
+    """The bind type of a usage column in the one-statement settlement: none for plain text
+    and integers (the INSERT's column gives PostgreSQL the type; no cast to render), the
+    column's own where SQLAlchemy processes the value (JSON, timestamps, numerics, booleans).
+    Short SQL keeps the statement under psycopg's 4096-byte cache limit."""
+    return None if type(column_type) in (sa.String, sa.Integer, sa.BigInteger) else column_type
+
+
 def _settle_statement(
     usage_columns: tuple[str, ...],
     reserved: bool,
@@ -628,7 +636,8 @@ def _settle_statement(
     hard_windows: tuple[bool, ...],
 ) -> sa.Select[Any]:
     """PostgreSQL: the usage record and the whole settlement as one statement (data-modifying
-    CTEs run once each, on one snapshot, atomically): the reservation's deletion decides
+    CTEs, named with one letter to keep the SQL short, run once each, on one snapshot,
+    atomically): the reservation's deletion decides
     whether the hold is released (a sweep may have released it already: then the balance
     and hard budgets, which no longer hold anything for the call, are charged nothing), the
     account pays and its ledger line records the balance after, every budget window is
@@ -639,9 +648,9 @@ def _settle_statement(
     usage = UsageRecord.__table__
     record = (
         sa.insert(usage)
-        .values({c: sa.bindparam(f"u_{c}", type_=usage.c[c].type) for c in usage_columns})
+        .values({c: sa.bindparam(f"u_{c}", type_=_typed(usage.c[c].type)) for c in usage_columns})
         .returning(usage.c.id)
-        .cte("usage_record")
+        .cte("u")
     )
     held: Any = sa.false()
     gone = None
@@ -650,7 +659,7 @@ def _settle_statement(
             sa.delete(RESERVATIONS)
             .where(RESERVATIONS.c.request_id == sa.bindparam("s_request_id"))
             .returning(RESERVATIONS.c.id)
-            .cte("released")
+            .cte("r")
         )
         held = sa.exists(sa.select(gone.c.id))
     now = sa.bindparam("s_now", type_=ACCOUNTS.c.updated_at.type)
@@ -668,7 +677,7 @@ def _settle_statement(
                 updated_at=now,
             )
             .returning(ACCOUNTS.c.id, ACCOUNTS.c.balance)
-            .cte("paid")
+            .cte("p")
         )
         columns.append(sa.select(paid.c.id).scalar_subquery())
         if entry:
@@ -697,7 +706,7 @@ def _settle_statement(
                     .where(held),
                 )
                 .returning(ENTRIES.c.id)
-                .cte("ledger_line")
+                .cte("l")
             )
             columns.append(sa.select(sa.func.count()).select_from(line).scalar_subquery())
     budgets = Budget.__table__
@@ -721,12 +730,12 @@ def _settle_statement(
             insert.on_conflict_do_update(
                 index_elements=[WINDOWS.c.budget_id, WINDOWS.c.period_start],
                 set_={
-                    "spent": WINDOWS.c.spent + spend,
+                    "spent": WINDOWS.c.spent + insert.excluded.spent,  # the spend above
                     "reserved": _released_if(held, WINDOWS.c.reserved, sa.bindparam(f"w{i}_held")),
                 },
             )
             .returning(WINDOWS.c.spent)
-            .cte(f"charged_{i}")
+            .cte(f"w{i}")
         )
         columns.append(sa.select(charged.c.spent).scalar_subquery())
     return sa.select(*columns).select_from(record)
