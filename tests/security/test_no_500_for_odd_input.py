@@ -1,10 +1,12 @@
 """Nothing a person can type makes a 500: far dates, non-finite and huge numbers in JSON
-fields, LIKE wildcards in search boxes, missing or tampered version fields. Each is a 422 at
-the field (nothing saved) or a search for exactly what was typed."""
+fields and in amounts, prices and budgets, LIKE wildcards in search boxes, missing or
+tampered version fields. Each is a 422 at the field (nothing saved) or a search for exactly
+what was typed."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -12,10 +14,21 @@ from flask.testing import FlaskClient
 from wtforms.fields.core import UnboundField
 
 from tests import factories
+from tests.api.conftest import token_for
 from tests.blueprints.test_authorization import PUBLIC, access_level, build, routes
 from tests.conftest import login
+from tests.gateway.support import make_token
 from webapp.extensions import db
-from webapp.models import Credential, ParameterSet, Provider, User
+from webapp.models import (
+    Budget,
+    CatalogModel,
+    Credential,
+    CreditEntry,
+    ParameterSet,
+    Provider,
+    User,
+)
+from webapp.services.numbers import NumberError, parse_decimal
 
 HX = {"HX-Request": "true"}
 ODD_JSON = [
@@ -92,6 +105,150 @@ def test_a_personal_key_expiring_in_9999_is_a_422(member_client):
 )
 def test_audit_log_filters_accept_any_date(admin_client, query):
     assert admin_client.get(f"/admin/audit?{query}").status_code in (200, 422)
+
+
+# --- amounts, prices, budgets ------------------------------------------------------------
+
+ODD_NUMBERS = [
+    "1E+999999999",  # Decimal takes it; abs() and quantize() then raise
+    "-1E+999999999",
+    "1e-999999999",
+    "0E+999999999",  # zero, formatted as a billion zeros
+    "NaN",
+    "sNaN",
+    "-Infinity",
+    "9" * 400,
+    "1_000",  # Decimal and int() take underscores
+    "\u0661\u0662",  # Arabic-Indic digits: Decimal reads 12
+    "0x10",
+]
+
+
+def count(model: type) -> int:
+    db.session.rollback()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12.5", Decimal("12.5")),
+        (" 2.50 ", Decimal("2.5")),
+        ("1e3", Decimal("1000")),
+        ("-0", Decimal("0")),
+        ("0.000001", Decimal("0.000001")),
+        (7, Decimal("7")),
+        (0.25, Decimal("0.25")),
+        ("1E+999999999", "range"),
+        ("-1E+999999999", "range"),
+        ("0E+999999999", "range"),
+        ("9" * 400, "range"),
+        ("1e-999999999", "places"),
+        ("0.0000001", "places"),
+        ("NaN", "finite"),
+        ("sNaN", "finite"),
+        ("Infinity", "finite"),
+        (float("inf"), "finite"),
+        ("1_000", "number"),
+        ("\u0661\u0662", "number"),
+        ("0x10", "number"),
+        ("", "number"),
+        (True, "number"),
+        (None, "number"),
+        ([1], "number"),
+        ("9" * 5000, "number"),
+    ],
+)
+def test_one_parser_reads_every_typed_decimal(raw, expected):
+    if isinstance(expected, Decimal):
+        value = parse_decimal(raw, low=-(10**9), high=10**9, places=6)
+        assert value == expected and str(value) == str(expected)
+        return
+    with pytest.raises(NumberError) as excinfo:
+        parse_decimal(raw, low=-(10**9), high=10**9, places=6)
+    assert excinfo.value.kind == expected
+
+
+@pytest.mark.parametrize("value", ODD_NUMBERS)
+def test_odd_credit_amounts_are_a_422_at_the_field(admin_client, value):
+    org = factories.make_org("acme", "Acme")
+    user = factories.make_user("someone@example.com")
+    for kind, owner_id in (("org", org.id), ("user", user.id)):
+        prefix = f"credits-{kind}-{owner_id}-"
+        response = admin_client.post(
+            f"/admin/{kind}s/{owner_id}/credits",
+            headers=HX,
+            data={f"{prefix}amount": value, f"{prefix}kind": "grant", f"{prefix}note": "odd"},
+        )
+        assert response.status_code == 422, (kind, value)
+        assert f'id="{prefix}amount-error"' in response.get_data(as_text=True)
+    assert count(CreditEntry) == 0
+
+
+@pytest.mark.parametrize("value", ODD_NUMBERS)
+def test_odd_budget_amounts_on_a_members_token_are_a_422(app, member, member_client, value):
+    token, _ = make_token(member)
+    response = member_client.post(
+        f"/tokens/{token.id}/budgets",
+        headers=HX,
+        data={
+            "new-budget-amount": value,
+            "new-budget-period": "monthly",
+            "new-budget-unit": "usd",
+            "new-budget-enforcement": "hard",
+            "new-budget-thresholds": "50, 80, 100",
+        },
+    )
+    assert response.status_code == 422
+    assert 'id="new-budget-amount-error"' in response.get_data(as_text=True)
+    assert count(Budget) == 0
+
+
+@pytest.mark.parametrize("thresholds", ["1_000", "\u0661\u0662", "9" * 400, "50, 1E+999999999"])
+def test_odd_budget_thresholds_are_a_422(app, member, member_client, thresholds):
+    token, _ = make_token(member)
+    data = {"new-budget-amount": "5", "new-budget-thresholds": thresholds}
+    response = member_client.post(f"/tokens/{token.id}/budgets", headers=HX, data=data)
+    assert response.status_code == 422
+    assert count(Budget) == 0
+
+
+@pytest.mark.parametrize("value", [*ODD_NUMBERS, 1e308, -1e308, 10**400])
+def test_odd_amounts_through_the_api_are_a_422(app, admin, value):
+    api = token_for(app, admin)
+    org = factories.make_org("acme", "Acme")
+    for path in (f"orgs/{org.id}/credits", f"users/{admin.id}/credits"):
+        response = api.post(path, json={"amount": value, "note": "odd"})
+        assert response.status_code == 422, (path, response.get_json())
+        assert "amount" in response.get_json()["errors"]
+    budget = {"owner": "org", "owner_id": org.id, "amount": value}
+    assert api.post("budgets", json=budget).status_code == 422
+    assert count(CreditEntry) == 0 and count(Budget) == 0
+
+
+@pytest.mark.parametrize("value", [*ODD_NUMBERS, 1e308, 10**400])
+def test_odd_prices_and_multipliers_are_a_422(app, admin, value):
+    api = token_for(app, admin)
+    model = factories.model("openai/gpt-5.4-mini")
+    before = (model.input_price, model.version)
+    body = {"input_price": value, "version": model.version}
+    response = api.patch(f"models/{model.id}", json=body)
+    assert response.status_code == 422 and "input_price" in response.get_json()["errors"]
+    provider = factories.provider("openai")
+    body = {"credit_multiplier": value, "version": provider.version}
+    response = api.patch(f"providers/{provider.id}", json=body)
+    assert response.status_code == 422 and "credit_multiplier" in response.get_json()["errors"]
+    stored = fresh(CatalogModel, model.id)
+    assert (stored.input_price, stored.version) == before
+
+
+def test_a_price_typed_in_exponent_notation_is_stored_plain(app, admin):
+    api = token_for(app, admin)
+    model = factories.model("openai/gpt-5.4-mini")
+    body = {"input_price": "1.5e1", "output_price": "-0", "version": model.version}
+    assert api.patch(f"models/{model.id}", json=body).status_code == 200
+    stored = fresh(CatalogModel, model.id)
+    assert str(stored.input_price.normalize()) == "15" and stored.output_price == 0
 
 
 # --- JSON fields ---------------------------------------------------------------------------
