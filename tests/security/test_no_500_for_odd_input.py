@@ -107,6 +107,57 @@ def test_audit_log_filters_accept_any_date(admin_client, query):
     assert admin_client.get(f"/admin/audit?{query}").status_code in (200, 422)
 
 
+FAR_RANGES = [
+    ("9999-12-30", "9999-12-31"),  # the end of the range + 1 day overflowed
+    ("0001-01-01", "0001-01-02"),
+    ("1999-12-31", "2000-01-01"),
+    ("9998-12-31", "9999-01-01"),
+]
+USAGE_PAGES = ["/usage", "/admin/usage", "/admin/usage/records", "/admin/usage/export.csv"]
+USAGE_API = ["usage/summary", "usage/records", "usage/records.csv"]
+
+
+@pytest.mark.parametrize(("since", "until"), FAR_RANGES)
+def test_a_custom_usage_range_out_of_the_calendar_is_a_422_everywhere(
+    app, admin, admin_client, since, until
+):
+    query = f"?period=custom&since={since}&until={until}"
+    for page in USAGE_PAGES:
+        response = admin_client.get(page + query, headers=HX)
+        assert response.status_code == 422, page
+        assert "Choose a date from 2000-01-01 to 9998-12-31" in response.get_data(as_text=True)
+    api = token_for(app, admin)
+    for path in USAGE_API:
+        response = api.get(path + query)
+        assert response.status_code == 422, path
+        errors = response.get_json()["errors"]
+        assert set(errors) & {"since", "until"}, errors
+
+
+def test_the_last_and_first_days_in_range_are_served(app, admin, admin_client):
+    for since, until in (("9998-12-29", "9998-12-31"), ("2000-01-01", "2000-01-09")):
+        query = f"?period=custom&since={since}&until={until}"
+        for page in USAGE_PAGES:
+            assert admin_client.get(page + query).status_code == 200, (page, since)
+        for path in USAGE_API:
+            assert token_for(app, admin).get(path + query).status_code == 200, (path, since)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-14:00",  # past the last moment once in UTC
+        "0001-01-01T00:00:00+14:00",  # before the first moment once in UTC
+        "0001-01-01T00:00:00Z",
+        "2030-01-01T00:00:00",  # no time zone
+    ],
+)
+def test_odd_token_expiry_moments_are_a_422(app, member, moment):
+    response = token_for(app, member).post("tokens", json={"name": "odd", "expires_at": moment})
+    assert response.status_code == 422, response.get_json()
+
+
 # --- amounts, prices, budgets ------------------------------------------------------------
 
 ODD_NUMBERS = [

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from webapp.models import CallStatus, Mode, UsageRecord, User
 from webapp.models.usage import usage_rollups
+from webapp.services.days import check_days
 from webapp.services.errors import ValidationError
 
 PERIODS = {"today": "Today", "7d": "7 days", "30d": "30 days", "month": "This month"}
@@ -96,6 +97,7 @@ def make_filters(
     if period == CUSTOM:
         if since is None or until is None:
             raise ValidationError({"since": "Choose both dates of a custom range."})
+        check_days(since=since, until=until)
         if until < since:
             raise ValidationError({"until": "The end date is before the start date."})
         if (until - since).days >= MAX_RANGE_DAYS:
