@@ -497,3 +497,57 @@ def test_odd_values_in_query_strings_never_make_a_500(app, admin_client):
                 continue
             response = admin_client.get(build(app, rule) + query)
             assert response.status_code < 500, f"GET {rule.rule}?…={value[:10]}"
+
+
+# --- the API: text fields that are not text ---------------------------------------------
+
+
+@pytest.mark.parametrize("value", [5, True, [1], {}, 1.5])
+@pytest.mark.parametrize("name", ["base_url", "slug"])
+def test_a_provider_field_that_is_not_text_is_a_422_at_the_field(app, admin, name, value):
+    api = token_for(app, admin)
+    body = {"slug": "acme", "display_name": "Acme", "protocol": "openai", name: value}
+    response = api.post("providers", json=body)
+    assert response.status_code == 422 and name in response.get_json()["errors"]
+    openai = factories.provider("openai")
+    if name != "slug":  # the slug is not a field of an update
+        response = api.patch(f"providers/{openai.id}", json={name: value, "version": 1})
+        assert response.status_code == 422 and name in response.get_json()["errors"]
+    assert db.session.scalar(sa.select(Provider).where(Provider.slug == "acme")) is None
+
+
+@pytest.mark.parametrize("value", [5, True, [1], {}])
+def test_an_imported_provider_field_that_is_not_text_is_an_error_at_its_path(app, admin, value):
+    api = token_for(app, admin)
+    for slug in ("openai", "acme"):  # a stored provider, a new one
+        provider = {"slug": slug, "display_name": "X", "protocol": "openai", "base_url": value}
+        document = {"switchboard_config": 1, "providers": [provider]}
+        for apply in (False, True):
+            response = api.post("config/import", json={"document": document, "apply": apply})
+            assert response.status_code == 422
+            assert "providers[0].base_url" in response.get_json()["errors"]
+
+
+def test_a_feature_in_an_org_id_the_database_cannot_hold_is_a_422(app, admin):
+    api = token_for(app, admin)
+    for org_id in (2**70, -1, 0, "1", True):
+        response = api.post("features", json={"slug": "fz", "name": "F", "org_id": org_id})
+        assert response.status_code == 422 and "org_id" in response.get_json()["errors"]
+
+
+def test_an_empty_default_model_in_a_document_is_an_error_not_a_crash_on_apply(app, admin):
+    api = token_for(app, admin)
+    document = {"switchboard_config": 1, "defaults": {"chat": ""}}
+    for apply in (False, True):
+        response = api.post("config/import", json={"document": document, "apply": apply})
+        assert response.status_code == 422 and "defaults.chat" in response.get_json()["errors"]
+
+
+def test_a_non_text_profile_name_in_an_imported_org_is_an_error(app, admin):
+    api = token_for(app, admin)
+    for name in ([1], {"a": 1}):
+        org = {"slug": "acme", "name": "Acme", "profiles": [{"name": name}]}
+        document = {"switchboard_config": 1, "orgs": [org]}
+        response = api.post("config/import", json={"document": document})
+        assert response.status_code == 422
+        assert "orgs[0].profiles[0].name" in response.get_json()["errors"]

@@ -110,6 +110,9 @@ class SettingsPlanner:
             wanted, path = reader.get(kind, model_reference), f"defaults.{kind}"
             if wanted is MISSING or wanted is None:
                 wanted = current[kind]  # left alone
+            elif wanted == "":  # model_ref reads "" as "none": a default cannot be none
+                reader.error(kind, "must be a provider/model id (null leaves it as it is).")
+                continue
             elif wanted == current[kind]:
                 self.plan.unchanged += 1
             elif self.model_ref(wanted, path, None) is MISSING:
