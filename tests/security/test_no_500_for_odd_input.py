@@ -5,8 +5,12 @@ what was typed."""
 
 from __future__ import annotations
 
+import copy
 import json
+import re
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,17 +22,22 @@ from tests.api.conftest import token_for
 from tests.blueprints.test_authorization import PUBLIC, access_level, build, routes
 from tests.conftest import login
 from tests.gateway.support import make_token
+from tests.security import fuzzing
 from webapp.extensions import db
 from webapp.models import (
     Budget,
     CatalogModel,
     Credential,
     CreditEntry,
+    Organization,
     ParameterSet,
     Provider,
     User,
 )
+from webapp.services.accounts import invitations
+from webapp.services.billing import budgets
 from webapp.services.numbers import NumberError, parse_decimal
+from webapp.services.settings import features, profiles
 
 HX = {"HX-Request": "true"}
 ODD_JSON = [
@@ -400,7 +409,7 @@ def test_audit_search_treats_percent_and_underscore_literally(admin_client, admi
             assert "someone@example.com" not in response.get_data(as_text=True)
 
 
-# --- fuzzing every form field ----------------------------------------------------------------
+# --- fuzzing every field of every form a role sees -----------------------------------------
 
 ODD_VALUES = ["NaN", "-Infinity", "9" * 400, "%_%", "9999-12-31", '{"a": NaN, "b": [[[1e999]]]}']
 
@@ -426,12 +435,15 @@ def form_field_names(app) -> set[str]:  # type: ignore[no-untyped-def]
 
 
 def odd_payloads(app) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
-    """Each field gets every odd value in one payload or another, under every prefix in use."""
+    """For routes no page shows a form for: each form field name under every prefix in use,
+    every odd value in one payload or another."""
     names = sorted(form_field_names(app))
-    prefixes = ["", "settings-", "profile-", "feature-", "org-settings-"]
+    prefixes = ["", "settings-", "profile-", "feature-", "org-settings-", "new-budget-"]
     prefixes += [f"add-{factories.provider('openai').id}-"]
     prefixes += [f"edit-{c.id}-" for c in db.session.scalars(sa.select(Credential))]
     prefixes += [f"user-{u.id}-" for u in db.session.scalars(sa.select(User))]
+    prefixes += [f"credits-user-{u.id}-" for u in db.session.scalars(sa.select(User))]
+    prefixes += [f"budget-{b.id}-" for b in db.session.scalars(sa.select(Budget))]
     return [
         {
             prefix + name: ODD_VALUES[(shift + n) % len(ODD_VALUES)]
@@ -442,27 +454,54 @@ def odd_payloads(app) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
     ]
 
 
-def test_odd_values_in_every_field_of_every_state_changing_route_never_make_a_500(
-    app, admin_client: FlaskClient
+def client_for(app, role: str, admin: User, member: User) -> tuple[FlaskClient, list[str]]:  # type: ignore[no-untyped-def]
+    """A signed-in client for ``role``, and the pages of its own records to read too."""
+    if role == "admin":
+        return login(app.test_client(), admin.email), []
+    if role == "org_admin":  # of the org the sample records belong to
+        org = db.session.scalar(sa.select(Organization).where(Organization.slug == "sample-org"))
+        factories.add_member(org or factories.make_org("sample-org"), member, "org_admin")
+    token, _ = make_token(member, name="own")  # its budgets are the member's to set
+    return login(app.test_client(), member.email), [f"/tokens/{token.id}/budgets"]
+
+
+# The fields the fuzzing before this one never filled, because their names carry a prefix.
+PREFIXED = {
+    "admin": ("credits-org-", "credits-user-", "new-budget-", "budget-", "user-", "edit-"),
+    "org_admin": ("new-budget-", "org-settings-", "profile-", "feature-", "add-"),
+    "member": ("new-budget-", "add-"),
+}
+# The admin's pages hold every form; an org admin and a member reach some of them through
+# their own permission checks, tried with the values that reach those as numbers and text.
+ROLE_VALUES = {
+    "admin": fuzzing.ODD_VALUES,
+    "org_admin": ["9999-12-31", "1E+999999999", "9" * 400, "x" * 5000],
+    "member": ["9999-12-31", "1E+999999999", "9" * 400, "x" * 5000],
+}
+
+
+@pytest.mark.parametrize("role", ["admin", "org_admin", "member"])
+def test_odd_values_in_every_field_of_every_form_a_role_sees_never_make_a_500(
+    app, admin, member, role, sleeps
 ):
-    factories.global_key("openai", "sk-fuzz-target-key-0000001")
-    payloads = odd_payloads(app)
+    client, own_pages = client_for(app, role, admin, member)
+    forms = fuzzing.forms_of_role(app, client, role, own_pages)
+    names = {name for form in forms for name in form.fields}
+    for prefix in PREFIXED[role]:
+        assert any(name.startswith(prefix) for name in names), f"no {prefix}… field found"
+    assert any(f.method == "get" and "period" in f.fields for f in forms)
+    for form in forms:
+        fuzzing.fuzz_form(client, form, ROLE_VALUES[role])
+    # Routes no page shows a form for (buttons, hand-made posts): every field name blind.
+    covered = {fuzzing.endpoint_of(app, f.action, f.method.upper()) for f in forms}
+    payloads = odd_payloads(app)[:3]
     for rule in routes(app, "POST"):
-        if access_level(rule) == PUBLIC or rule.endpoint in ("auth.logout",):
+        if rule.endpoint in covered | fuzzing.SKIPPED_ENDPOINTS:
             continue
-        url = build(app, rule)
-        for payload in payloads:
-            response = admin_client.post(url, data=payload, headers=HX)
-            assert response.status_code < 500, f"POST {rule.rule}: {response.status_code}"
-
-
-def test_a_member_typing_odd_values_gets_no_500_either(app, member, member_client):
-    payloads = odd_payloads(app)
-    for rule in routes(app, "POST"):
-        if not rule.rule.startswith(("/account", "/settings", "/playground")):
+        if access_level(rule) not in fuzzing.LEVELS[role]:
             continue
         for payload in payloads:
-            response = member_client.post(build(app, rule), data=payload, headers=HX)
+            response = client.post(build(app, rule), data=payload, headers=HX)
             assert response.status_code < 500, f"POST {rule.rule}: {response.status_code}"
 
 
@@ -488,10 +527,12 @@ QUERY_NAMES = ("q", "actor", "target", "user_id", "org_id", "page", "since", "un
 
 
 def test_odd_values_in_query_strings_never_make_a_500(app, admin_client):
+    """Every page, whatever it reads from the query; a custom period, so that the dates are
+    read (the filter forms themselves are fuzzed option by option above)."""
     from urllib.parse import urlencode
 
     for value in ODD_VALUES:
-        query = "?" + urlencode({name: value for name in QUERY_NAMES})
+        query = "?" + urlencode({"period": "custom", **{name: value for name in QUERY_NAMES}})
         for rule in routes(app, "GET"):
             if access_level(rule) == PUBLIC:
                 continue
@@ -551,3 +592,189 @@ def test_a_non_text_profile_name_in_an_imported_org_is_an_error(app, admin):
         response = api.post("config/import", json={"document": document})
         assert response.status_code == 422
         assert "orgs[0].profiles[0].name" in response.get_json()["errors"]
+
+
+# --- the API: every field of every documented body, in every wrong JSON type -------------
+
+WRONG_TYPES = [5, True, [1], {"a": 1}, None, "x" * 100_000]
+
+
+@pytest.fixture
+def api_world(app, admin, member) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Records for every id in an API path, so the requests reach their services."""
+    app.config.update(API_RPM=None, API_SENSITIVE_RPM=None)  # put back after the test
+    org = factories.make_org("acme", "Acme")
+    membership = factories.add_member(org, member)
+    key = factories.user_key(admin, "openai", "sk-api-fuzz-own-key-0000001")
+    feature = features.create_feature(admin, org, "fz", "Fuzz")
+    features.create_feature(admin, None, "fz-global", "Global fuzz")
+    profile = profiles.create_profile(admin, org, "fzp")
+    budget = budgets.create_budget(
+        admin, budgets.BudgetOwner("org", org.id), budgets.BudgetInput("monthly", "usd", "5")
+    )
+    token, _ = make_token(member, name="spare")
+    ids = {
+        "provider_id": factories.provider("openai").id,
+        "model_id": factories.model("openai/gpt-5.4-mini").id,
+        "credential_id": key.id,
+        "org_id": org.id,
+        "membership_id": membership.id,
+        "user_id": member.id,
+        "feature_id": feature.id,
+        "profile_id": profile.id,
+        "budget_id": budget.id,
+        "token_id": token.id,
+        "owner_id": org.id,
+        "invitation_id": invitations.invite(admin, org, "inv@example.com", "member").id,
+        "host_id": factories.allowed_host("localhost:11434").id,
+    }
+    return {
+        "ids": ids,
+        "owners": {"features": feature.id, "users": member.id, "profiles": profile.id},
+    }
+
+
+def _with_owner(path: str, owners: dict[str, int]) -> str:
+    """/settings/<scope>s/<owner_id>: the owner is an org, a feature, a user or a profile."""
+    match = re.fullmatch(r"/settings/(\w+)/\d+", path)
+    if match and match.group(1) in owners:
+        return f"/settings/{match.group(1)}/{owners[match.group(1)]}"
+    return path
+
+
+def test_every_wrong_json_type_in_every_api_body_field_is_refused_not_a_500(
+    app, admin, api_world, sleeps
+):
+    api = token_for(app, admin)
+    document = api.get("/api/v1/openapi.json").get_json()
+    operations = fuzzing.write_operations(document, api_world["ids"])
+    assert len(operations) >= 40
+    operations = list({id(op.schema): op for op in reversed(operations)}.values())  # one each
+    for operation in operations:
+        operation.path = _with_owner(operation.path, api_world["owners"])
+        _fuzz_operation(api, document, operation, api_world["ids"])
+
+
+def _fuzz_operation(api: Any, document: dict[str, Any], operation: Any, ids: Any) -> None:
+    """Each wrong type in every field of the body, the required ones otherwise plausible."""
+    fields = operation.schema.get("properties", {})
+    needed = {
+        name: fuzzing.plausible(document, fields[name], name, ids)
+        for name in operation.schema.get("required", [])
+    }
+    base = {**needed, **_version(api, operation, fields)}
+
+    def reread() -> None:  # a save changed the record: its version is new
+        base.update(_version(api, operation, fields))
+
+    send = fuzzing.api_sender(api.open, operation)
+    for value in WRONG_TYPES:
+        fuzzing.shrink(send, lambda: base, fields, value, saved=reread)
+
+
+def _version(api: Any, operation: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """The record's current version for an update (a stale one is a 409, not a check)."""
+    if "version" not in fields:
+        return {}
+    response = api.get(operation.path)
+    return {"version": response.get_json().get("version", 1) if response.status_code == 200 else 1}
+
+
+# --- config import: every field of every record kind, in every wrong type ------------------
+
+
+def _odd_document(exported: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The exported configuration with ``value`` in every field: each field of each record
+    kind in a record of its own (new ones, and stored ones in turn), and in every setting."""
+    document: dict[str, Any] = {"switchboard_config": 1}
+    for section in ("providers", "models", "profiles", "features", "orgs"):
+        records = exported.get(section) or []
+        if not records:
+            continue
+        document[section] = odd_records(records, value)
+    document["settings"] = dict.fromkeys(exported["settings"], value)
+    document["defaults"] = dict.fromkeys(exported["defaults"], value)
+    return document
+
+
+def odd_records(records: list[dict[str, Any]], value: Any) -> list[dict[str, Any]]:
+    identity = next(k for k in ("slug", "name", "model_id") if k in records[0])
+    fields = sorted({name for record in records for name in record} | {"settings"})
+    odd = []
+    for index, name in enumerate(fields):
+        new = copy.deepcopy(records[0])  # a new record …
+        new[identity] = f"fz{index}"
+        stored = copy.deepcopy(records[index % len(records)])  # … and a stored one
+        for record in (new, stored):
+            record[name] = value
+            if isinstance(record.get("settings"), dict):
+                record["settings"] = dict.fromkeys(record["settings"], value)
+            for nested in ("profiles", "features"):  # an org's own, in its first copies
+                inner = record.get(nested)
+                if isinstance(inner, list) and inner and nested != name:
+                    record[nested] = odd_records(inner, value) if index == 0 else []
+        odd += [new, stored]
+    return odd
+
+
+IDENTITIES = ("slug", "name", "model_id", "provider")
+
+
+def _without(document: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
+    """``document`` without the fields at ``paths`` (``models[3].input_price``), or the
+    whole record when its identity was refused (``orgs[0].profiles[1].name``)."""
+    document = copy.deepcopy(document)
+    doomed: list[tuple[Any, Any]] = []
+    for path in paths:
+        steps = [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)]
+        if len(steps) > 2 and steps[-1] in IDENTITIES:
+            steps = steps[:-1]
+        parent = _at(document, steps[:-1])
+        if steps and isinstance(parent, dict | list):
+            doomed.append((parent, steps[-1]))
+    for parent, key in doomed:
+        if isinstance(parent, dict):
+            parent.pop(key, None)
+        elif isinstance(key, int) and key < len(parent):
+            parent[key] = None  # dropped below: indexes of the other paths stay right
+    return _drop_none_records(document)
+
+
+def _at(document: Any, steps: list[Any]) -> Any:
+    for step in steps:
+        if isinstance(document, dict) and isinstance(step, str):
+            document = document.get(step)
+        elif isinstance(document, list) and isinstance(step, int) and step < len(document):
+            document = document[step]
+        else:
+            return None
+    return document
+
+
+def _drop_none_records(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none_records(v) for k, v in value.items()}
+    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+        return [_drop_none_records(v) for v in value if v is not None]
+    return value
+
+
+def test_every_wrong_type_in_every_field_of_an_imported_document_is_refused_not_a_500(
+    app, admin, api_world
+):
+    api = token_for(app, admin)
+    exported = api.get("/api/v1/config/export?format=json").get_json()
+    assert exported["features"] and exported["orgs"] and exported["orgs"][0]["profiles"]
+    long_text = "x" * 5000  # 100 000 in each of hundreds of records would be a 413
+    values = [v for v in WRONG_TYPES if not isinstance(v, str)]
+    for value in [*values, long_text, "", "9999-12-31", "1E+999999999", "NaN"]:
+        document = _odd_document(exported, value)
+        for _ in range(6):  # what the planner accepts goes through again, then is applied
+            response = api.post("config/import", json={"document": document})
+            assert response.status_code in (200, 422), (value, response.status_code)
+            errors = (response.get_json() or {}).get("errors") or {}
+            if response.status_code == 200 or not errors:
+                break
+            document = _without(document, errors)
+        response = api.post("config/import", json={"document": document, "apply": True})
+        assert response.status_code in (200, 409, 422), (str(value)[:20], response.status_code)
