@@ -1,16 +1,19 @@
 """Issue 8 item 10: base URLs, key labels and keys with invisible or non-ASCII characters are
 refused (not stripped); port 0 is refused; hosts are stored and shown in punycode and
-lookalike labels refused; an expired key is neither used nor tested, a disabled provider not
+lookalike labels refused — in a base URL saved on a page and in one sent with a gateway call
+(X-BYOK-Base-URL) alike; an expired key is neither used nor tested, a disabled provider not
 tested by members; a short key shows none of its characters."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from tests import factories
+from tests.gateway.support import make_token
 from tests.security.outbound import StubDNS
 from webapp.extensions import db
 from webapp.models import Credential, Provider
@@ -181,3 +184,57 @@ def test_keys_shorter_than_twenty_characters_show_none_of_their_characters(
     keys = admin_client.get("/admin/keys").get_data(as_text=True)
     for body in (providers, keys):
         assert "•••• set" in body and "2345" not in body and "(…" not in body
+
+
+# --- a base URL sent with a gateway call ---------------------------------------------------
+
+BYOK_KEY = "sk-callers-own-key-5512aa"
+
+
+def _byok_call(client, member, base_url: str):  # type: ignore[no-untyped-def]
+    _, secret = make_token(member)
+    return client.post(
+        "/v1/chat/completions",
+        data=json.dumps({"messages": [{"role": "user", "content": "Hi"}]}),
+        headers={
+            "Authorization": f"Bearer {secret}",
+            "Content-Type": "application/json",
+            "X-BYOK-API-Key": BYOK_KEY,
+            "X-BYOK-Base-URL": base_url,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("base_url", "reason"),
+    [
+        ("https://api.exa\tmple.com/v1", "invisible or control character (U+0009)"),
+        ("https://api.example.com/v\t1", "invisible or control character (U+0009)"),
+        ("https://openаi.com/v1", "mixes Cyrillic and Latin"),  # Cyrillic а
+        ("https://xn--openi-7ve.com/v1", "mixes Cyrillic and Latin"),
+        ("https://api.example.com:0/v1", "Port 0"),
+        ("http://169.254.169.254/v1", "cloud metadata address"),
+        ("http://[64:ff9b::a9fe:a9fe]/v1", "cloud metadata address"),
+        ("http://10.0.0.5/v1", "private network address"),
+        ("https://user:pw@api.example.com/v1", "credentials"),
+        ("ftp://api.example.com/", "Only http:// and https://"),
+        ("https://api.example.com/v1?x=1", "query string"),
+    ],
+)
+def test_a_byok_base_url_gets_the_checks_of_a_saved_one_and_a_400_naming_the_header(
+    wired, client, member, dns, base_url, reason
+):
+    response = _byok_call(client, member, base_url)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["param"] == "X-BYOK-Base-URL"
+    assert error["message"].startswith("X-BYOK-Base-URL: ") and reason in error["message"]
+    assert BYOK_KEY not in response.get_data(as_text=True)
+    assert wired.requests == []
+
+
+def test_a_byok_base_url_is_used_as_checked(wired, client, member):
+    response = _byok_call(client, member, wired.openai_base_url + "/")
+    assert response.status_code == 200
+    sent = wired.requests_to("openai.chat")[-1]
+    assert sent.headers["authorization"] == f"Bearer {BYOK_KEY}"
