@@ -1,8 +1,12 @@
 """Issue 8 item 7: an allowed private host is exactly one host:port, and cloud metadata,
 link-local, unspecified and multicast destinations can never be allowed — not when adding
-(by name or by literal in any form), and not by the transport even if a row says so."""
+(by name or by literal in any form, IPv4 inside IPv6 included), and not by the transport even
+if a row says so. What counts as public is decided by a table of the IANA special-purpose
+registries, not by Python's ``is_global`` (3.11 calls 192.0.0.192 global)."""
 
 from __future__ import annotations
+
+import ipaddress
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +15,7 @@ from tests import factories
 from tests.security.outbound import StubDNS
 from webapp.extensions import db
 from webapp.models import AllowedHost
-from webapp.services.credentials import allowed_hosts, url_guard
+from webapp.services.credentials import addresses, allowed_hosts, special_ranges, url_guard
 from webapp.services.errors import ValidationError
 from webapp.services.llm import transport
 
@@ -23,6 +27,18 @@ NEVER = [
     "[fd00:ec2::254]:80",
     "[fe80::1]:80",
     "[::ffff:169.254.169.254]:80",  # IPv4-mapped
+    "[::a9fe:a9fe]:80",  # IPv4-compatible
+    "[64:ff9b::a9fe:a9fe]:80",  # NAT64, the well-known prefix
+    "[64:ff9b:1::a9fe:a9fe]:80",  # NAT64, local use, a /96 inside the /48
+    "[64:ff9b:1:a9fe:a9:fe00::]:80",  # … a /48 layout (RFC 6052: bits 64-71 skipped)
+    "[2002:a9fe:a9fe::]:80",  # 6to4
+    "[2001:0:808:808::5601:5601]:80",  # Teredo, client 169.254.169.254 (bits inverted)
+    "192.0.0.192:80",  # Oracle Cloud classic metadata
+    "168.63.129.16:80",  # Azure WireServer
+    "[fd20:ce::254]:80",  # Google Cloud metadata over IPv6
+    "255.255.255.255:80",
+    "0.1.2.3:80",  # "this network"
+    "[fe80::a9fe:a9fe]:80",
     "2852039166:80",  # 169.254.169.254 in decimal
     "0xa9fea9fe:80",  # … in hex
     "0251.0376.0251.0376:80",  # … in octal
@@ -99,6 +115,10 @@ def test_an_entry_opens_only_its_own_spelling_and_port(app):
         ("ollama.lan", ["10.0.0.5", "fe80::1"]),
         ("ollama.lan", ["0.0.0.0"]),
         ("ollama.lan", ["::ffff:169.254.170.2"]),
+        ("ollama.lan", ["64:ff9b::a9fe:a9fe"]),
+        ("ollama.lan", ["::a9fe:a9fe"]),
+        ("ollama.lan", ["192.0.0.192"]),
+        ("ollama.lan", ["10.0.0.5", "[2001:0:808:808::5601:5601]".strip("[]")]),
     ],
 )
 def test_the_transport_refuses_them_even_if_a_row_allows_them(app, admin, host, answers):
@@ -131,3 +151,109 @@ def test_factories_and_the_service_agree_on_removal(app, admin):
     assert "ollama.lan:11434" in url_guard.allowed_hosts()
     allowed_hosts.remove_allowed_host(admin, entry.id)
     assert "ollama.lan:11434" not in url_guard.allowed_hosts()  # no second's wait here
+
+
+# --- the address table ---------------------------------------------------------------------
+
+# One sample per IANA special-purpose range and per IPv4-in-IPv6 form: none is public.
+NOT_PUBLIC = [
+    ("192.0.0.8", "IETF protocol assignments"),
+    ("192.0.0.9", "IETF protocol assignments"),  # globally reachable per IANA, not a provider
+    ("192.0.2.1", "documentation"),
+    ("198.51.100.7", "documentation"),
+    ("203.0.113.7", "documentation"),
+    ("198.18.0.1", "benchmarking"),
+    ("198.19.255.254", "benchmarking"),
+    ("100.64.0.1", "carrier-grade NAT"),
+    ("240.0.0.1", "reserved"),
+    ("192.88.99.1", "6to4 relay anycast"),
+    ("192.31.196.1", "AS112"),
+    ("192.52.193.1", "AMT"),
+    ("192.175.48.1", "AS112"),
+    ("10.1.2.3", "private network"),
+    ("172.31.0.1", "private network"),
+    ("192.168.0.1", "private network"),
+    ("127.0.0.2", "loopback"),
+    ("::1", "loopback"),
+    ("fd12:3456::1", "private network"),
+    ("2001:db8::1", "documentation"),
+    ("3fff::1", "documentation"),
+    ("2001:2::1", "IETF protocol assignments"),  # benchmarking
+    ("100::1", "discard-only"),
+    ("5f00::1", "segment routing"),
+    ("fec0::1", "site-local"),
+    ("::1:2:3:4", "reserved"),
+    ("4000::1", "not global unicast"),
+    ("64:ff9b:1::808:808", "local-use IPv4/IPv6 translation"),
+    ("::808:808", "IPv4-compatible"),
+    ("64:ff9b::a00:5", "private network"),  # NAT64 of 10.0.0.5
+    ("::ffff:10.0.0.5", "private network"),
+    ("2002:a00:5::", "private network"),  # 6to4 of 10.0.0.5
+    ("64:ff9b::7f00:1", "loopback"),
+]
+PUBLIC = ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "64:ff9b::808:808", "::ffff:8.8.8.8"]
+
+
+@pytest.mark.parametrize(("address", "reason"), NOT_PUBLIC)
+def test_every_special_purpose_range_is_refused_and_says_which(address, reason):
+    found = ipaddress.ip_address(address)
+    assert reason in (addresses.why_refused(found) or "")
+    assert addresses.why_never(found) is None  # an admin may allow such a host:port
+    literal = f"[{address}]" if ":" in address else address
+    with pytest.raises(ValidationError, match="an admin can allow this host"):
+        url_guard.check_base_url(f"http://{literal}/v1", allowed=set())
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses_pass_in_every_form(address):
+    assert addresses.why_refused(ipaddress.ip_address(address)) is None
+
+
+def test_the_table_names_the_oracle_metadata_address_python_calls_global():
+    found = ipaddress.ip_address("192.0.0.192")
+    assert found.is_global  # Python 3.11's view, the reason for the table
+    assert addresses.why_never(found) == "a cloud metadata address"
+    with pytest.raises(ValidationError, match="never calls it"):
+        url_guard.check_base_url("http://192.0.0.192/", allowed=set())
+
+
+def _stdlib_non_global() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks the standard library's flags know about (private, reserved …)."""
+    found = []
+    for constants in (ipaddress._IPv4Constants, ipaddress._IPv6Constants):  # type: ignore[attr-defined]
+        for name in dir(constants):
+            value = getattr(constants, name)
+            values = value if isinstance(value, list) else [value]
+            found += [v for v in values if isinstance(v, ipaddress._BaseNetwork)]  # type: ignore[attr-defined]
+    return found
+
+
+def test_the_table_refuses_everything_the_standard_library_calls_special():
+    networks = _stdlib_non_global()
+    assert len(networks) > 20
+    for network in networks:
+        for address in (network[0], network[-1], network[network.num_addresses // 2]):
+            if address.is_global:  # exceptions the library itself lists as global
+                continue
+            assert addresses.why_refused(address), f"{address} (in {network}) passes as public"
+
+
+def test_never_ranges_are_exactly_those_the_issue_names():
+    never = {str(r.network) for r in (*special_ranges.IPV4, *special_ranges.IPV6) if r.never}
+    assert never == {
+        "0.0.0.0/8",
+        "169.254.0.0/16",
+        "224.0.0.0/4",
+        "255.255.255.255/32",
+        "::/128",
+        "fe80::/10",
+        "ff00::/8",
+    }
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["169.254.169.254", "169.254.170.2", "100.100.100.200", "192.0.0.192", "fd00:ec2::254"],
+)
+def test_known_metadata_addresses_are_never_allowed(address):
+    assert addresses.why_never(ipaddress.ip_address(address)) == "a cloud metadata address"

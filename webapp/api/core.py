@@ -123,6 +123,18 @@ def only_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any
     return body
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit in every table
+
+
+def record_id(value: Any, name: str) -> int | None:
+    """An id a body names (null: none), or a 422: never a number the database cannot hold."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise invalid(name, f"Must be a record id (a whole number from 1 to {MAX_ID:,}) or null.")
+    return value
+
+
 def take_version(body: dict[str, Any]) -> int:
     """The ``version`` an update is based on (required: a stale one is a 409)."""
     version = body.pop("version", None)

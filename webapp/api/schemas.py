@@ -650,7 +650,7 @@ class FeatureOut(Out):
 class FeatureCreate(settings_schemas.NewFeature):
     """A new feature; ``org_id`` null makes a global one (admins only)."""
 
-    org_id: int | None = None
+    org_id: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 FeatureUpdate = partial(settings_schemas.FeatureRecord, "FeatureUpdate")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import click
 
+from webapp.extensions import db
 from webapp.services.credentials import crypto
+from webapp.services.credentials import hints as key_hints
 from webapp.services.credentials import rotation as key_rotation
 
 
@@ -28,12 +30,17 @@ def keys_generate(version: str | None) -> None:
 @encryption_keys_group.command("rotate")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10000))
 def keys_rotate(batch_size: int) -> None:
-    """Re-encrypt every stored secret with the current (first) key; safe to re-run."""
+    """Re-encrypt every stored secret with the current (first) key, and recompute the key
+    hints the masks show; safe to re-run."""
     click.echo(f"rotating to key {crypto.keyring().current} in batches of {batch_size}")
     report = key_rotation.rotate_all(
         batch_size, on_batch=lambda r: click.echo(f"  {r.summary()}", err=True)
     )
     click.echo(report.summary())
+    # Every secret is readable here: the hints of keys saved before the short-key rule (or
+    # cleared by a migration run without the keys) are recomputed on the way.
+    click.echo(key_hints.repair_hints(db.session.connection(), crypto.keyring()).summary())
+    db.session.commit()
     if report.failed_ids:
         raise click.ClickException(
             f"{len(report.failed_ids)} rows could not be decrypted (ids: "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from flask import g, request
 
 from webapp.models import Organization, User
 from webapp.services import llm
+from webapp.services.credentials import url_guard
+from webapp.services.errors import ValidationError
 from webapp.services.tokens import auth_throttle
 from webapp.services.tokens.auth import TokenIdentity, TokenRefused, authenticate
 
@@ -17,6 +18,7 @@ from .errors import GatewayError
 
 FEATURE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_KEY_CHARS = 512
+BYOK_BASE_URL = "X-BYOK-Base-URL"
 
 
 @dataclass
@@ -62,21 +64,19 @@ def _byok() -> tuple[str | None, str | None]:
     if not key or len(key) > MAX_KEY_CHARS or not key.isprintable() or not key.isascii():
         raise GatewayError(400, "X-BYOK-API-Key is empty or malformed.", param="X-BYOK-API-Key")
     if base_url is not None:
-        base_url = base_url.strip()
-        try:
-            parts = urlsplit(base_url)
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-            ok = ok and not parts.username and not parts.password and not parts.query
-        except ValueError:
-            ok = False
-        if not ok:
-            raise GatewayError(
-                400,
-                "X-BYOK-Base-URL must be an http(s) URL without credentials or query.",
-                param="X-BYOK-Base-URL",
-            )
-        base_url = base_url.rstrip("/")
+        base_url = _checked_base_url(base_url)
     return key, base_url
+
+
+def _checked_base_url(raw: str) -> str:
+    """The same rules as a base URL saved on a page (url_guard): control characters (a tab)
+    and mixed-script hosts refused rather than repaired, port 0 refused, private and
+    metadata addresses refused; the host stored in punycode."""
+    try:
+        return url_guard.check_base_url(raw, field=BYOK_BASE_URL)
+    except ValidationError as exc:
+        message = exc.errors.get(BYOK_BASE_URL, "This is not a valid URL.")
+        raise GatewayError(400, f"{BYOK_BASE_URL}: {message}", param=BYOK_BASE_URL) from None
 
 
 def current_caller() -> Caller:

@@ -18,6 +18,7 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from webapp.services.errors import ValidationError
+from webapp.services.numbers import NumberError, parse_decimal
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -29,38 +30,26 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
-def _blank_is_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-def _text_is_number(value: Any) -> Any:
-    """Forms and documents send decimals as text ("0.15") or as JSON numbers."""
-    if isinstance(value, bool):
-        raise ValueError('Must be a decimal number, such as "0.15".')
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    if isinstance(value, str):
-        try:
-            return Decimal(value.strip())
-        except ArithmeticError:
-            raise ValueError('Must be a decimal number, such as "0.15".') from None
-    return value
-
-
 def money(places: int, high: int) -> Any:
-    """A decimal from 0 to ``high`` with at most ``places`` decimals; empty text is None."""
+    """A decimal from 0 to ``high`` with at most ``places`` decimals (``numbers``: finite,
+    bounded, plain notation), from text ("0.15") or a JSON number; empty text is None."""
+    messages = {
+        "number": 'Must be a decimal number, such as "0.15".',
+        "finite": "Must be a finite number.",
+        "range": f"Must be a number from 0 to {high:,}.",
+        "places": f"At most {places} decimal places.",
+    }
 
-    def in_range(value: Decimal) -> Decimal:
-        if not 0 <= value <= high:
-            raise ValueError(f"Must be a number from 0 to {high:,}.")
-        return value
+    def parse(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return parse_decimal(value, low=0, high=high, places=places)
+        except NumberError as exc:
+            raise ValueError(messages[exc.kind]) from None
 
-    number = Annotated[Decimal, Field(decimal_places=places), AfterValidator(in_range)]
-    return Annotated[
-        number | None,
-        BeforeValidator(_text_is_number),
-        BeforeValidator(_blank_is_none),
-    ]
+    number = Annotated[Decimal, Field(decimal_places=places, ge=0, le=high)]
+    return Annotated[number | None, BeforeValidator(parse)]
 
 
 def whole(low: int, high: int) -> Any:

@@ -12,6 +12,7 @@ from webapp.api.core import (
     encode_cursor,
     id_after,
     only_fields,
+    record_id,
     require_admin,
     require_org_admin,
     route,
@@ -181,10 +182,10 @@ def list_features(query: FeatureQuery) -> Any:
     status=201,
 )
 def create_feature(body: dict[str, Any]) -> Any:
-    org_id = body.pop("org_id", None)
+    org_id = record_id(body.pop("org_id", None), "org_id")
     org = None
     if org_id is not None:
-        org = db.session.get(Organization, org_id) if isinstance(org_id, int) else None
+        org = db.session.get(Organization, org_id)
         if org is None or not may_manage_scope(actor(), org.id):
             raise NotFound("That organization does not exist.")
     fields = dict(body)

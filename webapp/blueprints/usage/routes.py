@@ -38,6 +38,15 @@ def _filters(form: Any, values: dict[str, Any]) -> Filters | None:
         return None
 
 
+def _refused(form: Any) -> Response:
+    """A 422 naming each field's problem, for responses with no form to show it in (more
+    record rows, downloads)."""
+    text = "; ".join(
+        f"{name or 'form'}: {' '.join(messages)}" for name, messages in form.errors.items()
+    )
+    return Response(text or "Check the filters.", 422, mimetype="text/plain")
+
+
 @bp.route("/admin/usage")
 @org_admin_required
 def admin() -> Response:
@@ -59,7 +68,7 @@ def admin() -> Response:
 def admin_records() -> Response:
     form, scope, filters = _admin_form()
     if filters is None:
-        return Response("Check the filters.", 422)
+        return _refused(form)
     page = records.list_records(filters, scope, cursor=form.after.data or None)
     return render(
         "usage/records.html",
@@ -92,7 +101,7 @@ def _download(lines: Any, mimetype: str, name: str) -> Response:
 def admin_export(kind: str) -> Response:
     form, scope, filters = _admin_form()
     if filters is None:
-        return Response("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()), 422)
+        return _refused(form)
     return _exported(kind, filters, scope)
 
 
@@ -135,7 +144,7 @@ def export_own(kind: str) -> Response:
     form = MemberUsageForm(request.args)
     filters = _filters(form, {})
     if filters is None:
-        return Response("Check the period.", 422)
+        return _refused(form)
     return _exported(kind, filters, Scope(user_id=current_user.id))
 
 

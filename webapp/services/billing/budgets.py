@@ -26,9 +26,14 @@ from webapp.services.billing.ledger import parse_amount
 from webapp.services.billing.periods import next_reset, period_start
 from webapp.services.changes import commit_change, delete_record
 from webapp.services.errors import NotFound, PermissionDenied, ValidationError
+from webapp.services.numbers import NumberError, parse_whole
 
 FIELDS = ("period", "unit", "amount", "hard", "thresholds")
 DEFAULT_THRESHOLDS = (50, 80, 100)
+THRESHOLD_MESSAGES = {
+    "number": "Percentages such as 50, 80, 100.",
+    "range": "Up to ten percentages between 1 and 1000.",
+}
 
 
 @dataclass(frozen=True)
@@ -79,12 +84,17 @@ def _thresholds(raw: str | list[int] | None) -> list[int]:
         return list(DEFAULT_THRESHOLDS)
     parts = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
     try:
-        values = sorted({int(str(p).strip().rstrip("%")) for p in parts})
-    except ValueError:
-        raise ValidationError({"thresholds": "Percentages such as 50, 80, 100."}) from None
-    if len(values) > 10 or any(not 1 <= v <= 1000 for v in values):
-        raise ValidationError({"thresholds": "Up to ten percentages between 1 and 1000."})
+        values = sorted({_percent(p) for p in parts})
+    except NumberError as exc:
+        raise ValidationError({"thresholds": THRESHOLD_MESSAGES[exc.kind]}) from None
+    if len(values) > 10:
+        raise ValidationError({"thresholds": THRESHOLD_MESSAGES["range"]})
     return values
+
+
+def _percent(part: object) -> int:
+    text = part.strip().removesuffix("%") if isinstance(part, str) else part
+    return parse_whole(text, low=1, high=1000)
 
 
 def _clean(data: BudgetInput) -> dict[str, object]:

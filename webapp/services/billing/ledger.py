@@ -5,7 +5,7 @@ every ``reserved`` the sum of its live reservations."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -21,9 +21,17 @@ from webapp.models import (
 from webapp.models.base import utcnow
 from webapp.services.audit import events as audit
 from webapp.services.errors import PermissionDenied, ValidationError
+from webapp.services.numbers import NumberError, parse_decimal
 from webapp.services.settings.cache import bump_settings_version
 
 MAX_AMOUNT = Decimal("1000000000")
+BETWEEN = "Enter a number between -1 000 000 000 and 1 000 000 000."
+AMOUNT_MESSAGES = {
+    "number": "Enter a number, e.g. 25 or 12.5.",
+    "finite": BETWEEN,
+    "range": BETWEEN,
+    "places": "Use at most six decimals.",
+}
 ADMIN_KINDS = (EntryKind.GRANT, EntryKind.ADJUSTMENT, EntryKind.REFUND, EntryKind.EXPIRY)
 
 
@@ -61,14 +69,9 @@ def _new_account(owner: Owner) -> CreditAccount:
 def parse_amount(raw: object, *, field: str = "amount") -> Decimal:
     """A credit amount as typed: a finite number with at most six decimals."""
     try:
-        amount = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationError({field: "Enter a number, e.g. 25 or 12.5."}) from None
-    if not amount.is_finite() or abs(amount) > MAX_AMOUNT:
-        raise ValidationError({field: "Enter a number between -1 000 000 000 and 1 000 000 000."})
-    if amount != amount.quantize(Decimal("0.000001")):
-        raise ValidationError({field: "Use at most six decimals."})
-    return amount
+        return parse_decimal(raw, low=-MAX_AMOUNT, high=MAX_AMOUNT, places=6)
+    except NumberError as exc:
+        raise ValidationError({field: AMOUNT_MESSAGES.get(exc.kind, str(exc))}) from None
 
 
 def _label(owner: Owner) -> str:

@@ -92,8 +92,8 @@ def check_provider(
     raw = _fields(data)
     if current is not None:
         raw.pop("slug", None)  # the identity never changes: exports and model ids use it
-    else:
-        raw["slug"] = (raw.get("slug") or "").strip()
+    elif raw.get("slug") is None:
+        raw["slug"] = ""  # absent: the slug rule's message says what to type
     stored = {"api_key_env": current.api_key_env} if current is not None else None
     if preset:
         stored = {"api_key_env": raw.get("api_key_env")}
@@ -106,7 +106,12 @@ def check_provider(
     slug = values.get("slug")
     if slug and db.session.scalar(sa.select(Provider.id).where(Provider.slug == slug)):
         errors["slug"] = f"A provider with the slug {slug!r} exists already."
-    base_url = values.get("base_url") or (raw.get("base_url") or "").strip() or None
+    # Checked even when another field failed, so every message shows at once; a base URL
+    # that is not text has its message from the schema already.
+    typed_url = raw.get("base_url")
+    base_url = values.get("base_url") or (
+        typed_url.strip() or None if isinstance(typed_url, str) else None
+    )
     if base_url and (current is None or base_url != current.base_url):
         try:  # stored normalized (host in punycode, no trailing slash) by every path
             values["base_url"] = (

@@ -318,7 +318,7 @@ class _Planner(SettingsPlanner):
                 continue
             row = self.stored.orgs.get(key)
             current = org_fields(row) if row else None
-            own = {p.get("name") for p in reader.items("profiles") if isinstance(p, dict)}
+            own = [p.get("name") for p in reader.items("profiles") if isinstance(p, dict)]
             known = self.profile_names(key, {n for n in own if isinstance(n, str)})
 
             def check(data: dict[str, Any], row: Any = row, key: str = key, known=known) -> Any:

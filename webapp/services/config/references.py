@@ -91,6 +91,9 @@ class SettingsPlanner:
             wanted = reader.get(kind, model_reference)
             if wanted is MISSING or wanted is None:
                 continue
+            if wanted == "":  # a default cannot be none
+                reader.error(kind, "must be a provider/model id (null leaves it as it is).")
+                continue
             if wanted == current[kind]:
                 self.plan.unchanged += 1
                 continue

@@ -29,6 +29,7 @@ from webapp.services.credentials import crypto
 from webapp.services.credentials.hostnames import unprintable
 from webapp.services.credentials.origins import effective_url, origin_of, provider_url
 from webapp.services.credentials.url_guard import check_base_url
+from webapp.services.days import LAST_DAY, check_days
 from webapp.services.errors import NotFound, ValidationError
 from webapp.services.settings.cache import bump_on
 
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 AUDITED_FIELDS = ("provider", "label", "base_url", "expires_at")
 MIN_SECRET, MAX_SECRET = 8, 4096
 HINT_MIN = 20  # shorter keys show none of their characters
-LAST_EXPIRY_YEAR = 9999
 CONFIRM_ACTION = "Sending a stored key to a new address"
 
 
@@ -124,10 +124,11 @@ def _expiry(day: date | None, *, must_be_future: bool) -> datetime | None:
         return None
     if must_be_future and day < utcnow().date():
         raise ValidationError({"expires_on": "The expiry date is in the past."})
-    if day.year >= LAST_EXPIRY_YEAR:  # the day after 9999-12-31 does not exist
+    if day > LAST_DAY:  # the day after 9999-12-31 does not exist
         raise ValidationError(
             {"expires_on": "Choose a date before 9999, or none for a key that does not expire."}
         )
+    check_days(expires_on=day)
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 

@@ -141,7 +141,9 @@ def create_feature(
     org_id = org.id if org else None
     if not may_manage_scope(actor, org_id):
         raise PermissionDenied("Only admins can create global features.")
-    values = check_feature({"slug": (slug or "").strip(), "name": name, **fields}, None, org_id)
+    values = check_feature(
+        {"slug": "" if slug is None else slug, "name": name, **fields}, None, org_id
+    )
     feature = write_feature(Feature(org_id=org_id), values)
     db.session.flush()
     return _commit(actor, feature, None)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from webapp.models import CallStatus, Mode, UsageRecord, User
 from webapp.models.usage import usage_rollups
+from webapp.services.days import check_days
 from webapp.services.errors import ValidationError
 
 PERIODS = {"today": "Today", "7d": "7 days", "30d": "30 days", "month": "This month"}
@@ -96,6 +97,7 @@ def make_filters(
     if period == CUSTOM:
         if since is None or until is None:
             raise ValidationError({"since": "Choose both dates of a custom range."})
+        check_days(since=since, until=until)
         if until < since:
             raise ValidationError({"until": "The end date is before the start date."})
         if (until - since).days >= MAX_RANGE_DAYS:
@@ -105,18 +107,27 @@ def make_filters(
     else:
         raise ValidationError({"period": "Choose a period."})
     clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for name, value in (values or {}).items():
         if value in (None, ""):
             continue
-        if name not in DIMENSIONS:
-            raise ValidationError({name: "Unknown filter."})
-        if name in TEXT_VALUES:
-            if value not in TEXT_VALUES[name]:
-                raise ValidationError({name: f"Choose one of {', '.join(TEXT_VALUES[name])}."})
-            clean[name] = str(value)
-        else:
-            clean[name] = _id(name, value)
+        try:
+            clean[name] = _value(name, value)
+        except ValidationError as exc:  # every filter's message at once
+            errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
     return Filters(since, until, clean)
+
+
+def _value(name: str, value: Any) -> Any:
+    if name not in DIMENSIONS:
+        raise ValidationError({name: "Unknown filter."})
+    if name in TEXT_VALUES:
+        if value not in TEXT_VALUES[name]:
+            raise ValidationError({name: f"Choose one of {', '.join(TEXT_VALUES[name])}."})
+        return str(value)
+    return _id(name, value)
 
 
 def _id(name: str, value: Any) -> int:
