@@ -283,6 +283,21 @@ def kept_process_state() -> Iterator[None]:
         _clear_process_caches()
 
 
+def limiter_binding() -> dict[str, Any]:
+    """The one rate limiter's binding to the app built last (its storage and settings)."""
+    return dict(vars(limiter))
+
+
+def restore_limiter_binding(binding: dict[str, Any]) -> None:
+    """Bind the rate limiter back to an app built earlier, with none of its old counters
+    (``kept_process_state`` puts the previous binding back after the test)."""
+    vars(limiter).clear()
+    vars(limiter).update(binding)
+    storage = getattr(limiter, "_storage", None)
+    if isinstance(storage, MemoryStorage):  # never a shared Redis
+        storage.reset()
+
+
 def _clear_process_caches() -> None:
     # Imported here: the SDKs take seconds to import, which xdist's controller need not pay.
     from webapp.services.llm import clients as llm_clients

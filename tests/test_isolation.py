@@ -106,6 +106,24 @@ def test_app_config_gets_its_own_app(app, _shared_app: Flask):
     assert _shared_app.config["LOGIN_RATE_LIMIT"] != "2 per minute"
 
 
+_apps_seen: list[Flask] = []
+
+
+@pytest.mark.app_config(LOGIN_RATE_LIMIT="2 per minute")
+@pytest.mark.parametrize("turn", [1, 2])
+def test_tests_with_the_same_config_share_its_app_and_start_with_no_counters(app, turn):
+    """The second test gets the app built for the first, bound to the rate limiter as it was
+    built, with its counters empty: its first two sign-ins are not refused."""
+    _apps_seen.append(app)
+    assert len(set(map(id, _apps_seen))) == 1
+    client = app.test_client()
+    statuses = [
+        client.post("/login", data={"email": "nobody@example.com", "password": "x"}).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [422, 422, 429]
+
+
 @pytest.mark.committed
 def test_a_committed_test_really_commits(app, admin):
     assert admin.email in _emails(app)
