@@ -235,7 +235,13 @@ def app(
     ``@pytest.mark.committed``). ``@pytest.mark.app_config(KEY=value)`` overrides config."""
     marker = request.node.get_closest_marker("app_config")
     overrides = dict(marker.kwargs) if marker else {}
-    if request.node.get_closest_marker("committed"):
+    committed = request.node.get_closest_marker("committed") is not None
+    if (committed or overrides) and isolation.in_shared_transaction():
+        pytest.fail(
+            "this module's shared data (module_app) holds a transaction open: a committed or "
+            "app_config test would wait on it; put this test in another module"
+        )
+    if committed:
         yield from _committed(
             _app_of_its_own(database_url, instance_path, overrides, committed=True)
         )
@@ -249,6 +255,25 @@ def app(
         application.app_context(),
     ):
         yield application
+
+
+@pytest.fixture(scope="module")
+def module_app(_shared_app: Flask) -> Iterator[Flask]:
+    """The process's app with one rolled-back transaction for the whole module.
+
+    A module-scoped fixture that takes it builds data the module's tests share once (instead
+    of once per test): each test's ``app`` is then a SAVEPOINT in that transaction, rolled
+    back to where the shared data left it. Every test of the module sees that data, and the
+    module has no committed or ``app_config`` tests. Build it through the services as usual
+    and hand the tests ids: each test's own session loads the rows. Config set while building
+    holds for the whole module (each test's own changes are put back after it).
+    """
+    with (
+        isolation.fresh_app_state(_shared_app),
+        isolation.rolled_back(_shared_app),
+        _shared_app.app_context(),
+    ):
+        yield _shared_app
 
 
 @pytest.fixture

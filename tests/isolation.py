@@ -201,7 +201,16 @@ def _savepoint_on(connection: Connection, redo: Any = None) -> Iterator[_SideWri
 
 @contextmanager
 def rolled_back(app: Flask) -> Iterator[Connection]:
-    """Everything the app commits meanwhile is undone at the end."""
+    """Everything the app commits meanwhile is undone at the end.
+
+    Inside another ``rolled_back`` of the same app (the transaction of data a module's tests
+    share, ``module_app`` in tests/conftest.py), it is a SAVEPOINT on that transaction's connection:
+    undone back to where that transaction stood.
+    """
+    if (outer := _bindings.get(app)) is not None:
+        with _rolled_back_to_savepoint(outer):
+            yield outer.connection
+        return
     from webapp.services import side_writes
 
     with app.app_context():
@@ -221,6 +230,28 @@ def rolled_back(app: Flask) -> Iterator[Connection]:
         if transaction.is_active:
             transaction.rollback()
         connection.close()
+
+
+@contextmanager
+def _rolled_back_to_savepoint(outer: Binding) -> Iterator[None]:
+    if outer.thread != threading.get_ident():
+        raise CommittedOnlyError("a rolled-back test ran in another thread than its module's data")
+    savepoint = outer.connection.begin_nested()
+    try:
+        yield
+    finally:
+        if not savepoint.is_active:
+            raise RuntimeError(
+                "the test ended its savepoint on the module's shared transaction (a rollback "
+                "of the whole transaction?): the module's shared data is gone"
+            )
+        savepoint.rollback()
+
+
+def in_shared_transaction() -> bool:
+    """True while the data of a module's tests is kept in a rolled-back transaction: another
+    connection to the database would wait on its locks."""
+    return bool(_bindings)
 
 
 def settle_test_session() -> None:

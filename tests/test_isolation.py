@@ -128,3 +128,19 @@ def test_tests_with_the_same_config_share_its_app_and_start_with_no_counters(app
 def test_a_committed_test_really_commits(app, admin):
     assert admin.email in _emails(app)
     assert login(app.test_client(), admin.email)
+
+
+def test_a_test_inside_module_data_is_rolled_back_to_it(_shared_app: Flask):
+    """``module_app``: data built once in an outer transaction; each test is a SAVEPOINT in
+    it, undone back to that data, and the data itself is undone at the end."""
+    app = _shared_app
+    with isolation.rolled_back(app), app.app_context():
+        factories.make_org("shared")
+        for name in ("first", "second"):
+            with isolation.rolled_back(app), app.app_context():
+                slugs = set(db.session.scalars(sa.select(Organization.slug)))
+                assert slugs == {"shared"}  # the module's data, not the previous test's
+                factories.make_org(name)  # commits (releases the session's savepoint)
+        assert set(db.session.scalars(sa.select(Organization.slug))) == {"shared"}
+    with app.app_context():
+        assert db.session.scalar(sa.select(Organization.slug)) is None
