@@ -56,6 +56,39 @@ TEST_PASSWORD = factories.PASSWORD
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 
 
+# Tests that take seconds each (a browser, other processes, every route, many states). They
+# run first: under pytest-xdist one started last keeps its worker busy while the other cores
+# wait. A prefix that no longer names a test fails tests/test_scheduling.py.
+RUN_FIRST = (
+    "tests/e2e/",
+    "tests/security/test_start_up_checks.py::test_workers_starting_together",
+    "tests/api/test_fuzz.py",
+    "tests/test_secrets_never_leak.py::test_no_key_in_any_get_response",
+    "tests/services/usage/test_rollup_properties.py",
+    "tests/security/test_no_500_for_odd_input.py::test_odd_values_in",
+    "tests/test_app.py::test_starting_the_app_does_not_import",
+    "tests/services/usage/test_dashboard.py::test_totals",
+    "tests/services/usage/test_demo.py",
+    "tests/blueprints/test_admin_page_queries.py",
+    "tests/blueprints/test_bad_input.py",
+    "tests/blueprints/test_authorization.py",
+    "tests/security/test_start_up_checks.py",
+)
+
+
+def run_first_rank(nodeid: str) -> int:
+    """Where a test goes in the run: the index of the first ``RUN_FIRST`` prefix it matches,
+    after all of them if none."""
+    return next(
+        (n for n, prefix in enumerate(RUN_FIRST) if nodeid.startswith(prefix)), len(RUN_FIRST)
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first, in ``RUN_FIRST`` order; the others keep their order."""
+    items.sort(key=lambda item: run_first_rank(item.nodeid))
+
+
 def _local(host: object) -> bool:
     try:
         return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
