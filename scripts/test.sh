@@ -4,7 +4,7 @@
 # process); each worker has its own database. The tests that take seconds run first
 # (RUN_FIRST in tests/conftest.py) and an idle worker takes over half of a busy one's queue
 # (--dist worksteal), so the run does not end on one worker while the others wait.
-# Browser tests use Debian's Chromium (/usr/bin/chromium) and are skipped without it.
+# Browser tests use Debian's Chromium headless shell (or /usr/bin/chromium), skipped without.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
