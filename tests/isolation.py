@@ -366,13 +366,51 @@ def empty_all_tables(app: Flask) -> None:
                     conn.execute(table.delete())
 
 
+Rows = list[tuple[sa.Table, list[dict[str, Any]]]]
+_seeded: dict[str, Rows] = {}  # per database: the rows the first seed wrote
+
+
 def seed(app: Flask) -> None:
-    """The catalog every test starts from, committed."""
+    """The catalog every test starts from, committed.
+
+    Seeded through the services once per database; after that (each committed test empties
+    the tables) the rows that first seed wrote are copied back, in a tenth of the time.
+    """
     from webapp.services.catalog.seed import seed_all
 
     with app.app_context():
+        database = db.engine.url.render_as_string(hide_password=False)
+        if database in _seeded:
+            copy_back(_seeded[database])
+            return
         seed_all()
         db.session.remove()
+        _seeded[database] = all_rows()
+
+
+def all_rows() -> Rows:
+    """Every row of every table, parents first."""
+    with db.engine.connect() as conn:
+        tables = [
+            (t, [dict(r._mapping) for r in conn.execute(t.select())])
+            for t in db.metadata.sorted_tables
+        ]
+    return [(table, rows) for table, rows in tables if rows]
+
+
+def copy_back(rows: Rows) -> None:
+    """Insert ``rows`` into the emptied tables; PostgreSQL's id sequences continue after them."""
+    with db.engine.begin() as conn:
+        for table, values in rows:
+            conn.execute(table.insert(), values)
+            if conn.dialect.name == "postgresql" and "id" in table.c:
+                conn.execute(
+                    sa.text(
+                        "SELECT setval(pg_get_serial_sequence(:name, 'id'), max(id)) "
+                        f'FROM "{table.name}"'
+                    ),
+                    {"name": f'"{table.name}"'},
+                )
 
 
 def dispose(app: Flask) -> None:
