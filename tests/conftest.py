@@ -11,16 +11,17 @@ Two isolation modes (the machinery is in tests/isolation.py):
   saved, and ``db.session.rollback()`` in the test still shows what requests committed.
   Caches start empty (settings cache and catalog snapshot, SDK clients, rate-limit counters);
   config and extensions changed on ``app``, and the rate limiter, are put back afterwards.
-- **Committed** (``@pytest.mark.committed``): writes really commit, on an app of the test's
-  own; afterwards every table is emptied and the catalog seeded again. Use it when the
-  database is used from another thread (threads, a live HTTP server such as tests/e2e), from
-  another connection or app on the same database (``db.engine.connect()``, a second
-  ``make_app``), or from another process. Rolled back, another thread using the database
-  raises, and a second connection waiting on the test's locks fails after a second; both
-  errors say to mark the test committed.
+- **Committed** (``@pytest.mark.committed``): writes really commit, on an app apart from the
+  rolled-back tests' one (shared by the committed tests); afterwards every table is emptied
+  and the catalog seeded again. Use it when the database is used from another thread
+  (threads, a live HTTP server such as tests/e2e), from another connection or app on the
+  same database (``db.engine.connect()``, a second ``make_app``), or from another process.
+  Rolled back, another thread using the database raises, and a second connection waiting on
+  the test's locks fails after a second; both errors say to mark the test committed.
 
-``@pytest.mark.app_config(KEY=value)`` gives the test an app of its own built with those
-overrides, in either mode. Tests of pure functions need no ``app`` at all.
+``@pytest.mark.app_config(KEY=value)`` gives the test an app built with those overrides, in
+either mode (built once per process: tests with the same overrides share it, each starting
+from its built config). Tests of pure functions need no ``app`` at all.
 """
 
 from __future__ import annotations
@@ -53,6 +54,39 @@ for _name in list(os.environ):
 
 TEST_PASSWORD = factories.PASSWORD
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
+
+
+# Tests that take seconds each (a browser, other processes, every route, many states). They
+# run first: under pytest-xdist one started last keeps its worker busy while the other cores
+# wait. A prefix that no longer names a test fails tests/test_scheduling.py.
+RUN_FIRST = (
+    "tests/e2e/",
+    "tests/security/test_start_up_checks.py::test_workers_starting_together",
+    "tests/api/test_fuzz.py",
+    "tests/test_secrets_never_leak.py::test_no_key_in_any_get_response",
+    "tests/services/usage/test_rollup_properties.py",
+    "tests/security/test_no_500_for_odd_input.py::test_odd_values_in",
+    "tests/test_app.py::test_starting_the_app_does_not_import",
+    "tests/services/usage/test_dashboard.py::test_totals",
+    "tests/services/usage/test_demo.py",
+    "tests/blueprints/test_admin_page_queries.py",
+    "tests/blueprints/test_bad_input.py",
+    "tests/blueprints/test_authorization.py",
+    "tests/security/test_start_up_checks.py",
+)
+
+
+def run_first_rank(nodeid: str) -> int:
+    """Where a test goes in the run: the index of the first ``RUN_FIRST`` prefix it matches,
+    after all of them if none."""
+    return next(
+        (n for n, prefix in enumerate(RUN_FIRST) if nodeid.startswith(prefix)), len(RUN_FIRST)
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first, in ``RUN_FIRST`` order; the others keep their order."""
+    items.sort(key=lambda item: run_first_rank(item.nodeid))
 
 
 def _local(host: object) -> bool:
@@ -194,6 +228,31 @@ def _committed(application: Flask) -> Iterator[Flask]:
         isolation.dispose(application)
 
 
+_built_apps: dict[tuple[bool, str], tuple[Flask, dict[str, Any]]] = {}
+
+
+def _app_of_its_own(
+    database_url: str, instance_path: Path, overrides: dict[str, Any], *, committed: bool
+) -> Flask:
+    """An app built with ``overrides``, once per process and isolation mode.
+
+    Building one costs a tenth of a second (1 300 URL rules compiled) and its templates are
+    compiled anew, so the tests with the same overrides share it, as the others share the
+    process's app; each test still starts from its built config and empty caches
+    (``fresh_app_state``). Building bound the one rate limiter to it: every later test gets
+    that binding back, with no counters, as if it had just been built.
+    """
+    key = (committed, repr(sorted(overrides.items())))
+    if key not in _built_apps:
+        application = make_app(database_url, instance_path, **overrides)
+        if not committed:
+            isolation.prepare_for_rollback(application)
+        _built_apps[key] = (application, isolation.limiter_binding())
+    application, binding = _built_apps[key]
+    isolation.restore_limiter_binding(binding)
+    return application
+
+
 @pytest.fixture(autouse=True)
 def _process_state() -> Iterator[None]:
     """Process-wide state (rate limiter, SDK clients) put back after every test."""
@@ -209,23 +268,45 @@ def app(
     ``@pytest.mark.committed``). ``@pytest.mark.app_config(KEY=value)`` overrides config."""
     marker = request.node.get_closest_marker("app_config")
     overrides = dict(marker.kwargs) if marker else {}
-    if request.node.get_closest_marker("committed"):
-        yield from _committed(make_app(database_url, instance_path, **overrides))
+    committed = request.node.get_closest_marker("committed") is not None
+    if (committed or overrides) and isolation.in_shared_transaction():
+        pytest.fail(
+            "this module's shared data (module_app) holds a transaction open: a committed or "
+            "app_config test would wait on it; put this test in another module"
+        )
+    if committed:
+        yield from _committed(
+            _app_of_its_own(database_url, instance_path, overrides, committed=True)
+        )
         return
     application = _shared_app
     if overrides:  # its own app: some settings are only read when the app is built
-        application = make_app(database_url, instance_path, **overrides)
-        isolation.prepare_for_rollback(application)
-    try:
-        with (
-            isolation.fresh_app_state(application),
-            isolation.rolled_back(application),
-            application.app_context(),
-        ):
-            yield application
-    finally:
-        if application is not _shared_app:
-            isolation.dispose(application)
+        application = _app_of_its_own(database_url, instance_path, overrides, committed=False)
+    with (
+        isolation.fresh_app_state(application),
+        isolation.rolled_back(application),
+        application.app_context(),
+    ):
+        yield application
+
+
+@pytest.fixture(scope="module")
+def module_app(_shared_app: Flask) -> Iterator[Flask]:
+    """The process's app with one rolled-back transaction for the whole module.
+
+    A module-scoped fixture that takes it builds data the module's tests share once (instead
+    of once per test): each test's ``app`` is then a SAVEPOINT in that transaction, rolled
+    back to where the shared data left it. Every test of the module sees that data, and the
+    module has no committed or ``app_config`` tests. Build it through the services as usual
+    and hand the tests ids: each test's own session loads the rows. Config set while building
+    holds for the whole module (each test's own changes are put back after it).
+    """
+    with (
+        isolation.fresh_app_state(_shared_app),
+        isolation.rolled_back(_shared_app),
+        _shared_app.app_context(),
+    ):
+        yield _shared_app
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from tests import factories, isolation
 from tests.conftest import login, make_app
 from webapp.extensions import db, limiter
-from webapp.models import AppCounter, Organization, User
+from webapp.models import AppCounter, Organization, Provider, User
+from webapp.services.catalog.seed import seed_all
 from webapp.services.credentials import crypto
 from webapp.services.settings.cache import settings_cache
 
@@ -106,7 +108,73 @@ def test_app_config_gets_its_own_app(app, _shared_app: Flask):
     assert _shared_app.config["LOGIN_RATE_LIMIT"] != "2 per minute"
 
 
+_apps_seen: list[Flask] = []
+
+
+@pytest.mark.app_config(LOGIN_RATE_LIMIT="2 per minute")
+@pytest.mark.parametrize("turn", [1, 2])
+def test_tests_with_the_same_config_share_its_app_and_start_with_no_counters(app, turn):
+    """The second test gets the app built for the first, bound to the rate limiter as it was
+    built, with its counters empty: its first two sign-ins are not refused."""
+    _apps_seen.append(app)
+    assert len(set(map(id, _apps_seen))) == 1
+    client = app.test_client()
+    statuses = [
+        client.post("/login", data={"email": "nobody@example.com", "password": "x"}).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [422, 422, 429]
+
+
+def _without_times(rows: isolation.Rows) -> dict[str, list[dict]]:
+    return {
+        table.name: [
+            {name: value for name, value in row.items() if not isinstance(value, datetime)}
+            for row in values
+        ]
+        for table, values in rows
+    }
+
+
+@pytest.mark.committed
+def test_the_seed_copied_back_is_what_the_services_seed(app):
+    """After a committed test the seeded rows are copied back rather than seeded again: the
+    same rows (but for when they were written), and new rows get the next ids."""
+    copied = isolation.all_rows()  # what this committed test started from
+    isolation.empty_all_tables(app)
+    seed_all()
+    assert _without_times(isolation.all_rows()) == _without_times(copied)
+    isolation.empty_all_tables(app)
+    isolation.copy_back(copied)
+    organization = factories.make_org("after-the-seed")
+    assert organization.id == 1 + max(
+        (row["id"] for table, rows in copied if table.name == "organizations" for row in rows),
+        default=0,
+    )
+    provider = Provider(slug="after", display_name="After", protocol="openai", is_preset=False)
+    db.session.add(provider)
+    db.session.commit()
+    seeded_providers = next(rows for table, rows in copied if table.name == "providers")
+    assert provider.id == 1 + max(row["id"] for row in seeded_providers)
+
+
 @pytest.mark.committed
 def test_a_committed_test_really_commits(app, admin):
     assert admin.email in _emails(app)
     assert login(app.test_client(), admin.email)
+
+
+def test_a_test_inside_module_data_is_rolled_back_to_it(_shared_app: Flask):
+    """``module_app``: data built once in an outer transaction; each test is a SAVEPOINT in
+    it, undone back to that data, and the data itself is undone at the end."""
+    app = _shared_app
+    with isolation.rolled_back(app), app.app_context():
+        factories.make_org("shared")
+        for name in ("first", "second"):
+            with isolation.rolled_back(app), app.app_context():
+                slugs = set(db.session.scalars(sa.select(Organization.slug)))
+                assert slugs == {"shared"}  # the module's data, not the previous test's
+                factories.make_org(name)  # commits (releases the session's savepoint)
+        assert set(db.session.scalars(sa.select(Organization.slug))) == {"shared"}
+    with app.app_context():
+        assert db.session.scalar(sa.select(Organization.slug)) is None

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests import factories
-from tests.api.conftest import Caller, token_for
+from tests.api.conftest import Caller
 from tests.gateway.support import make_token
 from webapp.extensions import db
 from webapp.models import (
@@ -64,8 +64,11 @@ class World:
         return db.session.get(model, self.ids[kind]).version  # type: ignore[union-attr]
 
 
-@pytest.fixture
-def world(app: Flask) -> World:
+@pytest.fixture(scope="module")
+def shared_world(module_app: Flask) -> tuple[dict[str, int], dict[str, str | None]]:
+    """The records and tokens every case acts on, built once for the module: ids, and the
+    secret of each role's token."""
+    app = module_app
     admin = factories.make_user("admin@example.com", role="admin")
     member = factories.make_user("member@example.com")
     boss = factories.make_user("orgadmin@example.com")
@@ -87,7 +90,7 @@ def world(app: Flask) -> World:
     invited = invitations.invite(admin, org, "invitee@example.com", OrgRole.MEMBER)
     mine = invitations.invite(admin, beta, "admin@example.com", OrgRole.MEMBER)
     host = allowed_hosts.add_allowed_host(admin, "localhost:11434")
-    app.config["OIDC_PROVIDERS"] = (CORP,)  # put back after the test
+    app.config["OIDC_PROVIDERS"] = (CORP,)  # put back after the module
     linked = sso.link_identity(admin, member, "corp", "member-at-corp")
     budget = budgets.create_budget(
         member,
@@ -114,15 +117,23 @@ def world(app: Flask) -> World:
         "identity": linked.id,
         "event": db.session.scalar(sa.select(AuditEvent.id).order_by(AuditEvent.id.desc())),
     }
-    callers = {
-        "anonymous": token_for(app, None),
-        "member": token_for(app, member),
-        "org_admin": token_for(app, boss),
-        "admin": token_for(app, admin),
-        "revoked": token_for(app, admin, revoked_at=utcnow()),
-        "read_only": token_for(app, admin, TokenScope.READ_ONLY),
+    full = TokenScope.FULL
+    secrets = {
+        "anonymous": None,
+        "member": make_token(member, scope=full)[1],
+        "org_admin": make_token(boss, scope=full)[1],
+        "admin": make_token(admin, scope=full)[1],
+        "revoked": make_token(admin, scope=full, revoked_at=utcnow())[1],
+        "read_only": make_token(admin, scope=TokenScope.READ_ONLY)[1],
     }
-    return World(ids, callers)
+    return ids, secrets
+
+
+@pytest.fixture
+def world(app: Flask, shared_world: tuple[dict[str, int], dict[str, str | None]]) -> World:
+    """The shared records, and a client of its own for each role in this test."""
+    ids, secrets = shared_world
+    return World(ids, {role: Caller(app.test_client(), secret) for role, secret in secrets.items()})
 
 
 Body = Callable[[World], Any] | dict[str, Any] | None

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("SWITCHBOARD_CHROMIUM", "/usr/bin/chromium"))
+# Debian's old headless shell (apt-get install chromium-headless-shell), which is what
+# Playwright itself runs headless, draws the same pages as the full browser in its new
+# headless mode for about a quarter less CPU; the full browser is used when it is missing.
+HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
+FULL_BROWSER = Path("/usr/bin/chromium")
+CHROMIUM = Path(
+    os.environ.get("SWITCHBOARD_CHROMIUM")
+    or (HEADLESS_SHELL if HEADLESS_SHELL.exists() else FULL_BROWSER)
+)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -25,8 +33,11 @@ CHROMIUM_ARGS = [
 def browser():  # type: ignore[no-untyped-def]
     if not CHROMIUM.exists():
         if os.environ.get("SWITCHBOARD_REQUIRE_BROWSER"):
-            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium); browser tests skipped")
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium-headless-shell")
+        pytest.skip(
+            f"{CHROMIUM} is missing (apt-get install -y chromium-headless-shell); "
+            "browser tests skipped"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -202,3 +202,19 @@ def test_list_users_filters_searches_and_pages(admin):
 def test_get_user_of_an_unknown_id_is_not_found(app):
     with pytest.raises(NotFound):
         users.get_user(4242)
+
+
+def test_an_unknown_email_is_checked_against_a_hash_of_the_configured_method(
+    app, member, monkeypatch
+):
+    """A wrong email costs as long as a wrong password: both checks use the method the app
+    is configured with (the tests' cheap one here, scrypt in production)."""
+    checked: list[str] = []
+    real = users.check_password_hash
+    monkeypatch.setattr(
+        users, "check_password_hash", lambda hashed, pw: checked.append(hashed) or real(hashed, pw)
+    )
+    assert users.authenticate("nobody@example.com", "wrong password") is None
+    assert users.authenticate(member.email, "wrong password") is None
+    unknown, known = (hashed.split("$", 1)[0] for hashed in checked)
+    assert unknown == known == app.config["PASSWORD_HASH_METHOD"]

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from webapp.extensions import db
 from webapp.models import Membership, Mode, Role, User
@@ -30,8 +31,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 ADMIN_ACTION = "Creating or promoting an admin"
-# Checked when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("switchboard-timing-equalizer")
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """Checked when the email is unknown, so a wrong email costs as long as a wrong password:
+    made with the configured method, as users' hashes are (made on first use, not on import)."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = hash_password("switchboard-timing-equalizer")
+    return _dummy_hashes[method]
 
 
 def normalize_email(raw: str) -> str:
@@ -98,7 +107,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None. Takes the same time either way."""
     user = find_by_email(email)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
