@@ -4,7 +4,7 @@ JSON bodies the API documents (read from /api/v1/openapi.json), and the loop tha
 odd value to every field of a form or body at once.
 
 Sending a value to each field alone costs a request per field and value; sending it to all
-at once hides a crash behind another field's refusal. ``Shrinker`` does the second, then
+at once hides a crash behind another field's refusal. ``shrink`` does the second, then
 takes back the values the app refused *by name* (a field marked invalid on the page, a key
 of the API's ``errors``) and sends the rest again, until each value was either refused at
 its field or processed; when the app refuses without naming a field, each remaining value
