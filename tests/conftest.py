@@ -13,7 +13,7 @@ Two isolation modes (the machinery is in tests/isolation.py):
   config and extensions changed on ``app``, and the rate limiter, are put back afterwards.
 - **Committed** (``@pytest.mark.committed``): writes really commit, on an app apart from the
   rolled-back tests' one (shared by the committed tests); afterwards every table is emptied
-  and the catalog seeded again. Use it when the database is used from another thread
+  and the seeded catalog copied back. Use it when the database is used from another thread
   (threads, a live HTTP server such as tests/e2e), from another connection or app on the
   same database (``db.engine.connect()``, a second ``make_app``), or from another process.
   Rolled back, another thread using the database raises, and a second connection waiting on
@@ -22,6 +22,11 @@ Two isolation modes (the machinery is in tests/isolation.py):
 ``@pytest.mark.app_config(KEY=value)`` gives the test an app built with those overrides, in
 either mode (built once per process: tests with the same overrides share it, each starting
 from its built config). Tests of pure functions need no ``app`` at all.
+
+Records that many tests of a module act on (a world of users, tokens, budgets…) can be built
+once for the module by a module-scoped fixture on ``module_app``: each test is then rolled
+back to them rather than building them again. The tests that take seconds run first
+(``RUN_FIRST``), so that under pytest-xdist none is left for the end.
 """
 
 from __future__ import annotations
