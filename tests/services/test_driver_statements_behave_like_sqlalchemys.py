@@ -165,3 +165,11 @@ def test_a_charged_call_counts_its_hold_and_its_settlement(wired, admin, member)
         llm.complete([{"role": "user", "content": "Hi"}], context=llm.CallContext(user=member))
     assert any("INSERT INTO reservations" in s for s in counted.statements)
     assert any("INSERT INTO usage_records" in s for s in counted.statements)
+
+
+def test_the_settlement_statement_is_built_once_per_shape():
+    """``driver_sql`` caches by statement: a statement built anew each call would be compiled
+    each call (about 4 ms of SQLAlchemy compilation on a gateway call)."""
+    columns = ("created_at", "request_id", "status")
+    first = reservations._settle_statement(columns, True, True, True, (True, False))
+    assert reservations._settle_statement(columns, True, True, True, (True, False)) is first

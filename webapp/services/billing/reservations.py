@@ -619,7 +619,6 @@ def _released_if(held: Any, column: sa.Column[Any], amount: Any) -> sa.ColumnEle
     return sa.case((held, _released(column, amount)), else_=column)
 
 
-@functools.lru_cache(maxsize=256)
 def _typed(column_type: Any) -> Any:
     """The bind type of a usage column in the one-statement settlement: none for plain text
     and integers (the INSERT's column gives PostgreSQL the type; no cast to render), the
@@ -628,6 +627,7 @@ def _typed(column_type: Any) -> Any:
     return None if type(column_type) in (sa.String, sa.Integer, sa.BigInteger) else column_type
 
 
+@functools.lru_cache(maxsize=256)
 def _settle_statement(
     usage_columns: tuple[str, ...],
     reserved: bool,
